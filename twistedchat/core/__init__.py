@@ -1,0 +1,1 @@
+"""The core: rooms, sessions and events, with no knowledge of any wire format."""

@@ -1,0 +1,131 @@
+"""
+Domain errors of the core.
+
+The core raises these when a request cannot be carried out; nothing has changed
+when one is raised. Each front turns them into its own error reply (a
+C{[server] error: ...} line, an IRC numeric, an error frame), so every error
+keeps its structured fields and also reads as a plain English sentence.
+"""
+
+from __future__ import annotations
+
+from .names import NICK_MAX_LENGTH, NICK_SPECIALS, ROOM_MAX_LENGTH, ROOM_SPECIALS
+
+
+class ChatError(Exception):
+    """A request the core refused; C{str(error)} explains why."""
+
+
+class InvalidNick(ChatError):
+    def __init__(self, nick: str, why: str = "") -> None:
+        super().__init__(nick, why)
+        self.nick = nick
+        self.why = why
+
+    def __str__(self) -> str:
+        if self.why:
+            return f'invalid nick "{self.nick}": {self.why}'
+        return (
+            f'invalid nick "{self.nick}": use 1 to {NICK_MAX_LENGTH} letters, '
+            f"digits or {NICK_SPECIALS}"
+        )
+
+
+class NickInUse(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+    def __str__(self) -> str:
+        return f'nick "{self.nick}" is already in use'
+
+
+class NoSuchNick(ChatError):
+    def __init__(self, nick: str) -> None:
+        super().__init__(nick)
+        self.nick = nick
+
+    def __str__(self) -> str:
+        return f'no user is called "{self.nick}"'
+
+
+class InvalidRoomName(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+    def __str__(self) -> str:
+        return (
+            f'invalid room name "{self.room}": use 1 to {ROOM_MAX_LENGTH} '
+            f"letters, digits or {ROOM_SPECIALS}"
+        )
+
+
+class NoSuchRoom(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+    def __str__(self) -> str:
+        return f"there is no room #{self.room}"
+
+
+class NotInRoom(ChatError):
+    """The acting user is not a member of the room."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+    def __str__(self) -> str:
+        return f"you are not in #{self.room}"
+
+
+class AlreadyInRoom(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+    def __str__(self) -> str:
+        return f"you are already in #{self.room}"
+
+
+class UserNotInRoom(ChatError):
+    """Another user, the target of a request, is not a member of the room."""
+
+    def __init__(self, nick: str, room: str) -> None:
+        super().__init__(nick, room)
+        self.nick = nick
+        self.room = room
+
+    def __str__(self) -> str:
+        return f'"{self.nick}" is not in #{self.room}'
+
+
+class NotRoomOperator(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(room)
+        self.room = room
+
+    def __str__(self) -> str:
+        return f"you are not an operator of #{self.room}"
+
+
+class NotServerOperator(ChatError):
+    def __str__(self) -> str:
+        return "you are not a server operator (use OPER first)"
+
+
+class EmptyMessage(ChatError):
+    def __str__(self) -> str:
+        return "empty message, nothing sent"
+
+
+class InvalidCredentials(ChatError):
+    def __str__(self) -> str:
+        return "wrong operator name or password"
+
+
+class NoOperators(ChatError):
+    def __str__(self) -> str:
+        return "this server has no operators configured"

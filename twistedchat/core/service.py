@@ -1,0 +1,372 @@
+"""
+The chat itself: sessions, nicks, rooms and who may do what.
+
+L{ChatService} is shared by every front. A front registers each connection as
+a L{Session} with an L{IChatClient} (its way to hand events to the wire), then
+turns its commands into calls here. A call either raises a L{ChatError} and
+changes nothing, or changes the state, delivers the resulting event to every
+other session concerned and returns that event so the front can answer its own
+user. The core never sees bytes, sockets or wire formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import Interface
+
+from .errors import (
+    AlreadyInRoom,
+    EmptyMessage,
+    InvalidCredentials,
+    InvalidNick,
+    InvalidRoomName,
+    NickInUse,
+    NoOperators,
+    NoSuchNick,
+    NoSuchRoom,
+    NotInRoom,
+    NotRoomOperator,
+    NotServerOperator,
+    UserNotInRoom,
+)
+from .events import Event, Joined, Killed, Kicked, Message, NickChanged, Parted, Quit
+from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
+
+Deliver = Callable[[Event], None]
+
+
+class IChatClient(Interface):
+    """The front's side of a session: how the core reaches the connection."""
+
+    def deliver(event: Event) -> None:
+        """
+        Render C{event} for this connection. Called on the fan-out path: it
+        must not block nor call back into the service, and should only render
+        (once per front) and write.
+        """
+
+    def disconnect() -> None:
+        """Close the connection once what was already delivered is written."""
+
+
+class Session:
+    """One connected user, whatever front it came through."""
+
+    __slots__ = ("client", "connected", "deliver", "key", "nick", "operator", "rooms")
+
+    def __init__(self, client: IChatClient, nick: str) -> None:
+        self.client = client
+        self.deliver: Deliver = client.deliver
+        self.nick = nick
+        self.key = fold_nick(nick)
+        self.rooms: dict[str, Room] = {}
+        self.operator: str | None = None
+        self.connected = True
+
+    def __repr__(self) -> str:
+        return f"<Session {self.nick!r}>"
+
+
+class Room:
+    """A named room; its creator is its first operator."""
+
+    __slots__ = ("key", "members", "name", "operators")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.key = fold_room(name)
+        # Session -> its deliver callable; insertion order is join order.
+        self.members: dict[Session, Deliver] = {}
+        self.operators: set[Session] = set()
+
+    def __repr__(self) -> str:
+        return f"<Room {self.name!r} ({len(self.members)} members)>"
+
+
+class ChatService:
+    """Rooms, sessions and the nick registry shared by every front."""
+
+    log = Logger()
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        default_room: str | None = "general",
+        operators: ICredentialsChecker | None = None,
+    ) -> None:
+        if default_room is not None and not is_valid_room(default_room):
+            raise InvalidRoomName(default_room)
+        self.clock = clock
+        self.default_room = default_room
+        self.operators = operators
+        self.sessions: dict[str, Session] = {}
+        self.rooms: dict[str, Room] = {}
+
+    # Sessions
+
+    def connect(self, client: IChatClient, nick: str, *, provisional: bool = False) -> Session:
+        """
+        Register a new connection under C{nick}.
+
+        A C{provisional} nick is one the server picked (a line-front client's
+        C{address:port}); it skips the rules for nicks users choose, which
+        keeps the two sets of names apart.
+        """
+        if not provisional and not is_valid_nick(nick):
+            raise InvalidNick(nick)
+        session = Session(client, nick)
+        if session.key in self.sessions:
+            raise NickInUse(nick)
+        self.sessions[session.key] = session
+        return session
+
+    def disconnect(self, session: Session, message: str = "") -> Quit | None:
+        """
+        Forget C{session}, telling its peers it left with C{message}.
+
+        Calling it again for the same session does nothing, so a front may
+        call it both on QUIT and when the connection is lost.
+        """
+        if not session.connected:
+            return None
+        event = Quit(self.clock.seconds(), session.nick, message)
+        self._fan_out(event, self._peers(session), exclude=session)
+        self._forget(session)
+        self.log.info(
+            'client disconnected "{nick}" ({message})', nick=session.nick, message=message
+        )
+        return event
+
+    def change_nick(self, session: Session, nick: str) -> NickChanged:
+        if not is_valid_nick(nick):
+            raise InvalidNick(nick)
+        event = NickChanged(self.clock.seconds(), session.nick, nick)
+        if nick == session.nick:
+            return event
+        key = fold_nick(nick)
+        holder = self.sessions.get(key)
+        if holder is not None and holder is not session:
+            raise NickInUse(nick)
+        del self.sessions[session.key]
+        session.nick, session.key = nick, key
+        self.sessions[key] = session
+        self._fan_out(event, self._peers(session), exclude=session)
+        self.log.info('client "{old}" => "{new}"', old=event.old, new=nick)
+        return event
+
+    def find(self, nick: str) -> Session:
+        """The session called C{nick}, or L{NoSuchNick}."""
+        session = self.sessions.get(fold_nick(nick))
+        if session is None:
+            raise NoSuchNick(nick)
+        return session
+
+    # Rooms
+
+    def join(self, session: Session, name: str, *, arrival: bool = False) -> Joined:
+        """Put C{session} in room C{name}, creating it (with C{session} as its operator)."""
+        key = self._room_key(name)
+        if key in session.rooms:
+            raise AlreadyInRoom(session.rooms[key].name)
+        room = self.rooms.get(key)
+        if room is None:
+            room = self.rooms[key] = Room(name)
+            room.operators.add(session)
+            self.log.info("{nick} created room {room}", nick=session.nick, room=name)
+        event = Joined(self.clock.seconds(), room.name, session.nick, arrival)
+        self._fan_out(event, room.members.items(), exclude=session)
+        room.members[session] = session.deliver
+        session.rooms[key] = room
+        self.log.info("{nick} joined {room}", nick=session.nick, room=room.name)
+        return event
+
+    def part(self, session: Session, name: str, reason: str = "") -> Parted:
+        room = self._membership(session, name)
+        event = Parted(self.clock.seconds(), room.name, session.nick, reason)
+        self._leave(session, room)
+        self._fan_out(event, room.members.items(), exclude=session)
+        self.log.info("{nick} left {room}", nick=session.nick, room=room.name)
+        return event
+
+    def say(self, session: Session, name: str, text: str) -> Message:
+        """
+        Relay C{text} from C{session} to every other member of room C{name}.
+
+        The sender need not be a member: a message may be posted into any
+        existing room.
+        """
+        room = self._existing_room(name)
+        if not text.strip():
+            raise EmptyMessage()
+        event = Message(self.clock.seconds(), room.name, session.nick, text)
+        count = self._fan_out(event, room.members.items(), exclude=session)
+        self.log.info(
+            "message from {nick} in {room} relayed to {count} members: {text}",
+            nick=session.nick,
+            room=room.name,
+            count=count,
+            text=text,
+        )
+        return event
+
+    def names(self, name: str) -> list[str]:
+        """The nicks in room C{name}, in the order they joined."""
+        return [member.nick for member in self._existing_room(name).members]
+
+    def list_rooms(self) -> list[tuple[str, int]]:
+        """Each room's name and member count, sorted by name."""
+        return sorted(
+            ((room.name, len(room.members)) for room in self.rooms.values()),
+            key=lambda pair: fold_room(pair[0]),
+        )
+
+    def is_room_operator(self, session: Session, name: str) -> bool:
+        room = self.rooms.get(fold_room(name))
+        return room is not None and session in room.operators
+
+    # Privileges
+
+    def kick(self, actor: Session, name: str, nick: str, reason: str = "") -> Kicked:
+        """Remove C{nick} from room C{name}; C{actor} must operate the room or the server."""
+        room = self._existing_room(name)
+        if actor not in room.operators and actor.operator is None:
+            raise NotRoomOperator(room.name)
+        target = self.find(nick)
+        if target not in room.members:
+            raise UserNotInRoom(target.nick, room.name)
+        event = Kicked(self.clock.seconds(), room.name, target.nick, actor.nick, reason)
+        self._fan_out(event, room.members.items(), exclude=actor)
+        self._leave(target, room)
+        self.log.info(
+            "{by} kicked {nick} from {room} ({reason})",
+            by=actor.nick,
+            nick=target.nick,
+            room=room.name,
+            reason=reason,
+        )
+        return event
+
+    def kill(self, actor: Session, nick: str, message: str) -> Killed:
+        """Disconnect C{nick}; C{actor} must be a server operator."""
+        if actor.operator is None:
+            raise NotServerOperator()
+        target = self.find(nick)
+        event = Killed(self.clock.seconds(), target.nick, actor.nick, message)
+        recipients = dict(self._peers(target))
+        recipients[target] = target.deliver
+        self._fan_out(event, recipients.items(), exclude=actor)
+        self._forget(target)
+        target.client.disconnect()
+        self.log.info(
+            "{by} killed {nick} ({message})", by=actor.nick, nick=target.nick, message=message
+        )
+        return event
+
+    def oper(self, session: Session, name: str, password: str) -> Deferred[str]:
+        """
+        Make C{session} a server operator if C{name} and C{password} match
+        the operators' credentials. Fires with the operator name, or fails
+        with L{InvalidCredentials}.
+        """
+        if self.operators is None:
+            raise NoOperators()
+        credentials = UsernamePassword(name.encode("utf-8"), password.encode("utf-8"))
+        checking: Deferred[Any] = maybeDeferred(self.operators.requestAvatarId, credentials)
+
+        def granted(avatar_id: bytes | str) -> str:
+            operator = avatar_id.decode("utf-8") if isinstance(avatar_id, bytes) else avatar_id
+            if session.connected:
+                session.operator = operator
+                self.log.info("{nick} is now server operator {operator}", nick=session.nick, operator=operator)
+            return operator
+
+        def refused(failure: Failure) -> None:
+            failure.trap(UnauthorizedLogin)
+            self.log.warn("failed OPER attempt by {nick} as {name}", nick=session.nick, name=name)
+            raise InvalidCredentials()
+
+        return checking.addCallbacks(granted, refused)
+
+    # Internals
+
+    def _room_key(self, name: str) -> str:
+        if not is_valid_room(name):
+            raise InvalidRoomName(name)
+        return fold_room(name)
+
+    def _existing_room(self, name: str) -> Room:
+        room = self.rooms.get(self._room_key(name))
+        if room is None:
+            raise NoSuchRoom(name)
+        return room
+
+    def _membership(self, session: Session, name: str) -> Room:
+        room = session.rooms.get(self._room_key(name))
+        if room is None:
+            raise NotInRoom(name)
+        return room
+
+    def _leave(self, session: Session, room: Room) -> None:
+        del room.members[session]
+        room.operators.discard(session)
+        del session.rooms[room.key]
+        if not room.members:
+            del self.rooms[room.key]
+            self.log.info("room {room} is empty and closed", room=room.name)
+
+    def _forget(self, session: Session) -> None:
+        for room in list(session.rooms.values()):
+            self._leave(session, room)
+        del self.sessions[session.key]
+        session.connected = False
+
+    def _peers(self, session: Session) -> Iterable[tuple[Session, Deliver]]:
+        """Every session sharing a room with C{session}, once each (itself included)."""
+        rooms = list(session.rooms.values())
+        if len(rooms) == 1:
+            return rooms[0].members.items()
+        peers: dict[Session, Deliver] = {}
+        for room in rooms:
+            peers.update(room.members)
+        return peers.items()
+
+    def _fan_out(
+        self,
+        event: Event,
+        recipients: Iterable[tuple[Session, Deliver]],
+        exclude: Session | None,
+    ) -> int:
+        """
+        Deliver C{event} to each recipient but C{exclude}; return how many got it.
+
+        A recipient whose delivery raises is dropped after the loop, so one
+        broken connection never stops a broadcast.
+        """
+        delivered = 0
+        broken: list[Session] = []
+        for session, deliver in recipients:
+            if session is exclude:
+                continue
+            try:
+                deliver(event)
+            except Exception:
+                self.log.failure(
+                    "delivering {event!r} to {nick} failed", event=event, nick=session.nick
+                )
+                broken.append(session)
+            else:
+                delivered += 1
+        for session in broken:
+            if session.connected:
+                self.disconnect(session, "delivery failed")
+                session.client.disconnect()
+        return delivered

@@ -1,0 +1,1 @@
+"""Fronts: thin adapters between a wire protocol and the core's ChatService."""

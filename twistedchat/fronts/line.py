@@ -1,0 +1,344 @@
+"""
+The line front: plain text commands for netcat and telnet users.
+
+Each line is C{<COMMAND> <argument>} (command case-insensitive), answered with
+C{[server] ...} lines; messages from others arrive as C{[<nick>] <text>}. A
+connection starts with its C{address:port} as nick, lands in the default room
+if there is one, and is in at most one room at a time. This module only
+translates: the rules live in L{ChatService}.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from twisted.internet.interfaces import IAddress, ITCPTransport
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from ..core.errors import ChatError
+from ..core.events import Event, Joined, Killed, Kicked, Message, NickChanged, Parted, Quit
+from ..core.service import ChatService, IChatClient, Session
+
+CRLF = b"\r\n"
+DEFAULT_MAX_LINE = 4096
+
+# Characters that could act on a terminal (C0 controls but tab, DEL, C1
+# controls) become U+FFFD before anything reaches a netcat user's screen.
+_NEUTRALISE = {
+    code: "\N{REPLACEMENT CHARACTER}"
+    for code in [*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0)]
+}
+
+HELP = [
+    "commands (case-insensitive):",
+    "  NICK <nick>               change your nick",
+    "  MSG <message>             say something in your room",
+    "  MSG #<room> <message>     say something in another room",
+    "  NAMES [#<room>]           who is in your room (or another)",
+    "  JOIN <room>               go to a room (created if needed)",
+    "  PART                      leave your room",
+    "  LIST                      rooms and how many are in each",
+    "  KICK <nick> [reason]      remove someone from your room (room operators)",
+    "  OPER <name> <password>    become a server operator",
+    "  KILL <nick> [message]     disconnect someone (server operators)",
+    "  QUIT [message]            say goodbye and leave",
+]
+
+
+def _clean(text: str) -> str:
+    return text.translate(_NEUTRALISE)
+
+
+def _line(text: str) -> bytes:
+    return _clean(text).encode("utf-8") + CRLF
+
+
+def _server(text: str) -> bytes:
+    return _line(f"[server] {text}")
+
+
+def render_event(event: Event) -> bytes:
+    """An event as the lines a netcat user reads."""
+    match event:
+        case Message():
+            return _line(f"[{event.nick}] {event.text}")
+        case Joined(arrival=True):
+            return _server(f'client connected "{event.nick}"')
+        case Joined():
+            return _server(f'"{event.nick}" joined #{event.room}')
+        case Parted():
+            return _server(f'"{event.nick}" left #{event.room}{_reason(event.reason)}')
+        case Quit():
+            farewell = _line(f"[{event.nick}] {event.message}") if event.message else b""
+            return farewell + _server(f'client disconnected "{event.nick}"')
+        case NickChanged():
+            return _server(f'client "{event.old}" => "{event.new}"')
+        case Kicked():
+            return _server(
+                f'"{event.nick}" was kicked from #{event.room} by "{event.by}"'
+                + _reason(event.reason)
+            )
+        case Killed():
+            return _line(f"[{event.by}] {event.message}") + _server(
+                f'"{event.nick}" was disconnected by "{event.by}"'
+            )
+
+
+def _reason(reason: str) -> str:
+    return f": {reason}" if reason else ""
+
+
+class LineRenderer:
+    """
+    Turns events into bytes for netcat users.
+
+    The fan-out hands the same event to every member in turn, so remembering
+    the last rendering means each event is rendered once, not once per member.
+    """
+
+    __slots__ = ("_last_bytes", "_last_event")
+
+    def __init__(self) -> None:
+        self._last_event: Event | None = None
+        self._last_bytes = b""
+
+    def render(self, event: Event) -> bytes:
+        if event is not self._last_event:
+            self._last_bytes = render_event(event)
+            self._last_event = event
+        return self._last_bytes
+
+
+def describe_peer(address: IAddress) -> str | None:
+    """C{host:port} (C{[host]:port} for IPv6), or None for other addresses."""
+    if isinstance(address, IPv4Address):
+        return f"{address.host}:{address.port}"
+    if isinstance(address, IPv6Address):
+        return f"[{address.host}]:{address.port}"
+    return None
+
+
+@implementer(IChatClient)
+class LineProtocol(LineReceiver):
+    """One netcat or telnet connection."""
+
+    delimiter = b"\n"  # netcat sends LF, telnet CRLF: a trailing CR is dropped
+    log: ClassVar[Logger] = Logger()
+
+    factory: LineFront
+    session: Session | None = None
+    _discarding = False
+    _pending = b""
+
+    # Connection
+
+    def connectionMade(self) -> None:
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.setTcpNoDelay(True)
+        self.MAX_LENGTH = self.factory.max_line
+        service = self.factory.service
+        nick = describe_peer(self.transport.getPeer()) or self.factory.guest_nick()
+        self.log.info('client connected "{peer}"', peer=nick)
+        self.session = service.connect(self, nick, provisional=True)
+        self.reply(f'welcome, you are "{nick}"; type HELP for the commands')
+        if service.default_room is not None:
+            service.join(self.session, service.default_room, arrival=True)
+            self.reply(f"you are in #{service.default_room}")
+        else:
+            self.reply("JOIN a room to start chatting")
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        if self.session is not None:
+            self.factory.service.disconnect(self.session)
+            self.session = None
+
+    # IChatClient
+
+    def deliver(self, event: Event) -> None:
+        self.transport.write(self.factory.renderer.render(event))
+
+    def disconnect(self) -> None:
+        self.transport.loseConnection()
+
+    # Reading lines
+
+    def dataReceived(self, data: bytes) -> None:
+        # LineReceiver drops the connection on an overlong line; we answer with
+        # an error instead, skip to the next newline and go on reading.
+        if self._discarding:
+            _, newline, data = data.partition(self.delimiter)
+            if not newline:
+                return
+            self._discarding = False
+        while data:
+            super().dataReceived(data)
+            data, self._pending = self._pending, b""
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.error(f"line too long (over {self.MAX_LENGTH} bytes), ignored")
+        _, newline, rest = line.partition(self.delimiter)
+        if newline:
+            self._pending = rest  # read by dataReceived once we return
+        else:
+            self._discarding = True
+
+    def lineReceived(self, line: bytes) -> None:
+        text = line.removesuffix(b"\r").decode("utf-8", "replace").strip()
+        if not text or self.session is None:
+            return
+        command, _, argument = text.partition(" ")
+        head, bar, nick = text.partition("|")
+        if bar and head.lower() == "hello":  # the old clients' "Hello|<nick>"
+            command, argument = "NICK", nick
+        handler = getattr(self, "line_" + command.upper(), None)
+        if handler is None:
+            self.error(f'unknown command "{command}"; type HELP for the commands')
+            return
+        try:
+            handler(self.session, argument.strip())
+        except ChatError as e:
+            self.error(str(e))
+        except Exception:
+            self.log.failure("command {command!r} from {nick} failed", command=command, nick=self.session.nick)
+            self.error("internal error, nothing was done")
+
+    # Answers
+
+    def reply(self, text: str) -> None:
+        self.transport.write(_server(text))
+
+    def error(self, text: str) -> None:
+        self.reply(f"error: {text}")
+
+    def current_room(self, session: Session) -> str | None:
+        return next((room.name for room in session.rooms.values()), None)
+
+    def _room_or_fail(self, session: Session) -> str:
+        room = self.current_room(session)
+        if room is None:
+            raise _Usage("you are not in a room; JOIN one first")
+        return room
+
+    # Commands: line_<COMMAND>(session, argument)
+
+    def line_HELP(self, session: Session, argument: str) -> None:
+        for text in HELP:
+            self.reply(text)
+
+    def line_NICK(self, session: Session, argument: str) -> None:
+        if not argument:
+            raise _Usage("usage: NICK <nick>")
+        self.factory.service.change_nick(session, argument)
+        self.reply(f'you are now known as "{session.nick}"')
+
+    def line_MSG(self, session: Session, argument: str) -> None:
+        if argument.startswith("#"):
+            room, _, text = argument[1:].partition(" ")
+        else:
+            room, text = self._room_or_fail(session), argument
+        if not text.strip():
+            raise _Usage("usage: MSG <message> or MSG #<room> <message>")
+        self.factory.service.say(session, room, text)
+
+    def line_NAMES(self, session: Session, argument: str) -> None:
+        room = argument.removeprefix("#") if argument else self._room_or_fail(session)
+        self.reply(" ".join(self.factory.service.names(room)))
+
+    def line_JOIN(self, session: Session, argument: str) -> None:
+        room = argument.removeprefix("#")
+        if not room:
+            raise _Usage("usage: JOIN <room>")
+        service = self.factory.service
+        previous = self.current_room(session)
+        service.join(session, room)
+        if previous is not None:
+            service.part(session, previous)
+        members = len(service.names(room))
+        self.reply(f"you are in #{self.current_room(session)} ({_count(members)})")
+
+    def line_PART(self, session: Session, argument: str) -> None:
+        room = self._room_or_fail(session)
+        self.factory.service.part(session, room, argument)
+        self.reply(f"you left #{room}; JOIN a room to chat")
+
+    def line_LIST(self, session: Session, argument: str) -> None:
+        rooms = self.factory.service.list_rooms()
+        if not rooms:
+            self.reply("no rooms yet; JOIN <room> creates one")
+            return
+        self.reply("rooms: " + ", ".join(f"#{name} ({_count(n)})" for name, n in rooms))
+
+    def line_KICK(self, session: Session, argument: str) -> None:
+        nick, _, reason = argument.partition(" ")
+        if not nick:
+            raise _Usage("usage: KICK <nick> [reason]")
+        room = self._room_or_fail(session)
+        event = self.factory.service.kick(session, room, nick, reason.strip())
+        self.reply(f'"{event.nick}" was kicked from #{event.room}')
+
+    def line_OPER(self, session: Session, argument: str) -> None:
+        name, _, password = argument.partition(" ")
+        if not name or not password:
+            raise _Usage("usage: OPER <name> <password>")
+        checking = self.factory.service.oper(session, name, password)
+        checking.addCallbacks(self._opered, self._oper_failed)
+
+    def _opered(self, operator: str) -> None:
+        self.reply(f'you are now a server operator ("{operator}")')
+
+    def _oper_failed(self, failure: Failure) -> None:
+        if failure.check(ChatError):
+            self.error(str(failure.value))
+        else:
+            self.log.failure("OPER check failed", failure)
+            self.error("internal error while checking, try again later")
+
+    def line_KILL(self, session: Session, argument: str) -> None:
+        nick, _, message = argument.partition(" ")
+        if not nick:
+            raise _Usage("usage: KILL <nick> [message]")
+        event = self.factory.service.kill(
+            session, nick, message.strip() or "you have been disconnected by an operator"
+        )
+        self.reply(f'"{event.nick}" was disconnected')
+
+    def line_QUIT(self, session: Session, argument: str) -> None:
+        self.factory.service.disconnect(session, argument)
+        self.transport.loseConnection()
+
+
+class _Usage(ChatError):
+    """A command was given the wrong arguments; the text says how to use it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _count(members: int) -> str:
+    return f"{members} member" if members == 1 else f"{members} members"
+
+
+class LineFront(Factory):
+    """Builds a L{LineProtocol} per connection; all share one L{ChatService}."""
+
+    protocol = LineProtocol
+
+    def __init__(self, service: ChatService, max_line: int = DEFAULT_MAX_LINE) -> None:
+        self.service = service
+        self.max_line = max_line
+        self.renderer = LineRenderer()
+        self._guests = 0
+
+    def guest_nick(self) -> str:
+        """A provisional nick for a peer with no IP address (a UNIX socket)."""
+        self._guests += 1
+        return f"guest:{self._guests}"

@@ -1,0 +1,1 @@
+"""The server process: options, config file, operators and the service tree."""

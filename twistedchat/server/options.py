@@ -1,0 +1,228 @@
+"""
+Server settings: command-line options, the C{KEY=VALUE} config file, defaults.
+
+Every setting is declared once in L{SETTINGS}; from that table come the twistd
+options (C{--default-room}), the config keys (C{DEFAULT_ROOM}) and the help
+text. A value given on the command line wins over the config file, which wins
+over the default. Any bad key or value stops start-up with a message naming
+where it came from (file and line, or option).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+from twisted.python.filepath import FilePath
+
+from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
+from ..fronts.line import DEFAULT_MAX_LINE
+from .operators import OperatorsFileError, read_operators
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; C{str()} says where it came from and why."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: str
+    help: str
+    short: str | None = None
+    is_path: bool = False  # relative paths in a config file start from its folder
+
+    @property
+    def option(self) -> str:
+        return self.key.lower().replace("_", "-")
+
+
+SETTINGS = [
+    Setting("HOST", "0.0.0.0", "IP address the line front listens on", "H"),
+    Setting("PORT", "7777", "TCP port of the line (netcat) front", "p"),
+    Setting(
+        "LINE",
+        "",
+        "endpoint of the line front, e.g. tcp:7777 or ssl:7777:privateKey=key.pem"
+        ":certKey=cert.pem (overrides HOST and PORT)",
+    ),
+    Setting("MAX_LINE", str(DEFAULT_MAX_LINE), "longest line (bytes) the line front accepts"),
+    Setting(
+        "DEFAULT_ROOM",
+        "general",
+        "room new connections land in (empty: none, clients must JOIN)",
+    ),
+    Setting(
+        "OPERATORS",
+        "",
+        "file of server operators (NAME:HASH lines, made with twistedchat-passwd)",
+        is_path=True,
+    ),
+]
+_BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the service tree needs, checked."""
+
+    line_endpoint: str = "tcp:7777"
+    max_line: int = DEFAULT_MAX_LINE
+    default_room: str | None = "general"
+    operators: str | None = None
+
+
+def read_config(path: str) -> dict[str, tuple[str, str]]:
+    """
+    Read a config file of C{KEY=VALUE} lines (C{#} starts a comment line).
+
+    Returns each key's value with a description of where it was found.
+    """
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = file.read().splitlines()
+    except OSError as e:
+        raise ConfigError(f"config file {path}: cannot read it: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not UTF-8 text") from None
+    found: dict[str, tuple[str, str]] = {}
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"{path}, line {number}"
+        key, equals, value = line.partition("=")
+        key = key.strip().upper()
+        if not equals:
+            raise ConfigError(f"{where}: expected KEY=VALUE, got {raw!r}")
+        if key not in _BY_KEY:
+            known = ", ".join(_BY_KEY)
+            raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
+        if key in found:
+            raise ConfigError(f"{where}, {key}: given twice (first at {found[key][1]})")
+        value = value.strip()
+        if value and _BY_KEY[key].is_path:
+            value = os.path.join(os.path.dirname(os.path.abspath(path)), value)
+        found[key] = (value, f"{where}, {key}")
+    return found
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ValueError(f"not a port number (0-65535): {value!r}")
+    return port
+
+
+def _host(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"not an IP address: {value!r}") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"not a positive whole number: {value!r}")
+    return number
+
+
+def _room(value: str) -> str | None:
+    room = value.removeprefix("#")
+    if not room:
+        return None
+    if not is_valid_room(room):
+        raise ValueError(
+            f"not a room name (1 to {ROOM_MAX_LENGTH} letters, digits or "
+            f"{ROOM_SPECIALS}): {value!r}"
+        )
+    return room
+
+
+def _endpoint(value: str) -> str:
+    try:
+        # Parsing only: the endpoint keeps the reactor for listen(), which is
+        # never called on this one, so no reactor is needed (or installed).
+        serverFromString(None, value)  # type: ignore[arg-type]
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        raise ValueError(f"not a usable endpoint ({e}): {value!r}") from None
+    return value
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
+    """Check the raw C{values} (key to value and origin) and build the settings."""
+    raw = {s.key: (s.default, f"default {s.key}") for s in SETTINGS}
+    raw.update(values)
+
+    def check(key: str, parse: Callable[[str], Any]) -> Any:
+        value, origin = raw[key]
+        try:
+            return parse(value)
+        except ValueError as e:
+            raise ConfigError(f"{origin}: {e}") from None
+
+    host = check("HOST", _host)
+    port = check("PORT", _port)
+    line = check("LINE", lambda v: _endpoint(v) if v else None)
+    operators_value, operators_origin = raw["OPERATORS"]
+    operators = None
+    if operators_value:
+        operators = os.path.abspath(operators_value)
+        try:
+            read_operators(FilePath(operators))
+        except OperatorsFileError as e:
+            raise ConfigError(f"{operators_origin}: {e}") from None
+    return ServerSettings(
+        line_endpoint=line or f"tcp:{port}:interface={_escape(host)}",
+        max_line=check("MAX_LINE", _positive),
+        default_room=check("DEFAULT_ROOM", _room),
+        operators=operators,
+    )
+
+
+class Options(usage.Options):
+    """C{twistd twistedchat} options; see L{SETTINGS}."""
+
+    synopsis = "[options]"
+    longdesc = (
+        "Run the twistedchat server. Settings come from the options below, "
+        "then the --config file (KEY=VALUE lines, keys as shown in brackets), "
+        "then the defaults."
+    )
+    optParameters = [
+        ["config", "c", None, "config file of KEY=VALUE lines"],
+        *(
+            [s.option, s.short, None, f"{s.help} [{s.key}, default: {s.default!r}]"]
+            for s in SETTINGS
+        ),
+    ]
+
+    settings: ServerSettings
+
+    def postOptions(self) -> None:
+        values: dict[str, tuple[str, str]] = {}
+        try:
+            if self["config"] is not None:
+                values.update(read_config(self["config"]))
+            for setting in SETTINGS:
+                if self[setting.option] is not None:
+                    values[setting.key] = (self[setting.option], f"--{setting.option}")
+            self.settings = settle(values)
+        except ConfigError as e:
+            raise usage.UsageError(str(e)) from None

@@ -1,0 +1,76 @@
+"""
+The service tree that C{twistd twistedchat} runs.
+
+L{makeService} is what the twistd plugin calls; L{build_service} does the work
+with the reactor passed in, so tests can build the tree on a fake reactor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
+from twisted.logger import Logger
+from twisted.python.filepath import FilePath
+from zope.interface import implementer
+
+from ..core.service import ChatService
+from ..fronts.line import LineFront
+from .operators import OperatorsChecker
+from .options import Options, ServerSettings
+
+__all__ = ["Options", "build_service", "makeService"]
+
+log = Logger()
+
+
+@implementer(IStreamServerEndpoint)
+class AnnouncedEndpoint:
+    """Logs the address a front actually listens on (useful with port 0)."""
+
+    def __init__(self, front: str, endpoint: IStreamServerEndpoint) -> None:
+        self.front = front
+        self.endpoint = endpoint
+
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        return self.endpoint.listen(factory).addCallback(self._announce)
+
+    def _announce(self, port: IListeningPort) -> IListeningPort:
+        address = port.getHost()
+        log.info(
+            "{front} front listening on {host} port {port}",
+            front=self.front,
+            host=getattr(address, "host", address),
+            port=getattr(address, "port", ""),
+        )
+        return port
+
+
+def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
+    """The whole server: one listening service per front around one ChatService."""
+    checker = None
+    if settings.operators is not None:
+        checker = OperatorsChecker(reactor, FilePath(settings.operators))
+    chat = ChatService(reactor, settings.default_room, checker)
+    top = MultiService()
+    line = StreamServerEndpointService(
+        AnnouncedEndpoint("line", serverFromString(reactor, settings.line_endpoint)),
+        LineFront(chat, settings.max_line),
+    )
+    line.setName("line")
+    line.setServiceParent(top)
+    return top
+
+
+def makeService(options: Options) -> IService:
+    from twisted.internet import reactor
+
+    return build_service(options.settings, reactor)
