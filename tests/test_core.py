@@ -1,0 +1,271 @@
+"""The core ChatService, without any front or network."""
+
+from __future__ import annotations
+
+from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from twistedchat.core import errors
+from twistedchat.core.events import (
+    Event,
+    Joined,
+    Killed,
+    Kicked,
+    Message,
+    NickChanged,
+    Parted,
+    Quit,
+)
+from twistedchat.core.names import fold_nick, is_valid_nick, is_valid_room
+from twistedchat.core.service import ChatService, IChatClient, Session
+
+
+@implementer(IChatClient)
+class RecordingClient:
+    """A front that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.closed = False
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+
+    def disconnect(self) -> None:
+        self.closed = True
+
+    def take(self) -> list[Event]:
+        events, self.events = self.events, []
+        return events
+
+
+@implementer(IChatClient)
+class BrokenClient(RecordingClient):
+    def deliver(self, event: Event) -> None:
+        raise OSError("connection reset")
+
+
+class NamesTests(SynchronousTestCase):
+    def test_nick_rules(self) -> None:
+        for good in ["toto", "T0t0", "a" * 30, "_-[]{}\\|^", "42"]:
+            self.assertTrue(is_valid_nick(good), good)
+        for bad in ["", "a" * 31, "to to", "toto!", "été", "server", "SeRvEr", "a:b"]:
+            self.assertFalse(is_valid_nick(bad), bad)
+
+    def test_rfc1459_folding(self) -> None:
+        self.assertEqual(fold_nick("ToTo[]\\^"), "toto{}|~")
+
+    def test_room_rules(self) -> None:
+        for good in ["general", "dev-ops", "a.b_c", "café", "x" * 50]:
+            self.assertTrue(is_valid_room(good), good)
+        for bad in ["", "../etc", "a/b", "a b", "x" * 51, "#general", "a,b"]:
+            self.assertFalse(is_valid_room(bad), bad)
+
+
+class ServiceTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.checker = InMemoryUsernamePasswordDatabaseDontUse(admin=b"secret")
+        self.service = ChatService(self.clock, "general", self.checker)
+
+    def user(self, nick: str, room: str | None = "general") -> tuple[Session, RecordingClient]:
+        client = RecordingClient()
+        session = self.service.connect(client, nick)
+        if room is not None:
+            self.service.join(session, room)
+        return session, client
+
+
+class SessionTests(ServiceTestCase):
+    def test_connect_rejects_bad_and_taken_nicks(self) -> None:
+        self.user("toto")
+        self.assertRaises(errors.InvalidNick, self.service.connect, RecordingClient(), "to to")
+        self.assertRaises(errors.NickInUse, self.service.connect, RecordingClient(), "TOTO")
+        self.assertRaises(errors.InvalidNick, self.service.connect, RecordingClient(), "server")
+
+    def test_provisional_nick_skips_user_rules(self) -> None:
+        session = self.service.connect(RecordingClient(), "127.0.0.1:5000", provisional=True)
+        self.assertEqual(session.nick, "127.0.0.1:5000")
+        self.assertIs(self.service.find("127.0.0.1:5000"), session)
+
+    def test_nick_change_reaches_each_peer_once(self) -> None:
+        toto, _ = self.user("toto")
+        self.service.join(toto, "dev")
+        tutu, tutu_client = self.user("tutu")
+        self.service.join(tutu, "dev")
+        tutu_client.take()
+        self.clock.advance(5)
+        event = self.service.change_nick(toto, "Toto2")
+        self.assertEqual(event, NickChanged(1005.0, "toto", "Toto2"))
+        self.assertEqual(tutu_client.take(), [event])
+        self.assertIs(self.service.find("toto2"), toto)
+        self.assertRaises(errors.NoSuchNick, self.service.find, "toto")
+
+    def test_nick_change_refusals_change_nothing(self) -> None:
+        toto, toto_client = self.user("toto")
+        self.user("tutu")
+        toto_client.take()
+        self.assertRaises(errors.NickInUse, self.service.change_nick, toto, "TUTU")
+        self.assertRaises(errors.InvalidNick, self.service.change_nick, toto, "x" * 31)
+        self.assertEqual(toto.nick, "toto")
+        self.assertEqual(self.service.names("general"), ["toto", "tutu"])
+
+    def test_case_change_of_own_nick_is_allowed(self) -> None:
+        toto, _ = self.user("toto")
+        self.service.change_nick(toto, "TOTO")
+        self.assertEqual(self.service.names("general"), ["TOTO"])
+
+    def test_disconnect_tells_peers_once_and_frees_everything(self) -> None:
+        toto, _ = self.user("toto")
+        self.service.join(toto, "dev")
+        tutu, tutu_client = self.user("tutu")
+        self.service.join(tutu, "dev")
+        tutu_client.take()
+        event = self.service.disconnect(toto, "bye bye")
+        self.assertEqual(event, Quit(1000.0, "toto", "bye bye"))
+        self.assertEqual(tutu_client.take(), [event])
+        self.assertIsNone(self.service.disconnect(toto, "again"))
+        self.assertEqual(tutu_client.take(), [])
+        self.assertEqual(self.service.names("general"), ["tutu"])
+        self.assertNotIn("toto", self.service.sessions)
+        self.user("toto", room=None)  # the nick is free again
+
+    def test_broken_member_is_dropped_and_others_still_served(self) -> None:
+        toto, _ = self.user("toto")
+        _, tutu_client = self.user("tutu")
+        broken = BrokenClient()
+        session = self.service.connect(broken, "broken")
+        self.service.join(session, "general")
+        tutu_client.take()
+        self.service.say(toto, "general", "hello")
+        self.assertTrue(broken.closed)
+        self.assertFalse(session.connected)
+        self.assertEqual(
+            tutu_client.take(),
+            [
+                Message(1000.0, "general", "toto", "hello"),
+                Quit(1000.0, "broken", "delivery failed"),
+            ],
+        )
+        self.assertEqual(self.service.names("general"), ["toto", "tutu"])
+        self.flushLoggedErrors(OSError)
+
+
+class RoomTests(ServiceTestCase):
+    def test_join_creates_room_with_creator_as_operator(self) -> None:
+        toto, toto_client = self.user("toto")
+        tutu, _ = self.user("tutu")
+        self.assertTrue(self.service.is_room_operator(toto, "general"))
+        self.assertFalse(self.service.is_room_operator(tutu, "general"))
+        self.assertEqual(toto_client.take(), [Joined(1000.0, "general", "tutu")])
+
+    def test_join_refusals(self) -> None:
+        toto, _ = self.user("toto")
+        self.assertRaises(errors.AlreadyInRoom, self.service.join, toto, "GENERAL")
+        self.assertRaises(errors.InvalidRoomName, self.service.join, toto, "../x")
+
+    def test_say_reaches_the_others_not_the_sender(self) -> None:
+        toto, toto_client = self.user("toto")
+        _, tutu_client = self.user("tutu")
+        _, tata_client = self.user("tata")
+        toto_client.take(), tutu_client.take()
+        self.clock.advance(2.5)
+        event = self.service.say(toto, "general", "hello world!")
+        self.assertEqual(event, Message(1002.5, "general", "toto", "hello world!"))
+        self.assertEqual(tutu_client.take(), [event])
+        self.assertEqual(tata_client.take(), [event])
+        self.assertEqual(toto_client.take(), [])
+
+    def test_say_refusals(self) -> None:
+        toto, _ = self.user("toto")
+        self.assertRaises(errors.NoSuchRoom, self.service.say, toto, "nowhere", "hi")
+        self.assertRaises(errors.EmptyMessage, self.service.say, toto, "general", "  ")
+
+    def test_message_from_outside_the_room(self) -> None:
+        toto, _ = self.user("toto", room="dev")
+        _, tutu_client = self.user("tutu")
+        self.service.say(toto, "general", "hi from dev")
+        self.assertEqual(tutu_client.take(), [Message(1000.0, "general", "toto", "hi from dev")])
+
+    def test_names_in_join_order_and_list(self) -> None:
+        for nick in ["toto", "tutu", "tata"]:
+            self.user(nick)
+        self.user("zaza", room="Annex")
+        self.assertEqual(self.service.names("general"), ["toto", "tutu", "tata"])
+        self.assertEqual(self.service.list_rooms(), [("Annex", 1), ("general", 3)])
+        self.assertRaises(errors.NoSuchRoom, self.service.names, "nowhere")
+
+    def test_part_and_empty_room_closes(self) -> None:
+        toto, _ = self.user("toto")
+        _, tutu_client = self.user("tutu")
+        event = self.service.part(toto, "general", "lunch")
+        self.assertEqual(tutu_client.take()[-1], Parted(1000.0, "general", "toto", "lunch"))
+        self.assertEqual(event.reason, "lunch")
+        self.assertRaises(errors.NotInRoom, self.service.part, toto, "general")
+        self.service.disconnect(self.service.find("tutu"))
+        self.assertEqual(self.service.list_rooms(), [])
+
+
+class PrivilegeTests(ServiceTestCase):
+    def test_only_room_operators_kick(self) -> None:
+        toto, _ = self.user("toto")
+        tutu, tutu_client = self.user("tutu")
+        _, tata_client = self.user("tata")
+        tutu_client.take(), tata_client.take()
+        self.assertRaises(errors.NotRoomOperator, self.service.kick, tutu, "general", "toto")
+        event = self.service.kick(toto, "general", "TATA", "spam")
+        self.assertEqual(event, Kicked(1000.0, "general", "tata", "toto", "spam"))
+        self.assertEqual(tata_client.take(), [event])
+        self.assertEqual(tutu_client.take(), [event])
+        self.assertEqual(self.service.names("general"), ["toto", "tutu"])
+        self.assertTrue(self.service.find("tata").connected)
+
+    def test_kick_refusals(self) -> None:
+        toto, _ = self.user("toto")
+        self.user("zaza", room="dev")
+        self.assertRaises(errors.NoSuchNick, self.service.kick, toto, "general", "nobody")
+        self.assertRaises(errors.UserNotInRoom, self.service.kick, toto, "general", "zaza")
+        self.assertRaises(errors.NoSuchRoom, self.service.kick, toto, "nowhere", "zaza")
+
+    def test_server_operator_kicks_anywhere(self) -> None:
+        self.user("toto")
+        admin, _ = self.user("admin", room=None)
+        self.assertRaises(errors.NotRoomOperator, self.service.kick, admin, "general", "toto")
+        self.successResultOf(self.service.oper(admin, "admin", "secret"))
+        self.service.kick(admin, "general", "toto")
+        self.assertEqual(self.service.list_rooms(), [])
+
+    def test_kill(self) -> None:
+        tata, tata_client = self.user("tata")
+        _, tutu_client = self.user("tutu")
+        _, toto_client = self.user("toto")
+        tata_client.take(), tutu_client.take()
+        self.assertRaises(errors.NotServerOperator, self.service.kill, tata, "tutu", "x")
+        self.assertEqual(self.successResultOf(self.service.oper(tata, "admin", "secret")), "admin")
+        event = self.service.kill(tata, "tutu", "I kill you!")
+        self.assertEqual(event, Killed(1000.0, "tutu", "tata", "I kill you!"))
+        self.assertEqual(tutu_client.take(), [event])
+        self.assertTrue(tutu_client.closed)
+        self.assertEqual(toto_client.take(), [event])
+        self.assertEqual(tata_client.take(), [])
+        self.assertEqual(self.service.names("general"), ["tata", "toto"])
+        self.assertRaises(errors.NoSuchNick, self.service.kill, tata, "tutu", "again")
+
+    def test_oper_refuses_wrong_password(self) -> None:
+        toto, _ = self.user("toto")
+        failure = self.failureResultOf(self.service.oper(toto, "admin", "guess"))
+        failure.trap(errors.InvalidCredentials)
+        self.assertIsNone(toto.operator)
+
+    def test_oper_without_operators(self) -> None:
+        service = ChatService(self.clock, None)
+        session = service.connect(RecordingClient(), "toto")
+        self.assertRaises(errors.NoOperators, service.oper, session, "admin", "secret")
+
+    def test_errors_read_as_sentences(self) -> None:
+        self.assertEqual(str(errors.NickInUse("toto")), 'nick "toto" is already in use')
+        self.assertIn("letters, digits", str(errors.InvalidNick("x y")))
+        self.assertEqual(str(errors.NotRoomOperator("dev")), "you are not an operator of #dev")
