@@ -1,0 +1,163 @@
+"""
+Real processes for end-to-end tests: the twistd server and raw TCP clients.
+
+The server runs the source tree under test (PYTHONPATH points at it) on an
+ephemeral loopback port, learned from its "listening on" log line. Every wait
+is bounded; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TWISTD = str(Path(sys.executable).parent / "twistd")
+LISTENING = re.compile(r"(\w+) front listening on (\S+) port (\d+)")
+
+
+def server_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
+    return env
+
+
+def run_twistd(
+    folder: str, *arguments: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Run C{twistd -n twistedchat ARGUMENTS} to its end (for start-up failures)."""
+    return subprocess.run(
+        [TWISTD, "-n", "--pidfile=", "twistedchat", *arguments],
+        cwd=folder,
+        env=server_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class ServerProcess:
+    """C{twistd -n twistedchat} on 127.0.0.1, port chosen by the system."""
+
+    def __init__(self, folder: str, *arguments: str) -> None:
+        self.folder = folder
+        self.arguments = arguments
+        self.output: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.ports: dict[str, int] = {}
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        self.process = subprocess.Popen(
+            [TWISTD, "-n", "--pidfile=", "twistedchat", "--host", "127.0.0.1", "--port", "0"]
+            + list(self.arguments),
+            cwd=self.folder,
+            env=server_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.wait_for(LISTENING, timeout)
+        return self
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, pattern: re.Pattern[str] | str, timeout: float = 10) -> str:
+        """The next log line matching C{pattern}."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(
+                    f"no log line matching {regex.pattern!r} within {timeout}s; "
+                    f"log so far:\n{''.join(self.output)}"
+                ) from None
+            if line is None:
+                raise AssertionError(f"server exited; log:\n{''.join(self.output)}")
+            match = regex.search(line)
+            if match:
+                if regex is LISTENING:
+                    self.ports[match.group(1)] = int(match.group(3))
+                return line
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then wait for the exit; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout)  # so that self.output holds the last lines
+        return self.process.returncode
+
+
+class LineClient:
+    """A netcat user: a blocking socket read line by line, with bounded waits."""
+
+    def __init__(self, port: int, timeout: float = 10) -> None:
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.timeout = timeout
+        self._buffer = b""
+        self.closed = False
+
+    def send(self, line: str) -> None:
+        self.socket.sendall(line.encode("utf-8") + b"\n")
+
+    def read_line(self) -> str | None:
+        """The next line, or None once the server closed the connection."""
+        deadline = time.monotonic() + self.timeout
+        while b"\r\n" not in self._buffer:
+            if self.closed:
+                return None
+            self.socket.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = self.socket.recv(65536)
+            except TimeoutError:
+                raise AssertionError(f"no complete line within {self.timeout}s") from None
+            if not data:
+                self.closed = True
+            self._buffer += data
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        return line.decode("utf-8")
+
+    def expect(self, wanted: str) -> list[str]:
+        """Read up to the line C{wanted}; return the lines before it."""
+        seen = []
+        while True:
+            line = self.read_line()
+            if line is None:
+                raise AssertionError(f"closed before {wanted!r}; saw {seen}")
+            if line == wanted:
+                return seen
+            seen.append(line)
+
+    def expect_closed(self) -> list[str]:
+        """Read to the end of the connection; return the lines left."""
+        seen = []
+        while (line := self.read_line()) is not None:
+            seen.append(line)
+        return seen
+
+    def close(self) -> None:
+        self.socket.close()

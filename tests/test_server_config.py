@@ -1,0 +1,176 @@
+"""Server options, config file, operators file and the service tree."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+from twisted.application.service import IServiceCollection
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import reactor
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python import usage
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from twistedchat.server import passwd
+from twistedchat.server.operators import (
+    OperatorsChecker,
+    OperatorsFileError,
+    hash_password,
+    parse_operators,
+)
+from twistedchat.server.options import Options, ServerSettings
+from twistedchat.server.tap import build_service
+
+
+class OptionsTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.folder = FilePath(self.mktemp())
+        self.folder.makedirs()
+
+    def write(self, name: str, text: str) -> str:
+        path = self.folder.child(name)
+        path.setContent(text.encode("utf-8"))
+        return path.path
+
+    def parse(self, *argv: str) -> ServerSettings:
+        options = Options()
+        options.parseOptions(list(argv))
+        return options.settings
+
+    def refused(self, *argv: str) -> str:
+        return str(self.assertRaises(usage.UsageError, self.parse, *argv))
+
+    def test_defaults(self) -> None:
+        self.assertEqual(
+            self.parse(),
+            ServerSettings("tcp:7777:interface=0.0.0.0", 4096, "general", None),
+        )
+
+    def test_config_file_and_options_win(self) -> None:
+        operators = self.write("ops", f"admin:{hash_password('pw')}\n")
+        config = self.write(
+            "chat.conf",
+            "# twistedchat\n\nHOST=127.0.0.1\nPORT = 8000\n"
+            "DEFAULT_ROOM=#lobby\nOPERATORS=ops\nmax_line=100\n",
+        )
+        settings = self.parse("--config", config, "--port", "9000")
+        self.assertEqual(settings.line_endpoint, "tcp:9000:interface=127.0.0.1")
+        self.assertEqual(settings.default_room, "lobby")
+        self.assertEqual(settings.operators, operators)  # relative to the config file
+        self.assertEqual(settings.max_line, 100)
+
+    def test_empty_default_room_means_none(self) -> None:
+        self.assertIsNone(self.parse("--default-room", "").default_room)
+
+    def test_endpoint_overrides_host_and_port(self) -> None:
+        settings = self.parse("--line", "tcp6:port=0:interface=\\:\\:1", "--port", "1")
+        self.assertEqual(settings.line_endpoint, "tcp6:port=0:interface=\\:\\:1")
+
+    def test_ipv6_host_is_escaped(self) -> None:
+        self.assertEqual(self.parse("--host", "::").line_endpoint, "tcp:7777:interface=\\:\\:")
+
+    def test_bad_values_name_their_origin(self) -> None:
+        self.assertEqual(
+            self.refused("--port", "70000"), "--port: not a port number (0-65535): '70000'"
+        )
+        self.assertIn("--host: not an IP address: 'example'", self.refused("--host", "example"))
+        self.assertIn("--default-room: not a room name", self.refused("--default-room", "a/b"))
+        self.assertIn("--max-line: not a positive", self.refused("--max-line", "0"))
+        self.assertIn("--line: not a usable endpoint", self.refused("--line", "bogus:1"))
+        self.assertIn("--line: not a usable endpoint", self.refused("--line", "tcp:notaport"))
+
+    def test_bad_config_lines_name_file_line_and_key(self) -> None:
+        path = self.write("bad.conf", "PORT=7777\nCOLOR=blue\n")
+        self.assertEqual(
+            self.refused("--config", path),
+            f"{path}, line 2: unknown key 'COLOR' (known keys: HOST, PORT, LINE, "
+            "MAX_LINE, DEFAULT_ROOM, OPERATORS)",
+        )
+        path = self.write("bad.conf", "# ok\nPORT=abc\n")
+        self.assertEqual(
+            self.refused("--config", path), f"{path}, line 2, PORT: not a port number (0-65535): 'abc'"
+        )
+        path = self.write("bad.conf", "just words\n")
+        self.assertIn("line 1: expected KEY=VALUE", self.refused("--config", path))
+        path = self.write("bad.conf", "PORT=1\nPORT=2\n")
+        self.assertIn("line 2, PORT: given twice (first at", self.refused("--config", path))
+        missing = self.folder.child("missing.conf").path
+        self.assertEqual(
+            self.refused("--config", missing),
+            f"config file {missing}: cannot read it: No such file or directory",
+        )
+
+    def test_broken_operators_file_stops_start_up(self) -> None:
+        path = self.write("ops", "admin:plaintext\n")
+        self.assertIn(f"--operators: {path}, line 1: operator 'admin'", self.refused("--operators", path))
+
+
+class OperatorsFileTests(SynchronousTestCase):
+    def test_parse(self) -> None:
+        stored = hash_password("pw")
+        self.assertEqual(parse_operators(f"# ops\n\nadmin : {stored}\n", "f"), {"admin": stored})
+        for text, why in [
+            ("admin\n", "f, line 1: expected NAME:HASH"),
+            ("admin:md5$abc\n", "f, line 1: operator 'admin': not a scrypt hash"),
+            ("a:scrypt$x$8$1$AA==$AA==\n", "f, line 1: operator 'a': malformed scrypt hash"),
+            ("a:scrypt$3$8$1$AA==$AA==\n", "f, line 1: operator 'a': malformed scrypt hash"),
+            (f"a:{stored}\na:{stored}\n", "f, line 2: operator 'a' appears twice"),
+        ]:
+            error = self.assertRaises(OperatorsFileError, parse_operators, text, "f")
+            self.assertTrue(str(error).startswith(why), (str(error), why))
+
+    def test_hash_is_salted_and_not_the_password(self) -> None:
+        first, second = hash_password("pw"), hash_password("pw")
+        self.assertNotEqual(first, second)
+        self.assertNotIn("pw", first.split("$", 4)[-1])
+
+    def test_passwd_command_adds_and_replaces(self) -> None:
+        path = FilePath(self.mktemp())
+        self.patch(sys, "stdin", io.StringIO("first\n"))
+        self.patch(sys, "stdout", io.StringIO())
+        self.assertEqual(passwd.main([path.path, "admin"]), 0)
+        self.patch(sys, "stdin", io.StringIO("second\n"))
+        self.assertEqual(passwd.main([path.path, "other"]), 0)
+        self.patch(sys, "stdin", io.StringIO("third\n"))
+        self.assertEqual(passwd.main([path.path, "admin"]), 0)
+        entries = parse_operators(path.getContent().decode(), path.path)
+        self.assertEqual(sorted(entries), ["admin", "other"])
+        self.assertEqual(os.stat(path.path).st_mode & 0o777, 0o600)
+        self.assertNotIn(b"third", path.getContent())
+
+
+class OperatorsCheckerTests(TestCase):
+    """The real checker, hashing in the reactor's thread pool."""
+
+    def setUp(self) -> None:
+        path = FilePath(self.mktemp())
+        path.setContent(f"admin:{hash_password('secret')}\n".encode())
+        self.checker = OperatorsChecker(reactor, path)
+
+    def test_right_password(self) -> object:
+        checking = self.checker.requestAvatarId(UsernamePassword(b"admin", b"secret"))
+        return checking.addCallback(self.assertEqual, b"admin")
+
+    def test_wrong_password_and_unknown_name(self) -> object:
+        wrong = self.checker.requestAvatarId(UsernamePassword(b"admin", b"guess"))
+        unknown = self.checker.requestAvatarId(UsernamePassword(b"nobody", b"secret"))
+        return self.assertFailure(wrong, UnauthorizedLogin).addCallback(
+            lambda _: self.assertFailure(unknown, UnauthorizedLogin)
+        )
+
+
+class ServiceTreeTests(SynchronousTestCase):
+    def test_line_front_listens_on_its_endpoint(self) -> None:
+        fake = MemoryReactorClock()
+        settings = ServerSettings("tcp:7001:interface=127.0.0.1", 4096, "general", None)
+        top = build_service(settings, fake)
+        self.assertEqual([s.name for s in IServiceCollection(top)], ["line"])
+        top.startService()
+        ((port, factory, _, interface),) = fake.tcpServers
+        self.assertEqual((port, interface), (7001, "127.0.0.1"))
+        self.assertEqual(factory.service.default_room, "general")
+        self.successResultOf(top.stopService())
