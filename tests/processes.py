@@ -58,8 +58,17 @@ class ServerProcess:
 
     def start(self, timeout: float = 30) -> ServerProcess:
         self.process = subprocess.Popen(
-            [TWISTD, "-n", "--pidfile=", "twistedchat", "--host", "127.0.0.1", "--port", "0"]
-            + list(self.arguments),
+            [
+                TWISTD,
+                "-n",
+                "--pidfile=",
+                "twistedchat",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                *list(self.arguments),
+            ],
             cwd=self.folder,
             env=server_environment(),
             stdin=subprocess.DEVNULL,
@@ -134,7 +143,9 @@ class LineClient:
             try:
                 data = self.socket.recv(65536)
             except TimeoutError:
-                raise AssertionError(f"no complete line within {self.timeout}s") from None
+                raise AssertionError(
+                    f"no complete line within {self.timeout}s"
+                ) from None
             if not data:
                 self.closed = True
             self._buffer += data
@@ -143,7 +154,7 @@ class LineClient:
 
     def expect(self, wanted: str) -> list[str]:
         """Read up to the line C{wanted}; return the lines before it."""
-        seen = []
+        seen: list[str] = []
         while True:
             line = self.read_line()
             if line is None:
@@ -154,7 +165,7 @@ class LineClient:
 
     def expect_closed(self) -> list[str]:
         """Read to the end of the connection; return the lines left."""
-        seen = []
+        seen: list[str] = []
         while (line := self.read_line()) is not None:
             seen.append(line)
         return seen

@@ -11,8 +11,8 @@ from twistedchat.core import errors
 from twistedchat.core.events import (
     Event,
     Joined,
-    Killed,
     Kicked,
+    Killed,
     Message,
     NickChanged,
     Parted,
@@ -71,7 +71,9 @@ class ServiceTestCase(SynchronousTestCase):
         self.checker = InMemoryUsernamePasswordDatabaseDontUse(admin=b"secret")
         self.service = ChatService(self.clock, "general", self.checker)
 
-    def user(self, nick: str, room: str | None = "general") -> tuple[Session, RecordingClient]:
+    def user(
+        self, nick: str, room: str | None = "general"
+    ) -> tuple[Session, RecordingClient]:
         client = RecordingClient()
         session = self.service.connect(client, nick)
         if room is not None:
@@ -82,12 +84,20 @@ class ServiceTestCase(SynchronousTestCase):
 class SessionTests(ServiceTestCase):
     def test_connect_rejects_bad_and_taken_nicks(self) -> None:
         self.user("toto")
-        self.assertRaises(errors.InvalidNick, self.service.connect, RecordingClient(), "to to")
-        self.assertRaises(errors.NickInUse, self.service.connect, RecordingClient(), "TOTO")
-        self.assertRaises(errors.InvalidNick, self.service.connect, RecordingClient(), "server")
+        self.assertRaises(
+            errors.InvalidNick, self.service.connect, RecordingClient(), "to to"
+        )
+        self.assertRaises(
+            errors.NickInUse, self.service.connect, RecordingClient(), "TOTO"
+        )
+        self.assertRaises(
+            errors.InvalidNick, self.service.connect, RecordingClient(), "server"
+        )
 
     def test_provisional_nick_skips_user_rules(self) -> None:
-        session = self.service.connect(RecordingClient(), "127.0.0.1:5000", provisional=True)
+        session = self.service.connect(
+            RecordingClient(), "127.0.0.1:5000", provisional=True
+        )
         self.assertEqual(session.nick, "127.0.0.1:5000")
         self.assertIs(self.service.find("127.0.0.1:5000"), session)
 
@@ -188,7 +198,9 @@ class RoomTests(ServiceTestCase):
         toto, _ = self.user("toto", room="dev")
         _, tutu_client = self.user("tutu")
         self.service.say(toto, "general", "hi from dev")
-        self.assertEqual(tutu_client.take(), [Message(1000.0, "general", "toto", "hi from dev")])
+        self.assertEqual(
+            tutu_client.take(), [Message(1000.0, "general", "toto", "hi from dev")]
+        )
 
     def test_names_in_join_order_and_list(self) -> None:
         for nick in ["toto", "tutu", "tata"]:
@@ -202,7 +214,9 @@ class RoomTests(ServiceTestCase):
         toto, _ = self.user("toto")
         _, tutu_client = self.user("tutu")
         event = self.service.part(toto, "general", "lunch")
-        self.assertEqual(tutu_client.take()[-1], Parted(1000.0, "general", "toto", "lunch"))
+        self.assertEqual(
+            tutu_client.take()[-1], Parted(1000.0, "general", "toto", "lunch")
+        )
         self.assertEqual(event.reason, "lunch")
         self.assertRaises(errors.NotInRoom, self.service.part, toto, "general")
         self.service.disconnect(self.service.find("tutu"))
@@ -215,7 +229,9 @@ class PrivilegeTests(ServiceTestCase):
         tutu, tutu_client = self.user("tutu")
         _, tata_client = self.user("tata")
         tutu_client.take(), tata_client.take()
-        self.assertRaises(errors.NotRoomOperator, self.service.kick, tutu, "general", "toto")
+        self.assertRaises(
+            errors.NotRoomOperator, self.service.kick, tutu, "general", "toto"
+        )
         event = self.service.kick(toto, "general", "TATA", "spam")
         self.assertEqual(event, Kicked(1000.0, "general", "tata", "toto", "spam"))
         self.assertEqual(tata_client.take(), [event])
@@ -226,14 +242,20 @@ class PrivilegeTests(ServiceTestCase):
     def test_kick_refusals(self) -> None:
         toto, _ = self.user("toto")
         self.user("zaza", room="dev")
-        self.assertRaises(errors.NoSuchNick, self.service.kick, toto, "general", "nobody")
-        self.assertRaises(errors.UserNotInRoom, self.service.kick, toto, "general", "zaza")
+        self.assertRaises(
+            errors.NoSuchNick, self.service.kick, toto, "general", "nobody"
+        )
+        self.assertRaises(
+            errors.UserNotInRoom, self.service.kick, toto, "general", "zaza"
+        )
         self.assertRaises(errors.NoSuchRoom, self.service.kick, toto, "nowhere", "zaza")
 
     def test_server_operator_kicks_anywhere(self) -> None:
         self.user("toto")
         admin, _ = self.user("admin", room=None)
-        self.assertRaises(errors.NotRoomOperator, self.service.kick, admin, "general", "toto")
+        self.assertRaises(
+            errors.NotRoomOperator, self.service.kick, admin, "general", "toto"
+        )
         self.successResultOf(self.service.oper(admin, "admin", "secret"))
         self.service.kick(admin, "general", "toto")
         self.assertEqual(self.service.list_rooms(), [])
@@ -243,8 +265,12 @@ class PrivilegeTests(ServiceTestCase):
         _, tutu_client = self.user("tutu")
         _, toto_client = self.user("toto")
         tata_client.take(), tutu_client.take()
-        self.assertRaises(errors.NotServerOperator, self.service.kill, tata, "tutu", "x")
-        self.assertEqual(self.successResultOf(self.service.oper(tata, "admin", "secret")), "admin")
+        self.assertRaises(
+            errors.NotServerOperator, self.service.kill, tata, "tutu", "x"
+        )
+        self.assertEqual(
+            self.successResultOf(self.service.oper(tata, "admin", "secret")), "admin"
+        )
         event = self.service.kill(tata, "tutu", "I kill you!")
         self.assertEqual(event, Killed(1000.0, "tutu", "tata", "I kill you!"))
         self.assertEqual(tutu_client.take(), [event])
@@ -268,4 +294,6 @@ class PrivilegeTests(ServiceTestCase):
     def test_errors_read_as_sentences(self) -> None:
         self.assertEqual(str(errors.NickInUse("toto")), 'nick "toto" is already in use')
         self.assertIn("letters, digits", str(errors.InvalidNick("x y")))
-        self.assertEqual(str(errors.NotRoomOperator("dev")), "you are not an operator of #dev")
+        self.assertEqual(
+            str(errors.NotRoomOperator("dev")), "you are not an operator of #dev"
+        )

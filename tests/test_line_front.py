@@ -29,7 +29,7 @@ class Client:
 
     def lines(self) -> list[str]:
         """What the user saw since the last call."""
-        text = self.transport.value().decode("utf-8")
+        text: str = self.transport.value().decode("utf-8")
         self.transport.clear()
         return text.split("\r\n")[:-1]
 
@@ -80,7 +80,11 @@ class ConnectionTests(LineFrontTestCase):
         self.assertEqual(toto.lines(), ['[server] client connected "127.0.0.1:6000"'])
 
     def test_ipv6_and_unix_peers_get_distinct_nicks(self) -> None:
-        for address in [IPv6Address("TCP", "::1", 7000), UNIXAddress(None), UNIXAddress(None)]:
+        for address in [
+            IPv6Address("TCP", "::1", 7000),
+            UNIXAddress(None),
+            UNIXAddress(None),
+        ]:
             protocol = self.front.buildProtocol(address)
             assert isinstance(protocol, LineProtocol)
             protocol.makeConnection(StringTransport(peerAddress=address))
@@ -126,7 +130,9 @@ class CommandTests(LineFrontTestCase):
         self.assertEqual(tutu.lines()[0], "[toto] bye bye")
         self.assertEqual(tata.lines()[0], "[toto] bye bye")
         tata.send("OPER admin secret\n")
-        self.assertEqual(tata.lines(), ['[server] you are now a server operator ("admin")'])
+        self.assertEqual(
+            tata.lines(), ['[server] you are now a server operator ("admin")']
+        )
         tata.send("KILL tutu I kill you!\n")
         self.assertEqual(tutu.lines()[0], "[tata] I kill you!")
         self.assertTrue(tutu.closed)
@@ -206,7 +212,9 @@ class CommandTests(LineFrontTestCase):
         toto.send("LIST\n")
         self.assertEqual(toto.lines(), ["[server] rooms: #general (2 members)"])
         toto.send("PART\n")
-        self.assertEqual(toto.lines(), ["[server] you left #general; JOIN a room to chat"])
+        self.assertEqual(
+            toto.lines(), ["[server] you left #general; JOIN a room to chat"]
+        )
         self.assertEqual(tutu.lines(), ['[server] "toto" left #general'])
         toto.send("PART\nMSG hi\nNAMES\nKICK tutu\nNAMES #general\n")
         self.assertEqual(
@@ -222,7 +230,9 @@ class CommandTests(LineFrontTestCase):
     def test_kick(self) -> None:
         toto, tutu, tata = self.connect_all("toto", "tutu", "tata")
         tutu.send("KICK tata\n")
-        self.assertEqual(tutu.lines(), ["[server] error: you are not an operator of #general"])
+        self.assertEqual(
+            tutu.lines(), ["[server] error: you are not an operator of #general"]
+        )
         toto.send("KICK tata flooding\nKICK\nKICK nobody\n")
         self.assertEqual(
             toto.lines(),
@@ -237,7 +247,9 @@ class CommandTests(LineFrontTestCase):
         self.assertEqual(tutu.lines(), [kicked])
         self.assertFalse(tata.closed)
         tata.send("MSG hello?\n")
-        self.assertEqual(tata.lines(), ["[server] error: you are not in a room; JOIN one first"])
+        self.assertEqual(
+            tata.lines(), ["[server] error: you are not in a room; JOIN one first"]
+        )
 
     def test_oper_and_kill_errors(self) -> None:
         toto, _ = self.connect_all("toto", "tutu")
@@ -279,7 +291,18 @@ class CommandTests(LineFrontTestCase):
         toto.send("help\n")
         lines = toto.lines()
         self.assertEqual(lines[0], "[server] commands (case-insensitive):")
-        for command in ["NICK", "MSG", "NAMES", "JOIN", "PART", "LIST", "KICK", "OPER", "KILL", "QUIT"]:
+        for command in [
+            "NICK",
+            "MSG",
+            "NAMES",
+            "JOIN",
+            "PART",
+            "LIST",
+            "KICK",
+            "OPER",
+            "KILL",
+            "QUIT",
+        ]:
             self.assertTrue(any(f"  {command} " in line for line in lines), command)
 
 
@@ -320,7 +343,9 @@ class HostileInputTests(LineFrontTestCase):
         toto, tutu = self.connect_all("toto", "tutu")
         toto.send(b"MSG \x1b[2J\x1b]0;pwned\x07 \xc2\x9b31m\x7f hi\n")
         (line,) = tutu.lines()
-        self.assertEqual(line, "[toto] \ufffd[2J\ufffd]0;pwned\ufffd \ufffd31m\ufffd hi")
+        self.assertEqual(
+            line, "[toto] \ufffd[2J\ufffd]0;pwned\ufffd \ufffd31m\ufffd hi"
+        )
 
     def test_failing_command_answers_and_keeps_connection(self) -> None:
         toto = self.connect("toto")
@@ -331,7 +356,8 @@ class HostileInputTests(LineFrontTestCase):
         toto.protocol.line_LIST = explode  # type: ignore[method-assign]
         toto.send("LIST\nNAMES\n")
         self.assertEqual(
-            toto.lines(), ["[server] error: internal error, nothing was done", "[server] toto"]
+            toto.lines(),
+            ["[server] error: internal error, nothing was done", "[server] toto"],
         )
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
@@ -341,11 +367,11 @@ class NoDefaultRoomTests(LineFrontTestCase):
 
     def test_must_join_before_msg(self) -> None:
         toto = Client(self.front, 6000)
-        self.assertEqual(
-            toto.lines()[1:], ["[server] JOIN a room to start chatting"]
-        )
+        self.assertEqual(toto.lines()[1:], ["[server] JOIN a room to start chatting"])
         toto.send("MSG hello\n")
-        self.assertEqual(toto.lines(), ["[server] error: you are not in a room; JOIN one first"])
+        self.assertEqual(
+            toto.lines(), ["[server] error: you are not in a room; JOIN one first"]
+        )
         toto.send("JOIN lobby\n")
         self.assertEqual(toto.lines(), ["[server] you are in #lobby (1 member)"])
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import io
 import os
 import sys
+from typing import cast
 
 from twisted.application.service import IServiceCollection
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import reactor
+from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from twistedchat.fronts.line import LineFront
 from twistedchat.server import passwd
 from twistedchat.server.operators import (
     OperatorsChecker,
@@ -71,17 +74,28 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(settings.line_endpoint, "tcp6:port=0:interface=\\:\\:1")
 
     def test_ipv6_host_is_escaped(self) -> None:
-        self.assertEqual(self.parse("--host", "::").line_endpoint, "tcp:7777:interface=\\:\\:")
+        self.assertEqual(
+            self.parse("--host", "::").line_endpoint, "tcp:7777:interface=\\:\\:"
+        )
 
     def test_bad_values_name_their_origin(self) -> None:
         self.assertEqual(
-            self.refused("--port", "70000"), "--port: not a port number (0-65535): '70000'"
+            self.refused("--port", "70000"),
+            "--port: not a port number (0-65535): '70000'",
         )
-        self.assertIn("--host: not an IP address: 'example'", self.refused("--host", "example"))
-        self.assertIn("--default-room: not a room name", self.refused("--default-room", "a/b"))
+        self.assertIn(
+            "--host: not an IP address: 'example'", self.refused("--host", "example")
+        )
+        self.assertIn(
+            "--default-room: not a room name", self.refused("--default-room", "a/b")
+        )
         self.assertIn("--max-line: not a positive", self.refused("--max-line", "0"))
-        self.assertIn("--line: not a usable endpoint", self.refused("--line", "bogus:1"))
-        self.assertIn("--line: not a usable endpoint", self.refused("--line", "tcp:notaport"))
+        self.assertIn(
+            "--line: not a usable endpoint", self.refused("--line", "bogus:1")
+        )
+        self.assertIn(
+            "--line: not a usable endpoint", self.refused("--line", "tcp:notaport")
+        )
 
     def test_bad_config_lines_name_file_line_and_key(self) -> None:
         path = self.write("bad.conf", "PORT=7777\nCOLOR=blue\n")
@@ -92,12 +106,15 @@ class OptionsTests(SynchronousTestCase):
         )
         path = self.write("bad.conf", "# ok\nPORT=abc\n")
         self.assertEqual(
-            self.refused("--config", path), f"{path}, line 2, PORT: not a port number (0-65535): 'abc'"
+            self.refused("--config", path),
+            f"{path}, line 2, PORT: not a port number (0-65535): 'abc'",
         )
         path = self.write("bad.conf", "just words\n")
         self.assertIn("line 1: expected KEY=VALUE", self.refused("--config", path))
         path = self.write("bad.conf", "PORT=1\nPORT=2\n")
-        self.assertIn("line 2, PORT: given twice (first at", self.refused("--config", path))
+        self.assertIn(
+            "line 2, PORT: given twice (first at", self.refused("--config", path)
+        )
         missing = self.folder.child("missing.conf").path
         self.assertEqual(
             self.refused("--config", missing),
@@ -106,18 +123,29 @@ class OptionsTests(SynchronousTestCase):
 
     def test_broken_operators_file_stops_start_up(self) -> None:
         path = self.write("ops", "admin:plaintext\n")
-        self.assertIn(f"--operators: {path}, line 1: operator 'admin'", self.refused("--operators", path))
+        self.assertIn(
+            f"--operators: {path}, line 1: operator 'admin'",
+            self.refused("--operators", path),
+        )
 
 
 class OperatorsFileTests(SynchronousTestCase):
     def test_parse(self) -> None:
         stored = hash_password("pw")
-        self.assertEqual(parse_operators(f"# ops\n\nadmin : {stored}\n", "f"), {"admin": stored})
+        self.assertEqual(
+            parse_operators(f"# ops\n\nadmin : {stored}\n", "f"), {"admin": stored}
+        )
         for text, why in [
             ("admin\n", "f, line 1: expected NAME:HASH"),
             ("admin:md5$abc\n", "f, line 1: operator 'admin': not a scrypt hash"),
-            ("a:scrypt$x$8$1$AA==$AA==\n", "f, line 1: operator 'a': malformed scrypt hash"),
-            ("a:scrypt$3$8$1$AA==$AA==\n", "f, line 1: operator 'a': malformed scrypt hash"),
+            (
+                "a:scrypt$x$8$1$AA==$AA==\n",
+                "f, line 1: operator 'a': malformed scrypt hash",
+            ),
+            (
+                "a:scrypt$3$8$1$AA==$AA==\n",
+                "f, line 1: operator 'a': malformed scrypt hash",
+            ),
             (f"a:{stored}\na:{stored}\n", "f, line 2: operator 'a' appears twice"),
         ]:
             error = self.assertRaises(OperatorsFileError, parse_operators, text, "f")
@@ -149,7 +177,7 @@ class OperatorsCheckerTests(TestCase):
     def setUp(self) -> None:
         path = FilePath(self.mktemp())
         path.setContent(f"admin:{hash_password('secret')}\n".encode())
-        self.checker = OperatorsChecker(reactor, path)
+        self.checker = OperatorsChecker(cast(IReactorThreads, reactor), path)
 
     def test_right_password(self) -> object:
         checking = self.checker.requestAvatarId(UsernamePassword(b"admin", b"secret"))
@@ -172,5 +200,6 @@ class ServiceTreeTests(SynchronousTestCase):
         top.startService()
         ((port, factory, _, interface),) = fake.tcpServers
         self.assertEqual((port, interface), (7001, "127.0.0.1"))
+        assert isinstance(factory, LineFront)
         self.assertEqual(factory.service.default_room, "general")
         self.successResultOf(top.stopService())

@@ -17,7 +17,7 @@ RESERVED_NICKS = frozenset({"server"})
 ROOM_MAX_LENGTH = 50
 ROOM_SPECIALS = "_-."
 
-_NICK = re.compile(r"[A-Za-z0-9_\-\[\]{}\\|^]{1,%d}" % NICK_MAX_LENGTH)
+_NICK = re.compile(rf"[A-Za-z0-9_\-\[\]{{}}\\|^]{{1,{NICK_MAX_LENGTH}}}")
 _RFC1459_LOWER = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\^", "abcdefghijklmnopqrstuvwxyz{}|~"
 )
@@ -40,7 +40,6 @@ def fold_room(room: str) -> str:
 
 def is_valid_room(room: str) -> bool:
     """Whether C{room} (without its C{#}) may name a room."""
-    return (
-        0 < len(room) <= ROOM_MAX_LENGTH
-        and all(ch.isalnum() or ch in ROOM_SPECIALS for ch in room)
+    return 0 < len(room) <= ROOM_MAX_LENGTH and all(
+        ch.isalnum() or ch in ROOM_SPECIALS for ch in room
     )

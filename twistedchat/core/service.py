@@ -12,7 +12,7 @@ user. The core never sees bytes, sockets or wire formats.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import UsernamePassword
@@ -38,7 +38,7 @@ from .errors import (
     NotServerOperator,
     UserNotInRoom,
 )
-from .events import Event, Joined, Killed, Kicked, Message, NickChanged, Parted, Quit
+from .events import Event, Joined, Kicked, Killed, Message, NickChanged, Parted, Quit
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
 
 Deliver = Callable[[Event], None]
@@ -113,7 +113,9 @@ class ChatService:
 
     # Sessions
 
-    def connect(self, client: IChatClient, nick: str, *, provisional: bool = False) -> Session:
+    def connect(
+        self, client: IChatClient, nick: str, *, provisional: bool = False
+    ) -> Session:
         """
         Register a new connection under C{nick}.
 
@@ -142,7 +144,9 @@ class ChatService:
         self._fan_out(event, self._peers(session), exclude=session)
         self._forget(session)
         self.log.info(
-            'client disconnected "{nick}" ({message})', nick=session.nick, message=message
+            'client disconnected "{nick}" ({message})',
+            nick=session.nick,
+            message=message,
         )
         return event
 
@@ -267,7 +271,10 @@ class ChatService:
         self._forget(target)
         target.client.disconnect()
         self.log.info(
-            "{by} killed {nick} ({message})", by=actor.nick, nick=target.nick, message=message
+            "{by} killed {nick} ({message})",
+            by=actor.nick,
+            nick=target.nick,
+            message=message,
         )
         return event
 
@@ -280,18 +287,28 @@ class ChatService:
         if self.operators is None:
             raise NoOperators()
         credentials = UsernamePassword(name.encode("utf-8"), password.encode("utf-8"))
-        checking: Deferred[Any] = maybeDeferred(self.operators.requestAvatarId, credentials)
+        checking: Deferred[Any] = maybeDeferred(
+            self.operators.requestAvatarId, credentials
+        )
 
         def granted(avatar_id: bytes | str) -> str:
-            operator = avatar_id.decode("utf-8") if isinstance(avatar_id, bytes) else avatar_id
+            operator = (
+                avatar_id.decode("utf-8") if isinstance(avatar_id, bytes) else avatar_id
+            )
             if session.connected:
                 session.operator = operator
-                self.log.info("{nick} is now server operator {operator}", nick=session.nick, operator=operator)
+                self.log.info(
+                    "{nick} is now server operator {operator}",
+                    nick=session.nick,
+                    operator=operator,
+                )
             return operator
 
-        def refused(failure: Failure) -> None:
+        def refused(failure: Failure) -> NoReturn:
             failure.trap(UnauthorizedLogin)
-            self.log.warn("failed OPER attempt by {nick} as {name}", nick=session.nick, name=name)
+            self.log.warn(
+                "failed OPER attempt by {nick} as {name}", nick=session.nick, name=name
+            )
             raise InvalidCredentials()
 
         return checking.addCallbacks(granted, refused)
@@ -360,7 +377,9 @@ class ChatService:
                 deliver(event)
             except Exception:
                 self.log.failure(
-                    "delivering {event!r} to {nick} failed", event=event, nick=session.nick
+                    "delivering {event!r} to {nick} failed",
+                    event=event,
+                    nick=session.nick,
                 )
                 broken.append(session)
             else:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from twisted.internet.interfaces import IAddress, ITCPTransport
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IAddress, ITCPTransport
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -21,7 +21,16 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..core.errors import ChatError
-from ..core.events import Event, Joined, Killed, Kicked, Message, NickChanged, Parted, Quit
+from ..core.events import (
+    Event,
+    Joined,
+    Kicked,
+    Killed,
+    Message,
+    NickChanged,
+    Parted,
+    Quit,
+)
 from ..core.service import ChatService, IChatClient, Session
 
 CRLF = b"\r\n"
@@ -74,7 +83,9 @@ def render_event(event: Event) -> bytes:
         case Parted():
             return _server(f'"{event.nick}" left #{event.room}{_reason(event.reason)}')
         case Quit():
-            farewell = _line(f"[{event.nick}] {event.message}") if event.message else b""
+            farewell = (
+                _line(f"[{event.nick}] {event.message}") if event.message else b""
+            )
             return farewell + _server(f'client disconnected "{event.nick}"')
         case NickChanged():
             return _server(f'client "{event.old}" => "{event.new}"')
@@ -131,6 +142,7 @@ class LineProtocol(LineReceiver):
     log: ClassVar[Logger] = Logger()
 
     factory: LineFront
+    transport: ITCPTransport
     session: Session | None = None
     _discarding = False
     _pending = b""
@@ -176,7 +188,7 @@ class LineProtocol(LineReceiver):
                 return
             self._discarding = False
         while data:
-            super().dataReceived(data)
+            super().dataReceived(data)  # type: ignore[no-untyped-call]
             data, self._pending = self._pending, b""
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -204,7 +216,11 @@ class LineProtocol(LineReceiver):
         except ChatError as e:
             self.error(str(e))
         except Exception:
-            self.log.failure("command {command!r} from {nick} failed", command=command, nick=self.session.nick)
+            self.log.failure(
+                "command {command!r} from {nick} failed",
+                command=command,
+                nick=self.session.nick,
+            )
             self.error("internal error, nothing was done")
 
     # Answers
@@ -303,7 +319,9 @@ class LineProtocol(LineReceiver):
         if not nick:
             raise _Usage("usage: KILL <nick> [message]")
         event = self.factory.service.kill(
-            session, nick, message.strip() or "you have been disconnected by an operator"
+            session,
+            nick,
+            message.strip() or "you have been disconnected by an operator",
         )
         self.reply(f'"{event.nick}" was disconnected')
 
@@ -327,7 +345,7 @@ def _count(members: int) -> str:
     return f"{members} member" if members == 1 else f"{members} members"
 
 
-class LineFront(Factory):
+class LineFront(Factory[LineProtocol]):
     """Builds a L{LineProtocol} per connection; all share one L{ChatService}."""
 
     protocol = LineProtocol

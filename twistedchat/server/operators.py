@@ -32,6 +32,7 @@ SCHEME = "scrypt"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SALT_BYTES = 16
 
+
 class OperatorsFileError(ValueError):
     """A line of the operators file cannot be read."""
 
@@ -140,7 +141,9 @@ class OperatorsChecker:
         self.path = path
         read_operators(path)  # fail at start-up, not at the first OPER
 
-    def requestAvatarId(self, credentials: IUsernamePassword) -> Deferred[bytes]:
+    def requestAvatarId(
+        self, credentials: IUsernamePassword
+    ) -> Deferred[bytes | tuple[()]]:
         name = credentials.username
         password = credentials.password
         return deferToThreadPool(

@@ -14,7 +14,7 @@ import ipaddress
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
@@ -51,7 +51,9 @@ SETTINGS = [
         "endpoint of the line front, e.g. tcp:7777 or ssl:7777:privateKey=key.pem"
         ":certKey=cert.pem (overrides HOST and PORT)",
     ),
-    Setting("MAX_LINE", str(DEFAULT_MAX_LINE), "longest line (bytes) the line front accepts"),
+    Setting(
+        "MAX_LINE", str(DEFAULT_MAX_LINE), "longest line (bytes) the line front accepts"
+    ),
     Setting(
         "DEFAULT_ROOM",
         "general",
@@ -155,7 +157,7 @@ def _endpoint(value: str) -> str:
     try:
         # Parsing only: the endpoint keeps the reactor for listen(), which is
         # never called on this one, so no reactor is needed (or installed).
-        serverFromString(None, value)  # type: ignore[arg-type]
+        serverFromString(None, value)
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise ValueError(f"not a usable endpoint ({e}): {value!r}") from None
     return value
@@ -205,7 +207,7 @@ class Options(usage.Options):
         "then the --config file (KEY=VALUE lines, keys as shown in brackets), "
         "then the defaults."
     )
-    optParameters = [
+    optParameters: ClassVar[list[list[str | None]]] = [
         ["config", "c", None, "config file of KEY=VALUE lines"],
         *(
             [s.option, s.short, None, f"{s.help} [{s.key}, default: {s.default!r}]"]
