@@ -50,7 +50,9 @@ class OptionsTests(SynchronousTestCase):
     def test_defaults(self) -> None:
         self.assertEqual(
             self.parse(),
-            ServerSettings("tcp:7777:interface=0.0.0.0", 4096, "general", None),
+            ServerSettings(
+                "tcp:7777:interface=0.0.0.0:backlog=1024", 4096, "general", None
+            ),
         )
 
     def test_config_file_and_options_win(self) -> None:
@@ -61,7 +63,9 @@ class OptionsTests(SynchronousTestCase):
             "DEFAULT_ROOM=#lobby\nOPERATORS=ops\nmax_line=100\n",
         )
         settings = self.parse("--config", config, "--port", "9000")
-        self.assertEqual(settings.line_endpoint, "tcp:9000:interface=127.0.0.1")
+        self.assertEqual(
+            settings.line_endpoint, "tcp:9000:interface=127.0.0.1:backlog=1024"
+        )
         self.assertEqual(settings.default_room, "lobby")
         self.assertEqual(settings.operators, operators)  # relative to the config file
         self.assertEqual(settings.max_line, 100)
@@ -75,7 +79,8 @@ class OptionsTests(SynchronousTestCase):
 
     def test_ipv6_host_is_escaped(self) -> None:
         self.assertEqual(
-            self.parse("--host", "::").line_endpoint, "tcp:7777:interface=\\:\\:"
+            self.parse("--host", "::").line_endpoint,
+            "tcp:7777:interface=\\:\\::backlog=1024",
         )
 
     def test_bad_values_name_their_origin(self) -> None:

@@ -24,6 +24,10 @@ from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
 
+# Twisted listens with a queue of 50 pending connections by default: when a
+# crowd connects at once, the rest wait for SYN retries (1 s, 2 s, 4 s...).
+LISTEN_BACKLOG = 1024
+
 
 class ConfigError(ValueError):
     """A setting that cannot be used; C{str()} says where it came from and why."""
@@ -73,10 +77,10 @@ _BY_KEY = {setting.key: setting for setting in SETTINGS}
 class ServerSettings:
     """Everything the service tree needs, checked."""
 
-    line_endpoint: str = "tcp:7777"
-    max_line: int = DEFAULT_MAX_LINE
-    default_room: str | None = "general"
-    operators: str | None = None
+    line_endpoint: str
+    max_line: int
+    default_room: str | None
+    operators: str | None
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
@@ -167,6 +171,10 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace(":", "\\:")
 
 
+def _tcp_endpoint(host: str, port: int) -> str:
+    return f"tcp:{port}:interface={_escape(host)}:backlog={LISTEN_BACKLOG}"
+
+
 def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
     """Check the raw C{values} (key to value and origin) and build the settings."""
     raw = {s.key: (s.default, f"default {s.key}") for s in SETTINGS}
@@ -191,7 +199,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         except OperatorsFileError as e:
             raise ConfigError(f"{operators_origin}: {e}") from None
     return ServerSettings(
-        line_endpoint=line or f"tcp:{port}:interface={_escape(host)}",
+        line_endpoint=line or _tcp_endpoint(host, port),
         max_line=check("MAX_LINE", _positive),
         default_room=check("DEFAULT_ROOM", _room),
         operators=operators,
