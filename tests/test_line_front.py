@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.task import Clock
@@ -386,3 +388,46 @@ class RendererTests(SynchronousTestCase):
         self.assertEqual(
             render_event(Joined(0.0, "dev", "toto")), b'[server] "toto" joined #dev\r\n'
         )
+
+
+class FuzzTests(SynchronousTestCase):
+    """Whatever bytes arrive, in whatever pieces: no crash, bounded buffers, clean output."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        chunks=st.lists(
+            st.one_of(
+                st.binary(max_size=200),
+                st.sampled_from(
+                    [
+                        b"\n",
+                        b"\r\n",
+                        b"MSG ",
+                        b"NICK ",
+                        b"JOIN ",
+                        b"Hello|",
+                        b"\x1b[2J",
+                        b"\xc3",
+                    ]
+                ),
+            ),
+            max_size=40,
+        )
+    )
+    def test_random_input(self, chunks: list[bytes]) -> None:
+        service = ChatService(Clock(), "general")
+        front = LineFront(service, max_line=64)
+        observer, fuzzer = Client(front, 1), Client(front, 2)
+        observer.lines()
+        for chunk in chunks:
+            fuzzer.send(chunk)
+            self.assertLessEqual(len(fuzzer.protocol._buffer), 64 + 1)
+        fuzzer.send(b"\nMSG #general still here\n")
+        seen = observer.transport.value().decode("utf-8")
+        for character in seen:
+            self.assertTrue(
+                character in "\r\n\t" or character.isprintable(), repr(character)
+            )
+        if not fuzzer.closed:  # random bytes may spell QUIT
+            self.assertTrue(seen.endswith("] still here\r\n"), seen[-200:])
+        self.assertEqual(self.flushLoggedErrors(), [])
