@@ -9,6 +9,8 @@ keeps its structured fields and also reads as a plain English sentence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .names import NICK_MAX_LENGTH, NICK_SPECIALS, ROOM_MAX_LENGTH, ROOM_SPECIALS
 
 
@@ -16,11 +18,10 @@ class ChatError(Exception):
     """A request the core refused; C{str(error)} explains why."""
 
 
+@dataclass(eq=False)  # exceptions stay hashable, equal only to themselves
 class InvalidNick(ChatError):
-    def __init__(self, nick: str, why: str = "") -> None:
-        super().__init__(nick, why)
-        self.nick = nick
-        self.why = why
+    nick: str
+    why: str = ""
 
     def __str__(self) -> str:
         if self.why:
@@ -31,28 +32,25 @@ class InvalidNick(ChatError):
         )
 
 
+@dataclass(eq=False)
 class NickInUse(ChatError):
-    def __init__(self, nick: str) -> None:
-        super().__init__(nick)
-        self.nick = nick
+    nick: str
 
     def __str__(self) -> str:
         return f'nick "{self.nick}" is already in use'
 
 
+@dataclass(eq=False)
 class NoSuchNick(ChatError):
-    def __init__(self, nick: str) -> None:
-        super().__init__(nick)
-        self.nick = nick
+    nick: str
 
     def __str__(self) -> str:
         return f'no user is called "{self.nick}"'
 
 
+@dataclass(eq=False)
 class InvalidRoomName(ChatError):
-    def __init__(self, room: str) -> None:
-        super().__init__(room)
-        self.room = room
+    room: str
 
     def __str__(self) -> str:
         return (
@@ -61,51 +59,46 @@ class InvalidRoomName(ChatError):
         )
 
 
+@dataclass(eq=False)
 class NoSuchRoom(ChatError):
-    def __init__(self, room: str) -> None:
-        super().__init__(room)
-        self.room = room
+    room: str
 
     def __str__(self) -> str:
         return f"there is no room #{self.room}"
 
 
+@dataclass(eq=False)
 class NotInRoom(ChatError):
     """The acting user is not a member of the room."""
 
-    def __init__(self, room: str) -> None:
-        super().__init__(room)
-        self.room = room
+    room: str
 
     def __str__(self) -> str:
         return f"you are not in #{self.room}"
 
 
+@dataclass(eq=False)
 class AlreadyInRoom(ChatError):
-    def __init__(self, room: str) -> None:
-        super().__init__(room)
-        self.room = room
+    room: str
 
     def __str__(self) -> str:
         return f"you are already in #{self.room}"
 
 
+@dataclass(eq=False)
 class UserNotInRoom(ChatError):
     """Another user, the target of a request, is not a member of the room."""
 
-    def __init__(self, nick: str, room: str) -> None:
-        super().__init__(nick, room)
-        self.nick = nick
-        self.room = room
+    nick: str
+    room: str
 
     def __str__(self) -> str:
         return f'"{self.nick}" is not in #{self.room}'
 
 
+@dataclass(eq=False)
 class NotRoomOperator(ChatError):
-    def __init__(self, room: str) -> None:
-        super().__init__(room)
-        self.room = room
+    room: str
 
     def __str__(self) -> str:
         return f"you are not an operator of #{self.room}"
