@@ -163,6 +163,15 @@ class SessionTests(ServiceTestCase):
         self.assertEqual(self.service.names("general"), ["toto", "tutu"])
         self.flushLoggedErrors(OSError)
 
+    def test_joining_a_room_whose_only_member_is_broken(self) -> None:
+        broken = BrokenClient()
+        self.service.join(self.service.connect(broken, "broken"), "general")
+        toto, _ = self.user("toto")
+        self.assertTrue(broken.closed)
+        self.assertEqual(self.service.names("general"), ["toto"])
+        self.service.say(toto, "general", "still a real room")
+        self.flushLoggedErrors(OSError)
+
 
 class RoomTests(ServiceTestCase):
     def test_join_creates_room_with_creator_as_operator(self) -> None:

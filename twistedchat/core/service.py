@@ -141,8 +141,9 @@ class ChatService:
         if not session.connected:
             return None
         event = Quit(self.clock.seconds(), session.nick, message)
-        self._fan_out(event, self._peers(session), exclude=session)
+        peers = list(self._peers(session))
         self._forget(session)
+        self._fan_out(event, peers, exclude=session)
         self.log.info(
             'client disconnected "{nick}" ({message})',
             nick=session.nick,
@@ -187,9 +188,9 @@ class ChatService:
             room.operators.add(session)
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
         event = Joined(self.clock.seconds(), room.name, session.nick, arrival)
-        self._fan_out(event, room.members.items(), exclude=session)
         room.members[session] = session.deliver
         session.rooms[key] = room
+        self._fan_out(event, room.members.items(), exclude=session)
         self.log.info("{nick} joined {room}", nick=session.nick, room=room.name)
         return event
 
@@ -248,8 +249,9 @@ class ChatService:
         if target not in room.members:
             raise UserNotInRoom(target.nick, room.name)
         event = Kicked(self.clock.seconds(), room.name, target.nick, actor.nick, reason)
-        self._fan_out(event, room.members.items(), exclude=actor)
+        recipients = list(room.members.items())
         self._leave(target, room)
+        self._fan_out(event, recipients, exclude=actor)
         self.log.info(
             "{by} kicked {nick} from {room} ({reason})",
             by=actor.nick,
@@ -267,8 +269,8 @@ class ChatService:
         event = Killed(self.clock.seconds(), target.nick, actor.nick, message)
         recipients = dict(self._peers(target))
         recipients[target] = target.deliver
-        self._fan_out(event, recipients.items(), exclude=actor)
         self._forget(target)
+        self._fan_out(event, recipients.items(), exclude=actor)
         target.client.disconnect()
         self.log.info(
             "{by} killed {nick} ({message})",
@@ -365,8 +367,9 @@ class ChatService:
         """
         Deliver C{event} to each recipient but C{exclude}; return how many got it.
 
-        A recipient whose delivery raises is dropped after the loop, so one
-        broken connection never stops a broadcast.
+        Callers change the state first and fan out last, so that the state is
+        whole when a recipient whose delivery raises is dropped; that happens
+        after the loop, so one broken connection never stops a broadcast.
         """
         delivered = 0
         broken: list[Session] = []
