@@ -10,14 +10,18 @@ from zope.interface import implementer
 from twistedchat.core import errors
 from twistedchat.core.events import (
     Event,
+    Image,
     Joined,
     Kicked,
     Killed,
     Message,
     NickChanged,
     Parted,
+    PrivateMessage,
     Quit,
+    User,
 )
+from twistedchat.core.identity import PALETTE, Identities
 from twistedchat.core.names import fold_nick, is_valid_nick, is_valid_room
 from twistedchat.core.service import ChatService, IChatClient, Session
 
@@ -108,8 +112,10 @@ class SessionTests(ServiceTestCase):
         self.service.join(tutu, "dev")
         tutu_client.take()
         self.clock.advance(5)
+        before = toto.user
         event = self.service.change_nick(toto, "Toto2")
-        self.assertEqual(event, NickChanged(1005.0, "toto", "Toto2"))
+        self.assertEqual(event, NickChanged(1005.0, "toto", toto.user))
+        self.assertEqual(toto.user, User(before.id, "Toto2", before.colour))
         self.assertEqual(tutu_client.take(), [event])
         self.assertIs(self.service.find("toto2"), toto)
         self.assertRaises(errors.NoSuchNick, self.service.find, "toto")
@@ -135,7 +141,7 @@ class SessionTests(ServiceTestCase):
         self.service.join(tutu, "dev")
         tutu_client.take()
         event = self.service.disconnect(toto, "bye bye")
-        self.assertEqual(event, Quit(1000.0, "toto", "bye bye"))
+        self.assertEqual(event, Quit(1000.0, toto.user, "bye bye"))
         self.assertEqual(tutu_client.take(), [event])
         self.assertIsNone(self.service.disconnect(toto, "again"))
         self.assertEqual(tutu_client.take(), [])
@@ -156,8 +162,8 @@ class SessionTests(ServiceTestCase):
         self.assertEqual(
             tutu_client.take(),
             [
-                Message(1000.0, "general", "toto", "hello"),
-                Quit(1000.0, "broken", "delivery failed"),
+                Message(1000.0, "general", toto.user, "hello"),
+                Quit(1000.0, session.user, "delivery failed"),
             ],
         )
         self.assertEqual(self.service.names("general"), ["toto", "tutu"])
@@ -179,7 +185,7 @@ class RoomTests(ServiceTestCase):
         tutu, _ = self.user("tutu")
         self.assertTrue(self.service.is_room_operator(toto, "general"))
         self.assertFalse(self.service.is_room_operator(tutu, "general"))
-        self.assertEqual(toto_client.take(), [Joined(1000.0, "general", "tutu")])
+        self.assertEqual(toto_client.take(), [Joined(1000.0, "general", tutu.user)])
 
     def test_join_refusals(self) -> None:
         toto, _ = self.user("toto")
@@ -193,7 +199,7 @@ class RoomTests(ServiceTestCase):
         toto_client.take(), tutu_client.take()
         self.clock.advance(2.5)
         event = self.service.say(toto, "general", "hello world!")
-        self.assertEqual(event, Message(1002.5, "general", "toto", "hello world!"))
+        self.assertEqual(event, Message(1002.5, "general", toto.user, "hello world!"))
         self.assertEqual(tutu_client.take(), [event])
         self.assertEqual(tata_client.take(), [event])
         self.assertEqual(toto_client.take(), [])
@@ -208,7 +214,7 @@ class RoomTests(ServiceTestCase):
         _, tutu_client = self.user("tutu")
         self.service.say(toto, "general", "hi from dev")
         self.assertEqual(
-            tutu_client.take(), [Message(1000.0, "general", "toto", "hi from dev")]
+            tutu_client.take(), [Message(1000.0, "general", toto.user, "hi from dev")]
         )
 
     def test_names_in_join_order_and_list(self) -> None:
@@ -224,7 +230,7 @@ class RoomTests(ServiceTestCase):
         _, tutu_client = self.user("tutu")
         event = self.service.part(toto, "general", "lunch")
         self.assertEqual(
-            tutu_client.take()[-1], Parted(1000.0, "general", "toto", "lunch")
+            tutu_client.take()[-1], Parted(1000.0, "general", toto.user, "lunch")
         )
         self.assertEqual(event.reason, "lunch")
         self.assertRaises(errors.NotInRoom, self.service.part, toto, "general")
@@ -236,13 +242,13 @@ class PrivilegeTests(ServiceTestCase):
     def test_only_room_operators_kick(self) -> None:
         toto, _ = self.user("toto")
         tutu, tutu_client = self.user("tutu")
-        _, tata_client = self.user("tata")
+        tata, tata_client = self.user("tata")
         tutu_client.take(), tata_client.take()
         self.assertRaises(
             errors.NotRoomOperator, self.service.kick, tutu, "general", "toto"
         )
         event = self.service.kick(toto, "general", "TATA", "spam")
-        self.assertEqual(event, Kicked(1000.0, "general", "tata", "toto", "spam"))
+        self.assertEqual(event, Kicked(1000.0, "general", tata.user, toto.user, "spam"))
         self.assertEqual(tata_client.take(), [event])
         self.assertEqual(tutu_client.take(), [event])
         self.assertEqual(self.service.names("general"), ["toto", "tutu"])
@@ -271,7 +277,7 @@ class PrivilegeTests(ServiceTestCase):
 
     def test_kill(self) -> None:
         tata, tata_client = self.user("tata")
-        _, tutu_client = self.user("tutu")
+        tutu, tutu_client = self.user("tutu")
         _, toto_client = self.user("toto")
         tata_client.take(), tutu_client.take()
         self.assertRaises(
@@ -281,7 +287,7 @@ class PrivilegeTests(ServiceTestCase):
             self.successResultOf(self.service.oper(tata, "admin", "secret")), "admin"
         )
         event = self.service.kill(tata, "tutu", "I kill you!")
-        self.assertEqual(event, Killed(1000.0, "tutu", "tata", "I kill you!"))
+        self.assertEqual(event, Killed(1000.0, tutu.user, tata.user, "I kill you!"))
         self.assertEqual(tutu_client.take(), [event])
         self.assertTrue(tutu_client.closed)
         self.assertEqual(toto_client.take(), [event])
@@ -306,3 +312,96 @@ class PrivilegeTests(ServiceTestCase):
         self.assertEqual(
             str(errors.NotRoomOperator("dev")), "you are not an operator of #dev"
         )
+
+
+class IdentityTests(ServiceTestCase):
+    def test_tokens_are_signed(self) -> None:
+        identities = Identities(b"k" * 32)
+        token = identities.token("abc123")
+        self.assertEqual(identities.resume(token), "abc123")
+        self.assertIsNone(identities.resume("abd123" + token[6:]))
+        self.assertIsNone(identities.resume(token[:-1] + "A"))
+        self.assertIsNone(Identities(b"j" * 32).resume(token))
+        for junk in ["", ".", "abc", "x" * 500, "abc123."]:
+            self.assertIsNone(identities.resume(junk), junk)
+
+    def test_colour_is_stable_per_identity(self) -> None:
+        identities = Identities(b"k" * 32)
+        colours = {identities.colour(f"id{n}") for n in range(200)}
+        self.assertTrue(colours <= set(PALETTE))
+        self.assertGreater(len(colours), len(PALETTE) // 2)
+        self.assertEqual(identities.colour("id1"), Identities(b"z" * 32).colour("id1"))
+
+    def test_coming_back_with_a_token_keeps_id_and_colour(self) -> None:
+        toto, _ = self.user("toto")
+        token = self.service.token(toto)
+        self.service.disconnect(toto)
+        back = self.service.connect(RecordingClient(), "toto", token=token)
+        self.assertTrue(back.resumed)
+        self.assertEqual(back.user, toto.user)
+
+    def test_unknown_token_gets_a_fresh_identity(self) -> None:
+        toto, _ = self.user("toto")
+        forged = toto.user.id + ".forged"
+        self.service.disconnect(toto)
+        other = self.service.connect(RecordingClient(), "toto", token=forged)
+        self.assertFalse(other.resumed)
+        self.assertNotEqual(other.user.id, toto.user.id)
+
+    def test_coming_back_while_still_connected_replaces_the_old_session(self) -> None:
+        toto, toto_client = self.user("toto")
+        _, tutu_client = self.user("tutu")
+        tutu_client.take()
+        back = self.service.connect(
+            RecordingClient(), "toto", token=self.service.token(toto)
+        )
+        self.assertTrue(toto_client.closed)
+        self.assertFalse(toto.connected)
+        self.assertEqual(tutu_client.take(), [Quit(1000.0, toto.user, "reconnected")])
+        self.assertIs(self.service.find("toto"), back)
+
+    def test_a_token_does_not_take_someone_elses_nick(self) -> None:
+        toto, toto_client = self.user("toto")
+        self.user("tutu")
+        self.assertRaises(
+            errors.NickInUse,
+            self.service.connect,
+            RecordingClient(),
+            "tutu",
+            token=self.service.token(toto),
+        )
+        self.assertTrue(toto.connected)
+        self.assertFalse(toto_client.closed)
+
+    def test_returning_join(self) -> None:
+        _, toto_client = self.user("toto")
+        tutu, _ = self.user("tutu", room=None)
+        event = self.service.join(tutu, "general", returning=True)
+        self.assertEqual(toto_client.take()[-1], event)
+        self.assertTrue(event.returning)
+
+
+class PrivateAndImageTests(ServiceTestCase):
+    def test_private_message_reaches_only_its_target(self) -> None:
+        toto, toto_client = self.user("toto")
+        _, tutu_client = self.user("tutu")
+        _, tata_client = self.user("tata")
+        toto_client.take(), tutu_client.take(), tata_client.take()
+        event = self.service.whisper(toto, "TUTU", "psst")
+        self.assertEqual(event, PrivateMessage(1000.0, toto.user, "tutu", "psst"))
+        self.assertEqual(tutu_client.take(), [event])
+        self.assertEqual(tata_client.take() + toto_client.take(), [])
+        self.assertRaises(errors.NoSuchNick, self.service.whisper, toto, "nobody", "x")
+        self.assertRaises(errors.EmptyMessage, self.service.whisper, toto, "tutu", " ")
+
+    def test_image_goes_to_the_room(self) -> None:
+        toto, _ = self.user("toto")
+        _, tutu_client = self.user("tutu")
+        tutu_client.take()
+        event = self.service.show_image(toto, "general", " /\\\n/__\\")
+        self.assertEqual(event, Image(1000.0, "general", toto.user, " /\\\n/__\\"))
+        self.assertEqual(tutu_client.take(), [event])
+        self.assertRaises(
+            errors.EmptyMessage, self.service.show_image, toto, "general", "\n"
+        )
+        self.assertRaises(errors.NoSuchRoom, self.service.show_image, toto, "x", "art")

@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from twistedchat.core.events import Joined, Message
+from twistedchat.core.events import Joined, Message, User
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.line import LineFront, LineProtocol, LineRenderer, render_event
 
@@ -381,12 +381,13 @@ class NoDefaultRoomTests(LineFrontTestCase):
 class RendererTests(SynchronousTestCase):
     def test_renders_each_event_once(self) -> None:
         renderer = LineRenderer()
-        event = Message(0.0, "general", "toto", "hi")
+        toto = User("1", "toto", 33)
+        event = Message(0.0, "general", toto, "hi")
         first = renderer.render(event)
         self.assertIs(renderer.render(event), first)
         self.assertEqual(first, b"[toto] hi\r\n")
         self.assertEqual(
-            render_event(Joined(0.0, "dev", "toto")), b'[server] "toto" joined #dev\r\n'
+            render_event(Joined(0.0, "dev", toto)), b'[server] "toto" joined #dev\r\n'
         )
 
 

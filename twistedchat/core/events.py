@@ -4,6 +4,8 @@ Events: the immutable records the core hands to every session it concerns.
 An event carries structured data and the server time at which it happened;
 it knows nothing of how a front will show it. Each front renders an event into
 its own wire format once, then writes the same bytes to every member it serves.
+A L{User} is a snapshot of who acted: a nick change makes a new one, so an
+event keeps the nick its author had when it happened.
 """
 
 from __future__ import annotations
@@ -12,77 +14,117 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class User:
+    """Who someone is: a stable id, the current nick, a stable colour (xterm-256 index)."""
+
+    id: str
+    nick: str
+    colour: int
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    """C{nick} said C{text} in C{room}."""
+    """C{user} said C{text} in C{room}."""
 
     time: float
     room: str
-    nick: str
+    user: User
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateMessage:
+    """C{user} said C{text} to the user called C{to} alone."""
+
+    time: float
+    user: User
+    to: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """C{user} showed a picture, as lines of plain-text C{art}, in C{room}."""
+
+    time: float
+    room: str
+    user: User
+    art: str
 
 
 @dataclass(frozen=True, slots=True)
 class Joined:
     """
-    C{nick} entered C{room}.
+    C{user} entered C{room}.
 
-    C{arrival} is true when the join is the session's landing in the default
-    room at connection time, so that fronts can announce a new client.
+    C{arrival}: the session's landing in the default room at connection time.
+    C{returning}: a known user who came back (resumed identity) re-entering.
     """
 
     time: float
     room: str
-    nick: str
+    user: User
     arrival: bool = False
+    returning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Parted:
-    """C{nick} left C{room} but stays connected."""
+    """C{user} left C{room} but stays connected."""
 
     time: float
     room: str
-    nick: str
+    user: User
     reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Quit:
-    """C{nick} disconnected, saying C{message} (may be empty) as a farewell."""
+    """C{user} disconnected, saying C{message} (may be empty) as a farewell."""
 
     time: float
-    nick: str
+    user: User
     message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class NickChanged:
-    """The user known as C{old} is now known as C{new}."""
+    """The user known as C{old} is now C{user}."""
 
     time: float
     old: str
-    new: str
+    user: User
 
 
 @dataclass(frozen=True, slots=True)
 class Kicked:
-    """C{by} removed C{nick} from C{room}; C{nick} stays connected."""
+    """C{by} removed C{user} from C{room}; C{user} stays connected."""
 
     time: float
     room: str
-    nick: str
-    by: str
+    user: User
+    by: User
     reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Killed:
-    """A server operator, C{by}, disconnected C{nick} with C{message}."""
+    """A server operator, C{by}, disconnected C{user} with C{message}."""
 
     time: float
-    nick: str
-    by: str
+    user: User
+    by: User
     message: str
 
 
-Event = Message | Joined | Parted | Quit | NickChanged | Kicked | Killed
+Event = (
+    Message
+    | PrivateMessage
+    | Image
+    | Joined
+    | Parted
+    | Quit
+    | NickChanged
+    | Kicked
+    | Killed
+)

@@ -12,6 +12,7 @@ user. The core never sees bytes, sockets or wire formats.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from twisted.cred.checkers import ICredentialsChecker
@@ -38,7 +39,20 @@ from .errors import (
     NotServerOperator,
     UserNotInRoom,
 )
-from .events import Event, Joined, Kicked, Killed, Message, NickChanged, Parted, Quit
+from .events import (
+    Event,
+    Image,
+    Joined,
+    Kicked,
+    Killed,
+    Message,
+    NickChanged,
+    Parted,
+    PrivateMessage,
+    Quit,
+    User,
+)
+from .identity import Identities
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
 
 Deliver = Callable[[Event], None]
@@ -61,16 +75,30 @@ class IChatClient(Interface):
 class Session:
     """One connected user, whatever front it came through."""
 
-    __slots__ = ("client", "connected", "deliver", "key", "nick", "operator", "rooms")
+    __slots__ = (
+        "client",
+        "connected",
+        "deliver",
+        "key",
+        "operator",
+        "resumed",
+        "rooms",
+        "user",
+    )
 
-    def __init__(self, client: IChatClient, nick: str) -> None:
+    def __init__(self, client: IChatClient, user: User, resumed: bool) -> None:
         self.client = client
         self.deliver: Deliver = client.deliver
-        self.nick = nick
-        self.key = fold_nick(nick)
+        self.user = user
+        self.key = fold_nick(user.nick)
+        self.resumed = resumed  # came back with a resume token
         self.rooms: dict[str, Room] = {}
         self.operator: str | None = None
         self.connected = True
+
+    @property
+    def nick(self) -> str:
+        return self.user.nick
 
     def __repr__(self) -> str:
         return f"<Session {self.nick!r}>"
@@ -102,19 +130,31 @@ class ChatService:
         clock: IReactorTime,
         default_room: str | None = "general",
         operators: ICredentialsChecker | None = None,
+        identities: Identities | None = None,
     ) -> None:
+        """
+        Without C{identities}, a secret is made up for this run: resume
+        tokens then last until the server stops.
+        """
         if default_room is not None and not is_valid_room(default_room):
             raise InvalidRoomName(default_room)
         self.clock = clock
         self.default_room = default_room
         self.operators = operators
-        self.sessions: dict[str, Session] = {}
+        self.identities = identities or Identities(Identities.new_secret())
+        self.sessions: dict[str, Session] = {}  # by folded nick
+        self.by_id: dict[str, Session] = {}  # by user id
         self.rooms: dict[str, Room] = {}
 
     # Sessions
 
     def connect(
-        self, client: IChatClient, nick: str, *, provisional: bool = False
+        self,
+        client: IChatClient,
+        nick: str,
+        *,
+        provisional: bool = False,
+        token: str = "",
     ) -> Session:
         """
         Register a new connection under C{nick}.
@@ -122,14 +162,35 @@ class ChatService:
         A C{provisional} nick is one the server picked (a line-front client's
         C{address:port}); it skips the rules for nicks users choose, which
         keeps the two sets of names apart.
+
+        With a resume C{token} of ours, the session keeps the identity (id and
+        colour) the token was made for, and C{session.resumed} is true; a
+        session still holding that identity is disconnected (its user came
+        back from elsewhere). Any other token gets a fresh identity.
         """
         if not provisional and not is_valid_nick(nick):
             raise InvalidNick(nick)
-        session = Session(client, nick)
-        if session.key in self.sessions:
+        user_id = self.identities.resume(token) if token else None
+        previous = self.by_id.get(user_id) if user_id else None
+        key = fold_nick(nick)
+        holder = self.sessions.get(key)
+        if holder is not None and holder is not previous:
             raise NickInUse(nick)
-        self.sessions[session.key] = session
+        if previous is not None:
+            self.disconnect(previous, "reconnected")
+            previous.client.disconnect()
+        if token and user_id is None:
+            self.log.warn("unrecognised resume token from {nick}", nick=nick)
+        resumed = user_id is not None
+        user_id = user_id or self.identities.new_id()
+        user = User(user_id, nick, self.identities.colour(user_id))
+        session = Session(client, user, resumed)
+        self.sessions[key] = self.by_id[user_id] = session
         return session
+
+    def token(self, session: Session) -> str:
+        """The token with which C{session}'s user can come back as themselves."""
+        return self.identities.token(session.user.id)
 
     def disconnect(self, session: Session, message: str = "") -> Quit | None:
         """
@@ -140,7 +201,7 @@ class ChatService:
         """
         if not session.connected:
             return None
-        event = Quit(self.clock.seconds(), session.nick, message)
+        event = Quit(self.clock.seconds(), session.user, message)
         peers = list(self._peers(session))
         self._forget(session)
         self._fan_out(event, peers, exclude=session)
@@ -154,16 +215,18 @@ class ChatService:
     def change_nick(self, session: Session, nick: str) -> NickChanged:
         if not is_valid_nick(nick):
             raise InvalidNick(nick)
-        event = NickChanged(self.clock.seconds(), session.nick, nick)
-        if nick == session.nick:
-            return event
+        old = session.nick
+        if nick == old:
+            return NickChanged(self.clock.seconds(), old, session.user)
         key = fold_nick(nick)
         holder = self.sessions.get(key)
         if holder is not None and holder is not session:
             raise NickInUse(nick)
         del self.sessions[session.key]
-        session.nick, session.key = nick, key
+        session.user = replace(session.user, nick=nick)
+        session.key = key
         self.sessions[key] = session
+        event = NickChanged(self.clock.seconds(), old, session.user)
         self._fan_out(event, self._peers(session), exclude=session)
         self.log.info('client "{old}" => "{new}"', old=event.old, new=nick)
         return event
@@ -177,8 +240,18 @@ class ChatService:
 
     # Rooms
 
-    def join(self, session: Session, name: str, *, arrival: bool = False) -> Joined:
-        """Put C{session} in room C{name}, creating it (with C{session} as its operator)."""
+    def join(
+        self,
+        session: Session,
+        name: str,
+        *,
+        arrival: bool = False,
+        returning: bool = False,
+    ) -> Joined:
+        """
+        Put C{session} in room C{name}, creating it (with C{session} as its
+        operator). C{arrival} and C{returning} are passed on in the event.
+        """
         key = self._room_key(name)
         if key in session.rooms:
             raise AlreadyInRoom(session.rooms[key].name)
@@ -187,7 +260,9 @@ class ChatService:
             room = self.rooms[key] = Room(name)
             room.operators.add(session)
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
-        event = Joined(self.clock.seconds(), room.name, session.nick, arrival)
+        event = Joined(
+            self.clock.seconds(), room.name, session.user, arrival, returning
+        )
         room.members[session] = session.deliver
         session.rooms[key] = room
         self._fan_out(event, room.members.items(), exclude=session)
@@ -196,7 +271,7 @@ class ChatService:
 
     def part(self, session: Session, name: str, reason: str = "") -> Parted:
         room = self._membership(session, name)
-        event = Parted(self.clock.seconds(), room.name, session.nick, reason)
+        event = Parted(self.clock.seconds(), room.name, session.user, reason)
         self._leave(session, room)
         self._fan_out(event, room.members.items(), exclude=session)
         self.log.info("{nick} left {room}", nick=session.nick, room=room.name)
@@ -212,7 +287,7 @@ class ChatService:
         room = self._existing_room(name)
         if not text.strip():
             raise EmptyMessage()
-        event = Message(self.clock.seconds(), room.name, session.nick, text)
+        event = Message(self.clock.seconds(), room.name, session.user, text)
         count = self._fan_out(event, room.members.items(), exclude=session)
         self.log.info(
             "message from {nick} in {room} relayed to {count} members: {text}",
@@ -220,6 +295,34 @@ class ChatService:
             room=room.name,
             count=count,
             text=text,
+        )
+        return event
+
+    def whisper(self, session: Session, nick: str, text: str) -> PrivateMessage:
+        """Deliver C{text} from C{session} to the user called C{nick} alone."""
+        target = self.find(nick)
+        if not text.strip():
+            raise EmptyMessage()
+        event = PrivateMessage(self.clock.seconds(), session.user, target.nick, text)
+        self._fan_out(event, [(target, target.deliver)], exclude=None)
+        self.log.info(
+            "private message from {nick} to {to}", nick=session.nick, to=target.nick
+        )
+        return event
+
+    def show_image(self, session: Session, name: str, art: str) -> Image:
+        """Relay a picture, already turned into plain-text C{art}, to room C{name}."""
+        room = self._existing_room(name)
+        if not art.strip():
+            raise EmptyMessage()
+        event = Image(self.clock.seconds(), room.name, session.user, art)
+        count = self._fan_out(event, room.members.items(), exclude=session)
+        self.log.info(
+            "image from {nick} in {room} ({lines} lines) relayed to {count} members",
+            nick=session.nick,
+            room=room.name,
+            lines=art.count("\n") + 1,
+            count=count,
         )
         return event
 
@@ -248,7 +351,7 @@ class ChatService:
         target = self.find(nick)
         if target not in room.members:
             raise UserNotInRoom(target.nick, room.name)
-        event = Kicked(self.clock.seconds(), room.name, target.nick, actor.nick, reason)
+        event = Kicked(self.clock.seconds(), room.name, target.user, actor.user, reason)
         recipients = list(room.members.items())
         self._leave(target, room)
         self._fan_out(event, recipients, exclude=actor)
@@ -266,7 +369,7 @@ class ChatService:
         if actor.operator is None:
             raise NotServerOperator()
         target = self.find(nick)
-        event = Killed(self.clock.seconds(), target.nick, actor.nick, message)
+        event = Killed(self.clock.seconds(), target.user, actor.user, message)
         recipients = dict(self._peers(target))
         recipients[target] = target.deliver
         self._forget(target)
@@ -346,6 +449,7 @@ class ChatService:
         for room in list(session.rooms.values()):
             self._leave(session, room)
         del self.sessions[session.key]
+        del self.by_id[session.user.id]
         session.connected = False
 
     def _peers(self, session: Session) -> Iterable[tuple[Session, Deliver]]:

@@ -23,12 +23,14 @@ from zope.interface import implementer
 from ..core.errors import ChatError
 from ..core.events import (
     Event,
+    Image,
     Joined,
     Kicked,
     Killed,
     Message,
     NickChanged,
     Parted,
+    PrivateMessage,
     Quit,
 )
 from ..core.service import ChatService, IChatClient, Session
@@ -74,29 +76,34 @@ def _server(text: str) -> bytes:
 def render_event(event: Event) -> bytes:
     """An event as the lines a netcat user reads."""
     match event:
-        case Message():
-            return _line(f"[{event.nick}] {event.text}")
-        case Joined(arrival=True):
-            return _server(f'client connected "{event.nick}"')
-        case Joined():
-            return _server(f'"{event.nick}" joined #{event.room}')
-        case Parted():
-            return _server(f'"{event.nick}" left #{event.room}{_reason(event.reason)}')
-        case Quit():
-            farewell = (
-                _line(f"[{event.nick}] {event.message}") if event.message else b""
-            )
-            return farewell + _server(f'client disconnected "{event.nick}"')
-        case NickChanged():
-            return _server(f'client "{event.old}" => "{event.new}"')
-        case Kicked():
+        case Message(user=user):
+            return _line(f"[{user.nick}] {event.text}")
+        case PrivateMessage(user=user):
+            return _line(f"[{user.nick}] (private) {event.text}")
+        case Image(user=user):
+            art = b"".join(_line(f"  {row}") for row in event.art.splitlines())
+            return _line(f"[{user.nick}] shows a picture:") + art
+        case Joined(user=user, arrival=True):
+            return _server(f'client connected "{user.nick}"')
+        case Joined(user=user, returning=True):
+            return _server(f'"{user.nick}" is back in #{event.room}')
+        case Joined(user=user):
+            return _server(f'"{user.nick}" joined #{event.room}')
+        case Parted(user=user):
+            return _server(f'"{user.nick}" left #{event.room}{_reason(event.reason)}')
+        case Quit(user=user):
+            farewell = _line(f"[{user.nick}] {event.message}") if event.message else b""
+            return farewell + _server(f'client disconnected "{user.nick}"')
+        case NickChanged(user=user):
+            return _server(f'client "{event.old}" => "{user.nick}"')
+        case Kicked(user=user, by=by):
             return _server(
-                f'"{event.nick}" was kicked from #{event.room} by "{event.by}"'
+                f'"{user.nick}" was kicked from #{event.room} by "{by.nick}"'
                 + _reason(event.reason)
             )
-        case Killed():
-            return _line(f"[{event.by}] {event.message}") + _server(
-                f'"{event.nick}" was disconnected by "{event.by}"'
+        case Killed(user=user, by=by):
+            return _line(f"[{by.nick}] {event.message}") + _server(
+                f'"{user.nick}" was disconnected by "{by.nick}"'
             )
 
 
@@ -295,7 +302,7 @@ class LineProtocol(LineReceiver):
             raise _Usage("usage: KICK <nick> [reason]")
         room = self._room_or_fail(session)
         event = self.factory.service.kick(session, room, nick, reason.strip())
-        self.reply(f'"{event.nick}" was kicked from #{event.room}')
+        self.reply(f'"{event.user.nick}" was kicked from #{event.room}')
 
     def line_OPER(self, session: Session, argument: str) -> None:
         name, _, password = argument.partition(" ")
@@ -323,7 +330,7 @@ class LineProtocol(LineReceiver):
             nick,
             message.strip() or "you have been disconnected by an operator",
         )
-        self.reply(f'"{event.nick}" was disconnected')
+        self.reply(f'"{event.user.nick}" was disconnected')
 
     def line_QUIT(self, session: Session, argument: str) -> None:
         self.factory.service.disconnect(session, argument)
