@@ -118,6 +118,8 @@ def twistd_command(log_path: Path, server_args: Sequence[str]) -> list[str]:
         HOST,
         "--port",
         "0",
+        "--framed-port",
+        "0",
         *server_args,
     ]
 

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).parent / "twistd")
 LISTENING = re.compile(r"(\w+) front listening on (\S+) port (\d+)")
+FRONTS = ("line", "framed")
 
 
 def server_environment() -> dict[str, str]:
@@ -67,6 +68,8 @@ class ServerProcess:
                 "127.0.0.1",
                 "--port",
                 "0",
+                "--framed-port",
+                "0",
                 *list(self.arguments),
             ],
             cwd=self.folder,
@@ -78,7 +81,8 @@ class ServerProcess:
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.wait_for(LISTENING, timeout)
+        while len(self.ports) < len(FRONTS):
+            self.wait_for(LISTENING, timeout)
         return self
 
     def _read(self) -> None:

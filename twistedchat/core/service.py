@@ -326,9 +326,13 @@ class ChatService:
         )
         return event
 
+    def members(self, name: str) -> list[User]:
+        """Who is in room C{name}, in the order they joined."""
+        return [member.user for member in self._existing_room(name).members]
+
     def names(self, name: str) -> list[str]:
         """The nicks in room C{name}, in the order they joined."""
-        return [member.nick for member in self._existing_room(name).members]
+        return [user.nick for user in self.members(name)]
 
     def list_rooms(self) -> list[tuple[str, int]]:
         """Each room's name and member count, sorted by name."""

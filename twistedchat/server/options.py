@@ -20,6 +20,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 
+from ..codec import DEFAULT_MAX_FRAME
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
@@ -47,7 +48,7 @@ class Setting:
 
 
 SETTINGS = [
-    Setting("HOST", "0.0.0.0", "IP address the line front listens on", "H"),
+    Setting("HOST", "0.0.0.0", "IP address the fronts listen on", "H"),
     Setting("PORT", "7777", "TCP port of the line (netcat) front", "p"),
     Setting(
         "LINE",
@@ -57,6 +58,23 @@ SETTINGS = [
     ),
     Setting(
         "MAX_LINE", str(DEFAULT_MAX_LINE), "longest line (bytes) the line front accepts"
+    ),
+    Setting("FRAMED_PORT", "9999", "TCP port of the framed (twistedchat client) front"),
+    Setting(
+        "FRAMED",
+        "",
+        "endpoint of the framed front (overrides HOST and FRAMED_PORT)",
+    ),
+    Setting(
+        "MAX_FRAME",
+        str(DEFAULT_MAX_FRAME),
+        "largest frame (bytes) the framed front accepts",
+    ),
+    Setting(
+        "DATA_DIR",
+        "twistedchat-data",
+        "folder for the server's data (identity key), created if missing",
+        is_path=True,
     ),
     Setting(
         "DEFAULT_ROOM",
@@ -79,6 +97,9 @@ class ServerSettings:
 
     line_endpoint: str
     max_line: int
+    framed_endpoint: str
+    max_frame: int
+    data_dir: str
     default_room: str | None
     operators: str | None
 
@@ -167,6 +188,15 @@ def _endpoint(value: str) -> str:
     return value
 
 
+def _data_dir(value: str) -> str:
+    if not value:
+        raise ValueError("a folder is needed")
+    path = os.path.abspath(value)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"not a folder: {path!r}")
+    return path
+
+
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace(":", "\\:")
 
@@ -190,6 +220,8 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
     host = check("HOST", _host)
     port = check("PORT", _port)
     line = check("LINE", lambda v: _endpoint(v) if v else None)
+    framed_port = check("FRAMED_PORT", _port)
+    framed = check("FRAMED", lambda v: _endpoint(v) if v else None)
     operators_value, operators_origin = raw["OPERATORS"]
     operators = None
     if operators_value:
@@ -201,6 +233,9 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
     return ServerSettings(
         line_endpoint=line or _tcp_endpoint(host, port),
         max_line=check("MAX_LINE", _positive),
+        framed_endpoint=framed or _tcp_endpoint(host, framed_port),
+        max_frame=check("MAX_FRAME", _positive),
+        data_dir=check("DATA_DIR", _data_dir),
         default_room=check("DEFAULT_ROOM", _room),
         operators=operators,
     )

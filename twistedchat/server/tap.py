@@ -23,7 +23,9 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
 from ..core.service import ChatService
+from ..fronts.framed import FramedFront
 from ..fronts.line import LineFront
+from .keys import load_identities
 from .operators import OperatorsChecker
 from .options import Options, ServerSettings
 
@@ -59,14 +61,18 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
     checker = None
     if settings.operators is not None:
         checker = OperatorsChecker(reactor, FilePath(settings.operators))
-    chat = ChatService(reactor, settings.default_room, checker)
+    identities = load_identities(settings.data_dir)
+    chat = ChatService(reactor, settings.default_room, checker, identities)
     top = MultiService()
-    line = StreamServerEndpointService(
-        AnnouncedEndpoint("line", serverFromString(reactor, settings.line_endpoint)),
-        LineFront(chat, settings.max_line),
-    )
-    line.setName("line")
-    line.setServiceParent(top)
+    fronts: list[tuple[str, str, IProtocolFactory]] = [
+        ("line", settings.line_endpoint, LineFront(chat, settings.max_line)),
+        ("framed", settings.framed_endpoint, FramedFront(chat, settings.max_frame)),
+    ]
+    for name, description, factory in fronts:
+        endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
+        listening = StreamServerEndpointService(endpoint, factory)
+        listening.setName(name)
+        listening.setServiceParent(top)
     return top
 
 

@@ -1,0 +1,488 @@
+"""
+The framed wire format, as pure functions: frames in, bytes out, and back.
+
+Spoken by the framed front and the terminal client over Twisted's
+C{Int32StringReceiver}: each frame is a 4-byte big-endian length, then a
+payload whose first byte is the frame type and whose fields follow in a fixed
+order. Strings are UTF-8 with a length prefix (2 bytes for names, 4 for texts);
+numbers are big-endian. docs/PROTOCOL.md is the reference for other clients;
+this module is its executable form and does no I/O.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from typing import Any, ClassVar, TypeVar
+
+from .core.events import User
+
+PROTOCOL_VERSION = 1
+DEFAULT_MAX_FRAME = 64 * 1024
+
+
+class CodecError(ValueError):
+    """A payload that is not a valid frame; C{str()} says what is wrong."""
+
+
+class UnknownFrameType(CodecError):
+    def __init__(self, frame_type: int) -> None:
+        super().__init__(f"unknown frame type 0x{frame_type:02x}")
+        self.frame_type = frame_type
+
+
+class MalformedFrame(CodecError):
+    pass
+
+
+class ErrorCode(IntEnum):
+    """The C{code} of an L{Error} frame (docs/PROTOCOL.md lists their meaning)."""
+
+    MALFORMED = 1
+    UNKNOWN_TYPE = 2
+    TOO_LARGE = 3
+    INCOMPATIBLE_VERSION = 4
+    NOT_REGISTERED = 5
+    ALREADY_REGISTERED = 6
+    NICK_IN_USE = 10
+    INVALID_NICK = 11
+    INVALID_ROOM = 12
+    NO_SUCH_ROOM = 13
+    NO_SUCH_NICK = 14
+    NOT_IN_ROOM = 15
+    ALREADY_IN_ROOM = 16
+    USER_NOT_IN_ROOM = 17
+    NOT_ROOM_OPERATOR = 18
+    NOT_SERVER_OPERATOR = 19
+    EMPTY_MESSAGE = 20
+    TOKEN_REFUSED = 21
+    INTERNAL = 99
+
+
+# Field types: each writes a value into a list of byte strings and reads it
+# back from a payload at an offset, returning the value and the next offset.
+
+
+class Field:
+    def write(self, value: Any, out: list[bytes]) -> None:
+        raise NotImplementedError
+
+    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _take(data: bytes, offset: int, size: int) -> bytes:
+        end = offset + size
+        if end > len(data):
+            raise MalformedFrame(f"frame ends early ({len(data)} bytes)")
+        return data[offset:end]
+
+
+class _Number(Field):
+    def __init__(self, fmt: str) -> None:
+        self.packer = struct.Struct(">" + fmt)
+
+    def write(self, value: Any, out: list[bytes]) -> None:
+        try:
+            out.append(self.packer.pack(value))
+        except struct.error as e:
+            raise CodecError(f"number out of range: {value!r} ({e})") from None
+
+    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
+        raw = self._take(data, offset, self.packer.size)
+        return self.packer.unpack(raw)[0], offset + self.packer.size
+
+
+class _Bool(_Number):
+    def __init__(self) -> None:
+        super().__init__("B")
+
+    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
+        value, offset = super().read(data, offset)
+        if value > 1:
+            raise MalformedFrame(f"boolean field holds {value}")
+        return bool(value), offset
+
+
+class _String(Field):
+    def __init__(self, length_format: str) -> None:
+        self.length = _Number(length_format)
+
+    def write(self, value: Any, out: list[bytes]) -> None:
+        encoded = value.encode("utf-8")
+        self.length.write(len(encoded), out)
+        out.append(encoded)
+
+    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
+        size, offset = self.length.read(data, offset)
+        raw = self._take(data, offset, size)
+        try:
+            return raw.decode("utf-8"), offset + size
+        except UnicodeDecodeError:
+            raise MalformedFrame("text is not valid UTF-8") from None
+
+
+class _Record(Field):
+    """Several fields in a row, read into C{make(*values)}."""
+
+    def __init__(self, make: Callable[..., Any], *parts: tuple[str, Field]) -> None:
+        self.make = make
+        self.parts = parts
+
+    def write(self, value: Any, out: list[bytes]) -> None:
+        for name, part in self.parts:
+            part.write(getattr(value, name), out)
+
+    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
+        values = []
+        for _, part in self.parts:
+            value, offset = part.read(data, offset)
+            values.append(value)
+        return self.make(*values), offset
+
+
+class _List(Field):
+    """A 2-byte count, then that many items."""
+
+    def __init__(self, item: Field) -> None:
+        self.item = item
+        self.count = _Number("H")
+
+    def write(self, value: Any, out: list[bytes]) -> None:
+        self.count.write(len(value), out)
+        for item in value:
+            self.item.write(item, out)
+
+    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
+        count, offset = self.count.read(data, offset)
+        items = []
+        for _ in range(count):
+            item, offset = self.item.read(data, offset)
+            items.append(item)
+        return tuple(items), offset
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    name: str
+    members: int
+
+
+U16 = _Number("H")
+U32 = _Number("I")
+TIME = _Number("q")  # milliseconds since the Unix epoch
+BOOL = _Bool()
+STR = _String("H")  # names, tokens: up to 65,535 bytes
+TEXT = _String("I")  # messages, art, JSON
+USER = _Record(User, ("id", STR), ("nick", STR), ("colour", _Number("B")))
+ROOM_INFO = _Record(RoomInfo, ("name", STR), ("members", U32))
+
+
+class Frame:
+    """Base of all frames; subclasses are declared with L{frame}."""
+
+    TYPE: ClassVar[int]
+    FIELDS: ClassVar[tuple[tuple[str, Field], ...]]
+
+
+_FRAMES: dict[int, type[Frame]] = {}
+F = TypeVar("F", bound=type[Frame])
+
+
+def frame(frame_type: int, *spec: tuple[str, Field]) -> Callable[[F], F]:
+    """Declare a frame class: its type byte and its fields' wire types, in order."""
+
+    def declare(cls: F) -> F:
+        names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        if names != tuple(name for name, _ in spec):
+            raise TypeError(f"{cls.__name__}: fields {names} do not match its spec")
+        if frame_type in _FRAMES:
+            raise TypeError(f"frame type 0x{frame_type:02x} declared twice")
+        cls.TYPE, cls.FIELDS = frame_type, spec
+        _FRAMES[frame_type] = cls
+        return cls
+
+    return declare
+
+
+# Client to server.
+
+
+@frame(
+    0x01,
+    ("version", U16),
+    ("nick", STR),
+    ("token", STR),
+    ("lang", STR),
+    ("rooms", _List(STR)),
+)
+@dataclass(frozen=True, slots=True)
+class Hello(Frame):
+    version: int
+    nick: str
+    token: str = ""
+    lang: str = ""
+    rooms: tuple[str, ...] = ()
+
+
+@frame(0x02, ("room", STR), ("text", TEXT))
+@dataclass(frozen=True, slots=True)
+class Say(Frame):
+    room: str
+    text: str
+
+
+@frame(0x03, ("nick", STR), ("text", TEXT))
+@dataclass(frozen=True, slots=True)
+class Whisper(Frame):
+    nick: str
+    text: str
+
+
+@frame(0x04, ("room", STR))
+@dataclass(frozen=True, slots=True)
+class Join(Frame):
+    room: str
+
+
+@frame(0x05, ("room", STR), ("reason", TEXT))
+@dataclass(frozen=True, slots=True)
+class Part(Frame):
+    room: str
+    reason: str = ""
+
+
+@frame(0x06, ("nick", STR))
+@dataclass(frozen=True, slots=True)
+class ChangeNick(Frame):
+    nick: str
+
+
+@frame(0x07)
+@dataclass(frozen=True, slots=True)
+class ListRooms(Frame):
+    pass
+
+
+@frame(0x08, ("room", STR))
+@dataclass(frozen=True, slots=True)
+class ListNames(Frame):
+    room: str
+
+
+@frame(0x09, ("room", STR), ("art", TEXT))
+@dataclass(frozen=True, slots=True)
+class ShowImage(Frame):
+    room: str
+    art: str
+
+
+@frame(0x0A, ("message", TEXT))
+@dataclass(frozen=True, slots=True)
+class Goodbye(Frame):
+    message: str = ""
+
+
+@frame(0x0B, ("room", STR), ("nick", STR), ("reason", TEXT))
+@dataclass(frozen=True, slots=True)
+class Kick(Frame):
+    room: str
+    nick: str
+    reason: str = ""
+
+
+# Either way.
+
+
+@frame(0x10, ("token", U32))
+@dataclass(frozen=True, slots=True)
+class Ping(Frame):
+    token: int
+
+
+@frame(0x11, ("token", U32))
+@dataclass(frozen=True, slots=True)
+class Pong(Frame):
+    token: int
+
+
+# Server to client.
+
+
+@frame(
+    0x81,
+    ("version", U16),
+    ("user", USER),
+    ("token", STR),
+    ("resumed", BOOL),
+    ("rooms", _List(ROOM_INFO)),
+)
+@dataclass(frozen=True, slots=True)
+class Welcome(Frame):
+    version: int
+    user: User
+    token: str
+    resumed: bool
+    rooms: tuple[RoomInfo, ...] = ()
+
+
+@frame(0x82, ("time", TIME), ("room", STR), ("user", USER), ("text", TEXT))
+@dataclass(frozen=True, slots=True)
+class Said(Frame):
+    time: int
+    room: str
+    user: User
+    text: str
+
+
+@frame(0x83, ("time", TIME), ("user", USER), ("to", STR), ("text", TEXT))
+@dataclass(frozen=True, slots=True)
+class Whispered(Frame):
+    time: int
+    user: User
+    to: str
+    text: str
+
+
+@frame(0x84, ("time", TIME), ("room", STR), ("user", USER), ("art", TEXT))
+@dataclass(frozen=True, slots=True)
+class ImageShown(Frame):
+    time: int
+    room: str
+    user: User
+    art: str
+
+
+@frame(
+    0x85,
+    ("time", TIME),
+    ("room", STR),
+    ("user", USER),
+    ("arrival", BOOL),
+    ("returning", BOOL),
+)
+@dataclass(frozen=True, slots=True)
+class Entered(Frame):
+    time: int
+    room: str
+    user: User
+    arrival: bool = False
+    returning: bool = False
+
+
+@frame(0x86, ("time", TIME), ("room", STR), ("user", USER), ("reason", TEXT))
+@dataclass(frozen=True, slots=True)
+class Left(Frame):
+    time: int
+    room: str
+    user: User
+    reason: str = ""
+
+
+@frame(0x87, ("time", TIME), ("user", USER), ("message", TEXT))
+@dataclass(frozen=True, slots=True)
+class Gone(Frame):
+    time: int
+    user: User
+    message: str = ""
+
+
+@frame(0x88, ("time", TIME), ("old", STR), ("user", USER))
+@dataclass(frozen=True, slots=True)
+class Renamed(Frame):
+    time: int
+    old: str
+    user: User
+
+
+@frame(
+    0x89, ("time", TIME), ("room", STR), ("user", USER), ("by", USER), ("reason", TEXT)
+)
+@dataclass(frozen=True, slots=True)
+class KickedOut(Frame):
+    time: int
+    room: str
+    user: User
+    by: User
+    reason: str = ""
+
+
+@frame(0x8A, ("time", TIME), ("user", USER), ("by", USER), ("message", TEXT))
+@dataclass(frozen=True, slots=True)
+class KilledOff(Frame):
+    time: int
+    user: User
+    by: User
+    message: str
+
+
+@frame(0x8B, ("rooms", _List(ROOM_INFO)))
+@dataclass(frozen=True, slots=True)
+class RoomList(Frame):
+    rooms: tuple[RoomInfo, ...]
+
+
+@frame(0x8C, ("room", STR), ("users", _List(USER)))
+@dataclass(frozen=True, slots=True)
+class NameList(Frame):
+    room: str
+    users: tuple[User, ...]
+
+
+@frame(0x8D, ("room", STR), ("entries", TEXT))
+@dataclass(frozen=True, slots=True)
+class History(Frame):
+    """C{entries}: a JSON array of the room's recent events, oldest first."""
+
+    room: str
+    entries: str
+
+
+@frame(0x8E, ("code", U16), ("text", TEXT), ("fatal", BOOL))
+@dataclass(frozen=True, slots=True)
+class Error(Frame):
+    code: int
+    text: str
+    fatal: bool = False
+
+
+def encode(value: Frame) -> bytes:
+    """The payload of C{value}: its type byte, then its fields."""
+    out = [bytes((value.TYPE,))]
+    for name, field in value.FIELDS:
+        field.write(getattr(value, name), out)
+    return b"".join(out)
+
+
+def decode(payload: bytes) -> Frame:
+    """The frame in C{payload}; L{CodecError} if it is not one."""
+    if not payload:
+        raise MalformedFrame("empty frame")
+    cls = _FRAMES.get(payload[0])
+    if cls is None:
+        raise UnknownFrameType(payload[0])
+    values = {}
+    offset = 1
+    for name, field in cls.FIELDS:
+        values[name], offset = field.read(payload, offset)
+    if offset != len(payload):
+        raise MalformedFrame(
+            f"{len(payload) - offset} unexpected bytes after the fields"
+        )
+    return cls(**values)
+
+
+_LENGTH = struct.Struct(">I")
+
+
+def frame_bytes(value: Frame) -> bytes:
+    """C{value} as it goes on the wire: length prefix and payload."""
+    payload = encode(value)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def milliseconds(seconds: float) -> int:
+    """A server time (seconds) as the wire's milliseconds."""
+    return round(seconds * 1000)

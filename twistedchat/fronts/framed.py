@@ -1,0 +1,296 @@
+"""
+The framed front: our own binary protocol, spoken by the twistedchat client.
+
+Each frame is an C{Int32StringReceiver} string decoded by L{twistedchat.codec};
+requests dispatch to C{handle_<FrameName>} methods that call the core, and core
+events become frames rendered once per front. A bad frame gets an L{Error}
+frame and changes nothing; only an oversized frame or an incompatible version
+closes the connection. docs/PROTOCOL.md describes the wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from twisted.internet.interfaces import ITCPTransport
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.protocols.basic import Int32StringReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from .. import codec
+from ..codec import ErrorCode, Frame, RoomInfo, frame_bytes, milliseconds
+from ..core import errors
+from ..core.events import (
+    Event,
+    Image,
+    Joined,
+    Kicked,
+    Killed,
+    Message,
+    NickChanged,
+    Parted,
+    PrivateMessage,
+    Quit,
+)
+from ..core.service import ChatService, IChatClient, Session
+from .line import describe_peer
+
+# The error code each refusal of the core is reported with.
+ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
+    errors.NickInUse: ErrorCode.NICK_IN_USE,
+    errors.InvalidNick: ErrorCode.INVALID_NICK,
+    errors.InvalidRoomName: ErrorCode.INVALID_ROOM,
+    errors.NoSuchRoom: ErrorCode.NO_SUCH_ROOM,
+    errors.NoSuchNick: ErrorCode.NO_SUCH_NICK,
+    errors.NotInRoom: ErrorCode.NOT_IN_ROOM,
+    errors.AlreadyInRoom: ErrorCode.ALREADY_IN_ROOM,
+    errors.UserNotInRoom: ErrorCode.USER_NOT_IN_ROOM,
+    errors.NotRoomOperator: ErrorCode.NOT_ROOM_OPERATOR,
+    errors.NotServerOperator: ErrorCode.NOT_SERVER_OPERATOR,
+    errors.EmptyMessage: ErrorCode.EMPTY_MESSAGE,
+}
+
+
+def event_frame(event: Event) -> Frame:
+    """The frame that tells a framed client about C{event}."""
+    time = milliseconds(event.time)
+    match event:
+        case Message():
+            return codec.Said(time, event.room, event.user, event.text)
+        case PrivateMessage():
+            return codec.Whispered(time, event.user, event.to, event.text)
+        case Image():
+            return codec.ImageShown(time, event.room, event.user, event.art)
+        case Joined():
+            return codec.Entered(
+                time, event.room, event.user, event.arrival, event.returning
+            )
+        case Parted():
+            return codec.Left(time, event.room, event.user, event.reason)
+        case Quit():
+            return codec.Gone(time, event.user, event.message)
+        case NickChanged():
+            return codec.Renamed(time, event.old, event.user)
+        case Kicked():
+            return codec.KickedOut(time, event.room, event.user, event.by, event.reason)
+        case Killed():
+            return codec.KilledOff(time, event.user, event.by, event.message)
+
+
+class FramedRenderer:
+    """Events as wire bytes, each event rendered once for all members."""
+
+    __slots__ = ("_last_bytes", "_last_event")
+
+    def __init__(self) -> None:
+        self._last_event: Event | None = None
+        self._last_bytes = b""
+
+    def render(self, event: Event) -> bytes:
+        if event is not self._last_event:
+            self._last_bytes = frame_bytes(event_frame(event))
+            self._last_event = event
+        return self._last_bytes
+
+
+@implementer(IChatClient)
+class FramedProtocol(Int32StringReceiver):
+    """One twistedchat client connection."""
+
+    log: ClassVar[Logger] = Logger()
+
+    factory: FramedFront
+    transport: ITCPTransport
+    session: Session | None = None
+    peer = "?"
+    _closing = False
+
+    # Connection
+
+    def connectionMade(self) -> None:
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.setTcpNoDelay(True)
+        self.MAX_LENGTH = self.factory.max_frame
+        self.peer = describe_peer(self.transport.getPeer()) or "local"
+        self.log.info('client connected "{peer}" (framed)', peer=self.peer)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        if self.session is not None:
+            self.factory.service.disconnect(self.session)
+            self.session = None
+
+    # IChatClient
+
+    def deliver(self, event: Event) -> None:
+        self.transport.write(self.factory.renderer.render(event))
+
+    def disconnect(self) -> None:
+        self._close()
+
+    # Frames in
+
+    def lengthLimitExceeded(self, length: int) -> None:
+        self.fail(
+            ErrorCode.TOO_LARGE,
+            f"frame of {length} bytes is over the limit of {self.MAX_LENGTH}",
+            fatal=True,
+        )
+
+    def stringReceived(self, payload: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            frame = codec.decode(payload)
+        except codec.UnknownFrameType as e:
+            self.fail(ErrorCode.UNKNOWN_TYPE, str(e))
+            return
+        except codec.CodecError as e:
+            self.fail(ErrorCode.MALFORMED, str(e))
+            return
+        handler: Callable[[Frame], None] | None = getattr(
+            self, "handle_" + type(frame).__name__, None
+        )
+        if handler is None:
+            self.fail(
+                ErrorCode.UNKNOWN_TYPE, f"{type(frame).__name__} is not a request"
+            )
+        elif self.session is None and not isinstance(frame, codec.Hello | codec.Ping):
+            self.fail(ErrorCode.NOT_REGISTERED, "send Hello first")
+        else:
+            self._handle(handler, frame)
+
+    def _handle(self, handler: Callable[[Frame], None], frame: Frame) -> None:
+        try:
+            handler(frame)
+        except errors.ChatError as e:
+            self.refused(e)
+        except Exception:
+            self.log.failure(
+                "{frame!r} from {peer} failed", frame=frame, peer=self.peer
+            )
+            self.fail(ErrorCode.INTERNAL, "internal error, nothing was done")
+
+    # Frames out
+
+    def send(self, frame: Frame) -> None:
+        self.transport.write(frame_bytes(frame))
+
+    def refused(self, error: errors.ChatError) -> None:
+        self.fail(ERROR_CODES.get(type(error), ErrorCode.INTERNAL), str(error))
+
+    def fail(self, code: ErrorCode, text: str, fatal: bool = False) -> None:
+        self.send(codec.Error(code, text, fatal))
+        if fatal:
+            self._close()
+
+    def _close(self) -> None:
+        self._closing = True
+        self.transport.loseConnection()
+
+    def _session(self) -> Session:
+        assert self.session is not None  # stringReceived checked registration
+        return self.session
+
+    # Requests: handle_<Frame>(frame)
+
+    def handle_Hello(self, frame: codec.Hello) -> None:
+        if self.session is not None:
+            self.fail(ErrorCode.ALREADY_REGISTERED, "you already said Hello")
+            return
+        if frame.version != codec.PROTOCOL_VERSION:
+            self.fail(
+                ErrorCode.INCOMPATIBLE_VERSION,
+                f"this server speaks protocol version {codec.PROTOCOL_VERSION}, "
+                f"not {frame.version}: please update your client",
+                fatal=True,
+            )
+            return
+        service = self.factory.service
+        session = self.session = service.connect(self, frame.nick, token=frame.token)
+        self.log.info('client "{peer}" => "{nick}"', peer=self.peer, nick=session.nick)
+        rooms = tuple(RoomInfo(name, count) for name, count in service.list_rooms())
+        self.send(
+            codec.Welcome(
+                codec.PROTOCOL_VERSION,
+                session.user,
+                service.token(session),
+                session.resumed,
+                rooms,
+            )
+        )
+        if frame.token and not session.resumed:
+            self.fail(
+                ErrorCode.TOKEN_REFUSED,
+                "resume token not recognised: you have a new identity",
+            )
+        for room in frame.rooms:
+            try:
+                self.deliver(service.join(session, room, returning=session.resumed))
+            except errors.ChatError as e:
+                self.refused(e)
+
+    def handle_Join(self, frame: codec.Join) -> None:
+        self.deliver(self.factory.service.join(self._session(), frame.room))
+
+    def handle_Part(self, frame: codec.Part) -> None:
+        self.deliver(
+            self.factory.service.part(self._session(), frame.room, frame.reason)
+        )
+
+    def handle_Say(self, frame: codec.Say) -> None:
+        self.deliver(self.factory.service.say(self._session(), frame.room, frame.text))
+
+    def handle_Whisper(self, frame: codec.Whisper) -> None:
+        self.deliver(
+            self.factory.service.whisper(self._session(), frame.nick, frame.text)
+        )
+
+    def handle_ShowImage(self, frame: codec.ShowImage) -> None:
+        self.deliver(
+            self.factory.service.show_image(self._session(), frame.room, frame.art)
+        )
+
+    def handle_ChangeNick(self, frame: codec.ChangeNick) -> None:
+        self.deliver(self.factory.service.change_nick(self._session(), frame.nick))
+
+    def handle_Kick(self, frame: codec.Kick) -> None:
+        self.deliver(
+            self.factory.service.kick(
+                self._session(), frame.room, frame.nick, frame.reason
+            )
+        )
+
+    def handle_ListRooms(self, frame: codec.ListRooms) -> None:
+        rooms = self.factory.service.list_rooms()
+        self.send(codec.RoomList(tuple(RoomInfo(name, n) for name, n in rooms)))
+
+    def handle_ListNames(self, frame: codec.ListNames) -> None:
+        users = self.factory.service.members(frame.room)
+        self.send(codec.NameList(frame.room, tuple(users)))
+
+    def handle_Goodbye(self, frame: codec.Goodbye) -> None:
+        self.factory.service.disconnect(self._session(), frame.message)
+        self.session = None
+        self._close()
+
+    def handle_Ping(self, frame: codec.Ping) -> None:
+        self.send(codec.Pong(frame.token))
+
+    def handle_Pong(self, frame: codec.Pong) -> None:
+        pass
+
+
+class FramedFront(Factory[FramedProtocol]):
+    """Builds a L{FramedProtocol} per connection; all share one L{ChatService}."""
+
+    protocol = FramedProtocol
+
+    def __init__(
+        self, service: ChatService, max_frame: int = codec.DEFAULT_MAX_FRAME
+    ) -> None:
+        self.service = service
+        self.max_frame = max_frame
+        self.renderer = FramedRenderer()

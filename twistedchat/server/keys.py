@@ -1,0 +1,42 @@
+"""
+The server's identity key: the secret that signs resume tokens.
+
+Kept in the data folder (C{identity.key}, readable by the server's user only)
+so that tokens survive a restart. Read or made once at start-up, before the
+reactor runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..core.identity import Identities
+
+KEY_FILE = "identity.key"
+
+
+class KeyFileError(ValueError):
+    pass
+
+
+def load_identities(data_dir: str) -> Identities:
+    """The identities of this server, making its key on first start."""
+    path = os.path.join(data_dir, KEY_FILE)
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+        return Identities(_read_or_make(path))
+    except (OSError, ValueError) as e:
+        raise KeyFileError(f"{path}: unusable identity key ({e})") from None
+
+
+def _read_or_make(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return bytes.fromhex(file.read().decode("ascii").strip())
+    except FileNotFoundError:
+        pass
+    secret = Identities.new_secret()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret.hex() + "\n")
+    return secret
