@@ -132,6 +132,10 @@ class FramedProtocol(Int32StringReceiver):
 
     # Frames in
 
+    def dataReceived(self, data: bytes) -> None:
+        if not self._closing:  # after a fatal error, what follows is ignored
+            super().dataReceived(data)  # type: ignore[no-untyped-call]
+
     def lengthLimitExceeded(self, length: int) -> None:
         self.fail(
             ErrorCode.TOO_LARGE,
