@@ -111,7 +111,8 @@ class _String(Field):
         self.length = _Number(length_format)
 
     def write(self, value: Any, out: list[bytes]) -> None:
-        encoded = value.encode("utf-8")
+        # A lone surrogate (from undecodable terminal input) becomes "?".
+        encoded = value.encode("utf-8", "replace")
         self.length.write(len(encoded), out)
         out.append(encoded)
 
