@@ -176,3 +176,68 @@ class LineClient:
 
     def close(self) -> None:
         self.socket.close()
+
+
+class ClientProcess:
+    """The real C{twistedchat} client over pipes, as a script would drive it."""
+
+    def __init__(self, *arguments: str, cwd: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "twistedchat.client.main", *arguments],
+            cwd=cwd,
+            env=server_environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.output = ""
+        self._seen = 0  # how far expect() has read
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        while chunk := os.read(self.process.stdout.fileno(), 65536):
+            with self._changed:
+                self.output += chunk.decode("utf-8", "replace")
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode("utf-8") + b"\n")
+        self.process.stdin.flush()
+
+    def expect(self, text: str, timeout: float = 15) -> str:
+        """Wait for C{text} in the output after what earlier calls consumed."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while (found := self.output.find(text, self._seen)) < 0:
+                left = deadline - time.monotonic()
+                if left <= 0 or (
+                    self.process.poll() is not None and not self._reader.is_alive()
+                ):
+                    raise AssertionError(
+                        f"{text!r} not in the client's output:\n{self.output[self._seen :]}"
+                    )
+                self._changed.wait(min(left, 0.5))
+            self._seen = found + len(text)
+            return self.output[: self._seen]
+
+    def close_input(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+
+    def wait(self, timeout: float = 15) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._reader.join(timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(5)

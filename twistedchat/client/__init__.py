@@ -1,0 +1,1 @@
+"""The twistedchat terminal client: framed protocol, console, rendering."""

@@ -1,0 +1,489 @@
+"""
+The chat as one person sees it: their typed lines in, the server's frames out.
+
+L{ChatConsole} is the client's controller. It reads lines (from
+C{twisted.internet.stdio} in the real program), turns C{/commands} and plain
+lines into frames, keeps what the person needs across reconnections (nick,
+rooms, resume token), and shows each frame through a L{Renderer}, on screen
+and, without colour, in the conversation log. Its clock, its output and the
+way it runs slow work (picture conversion) are given to it, so tests drive it
+without a terminal or a network.
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IReactorTime,
+)
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from .. import codec
+from ..codec import ErrorCode, Frame
+from ..core.names import is_valid_nick, is_valid_room
+from .connection import IServerListener, ServerConnection
+from .images import ImageError
+from .options import ClientSettings
+from .render import Renderer, clean
+from .state import TokenStore
+
+RenderImage = Callable[[str], Deferred[str]]
+conversation = Logger(namespace="twistedchat.conversation")
+
+
+@implementer(IServerListener)
+class ChatConsole:
+    """One person's chat: state, commands and what they see."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        clock: IReactorTime,
+        write: Callable[[str], None],
+        translations: gettext.NullTranslations,
+        colour: bool,
+        tokens: TokenStore,
+        render_image: RenderImage,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.write = write
+        self._: Callable[[str], str] = translations.gettext
+        self.screen = Renderer(translations, colour)
+        self.plain = Renderer(translations, colour=False)
+        self.tokens = tokens
+        self.render_image = render_image
+
+        self.nick = settings.nick or ""
+        self.rooms: list[str] = []  # the rooms we are in, in the order entered
+        self.current_room: str | None = None
+        self.wanted_rooms = [settings.room] if settings.room else []
+        self.connection: ServerConnection | None = None
+        self.registered = False
+        self.awaiting: Callable[[str], None] | None = None  # answers a prompt
+        self.pending: list[str] = []  # lines typed before we were registered
+        self.outbox: list[Frame] = []  # frames made while disconnected
+        self.busy = 0  # picture conversions under way
+        self.input_done = False
+        self.closing = False
+        self.exit_status = 0
+        self.finished: Deferred[int] = Deferred()
+        self._give_up: IDelayedCall | None = None
+
+    # What the person sees
+
+    def notice(self, text: str) -> None:
+        """A line from the client itself (no timestamp)."""
+        self.write(text + "\n")
+        conversation.info("{line}", line=text)
+
+    def prompt(self, text: str, answer: Callable[[str], None]) -> None:
+        self.write(text)
+        self.awaiting = answer
+
+    def show(self, frame: Frame) -> None:
+        for renderer in (self.screen, self.plain):
+            renderer.me = self.screen.me
+            renderer.current_room = self.current_room
+        for line in self.screen.render(frame):
+            self.write(line + "\n")
+        for line in self.plain.render(frame):
+            conversation.info("{line}", line=line)
+
+    # IServerListener
+
+    def connected(self, connection: ServerConnection) -> None:
+        self.connection = connection
+        if self._give_up is not None and self._give_up.active():
+            self._give_up.cancel()
+        self._give_up = None
+        self.hello()
+
+    def hello(self) -> None:
+        assert self.connection is not None
+        self.connection.send(
+            codec.Hello(
+                codec.PROTOCOL_VERSION,
+                self.nick,
+                self.tokens.get(self.settings.server),
+                self.settings.lang,
+                tuple(self.wanted_rooms),
+            )
+        )
+
+    def frame_received(self, frame: Frame) -> None:
+        handler = getattr(self, "on_" + type(frame).__name__, None)
+        if handler is not None:
+            handler(frame)
+        self.show(frame)
+        if isinstance(frame, codec.Welcome):
+            self.welcomed(frame)
+        elif isinstance(frame, codec.Error) and self.nick_refused(frame):
+            self.ask_nick()
+
+    def bad_frame(self, why: str) -> None:
+        self.notice(self._("Error: {text}").format(text=clean(why)))
+
+    def disconnected(self) -> None:
+        was_registered, self.registered = self.registered, False
+        self.connection = None
+        if was_registered:
+            self.wanted_rooms = list(self.rooms)
+        self.rooms.clear()
+        if self.closing:
+            self.finish()
+        elif self.settings.reconnect == 0:
+            self.notice(self._("The server went away."))
+            self.finish(1)
+        else:
+            self.notice(self._("Connection lost, reconnecting…"))
+            self.wait_for_server()
+
+    def wait_for_server(self) -> None:
+        """Give up if no connection comes within the reconnection time."""
+        if self._give_up is None:
+            self._give_up = self.clock.callLater(self.settings.reconnect, self.give_up)
+
+    def give_up(self) -> None:
+        self._give_up = None
+        if self.screen.me:
+            self.notice(self._("The server did not come back, giving up."))
+        else:
+            self.notice(
+                self._("Cannot reach {server}, giving up.").format(
+                    server=self.settings.server
+                )
+            )
+        self.finish(1)
+
+    def cannot_connect(self, failure: Failure) -> None:
+        self.notice(
+            self._("Cannot reach {server}: {why}").format(
+                server=self.settings.server, why=failure.getErrorMessage()
+            )
+        )
+        self.finish(1)
+
+    # Frames that change our state (shown afterwards)
+
+    def on_Welcome(self, frame: codec.Welcome) -> None:
+        self.registered = True
+        self.nick = frame.user.nick
+        self.screen.me = frame.user.id
+        self.tokens.put(self.settings.server, frame.token)
+
+    def welcomed(self, frame: codec.Welcome) -> None:
+        """After the Welcome is shown: choose a room if needed, send what waited."""
+        if self.wanted_rooms:
+            # The server enters the Hello's rooms before it reads anything
+            # else from us, so what we send now already goes to the last one.
+            self.current_room = self.wanted_rooms[-1]
+        else:
+            self.choose_room(frame.rooms)
+        self.wanted_rooms = []
+        outbox, self.outbox = self.outbox, []
+        for waiting in outbox:
+            self.send(waiting)
+        if self.awaiting is None:
+            self.flush_pending()
+
+    def on_Entered(self, frame: codec.Entered) -> None:
+        if frame.user.id == self.screen.me and frame.room not in self.rooms:
+            self.rooms.append(frame.room)
+            self.current_room = frame.room
+
+    def on_Left(self, frame: codec.Left) -> None:
+        if frame.user.id == self.screen.me:
+            self.leave(frame.room)
+
+    def on_KickedOut(self, frame: codec.KickedOut) -> None:
+        if frame.user.id == self.screen.me:
+            self.leave(frame.room)
+
+    def leave(self, room: str) -> None:
+        if room in self.rooms:
+            self.rooms.remove(room)
+        if self.current_room == room:
+            self.current_room = self.rooms[-1] if self.rooms else None
+
+    def on_Renamed(self, frame: codec.Renamed) -> None:
+        if frame.user.id == self.screen.me:
+            self.nick = frame.user.nick
+
+    def on_Error(self, frame: codec.Error) -> None:
+        if frame.code == ErrorCode.INCOMPATIBLE_VERSION:
+            self.closing = True
+            self.exit_status = 1
+
+    def nick_refused(self, frame: codec.Error) -> bool:
+        """Whether C{frame} refuses the nick of our Hello."""
+        return not self.registered and frame.code in (
+            ErrorCode.NICK_IN_USE,
+            ErrorCode.INVALID_NICK,
+        )
+
+    def ask_nick(self) -> None:
+        self.prompt(self._("Choose another nick: "), self.nick_answered)
+
+    def nick_answered(self, answer: str) -> None:
+        nick = answer.strip()
+        if not is_valid_nick(nick):
+            self.notice(
+                self._("invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^")
+            )
+            self.ask_nick()
+            return
+        self.nick = nick
+        if self.connection is not None:
+            self.hello()
+
+    # Choosing a room
+
+    def choose_room(self, rooms: tuple[codec.RoomInfo, ...]) -> None:
+        for line in self.screen.rooms(rooms):
+            self.write(line + "\n")
+        default = rooms[0].name if rooms else "general"
+
+        def answered(answer: str) -> None:
+            choice = answer.strip().removeprefix("#") or default
+            if choice.isdigit() and 1 <= int(choice) <= len(rooms):
+                choice = rooms[int(choice) - 1].name
+            if not is_valid_room(choice):
+                self.notice(
+                    self._("Not a room name: {room}").format(room=clean(choice))
+                )
+                self.choose_room(rooms)
+                return
+            self.send(codec.Join(choice))
+            self.flush_pending()
+
+        self.prompt(
+            self._("Pick a room: its number, or a new name [{default}]: ").format(
+                default=clean(default)
+            ),
+            answered,
+        )
+
+    # What the person types
+
+    def line_received(self, line: str) -> None:
+        if self.awaiting is not None:
+            answer, self.awaiting = self.awaiting, None
+            answer(line)
+        elif not self.registered:
+            self.pending.append(line)
+        else:
+            self.dispatch(line)
+
+    def flush_pending(self) -> None:
+        while self.pending and self.registered and self.awaiting is None:
+            self.dispatch(self.pending.pop(0))
+        self.maybe_finish()
+
+    def input_closed(self) -> None:
+        self.input_done = True
+        self.maybe_finish()
+
+    def maybe_finish(self) -> None:
+        """When the input is over and nothing waits, leave."""
+        if not self.input_done or self.busy or self.pending or self.closing:
+            return
+        if self.awaiting is not None:
+            self.notice(self._("No more input: leaving."))
+            self.quit("")
+        elif self.registered:
+            self.quit("")
+
+    def dispatch(self, line: str) -> None:
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            return
+        if not text.startswith("/"):
+            self.say(text)
+            return
+        name, _, argument = text[1:].partition(" ")
+        name = ALIASES.get(name.lower(), name.lower())
+        command = getattr(self, "command_" + name, None)
+        if command is None:
+            self.notice(
+                self._("Unknown command /{command}; type /help").format(
+                    command=clean(name)
+                )
+            )
+            return
+        command(argument.strip())
+
+    def send(self, frame: Frame) -> None:
+        if self.connection is not None and self.registered:
+            self.connection.send(frame)
+        else:
+            self.outbox.append(frame)
+
+    def room_or_notice(self) -> str | None:
+        if self.current_room is None:
+            self.notice(self._("You are in no room: /join one first."))
+        return self.current_room
+
+    def say(self, text: str) -> None:
+        room = self.room_or_notice()
+        if room is not None:
+            self.send(codec.Say(room, text))
+
+    # Commands: command_<name>(argument)
+
+    def command_help(self, argument: str) -> None:
+        for line in HELP:
+            self.notice(self._(line))  # each marked with N_ below
+
+    def command_nick(self, argument: str) -> None:
+        if not argument:
+            self.notice(self._("Usage: /nick <nick>"))
+        else:
+            self.send(codec.ChangeNick(argument))
+
+    def command_join(self, argument: str) -> None:
+        room = argument.removeprefix("#")
+        if not room:
+            self.notice(self._("Usage: /join <room>"))
+        elif room in self.rooms:
+            self.current_room = room
+            self.notice(self._("You are in #{room}").format(room=clean(room)))
+        else:
+            self.send(codec.Join(room))
+
+    def command_part(self, argument: str) -> None:
+        room = argument.removeprefix("#") or self.room_or_notice()
+        if room is not None:
+            self.send(codec.Part(room))
+
+    def command_list(self, argument: str) -> None:
+        self.send(codec.ListRooms())
+
+    def command_names(self, argument: str) -> None:
+        room = argument.removeprefix("#") or self.room_or_notice()
+        if room is not None:
+            self.send(codec.ListNames(room))
+
+    def command_msg(self, argument: str) -> None:
+        nick, _, text = argument.partition(" ")
+        if not nick or not text.strip():
+            self.notice(self._("Usage: /msg <nick> <message>"))
+        else:
+            self.send(codec.Whisper(nick, text))
+
+    def command_image(self, argument: str) -> None:
+        if not argument:
+            self.notice(self._("Usage: /image <path>"))
+            return
+        room = self.room_or_notice()
+        if room is None:
+            return
+        self.busy += 1
+
+        def converted(art: str) -> None:
+            self.send(codec.ShowImage(room, art))
+
+        def failed(failure: Failure) -> None:
+            failure.trap(ImageError)
+            self.notice(
+                self._("Cannot show that picture: {why}").format(
+                    why=clean(failure.getErrorMessage())
+                )
+            )
+
+        def done(result: Any) -> Any:
+            self.busy -= 1
+            self.maybe_finish()
+            return result
+
+        self.render_image(argument).addCallbacks(converted, failed).addBoth(done)
+
+    def command_quit(self, argument: str) -> None:
+        self.quit(argument)
+
+    def quit(self, message: str) -> None:
+        self.closing = True
+        if self.connection is not None:
+            self.connection.send(codec.Goodbye(message))
+            self.connection.close()
+        else:
+            self.finish()
+
+    def leave_now(self) -> None:
+        """The program is stopping (Ctrl+C): say goodbye if we still can."""
+        if self.connection is not None and not self.closing:
+            self.closing = True
+            self.connection.send(codec.Goodbye(""))
+            self.connection.close()
+
+    def finish(self, status: int | None = None) -> None:
+        if status is not None:
+            self.exit_status = status
+        self.closing = True
+        if not self.finished.called:
+            self.finished.callback(self.exit_status)
+
+
+def N_(text: str) -> str:
+    """Marks C{text} for translation where it is defined, not where it is shown."""
+    return text
+
+
+ALIASES = {"room": "join", "di": "image"}
+HELP = [
+    N_("Commands:"),
+    N_("  /nick <nick>            change your nick"),
+    N_("  /join <room>            enter a room, or go back to one (also /room)"),
+    N_("  /part [room]            leave the room"),
+    N_("  /list                   the rooms"),
+    N_("  /names [room]           who is in the room"),
+    N_("  /msg <nick> <message>   a private message"),
+    N_("  /image <path>           show a picture as ASCII art (also /di)"),
+    N_("  /quit [message]         leave the chat"),
+    N_("Anything else is said in your current room."),
+]
+
+
+@implementer(IHalfCloseableProtocol)
+class ConsoleInput(LineReceiver):
+    """
+    Lines typed on standard input, handed to the console.
+
+    Half-closeable: the end of the input (Ctrl+D, the end of a script) must
+    not close the output, which still shows the server's answers until we
+    leave. C{closed} fires once both are closed.
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = 64 * 1024
+
+    def __init__(self, console: ChatConsole) -> None:
+        self.console = console
+        self.closed: Deferred[None] = Deferred()
+
+    def lineReceived(self, line: bytes) -> None:
+        self.console.line_received(line.decode("utf-8", "replace").rstrip("\r"))
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self.console.notice(self.console._("Line too long, ignored."))
+
+    def readConnectionLost(self) -> None:
+        self.console.input_closed()
+
+    def writeConnectionLost(self) -> None:
+        """Nobody reads us any more (the reader of a pipe went away): leave."""
+        self.console.quit("")
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.console.input_closed()
+        if not self.closed.called:
+            self.closed.callback(None)

@@ -1,0 +1,145 @@
+"""
+Pictures for the terminal client: an image file turned into plain-text ASCII art.
+
+The client shows a picture by sending its art in a ShowImage frame, so the art
+must be plain printable text (lines joined by C{"\\n"}, no escape codes) and
+small: at most L{MAX_ROWS} lines of at most L{MAX_COLUMNS} characters, a few
+KiB, far below the 64 KiB frame limit. Decoding an image is slow and blocking,
+so L{render_image} runs L{image_to_art} off the reactor thread; every failure a
+user can cause (no such file, unreadable, not an image) is one L{ImageError}.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import struct
+from collections.abc import Callable
+
+from ascii_magic import AsciiArt
+from PIL import Image, UnidentifiedImageError
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
+
+MAX_ROWS = 40
+MAX_COLUMNS = 200
+# A character cell is about 2.2 times as tall as it is wide.
+_CELL_RATIO = 2.2
+# ascii-magic's ASCII mode emits none today; strip them should it ever start.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|.)?")
+
+
+class ImageError(Exception):
+    """An image file could not be turned into art; the message says why."""
+
+
+def image_to_art(path: str, columns: int = 60) -> str:
+    """
+    Turn the image file at C{path} into plain-text ASCII art.
+
+    The art is at most C{columns} characters wide (C{columns} is capped at
+    L{MAX_COLUMNS}) and at most L{MAX_ROWS} lines tall: a tall picture is made
+    narrower to fit. Dark parts become spaces, which suits a dark terminal;
+    transparent parts count as black. Blocking: meant for a worker thread.
+
+    @raise ImageError: the file is missing, not a regular file, unreadable, not
+        an image Pillow can decode, or comes out blank.
+    @raise ValueError: C{columns} is less than 1.
+    """
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, not {columns}")
+    columns = min(columns, MAX_COLUMNS)
+    picture = _shrink(path, columns)
+    # The picture already has one pixel per character: a width ratio of 1.
+    art: str = AsciiArt.from_pillow_image(picture).to_ascii(
+        columns=picture.width, width_ratio=1.0, monochrome=True
+    )
+    lines = [_plain(line) for line in art.splitlines()[:MAX_ROWS]]
+    if not any(lines):
+        raise ImageError(f"{path}: the picture comes out blank (all dark)")
+    return "\n".join(lines)
+
+
+def render_image(
+    path: str,
+    columns: int = 60,
+    *,
+    run_in_thread: Callable[..., Deferred[str]] | None = None,
+) -> Deferred[str]:
+    """
+    Turn the image file at C{path} into art (see L{image_to_art}: at most
+    C{columns} wide and L{MAX_ROWS} lines) in a worker thread.
+
+    @param run_in_thread: called as C{run_in_thread(image_to_art, path,
+        columns)}; L{twisted.internet.threads.deferToThread} by default, a
+        service's own thread pool through C{deferToThreadPool} for example.
+    @return: fires with the art, or fails with L{ImageError}.
+    """
+    run = deferToThread if run_in_thread is None else run_in_thread
+    return run(image_to_art, path, columns)
+
+
+def _shrink(path: str, columns: int) -> Image.Image:
+    """
+    The image at C{path} at the size of its art (see L{_art_size}), as RGB
+    with transparent parts on black, or raise L{ImageError}.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read it ({e.strerror or e})") from e
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"{path}: is a directory, not an image file")
+    if not stat.S_ISREG(mode):
+        # A FIFO or a device could block the worker thread for ever.
+        raise ImageError(f"{path}: not a regular file")
+    try:
+        file = open(path, "rb")  # noqa: SIM115 (the with below closes it)
+    except PermissionError:
+        raise ImageError(f"{path}: not readable (permission denied)") from None
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read it ({e.strerror or e})") from e
+    with file:
+        try:
+            with Image.open(file) as picture:
+                if not picture.width or not picture.height:
+                    raise ImageError(f"{path}: the picture is empty (no pixels)")
+                size = _art_size(picture.width, picture.height, columns)
+                # JPEG can decode at a fraction of full size, much faster.
+                picture.draft(None, size)
+                # Resize and flatten here, ascii-magic only choosing the
+                # characters: it fails on palette and grey-with-alpha images
+                # and on pictures that would come out less than a row tall.
+                small = picture.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+        except UnidentifiedImageError:
+            raise ImageError(
+                f"{path}: not an image (or in a format Pillow cannot read)"
+            ) from None
+        except Image.DecompressionBombError as e:
+            raise ImageError(f"{path}: the picture is too large ({e})") from e
+        except (OSError, ValueError, EOFError, SyntaxError, struct.error) as e:
+            # Pillow's decoders fail in all these ways on a damaged file.
+            raise ImageError(f"{path}: cannot decode the picture ({e})") from e
+    black = Image.new("RGBA", size, (0, 0, 0, 255))
+    return Image.alpha_composite(black, small).convert("RGB")
+
+
+def _art_size(width: int, height: int, columns: int) -> tuple[int, int]:
+    """
+    Columns and rows of the art of a C{width} by C{height} picture: C{columns}
+    wide unless that makes it over L{MAX_ROWS} tall, never less than 1 by 1.
+    """
+    rows = round(height * columns / (width * _CELL_RATIO))
+    if rows > MAX_ROWS:
+        rows = MAX_ROWS
+        columns = min(columns, round(MAX_ROWS * width * _CELL_RATIO / height))
+    return max(1, columns), max(1, rows)
+
+
+def _plain(line: str) -> str:
+    """C{line} with escape sequences, control characters and trailing blanks gone."""
+    line = _ESCAPE_SEQUENCE.sub("", line)
+    return "".join(c for c in line if c.isprintable()).rstrip()

@@ -1,0 +1,145 @@
+"""
+The C{twistedchat} command: settings, the nick question, then the reactor.
+
+It asks for a nick synchronously when none was given, then wires the console
+to standard input and output (C{twisted.internet.stdio}) and to the server
+through a reconnecting C{ClientService}. It exits 0 when the person leaves
+(C{/quit}, Ctrl+D, end of piped input, Ctrl+C), 1 when the server cannot be
+reached or never comes back, 2 on bad settings.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+import sys
+from collections.abc import Sequence
+from functools import partial
+
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet import stdio
+from twisted.internet.endpoints import HostnameEndpoint
+from twisted.logger import globalLogBeginner, textFileLogObserver
+
+from ..core.names import is_valid_nick
+from . import i18n
+from .connection import ServerConnectionFactory
+from .console import ChatConsole, ConsoleInput
+from .images import render_image
+from .options import SettingsError, settings_from
+from .state import TokenStore
+
+IMAGE_COLUMNS = 60
+
+
+def read_line(fd: int = 0) -> str | None:
+    """
+    One line from C{fd}, read byte by byte so that nothing after it is taken
+    from the stream stdio will read next; None at end of input.
+    """
+    data = bytearray()
+    while not data.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            return data.decode("utf-8", "replace") if data else None
+        data += byte
+    return data.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def ask_nick(translations: gettext.NullTranslations) -> str | None:
+    """Ask for a nick until a valid one is typed; None if the input ends."""
+    _ = translations.gettext
+    while True:
+        sys.stdout.write(_("Nick: "))
+        sys.stdout.flush()
+        answer = read_line()
+        if answer is None:
+            return None
+        nick = answer.strip()
+        if is_valid_nick(nick):
+            return nick
+        print(_("invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^"))
+
+
+def start_logging(path: str) -> None:
+    """Send the conversation and Twisted's own messages to the log file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    log_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
+    globalLogBeginner.beginLoggingTo(
+        [textFileLogObserver(log_file)], redirectStandardIO=False
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = settings_from(argv, os.environ)
+    except SettingsError as e:
+        print(f"twistedchat: {e}", file=sys.stderr)
+        return 2
+    translations = i18n.translations(settings.lang)
+    if settings.nick is None:
+        nick = ask_nick(translations)
+        if nick is None:
+            return 1
+        settings = settings.with_nick(nick)
+    try:
+        start_logging(settings.log_file)
+    except OSError as e:
+        print(
+            f"twistedchat: --log-file {settings.log_file}: {e.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+
+    from twisted.internet import reactor
+
+    terminal: list[stdio.StandardIO] = []
+    console = ChatConsole(
+        settings,
+        reactor,
+        lambda text: terminal[0].write(text.encode("utf-8")),
+        translations,
+        colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
+        tokens=TokenStore(settings.state_dir),
+        render_image=partial(render_image, columns=IMAGE_COLUMNS),
+    )
+    keyboard = ConsoleInput(console)
+    terminal.append(stdio.StandardIO(keyboard))
+    endpoint = HostnameEndpoint(reactor, settings.host, settings.port)
+    connections = ClientService(
+        endpoint,
+        ServerConnectionFactory(console),
+        retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=5.0),
+    )
+    connections.startService()
+    if settings.reconnect == 0:
+        connections.whenConnected(failAfterFailures=1).addErrback(
+            console.cannot_connect
+        )
+    else:
+        console.wait_for_server()
+
+    def leave(status: int) -> None:
+        connections.stopService()
+        terminal[0].loseConnection()  # writes what is left to show, then closes
+
+    def stop(_: object) -> None:
+        if reactor.running:
+            reactor.stop()
+
+    # Not from inside the callback: it may run within the ClientService's own
+    # state machine (a failed first connection), which must not be re-entered.
+    console.finished.addCallback(lambda status: reactor.callLater(0, leave, status))
+    keyboard.closed.addCallback(stop)
+    reactor.addSystemEventTrigger("before", "shutdown", console.leave_now)
+    reactor.run()
+    return console.exit_status
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

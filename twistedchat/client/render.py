@@ -1,0 +1,230 @@
+"""
+What the terminal client shows: server frames turned into lines for a person.
+
+Pure functions of a frame, the reader's language (a gettext catalog), whether
+colour is on and the local time zone: no I/O. Everything that came from another
+user (nicks, messages, picture art, room names) has its control characters
+neutralised before our own colour codes are added, so nobody can act on
+another user's terminal.
+"""
+
+from __future__ import annotations
+
+import gettext
+import json
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+
+from .. import codec
+from ..codec import ErrorCode, Frame
+from ..core.events import User
+
+# C0 controls but tab, DEL and C1 controls: shown as U+FFFD, never obeyed.
+_NEUTRALISE = {
+    code: "\N{REPLACEMENT CHARACTER}"
+    for code in [*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0)]
+}
+RESET = "\x1b[0m"
+
+
+def clean(text: str) -> str:
+    """C{text} with every terminal control character made harmless."""
+    return text.translate(_NEUTRALISE)
+
+
+class Renderer:
+    """Lines for one reader: their language, their terminal, their identity."""
+
+    def __init__(
+        self,
+        translations: gettext.NullTranslations,
+        colour: bool,
+        tz: tzinfo | None = None,
+    ) -> None:
+        self._: Callable[[str], str] = translations.gettext
+        self.colour = colour
+        self.tz = tz
+        # Kept up to date by the console: whose screen this is, and the room
+        # their plain lines go to (other rooms' lines are marked with #room).
+        self.me = ""
+        self.current_room: str | None = None
+
+    # Pieces
+
+    def clock(self, milliseconds: int) -> str:
+        moment = datetime.fromtimestamp(milliseconds / 1000, self.tz)
+        return f"[{moment:%H:%M}]"
+
+    def nick(self, user: User) -> str:
+        name = clean(user.nick)
+        if self.colour:
+            return f"\x1b[38;5;{user.colour}m{name}{RESET}"
+        return name
+
+    def _stamp(self, milliseconds: int, room: str | None, text: str) -> str:
+        where = ""
+        if room is not None and room != self.current_room:
+            where = f"#{clean(room)} "
+        return f"{self.clock(milliseconds)} {where}{text}"
+
+    # Frames
+
+    def render(self, frame: Frame) -> list[str]:
+        """The lines that show C{frame}; none for frames with nothing to show."""
+        method = getattr(self, "render_" + type(frame).__name__, None)
+        return [] if method is None else method(frame)
+
+    def render_Welcome(self, frame: codec.Welcome) -> list[str]:
+        if frame.resumed:
+            return [self._("Welcome back {nick}!").format(nick=self.nick(frame.user))]
+        return [self._("Welcome {nick}!").format(nick=self.nick(frame.user))]
+
+    def render_Said(self, frame: codec.Said) -> list[str]:
+        text = clean(frame.text)
+        if frame.user.id == self.me:
+            line = self._("You said: {text}").format(text=text)
+        else:
+            line = self._("{nick} said: {text}").format(
+                nick=self.nick(frame.user), text=text
+            )
+        return [self._stamp(frame.time, frame.room, line)]
+
+    def render_Whispered(self, frame: codec.Whispered) -> list[str]:
+        text = clean(frame.text)
+        if frame.user.id == self.me:
+            line = self._("You said to {nick} (private): {text}").format(
+                nick=clean(frame.to), text=text
+            )
+        else:
+            line = self._("{nick} said to you (private): {text}").format(
+                nick=self.nick(frame.user), text=text
+            )
+        return [self._stamp(frame.time, None, line)]
+
+    def render_ImageShown(self, frame: codec.ImageShown) -> list[str]:
+        if frame.user.id == self.me:
+            line = self._("You showed a picture:")
+        else:
+            line = self._("{nick} showed a picture:").format(nick=self.nick(frame.user))
+        art = [f"  {clean(row)}" for row in frame.art.splitlines()]
+        return [self._stamp(frame.time, frame.room, line), *art]
+
+    def render_Entered(self, frame: codec.Entered) -> list[str]:
+        if frame.user.id == self.me:
+            line = self._("You are in #{room}").format(room=clean(frame.room))
+        elif frame.returning:
+            line = self._("{nick} is back!").format(nick=self.nick(frame.user))
+        else:
+            line = self._("Announcement: {nick} joined the chatroom").format(
+                nick=self.nick(frame.user)
+            )
+        return [self._stamp(frame.time, frame.room, line)]
+
+    def render_Left(self, frame: codec.Left) -> list[str]:
+        if frame.user.id == self.me:
+            line = self._("You left #{room}").format(room=clean(frame.room))
+        else:
+            line = self._left(frame.user, frame.reason)
+        return [self._stamp(frame.time, frame.room, line)]
+
+    def render_Gone(self, frame: codec.Gone) -> list[str]:
+        return [self._stamp(frame.time, None, self._left(frame.user, frame.message))]
+
+    def _left(self, user: User, reason: str) -> str:
+        if reason:
+            return self._("Announcement: {nick} left the chatroom ({reason})").format(
+                nick=self.nick(user), reason=clean(reason)
+            )
+        return self._("Announcement: {nick} left the chatroom").format(
+            nick=self.nick(user)
+        )
+
+    def render_Renamed(self, frame: codec.Renamed) -> list[str]:
+        if frame.user.id == self.me:
+            line = self._("You are now known as {nick}").format(
+                nick=self.nick(frame.user)
+            )
+        else:
+            line = self._("{old} is now known as {nick}").format(
+                old=clean(frame.old), nick=self.nick(frame.user)
+            )
+        return [self._stamp(frame.time, None, line)]
+
+    def render_KickedOut(self, frame: codec.KickedOut) -> list[str]:
+        reason = f" ({clean(frame.reason)})" if frame.reason else ""
+        if frame.user.id == self.me:
+            line = self._("You were kicked out of #{room} by {by}").format(
+                room=clean(frame.room), by=self.nick(frame.by)
+            )
+        else:
+            line = self._("{nick} was kicked out by {by}").format(
+                nick=self.nick(frame.user), by=self.nick(frame.by)
+            )
+        return [self._stamp(frame.time, frame.room, line + reason)]
+
+    def render_KilledOff(self, frame: codec.KilledOff) -> list[str]:
+        line = self._("{nick} was disconnected by {by}: {message}").format(
+            nick=self.nick(frame.user),
+            by=self.nick(frame.by),
+            message=clean(frame.message),
+        )
+        return [self._stamp(frame.time, None, line)]
+
+    def render_RoomList(self, frame: codec.RoomList) -> list[str]:
+        return self.rooms(frame.rooms)
+
+    def rooms(self, rooms: tuple[codec.RoomInfo, ...]) -> list[str]:
+        """The numbered list of rooms the client offers to join."""
+        if not rooms:
+            return [self._("No rooms yet.")]
+        lines = [self._("Rooms:")]
+        for number, room in enumerate(rooms, start=1):
+            lines.append(
+                self._("  {number}) #{room} ({count} in it)").format(
+                    number=number, room=clean(room.name), count=room.members
+                )
+            )
+        return lines
+
+    def render_NameList(self, frame: codec.NameList) -> list[str]:
+        names = " ".join(self.nick(user) for user in frame.users)
+        return [
+            self._("In #{room}: {names}").format(room=clean(frame.room), names=names)
+        ]
+
+    def render_History(self, frame: codec.History) -> list[str]:
+        try:
+            entries = json.loads(frame.entries)
+            lines = [
+                f"{self.clock(int(entry['time']))} "
+                + self._("(history) {nick}: {text}").format(
+                    nick=clean(str(entry["nick"])), text=clean(str(entry["text"]))
+                )
+                for entry in entries
+            ]
+        except (ValueError, TypeError, KeyError):
+            return [self._("Error: {text}").format(text=self._("unreadable history"))]
+        return lines
+
+    def render_Error(self, frame: codec.Error) -> list[str]:
+        return [self._("Error: {text}").format(text=self.error_text(frame))]
+
+    def error_text(self, frame: codec.Error) -> str:
+        """The reader's words for an error, or the server's when we have none."""
+        known = {
+            ErrorCode.NICK_IN_USE: self._("this nick is already taken"),
+            ErrorCode.INVALID_NICK: self._(
+                "invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^"
+            ),
+            ErrorCode.NOT_ROOM_OPERATOR: self._("you are not an operator of this room"),
+            ErrorCode.INCOMPATIBLE_VERSION: self._(
+                "this client is too old or too new for the server"
+            ),
+            ErrorCode.TOKEN_REFUSED: self._(
+                "the server did not recognise you: you have a new identity"
+            ),
+        }
+        try:
+            return known.get(ErrorCode(frame.code), clean(frame.text))
+        except ValueError:  # a code newer than this client
+            return clean(frame.text)
