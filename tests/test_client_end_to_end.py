@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 
 from PIL import Image
@@ -107,6 +108,16 @@ class TwoClientsTests(ClientTestCase):
         bob.close_input()
         self.assertEqual(bob.wait(), 0)
         server.wait_for('client disconnected "bob"')
+        with open(os.path.join(self.folder, "state-bob", "client.log")) as log:
+            conversation = log.read()
+        for line in [
+            "Welcome bob!",
+            "alice said: bonjour à tous",
+            "You showed a picture:",
+            "alice is back!",
+            "alice said: je suis revenue",
+        ]:
+            self.assertIn(line, conversation)
 
 
 class ReconnectTests(ClientTestCase):
@@ -155,6 +166,17 @@ class ReconnectTests(ClientTestCase):
         )
         eve.expect("Cannot reach 127.0.0.1:")
         self.assertEqual(eve.wait(), 1)
+
+    def test_ctrl_c_leaves_cleanly(self) -> None:
+        server = self.start_server()
+        frank = self.client(
+            "frank", server.ports["framed"], "--nick", "frank", "--room", "x"
+        )
+        frank.expect("You are in #x")
+        frank.process.send_signal(signal.SIGINT)
+        self.assertEqual(frank.wait(), 0)
+        server.wait_for('client disconnected "frank"')
+        self.assertNotIn("Traceback", frank.output)
 
     def test_bad_settings_exit_2(self) -> None:
         for arguments, message in [

@@ -1,0 +1,147 @@
+"""What the client shows: languages, colours, timestamps, hostile text."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from twistedchat import codec
+from twistedchat.client import i18n
+from twistedchat.client.render import Renderer, clean
+from twistedchat.core.events import User
+
+ME = User("me1", "alice", 33)
+BOB = User("bob1", "bob", 160)
+NOON = int(datetime(2026, 11, 22, 12, 5, tzinfo=UTC).timestamp() * 1000)
+
+
+def renderer(lang: str = "fr", colour: bool = False, tz: timezone = UTC) -> Renderer:
+    view = Renderer(i18n.translations(lang), colour, tz)
+    view.me = ME.id
+    view.current_room = "general"
+    return view
+
+
+class LanguageTests(SynchronousTestCase):
+    def test_french(self) -> None:
+        view = renderer("fr")
+        self.assertEqual(
+            view.render(codec.Said(NOON, "general", ME, "salut")),
+            ["[12:05] Vous avez dit : salut"],
+        )
+        self.assertEqual(
+            view.render(codec.Said(NOON, "general", BOB, "coucou")),
+            ["[12:05] bob a dit : coucou"],
+        )
+        self.assertEqual(
+            view.render(codec.Entered(NOON, "general", BOB)),
+            ["[12:05] Annonce : bob a rejoint la chatroom"],
+        )
+        self.assertEqual(
+            view.render(codec.Left(NOON, "general", BOB)),
+            ["[12:05] Annonce : bob a quitté la chatroom"],
+        )
+        self.assertEqual(
+            view.render(codec.Entered(NOON, "general", BOB, returning=True)),
+            ["[12:05] bob est de retour !"],
+        )
+        self.assertEqual(
+            view.render(codec.Welcome(1, ME, "t", resumed=True)),
+            ["Welcome back alice !"],
+        )
+
+    def test_english(self) -> None:
+        view = renderer("en")
+        self.assertEqual(
+            view.render(codec.Said(NOON, "general", ME, "hi")), ["[12:05] You said: hi"]
+        )
+        self.assertEqual(
+            view.render(codec.Said(NOON, "general", BOB, "yo")),
+            ["[12:05] bob said: yo"],
+        )
+        self.assertEqual(
+            view.render(codec.Gone(NOON, BOB, "ciao")),
+            ["[12:05] Announcement: bob left the chatroom (ciao)"],
+        )
+        self.assertEqual(
+            view.render(codec.Welcome(1, ME, "t", False)), ["Welcome alice!"]
+        )
+
+    def test_errors_in_the_readers_language_or_the_servers_words(self) -> None:
+        view = renderer("fr")
+        self.assertEqual(
+            view.render(codec.Error(codec.ErrorCode.NICK_IN_USE, "nick taken")),
+            ["Erreur : ce pseudo est déjà pris"],
+        )
+        self.assertEqual(
+            view.render(
+                codec.Error(codec.ErrorCode.NO_SUCH_ROOM, "there is no room #x")
+            ),
+            ["Erreur : there is no room #x"],
+        )
+        self.assertEqual(
+            view.render(codec.Error(4242, "from the future")),
+            ["Erreur : from the future"],
+        )
+
+
+class TimeAndPlaceTests(SynchronousTestCase):
+    def test_local_time(self) -> None:
+        paris = timezone(timedelta(hours=1))
+        self.assertEqual(
+            renderer("en", tz=paris).render(codec.Said(NOON, "general", BOB, "x")),
+            ["[13:05] bob said: x"],
+        )
+
+    def test_other_rooms_are_named(self) -> None:
+        self.assertEqual(
+            renderer("en").render(codec.Said(NOON, "dev", BOB, "x")),
+            ["[12:05] #dev bob said: x"],
+        )
+
+    def test_history_is_marked(self) -> None:
+        entries = json.dumps([{"time": NOON, "nick": "bob", "text": "earlier"}])
+        self.assertEqual(
+            renderer("en").render(codec.History("general", entries)),
+            ["[12:05] (history) bob: earlier"],
+        )
+        self.assertEqual(
+            renderer("en").render(codec.History("general", "{broken")),
+            ["Error: unreadable history"],
+        )
+
+
+class ColourTests(SynchronousTestCase):
+    def test_nick_in_its_colour(self) -> None:
+        (line,) = renderer("en", colour=True).render(
+            codec.Said(NOON, "general", BOB, "x")
+        )
+        self.assertEqual(line, "[12:05] \x1b[38;5;160mbob\x1b[0m said: x")
+
+    def test_no_colour_codes_when_off(self) -> None:
+        (line,) = renderer("en").render(codec.Said(NOON, "general", BOB, "x"))
+        self.assertNotIn("\x1b", line)
+
+
+class HostileTextTests(SynchronousTestCase):
+    def test_controls_in_nicks_messages_and_art_are_neutralised(self) -> None:
+        evil = User("e", "ev\x1b[2Jil", 33)
+        view = renderer("en", colour=True)
+        lines = [
+            *view.render(codec.Said(NOON, "general", evil, "\x1b]0;owned\x07 \x9b2J")),
+            *view.render(
+                codec.ImageShown(NOON, "general", evil, "ok\n\x1b[31mred\x08")
+            ),
+            *view.render(codec.Renamed(NOON, "\x1bold", evil)),
+        ]
+        for line in lines:
+            # Only our own colour codes may remain.
+            stripped = line.replace("\x1b[38;5;33m", "").replace("\x1b[0m", "")
+            self.assertFalse(
+                any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in stripped),
+                repr(line),
+            )
+        self.assertEqual(lines[2], "  ok")
+        self.assertEqual(clean("a\tb\nc\x1b"), "a\tb\ufffdc\ufffd")
