@@ -100,15 +100,17 @@ class TokenStoreTests(SynchronousTestCase):
 
 class DefaultStateDirTests(SynchronousTestCase):
     def test_xdg_state_home(self) -> None:
-        self.patch(os, "environ", {"XDG_STATE_HOME": "/srv/state", "HOME": "/h/ann"})
-        self.assertEqual(default_state_dir(), "/srv/state/twistedchat")
+        environ = {"XDG_STATE_HOME": "/srv/state", "HOME": "/h/ann"}
+        self.assertEqual(default_state_dir(environ), "/srv/state/twistedchat")
 
     def test_home(self) -> None:
-        self.patch(os, "environ", {"HOME": "/h/ann"})
-        self.assertEqual(default_state_dir(), "/h/ann/.local/state/twistedchat")
+        environ = {"HOME": "/h/ann"}
+        self.assertEqual(default_state_dir(environ), "/h/ann/.local/state/twistedchat")
 
     def test_empty_or_relative(self) -> None:
         """As the XDG specification says, only an absolute path counts."""
         for value in ["", "state"]:
-            self.patch(os, "environ", {"XDG_STATE_HOME": value, "HOME": "/h/ann"})
-            self.assertEqual(default_state_dir(), "/h/ann/.local/state/twistedchat")
+            environ = {"XDG_STATE_HOME": value, "HOME": "/h/ann"}
+            self.assertEqual(
+                default_state_dir(environ), "/h/ann/.local/state/twistedchat"
+            )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import struct
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -306,3 +308,50 @@ class HostileInputTests(FramedFrontTestCase):
         _, said = tutu.received()
         assert isinstance(said, codec.Said)
         self.assertEqual(said.text, "é" * 10)
+
+
+class FuzzTests(SynchronousTestCase):
+    """Whatever a peer sends, in whatever pieces: no crash, others unaffected."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        chunks=st.lists(
+            st.one_of(
+                st.binary(max_size=64),
+                st.builds(
+                    lambda n, body: struct.pack(">I", n) + body,
+                    st.integers(0, 2000),
+                    st.binary(max_size=40),
+                ),
+                st.sampled_from(
+                    [
+                        frame_bytes(codec.Hello(1, "fuzz", "", "", ("general",))),
+                        frame_bytes(codec.Say("general", "\x1b[2J")),
+                        frame_bytes(codec.Join("../etc")),
+                        frame_bytes(codec.Goodbye("x")),
+                    ]
+                ),
+            ),
+            max_size=20,
+        )
+    )
+    def test_random_input(self, chunks: list[bytes]) -> None:
+        service = ChatService(Clock(), "general")
+        front = FramedFront(service, max_frame=1000)
+        observer = FramedClient(front, 1)
+        observer.send(codec.Hello(1, "observer", "", "", ("general",)))
+        fuzzer = FramedClient(front, 2)
+        for chunk in chunks:
+            fuzzer.protocol.dataReceived(chunk)
+        for frame in fuzzer.received():
+            self.assertIsInstance(frame, Frame)
+        if fuzzer.closed:
+            fuzzer.close()
+        talker = FramedClient(front, 3)
+        talker.send(codec.Hello(1, "talker", "", "", ("general",)))
+        talker.send(codec.Say("general", "still working"))
+        seen = observer.received()
+        self.assertIn(
+            "still working", [f.text for f in seen if isinstance(f, codec.Said)]
+        )
+        self.assertEqual(self.flushLoggedErrors(), [])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from ..core.names import is_valid_nick, is_valid_room
 from .i18n import LANGUAGES, choose_language
-from .state import default_state_dir
+from .state import default_state_dir, xdg_base
 
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 9999
@@ -50,9 +50,7 @@ class ClientSettings:
 
 
 def default_config_file(environ: Mapping[str, str]) -> str:
-    base = environ.get("XDG_CONFIG_HOME") or os.path.join(
-        os.path.expanduser("~"), ".config"
-    )
+    base = xdg_base(environ, "XDG_CONFIG_HOME", ".config")
     return os.path.join(base, "twistedchat", "client.conf")
 
 
@@ -148,7 +146,7 @@ def settings_from(
     reconnect = _seconds(value("RECONNECT"), DEFAULT_RECONNECT)
     if reconnect is None:
         raise bad("RECONNECT", "not a number of seconds (0 or more)")
-    state_dir = arguments.state_dir or default_state_dir()
+    state_dir = arguments.state_dir or default_state_dir(environ)
     return ClientSettings(
         host=value("HOST") or DEFAULT_HOST,
         port=port,

@@ -14,22 +14,31 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 
 from twisted.logger import Logger, LogLevel
 
 TOKENS_FILE = "tokens.json"
 
 
-def default_state_dir() -> str:
+def default_state_dir(environ: Mapping[str, str]) -> str:
     """
     C{$XDG_STATE_HOME/twistedchat}, or C{~/.local/state/twistedchat} when that
     variable is unset, empty or not an absolute path (as the XDG base
     directory specification says).
     """
-    base = os.environ.get("XDG_STATE_HOME", "")
-    if not os.path.isabs(base):
-        base = os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "twistedchat")
+    return os.path.join(
+        xdg_base(environ, "XDG_STATE_HOME", ".local/state"), "twistedchat"
+    )
+
+
+def xdg_base(environ: Mapping[str, str], variable: str, fallback: str) -> str:
+    """An XDG base directory: the variable if it is absolute, else under HOME."""
+    base = environ.get(variable, "")
+    if os.path.isabs(base):
+        return base
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, *fallback.split("/"))
 
 
 class TokenStore:
