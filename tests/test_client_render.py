@@ -9,8 +9,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat import codec
 from twistedchat.client import i18n
-from twistedchat.client.render import Renderer, clean
+from twistedchat.client.render import Renderer
 from twistedchat.core.events import User
+from twistedchat.text import neutralise
 
 ME = User("me1", "alice", 33)
 BOB = User("bob1", "bob", 160)
@@ -144,4 +145,4 @@ class HostileTextTests(SynchronousTestCase):
                 repr(line),
             )
         self.assertEqual(lines[2], "  ok")
-        self.assertEqual(clean("a\tb\nc\x1b"), "a\tb\ufffdc\ufffd")
+        self.assertEqual(neutralise("a\tb\nc\x1b"), "a\tb\ufffdc\ufffd")

@@ -12,7 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat.core.events import Joined, Message, User
 from twistedchat.core.service import ChatService
-from twistedchat.fronts.line import LineFront, LineProtocol, LineRenderer, render_event
+from twistedchat.fronts.base import RenderOnce
+from twistedchat.fronts.line import LineFront, LineProtocol, render_event
 
 
 class Client:
@@ -380,7 +381,7 @@ class NoDefaultRoomTests(LineFrontTestCase):
 
 class RendererTests(SynchronousTestCase):
     def test_renders_each_event_once(self) -> None:
-        renderer = LineRenderer()
+        renderer = RenderOnce(render_event)
         toto = User("1", "toto", 33)
         event = Message(0.0, "general", toto, "hi")
         first = renderer.render(event)

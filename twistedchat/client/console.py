@@ -30,10 +30,11 @@ from zope.interface import implementer
 from .. import codec
 from ..codec import ErrorCode, Frame
 from ..core.names import is_valid_nick, is_valid_room
+from ..text import neutralise
 from .connection import IServerListener, ServerConnection
 from .images import ImageError
 from .options import ClientSettings
-from .render import Renderer, clean
+from .render import Renderer
 from .state import TokenStore
 
 RenderImage = Callable[[str], Deferred[str]]
@@ -131,7 +132,7 @@ class ChatConsole:
             self.ask_nick()
 
     def bad_frame(self, why: str) -> None:
-        self.notice(self._("Error: {text}").format(text=clean(why)))
+        self.notice(self._("Error: {text}").format(text=neutralise(why)))
 
     def disconnected(self) -> None:
         was_registered, self.registered = self.registered, False
@@ -259,7 +260,7 @@ class ChatConsole:
                 choice = rooms[int(choice) - 1].name
             if not is_valid_room(choice):
                 self.notice(
-                    self._("Not a room name: {room}").format(room=clean(choice))
+                    self._("Not a room name: {room}").format(room=neutralise(choice))
                 )
                 self.choose_room(rooms)
                 return
@@ -268,7 +269,7 @@ class ChatConsole:
 
         self.prompt(
             self._("Pick a room: its number, or a new name [{default}]: ").format(
-                default=clean(default)
+                default=neutralise(default)
             ),
             answered,
         )
@@ -316,7 +317,7 @@ class ChatConsole:
         if command is None:
             self.notice(
                 self._("Unknown command /{command}; type /help").format(
-                    command=clean(name)
+                    command=neutralise(name)
                 )
             )
             return
@@ -356,7 +357,7 @@ class ChatConsole:
             self.notice(self._("Usage: /join <room>"))
         elif room in self.rooms:
             self.current_room = room
-            self.notice(self._("You are in #{room}").format(room=clean(room)))
+            self.notice(self._("You are in #{room}").format(room=neutralise(room)))
         else:
             self.send(codec.Join(room))
 
@@ -396,7 +397,7 @@ class ChatConsole:
             failure.trap(ImageError)
             self.notice(
                 self._("Cannot show that picture: {why}").format(
-                    why=clean(failure.getErrorMessage())
+                    why=neutralise(failure.getErrorMessage())
                 )
             )
 

@@ -18,18 +18,9 @@ from datetime import datetime, tzinfo
 from .. import codec
 from ..codec import ErrorCode, Frame
 from ..core.events import User
+from ..text import neutralise
 
-# C0 controls but tab, DEL and C1 controls: shown as U+FFFD, never obeyed.
-_NEUTRALISE = {
-    code: "\N{REPLACEMENT CHARACTER}"
-    for code in [*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0)]
-}
 RESET = "\x1b[0m"
-
-
-def clean(text: str) -> str:
-    """C{text} with every terminal control character made harmless."""
-    return text.translate(_NEUTRALISE)
 
 
 class Renderer:
@@ -56,7 +47,7 @@ class Renderer:
         return f"[{moment:%H:%M}]"
 
     def nick(self, user: User) -> str:
-        name = clean(user.nick)
+        name = neutralise(user.nick)
         if self.colour:
             return f"\x1b[38;5;{user.colour}m{name}{RESET}"
         return name
@@ -64,7 +55,7 @@ class Renderer:
     def _stamp(self, milliseconds: int, room: str | None, text: str) -> str:
         where = ""
         if room is not None and room != self.current_room:
-            where = f"#{clean(room)} "
+            where = f"#{neutralise(room)} "
         return f"{self.clock(milliseconds)} {where}{text}"
 
     # Frames
@@ -80,7 +71,7 @@ class Renderer:
         return [self._("Welcome {nick}!").format(nick=self.nick(frame.user))]
 
     def render_Said(self, frame: codec.Said) -> list[str]:
-        text = clean(frame.text)
+        text = neutralise(frame.text)
         if frame.user.id == self.me:
             line = self._("You said: {text}").format(text=text)
         else:
@@ -90,10 +81,10 @@ class Renderer:
         return [self._stamp(frame.time, frame.room, line)]
 
     def render_Whispered(self, frame: codec.Whispered) -> list[str]:
-        text = clean(frame.text)
+        text = neutralise(frame.text)
         if frame.user.id == self.me:
             line = self._("You said to {nick} (private): {text}").format(
-                nick=clean(frame.to), text=text
+                nick=neutralise(frame.to), text=text
             )
         else:
             line = self._("{nick} said to you (private): {text}").format(
@@ -106,12 +97,12 @@ class Renderer:
             line = self._("You showed a picture:")
         else:
             line = self._("{nick} showed a picture:").format(nick=self.nick(frame.user))
-        art = [f"  {clean(row)}" for row in frame.art.splitlines()]
+        art = [f"  {neutralise(row)}" for row in frame.art.splitlines()]
         return [self._stamp(frame.time, frame.room, line), *art]
 
     def render_Entered(self, frame: codec.Entered) -> list[str]:
         if frame.user.id == self.me:
-            line = self._("You are in #{room}").format(room=clean(frame.room))
+            line = self._("You are in #{room}").format(room=neutralise(frame.room))
         elif frame.returning:
             line = self._("{nick} is back!").format(nick=self.nick(frame.user))
         else:
@@ -122,7 +113,7 @@ class Renderer:
 
     def render_Left(self, frame: codec.Left) -> list[str]:
         if frame.user.id == self.me:
-            line = self._("You left #{room}").format(room=clean(frame.room))
+            line = self._("You left #{room}").format(room=neutralise(frame.room))
         else:
             line = self._left(frame.user, frame.reason)
         return [self._stamp(frame.time, frame.room, line)]
@@ -133,7 +124,7 @@ class Renderer:
     def _left(self, user: User, reason: str) -> str:
         if reason:
             return self._("Announcement: {nick} left the chatroom ({reason})").format(
-                nick=self.nick(user), reason=clean(reason)
+                nick=self.nick(user), reason=neutralise(reason)
             )
         return self._("Announcement: {nick} left the chatroom").format(
             nick=self.nick(user)
@@ -146,15 +137,15 @@ class Renderer:
             )
         else:
             line = self._("{old} is now known as {nick}").format(
-                old=clean(frame.old), nick=self.nick(frame.user)
+                old=neutralise(frame.old), nick=self.nick(frame.user)
             )
         return [self._stamp(frame.time, None, line)]
 
     def render_KickedOut(self, frame: codec.KickedOut) -> list[str]:
-        reason = f" ({clean(frame.reason)})" if frame.reason else ""
+        reason = f" ({neutralise(frame.reason)})" if frame.reason else ""
         if frame.user.id == self.me:
             line = self._("You were kicked out of #{room} by {by}").format(
-                room=clean(frame.room), by=self.nick(frame.by)
+                room=neutralise(frame.room), by=self.nick(frame.by)
             )
         else:
             line = self._("{nick} was kicked out by {by}").format(
@@ -166,7 +157,7 @@ class Renderer:
         line = self._("{nick} was disconnected by {by}: {message}").format(
             nick=self.nick(frame.user),
             by=self.nick(frame.by),
-            message=clean(frame.message),
+            message=neutralise(frame.message),
         )
         return [self._stamp(frame.time, None, line)]
 
@@ -181,7 +172,7 @@ class Renderer:
         for number, room in enumerate(rooms, start=1):
             lines.append(
                 self._("  {number}) #{room} ({count} in it)").format(
-                    number=number, room=clean(room.name), count=room.members
+                    number=number, room=neutralise(room.name), count=room.members
                 )
             )
         return lines
@@ -189,7 +180,9 @@ class Renderer:
     def render_NameList(self, frame: codec.NameList) -> list[str]:
         names = " ".join(self.nick(user) for user in frame.users)
         return [
-            self._("In #{room}: {names}").format(room=clean(frame.room), names=names)
+            self._("In #{room}: {names}").format(
+                room=neutralise(frame.room), names=names
+            )
         ]
 
     def render_History(self, frame: codec.History) -> list[str]:
@@ -198,7 +191,8 @@ class Renderer:
             lines = [
                 f"{self.clock(int(entry['time']))} "
                 + self._("(history) {nick}: {text}").format(
-                    nick=clean(str(entry["nick"])), text=clean(str(entry["text"]))
+                    nick=neutralise(str(entry["nick"])),
+                    text=neutralise(str(entry["text"])),
                 )
                 for entry in entries
             ]
@@ -225,6 +219,6 @@ class Renderer:
             ),
         }
         try:
-            return known.get(ErrorCode(frame.code), clean(frame.text))
+            return known.get(ErrorCode(frame.code), neutralise(frame.text))
         except ValueError:  # a code newer than this client
-            return clean(frame.text)
+            return neutralise(frame.text)

@@ -11,14 +11,9 @@ closes the connection. docs/PROTOCOL.md describes the wire format.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
 
-from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import Factory
-from twisted.logger import Logger
 from twisted.protocols.basic import Int32StringReceiver
-from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from .. import codec
 from ..codec import ErrorCode, Frame, RoomInfo, frame_bytes, milliseconds
@@ -35,8 +30,8 @@ from ..core.events import (
     PrivateMessage,
     Quit,
 )
-from ..core.service import ChatService, IChatClient, Session
-from .line import describe_peer
+from ..core.service import ChatService, Session
+from .base import RenderOnce, SessionProtocol
 
 # The error code each refusal of the core is reported with.
 ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
@@ -52,6 +47,11 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.NotServerOperator: ErrorCode.NOT_SERVER_OPERATOR,
     errors.EmptyMessage: ErrorCode.EMPTY_MESSAGE,
 }
+
+
+def render_event(event: Event) -> bytes:
+    """C{event} as the bytes of its frame, length prefix included."""
+    return frame_bytes(event_frame(event))
 
 
 def event_frame(event: Event) -> Frame:
@@ -80,52 +80,16 @@ def event_frame(event: Event) -> Frame:
             return codec.KilledOff(time, event.user, event.by, event.message)
 
 
-class FramedRenderer:
-    """Events as wire bytes, each event rendered once for all members."""
-
-    __slots__ = ("_last_bytes", "_last_event")
-
-    def __init__(self) -> None:
-        self._last_event: Event | None = None
-        self._last_bytes = b""
-
-    def render(self, event: Event) -> bytes:
-        if event is not self._last_event:
-            self._last_bytes = frame_bytes(event_frame(event))
-            self._last_event = event
-        return self._last_bytes
-
-
-@implementer(IChatClient)
-class FramedProtocol(Int32StringReceiver):
+class FramedProtocol(SessionProtocol, Int32StringReceiver):
     """One twistedchat client connection."""
 
-    log: ClassVar[Logger] = Logger()
-
     factory: FramedFront
-    transport: ITCPTransport
-    session: Session | None = None
-    peer = "?"
     _closing = False
 
-    # Connection
-
     def connectionMade(self) -> None:
-        if ITCPTransport.providedBy(self.transport):
-            self.transport.setTcpNoDelay(True)
+        super().connectionMade()
         self.MAX_LENGTH = self.factory.max_frame
-        self.peer = describe_peer(self.transport.getPeer()) or "local"
         self.log.info('client connected "{peer}" (framed)', peer=self.peer)
-
-    def connectionLost(self, reason: Failure | None = None) -> None:
-        if self.session is not None:
-            self.factory.service.disconnect(self.session)
-            self.session = None
-
-    # IChatClient
-
-    def deliver(self, event: Event) -> None:
-        self.transport.write(self.factory.renderer.render(event))
 
     def disconnect(self) -> None:
         self._close()
@@ -297,4 +261,4 @@ class FramedFront(Factory[FramedProtocol]):
     ) -> None:
         self.service = service
         self.max_frame = max_frame
-        self.renderer = FramedRenderer()
+        self.renderer = RenderOnce(render_event)

@@ -10,15 +10,9 @@ translates: the rules live in L{ChatService}.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.interfaces import IAddress, ITCPTransport
 from twisted.internet.protocol import Factory
-from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from ..core.errors import ChatError
 from ..core.events import (
@@ -33,17 +27,12 @@ from ..core.events import (
     PrivateMessage,
     Quit,
 )
-from ..core.service import ChatService, IChatClient, Session
+from ..core.service import ChatService, Session
+from ..text import neutralise
+from .base import RenderOnce, SessionProtocol
 
 CRLF = b"\r\n"
 DEFAULT_MAX_LINE = 4096
-
-# Characters that could act on a terminal (C0 controls but tab, DEL, C1
-# controls) become U+FFFD before anything reaches a netcat user's screen.
-_NEUTRALISE = {
-    code: "\N{REPLACEMENT CHARACTER}"
-    for code in [*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0)]
-}
 
 HELP = [
     "commands (case-insensitive):",
@@ -61,12 +50,8 @@ HELP = [
 ]
 
 
-def _clean(text: str) -> str:
-    return text.translate(_NEUTRALISE)
-
-
 def _line(text: str) -> bytes:
-    return _clean(text).encode("utf-8") + CRLF
+    return neutralise(text).encode("utf-8") + CRLF
 
 
 def _server(text: str) -> bytes:
@@ -111,57 +96,22 @@ def _reason(reason: str) -> str:
     return f": {reason}" if reason else ""
 
 
-class LineRenderer:
-    """
-    Turns events into bytes for netcat users.
-
-    The fan-out hands the same event to every member in turn, so remembering
-    the last rendering means each event is rendered once, not once per member.
-    """
-
-    __slots__ = ("_last_bytes", "_last_event")
-
-    def __init__(self) -> None:
-        self._last_event: Event | None = None
-        self._last_bytes = b""
-
-    def render(self, event: Event) -> bytes:
-        if event is not self._last_event:
-            self._last_bytes = render_event(event)
-            self._last_event = event
-        return self._last_bytes
-
-
-def describe_peer(address: IAddress) -> str | None:
-    """C{host:port} (C{[host]:port} for IPv6), or None for other addresses."""
-    if isinstance(address, IPv4Address):
-        return f"{address.host}:{address.port}"
-    if isinstance(address, IPv6Address):
-        return f"[{address.host}]:{address.port}"
-    return None
-
-
-@implementer(IChatClient)
-class LineProtocol(LineReceiver):
+class LineProtocol(SessionProtocol, LineReceiver):
     """One netcat or telnet connection."""
 
     delimiter = b"\n"  # netcat sends LF, telnet CRLF: a trailing CR is dropped
-    log: ClassVar[Logger] = Logger()
 
     factory: LineFront
-    transport: ITCPTransport
-    session: Session | None = None
     _discarding = False
     _pending = b""
 
     # Connection
 
     def connectionMade(self) -> None:
-        if ITCPTransport.providedBy(self.transport):
-            self.transport.setTcpNoDelay(True)
+        super().connectionMade()
         self.MAX_LENGTH = self.factory.max_line
         service = self.factory.service
-        nick = describe_peer(self.transport.getPeer()) or self.factory.guest_nick()
+        nick = self.peer or self.factory.guest_nick()
         self.log.info('client connected "{peer}"', peer=nick)
         self.session = service.connect(self, nick, provisional=True)
         self.reply(f'welcome, you are "{nick}"; type HELP for the commands')
@@ -170,19 +120,6 @@ class LineProtocol(LineReceiver):
             self.reply(f"you are in #{service.default_room}")
         else:
             self.reply("JOIN a room to start chatting")
-
-    def connectionLost(self, reason: Failure | None = None) -> None:
-        if self.session is not None:
-            self.factory.service.disconnect(self.session)
-            self.session = None
-
-    # IChatClient
-
-    def deliver(self, event: Event) -> None:
-        self.transport.write(self.factory.renderer.render(event))
-
-    def disconnect(self) -> None:
-        self.transport.loseConnection()
 
     # Reading lines
 
@@ -360,7 +297,7 @@ class LineFront(Factory[LineProtocol]):
     def __init__(self, service: ChatService, max_line: int = DEFAULT_MAX_LINE) -> None:
         self.service = service
         self.max_line = max_line
-        self.renderer = LineRenderer()
+        self.renderer = RenderOnce(render_event)
         self._guests = 0
 
     def guest_nick(self) -> str:
