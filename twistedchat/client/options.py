@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from ..configfile import ConfigFileError, read_config_file
 from ..core.names import is_valid_nick, is_valid_room
 from .i18n import LANGUAGES, choose_language
 from .state import default_state_dir, xdg_base
@@ -54,31 +55,6 @@ def default_config_file(environ: Mapping[str, str]) -> str:
     return os.path.join(base, "twistedchat", "client.conf")
 
 
-def read_config(path: str) -> dict[str, tuple[str, str]]:
-    """Each key's value and where it was found."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            lines = file.read().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise SettingsError(f"config file {path}: cannot read it ({e})") from None
-    found: dict[str, tuple[str, str]] = {}
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, equals, value = line.partition("=")
-        key = key.strip().upper()
-        where = f"{path}, line {number}"
-        if not equals:
-            raise SettingsError(f"{where}: expected KEY=VALUE, got {raw!r}")
-        if key not in CONFIG_KEYS:
-            raise SettingsError(
-                f"{where}: unknown key {key!r} (known keys: {', '.join(CONFIG_KEYS)})"
-            )
-        found[key] = (value.strip(), f"{where}, {key}")
-    return found
-
-
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="twistedchat",
@@ -111,7 +87,10 @@ def settings_from(
     if config is None and os.path.exists(default_config_file(environ)):
         config = default_config_file(environ)
     if config is not None:
-        values.update(read_config(config))
+        try:
+            values.update(read_config_file(config, CONFIG_KEYS))
+        except ConfigFileError as e:
+            raise SettingsError(str(e)) from None
     for key, option in [
         ("HOST", "address"),
         ("PORT", "port"),

@@ -21,6 +21,7 @@ from twisted.python import usage
 from twisted.python.filepath import FilePath
 
 from ..codec import DEFAULT_MAX_FRAME
+from ..configfile import ConfigFileError, read_config_file
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
@@ -105,37 +106,15 @@ class ServerSettings:
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
-    """
-    Read a config file of C{KEY=VALUE} lines (C{#} starts a comment line).
-
-    Returns each key's value with a description of where it was found.
-    """
+    """Each setting in the config file at C{path}, with where it was found."""
     try:
-        with open(path, encoding="utf-8") as file:
-            lines = file.read().splitlines()
-    except OSError as e:
-        raise ConfigError(f"config file {path}: cannot read it: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {path}: not UTF-8 text") from None
-    found: dict[str, tuple[str, str]] = {}
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{path}, line {number}"
-        key, equals, value = line.partition("=")
-        key = key.strip().upper()
-        if not equals:
-            raise ConfigError(f"{where}: expected KEY=VALUE, got {raw!r}")
-        if key not in _BY_KEY:
-            known = ", ".join(_BY_KEY)
-            raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
-        if key in found:
-            raise ConfigError(f"{where}, {key}: given twice (first at {found[key][1]})")
-        value = value.strip()
+        found = read_config_file(path, _BY_KEY)
+    except ConfigFileError as e:
+        raise ConfigError(str(e)) from None
+    folder = os.path.dirname(os.path.abspath(path))
+    for key, (value, origin) in found.items():
         if value and _BY_KEY[key].is_path:
-            value = os.path.join(os.path.dirname(os.path.abspath(path)), value)
-        found[key] = (value, f"{where}, {key}")
+            found[key] = (os.path.join(folder, value), origin)
     return found
 
 
