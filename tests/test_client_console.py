@@ -126,6 +126,18 @@ class RegistrationTests(ConsoleTestCase):
         pump.flush()
         self.assertIn("Vous êtes dans #general", self.text(shown))
 
+    def test_lines_right_after_the_choice_go_to_the_chosen_room(self) -> None:
+        bob, bob_shown = self.console("bob", room="lobby", lang="en")
+        _, _, bob_pump = self.connect(bob)
+        console, _ = self.console(room=None)
+        _, _, pump = self.connect(console)
+        console.line_received("1")
+        console.line_received("right after the choice")
+        pump.flush()
+        bob_pump.flush()
+        self.assertIn("alice said: right after the choice", self.text(bob_shown))
+        self.assertEqual(console.rooms, ["lobby"])
+
     def test_taken_nick_is_asked_again(self) -> None:
         first, _ = self.console("alice")
         self.connect(first)

@@ -265,6 +265,8 @@ class ChatConsole:
                 self.choose_room(rooms)
                 return
             self.send(codec.Join(choice))
+            # As for the Hello's rooms: what we send next follows the Join.
+            self.current_room = choice
             self.flush_pending()
 
         self.prompt(
