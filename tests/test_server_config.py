@@ -222,8 +222,13 @@ class ServiceTreeTests(SynchronousTestCase):
     def test_each_front_listens_on_its_endpoint(self) -> None:
         fake = MemoryReactorClock()
         top = build_service(self.settings(self.mktemp()), fake)
-        self.assertEqual([s.name for s in IServiceCollection(top)], ["line", "framed"])
-        top.startService()
+        self.assertEqual(
+            [s.name for s in IServiceCollection(top)], ["history", "line", "framed"]
+        )
+        collection = IServiceCollection(top)
+        fronts = [collection.getServiceNamed(name) for name in ("line", "framed")]
+        for front in fronts:  # the history has its own tests, with real threads
+            front.startService()
         (line_port, line, _, line_interface), (framed_port, framed, _, _) = (
             fake.tcpServers
         )
@@ -233,7 +238,8 @@ class ServiceTreeTests(SynchronousTestCase):
         self.assertIs(line.service, framed.service)
         self.assertEqual(line.service.default_room, "general")
         self.assertEqual(framed.max_frame, 1000)
-        self.successResultOf(top.stopService())
+        for front in fronts:
+            self.successResultOf(front.stopService())
 
     def test_identity_key_is_made_once_and_kept(self) -> None:
         data_dir = self.mktemp()

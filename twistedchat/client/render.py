@@ -186,17 +186,26 @@ class Renderer:
         ]
 
     def render_History(self, frame: codec.History) -> list[str]:
+        """Past messages and pictures of a room, each marked as history."""
+        lines = []
         try:
-            entries = json.loads(frame.entries)
-            lines = [
-                f"{self.clock(int(entry['time']))} "
-                + self._("(history) {nick}: {text}").format(
-                    nick=neutralise(str(entry["nick"])),
-                    text=neutralise(str(entry["text"])),
-                )
-                for entry in entries
-            ]
-        except (ValueError, TypeError, KeyError):
+            for entry in json.loads(frame.entries):
+                stamp = self.clock(int(entry["time"]))
+                nick = neutralise(str(entry["nick"]))
+                if entry.get("kind") == "image":
+                    heading = self._("(history) {nick} showed a picture:")
+                    lines.append(f"{stamp} " + heading.format(nick=nick))
+                    lines.extend(
+                        f"  {neutralise(row)}"
+                        for row in str(entry["text"]).splitlines()
+                    )
+                else:
+                    text = neutralise(str(entry["text"]))
+                    line = self._("(history) {nick}: {text}").format(
+                        nick=nick, text=text
+                    )
+                    lines.append(f"{stamp} {line}")
+        except (ValueError, TypeError, KeyError, AttributeError):
             return [self._("Error: {text}").format(text=self._("unreadable history"))]
         return lines
 

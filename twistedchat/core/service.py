@@ -11,7 +11,7 @@ user. The core never sees bytes, sockets or wire formats.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -52,6 +52,7 @@ from .events import (
     Quit,
     User,
 )
+from .history import HistoryEntry, IHistory
 from .identity import Identities
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
 
@@ -131,6 +132,7 @@ class ChatService:
         default_room: str | None = "general",
         operators: ICredentialsChecker | None = None,
         identities: Identities | None = None,
+        history: IHistory | None = None,
     ) -> None:
         """
         Without C{identities}, a secret is made up for this run: resume
@@ -142,6 +144,7 @@ class ChatService:
         self.default_room = default_room
         self.operators = operators
         self.identities = identities or Identities(Identities.new_secret())
+        self.history = history
         self.sessions: dict[str, Session] = {}  # by folded nick
         self.by_id: dict[str, Session] = {}  # by user id
         self.rooms: dict[str, Room] = {}
@@ -288,6 +291,8 @@ class ChatService:
         if not text.strip():
             raise EmptyMessage()
         event = Message(self.clock.seconds(), room.name, session.user, text)
+        if self.history is not None:
+            self.history.record(event)
         count = self._fan_out(event, room.members.items(), exclude=session)
         self.log.info(
             "message from {nick} in {room} relayed to {count} members: {text}",
@@ -316,6 +321,8 @@ class ChatService:
         if not art.strip():
             raise EmptyMessage()
         event = Image(self.clock.seconds(), room.name, session.user, art)
+        if self.history is not None:
+            self.history.record(event)
         count = self._fan_out(event, room.members.items(), exclude=session)
         self.log.info(
             "image from {nick} in {room} ({lines} lines) relayed to {count} members",
@@ -325,6 +332,12 @@ class ChatService:
             count=count,
         )
         return event
+
+    def recent(self, name: str) -> Sequence[HistoryEntry]:
+        """What was said lately in room C{name}, oldest first (for a joiner)."""
+        if self.history is None:
+            return ()
+        return self.history.recent(name)
 
     def members(self, name: str) -> list[User]:
         """Who is in room C{name}, in the order they joined."""

@@ -196,12 +196,20 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
             )
         for room in frame.rooms:
             try:
-                self.deliver(service.join(session, room, returning=session.resumed))
+                self.entered(service.join(session, room, returning=session.resumed))
             except errors.ChatError as e:
                 self.refused(e)
 
+    def entered(self, joined: Joined) -> None:
+        """Tell the joiner it is in, then what was said there lately."""
+        self.deliver(joined)
+        entries = self.factory.service.recent(joined.room)
+        if entries:
+            array = "[" + ",".join(entry.to_json() for entry in entries) + "]"
+            self.send(codec.History(joined.room, array))
+
     def handle_Join(self, frame: codec.Join) -> None:
-        self.deliver(self.factory.service.join(self._session(), frame.room))
+        self.entered(self.factory.service.join(self._session(), frame.room))
 
     def handle_Part(self, frame: codec.Part) -> None:
         self.deliver(

@@ -10,6 +10,8 @@ translates: the rules live in L{ChatService}.
 
 from __future__ import annotations
 
+import time
+
 from twisted.internet.protocol import Factory
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -27,6 +29,7 @@ from ..core.events import (
     PrivateMessage,
     Quit,
 )
+from ..core.history import HistoryEntry
 from ..core.service import ChatService, Session
 from ..text import neutralise
 from .base import RenderOnce, SessionProtocol
@@ -92,6 +95,15 @@ def render_event(event: Event) -> bytes:
             )
 
 
+def render_history(entry: HistoryEntry) -> bytes:
+    """A past message, marked as history, with the server's local time."""
+    mark = f"[history {time.strftime('%H:%M', time.localtime(entry.time))}]"
+    if entry.kind == "image":
+        art = b"".join(_line(f"  {row}") for row in entry.text.splitlines())
+        return _line(f"{mark} [{entry.nick}] shows a picture:") + art
+    return _line(f"{mark} [{entry.nick}] {entry.text}")
+
+
 def _reason(reason: str) -> str:
     return f": {reason}" if reason else ""
 
@@ -118,6 +130,7 @@ class LineProtocol(SessionProtocol, LineReceiver):
         if service.default_room is not None:
             service.join(self.session, service.default_room, arrival=True)
             self.reply(f"you are in #{service.default_room}")
+            self.replay(service.default_room)
         else:
             self.reply("JOIN a room to start chatting")
 
@@ -175,6 +188,11 @@ class LineProtocol(SessionProtocol, LineReceiver):
     def error(self, text: str) -> None:
         self.reply(f"error: {text}")
 
+    def replay(self, room: str) -> None:
+        """Show a joiner what was said lately, before anything new."""
+        for entry in self.factory.service.recent(room):
+            self.transport.write(render_history(entry))
+
     def current_room(self, session: Session) -> str | None:
         return next((room.name for room in session.rooms.values()), None)
 
@@ -220,6 +238,7 @@ class LineProtocol(SessionProtocol, LineReceiver):
             service.part(session, previous)
         members = len(service.names(room))
         self.reply(f"you are in #{self.current_room(session)} ({_count(members)})")
+        self.replay(room)
 
     def line_PART(self, session: Session, argument: str) -> None:
         room = self._room_or_fail(session)

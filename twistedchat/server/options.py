@@ -22,6 +22,7 @@ from twisted.python.filepath import FilePath
 
 from ..codec import DEFAULT_MAX_FRAME
 from ..configfile import ConfigFileError, read_config_file
+from ..core import history
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
@@ -74,8 +75,38 @@ SETTINGS = [
     Setting(
         "DATA_DIR",
         "twistedchat-data",
-        "folder for the server's data (identity key), created if missing",
+        "folder for the server's data (identity key, history/), created if missing",
         is_path=True,
+    ),
+    Setting(
+        "HISTORY_FLUSH_MS",
+        str(history.DEFAULT_FLUSH_MS),
+        "longest time (ms) a message waits in memory before it is written",
+    ),
+    Setting(
+        "HISTORY_BATCH",
+        str(history.DEFAULT_BATCH),
+        "messages that, once waiting, are written at once",
+    ),
+    Setting(
+        "HISTORY_FSYNC",
+        "interval",
+        "fsync after each batch (always), at most once a second (interval), or never",
+    ),
+    Setting(
+        "HISTORY_REPLAY",
+        str(history.DEFAULT_REPLAY),
+        "past messages shown to whoever joins a room (0: none)",
+    ),
+    Setting(
+        "HISTORY_MAX_BYTES",
+        str(history.DEFAULT_MAX_BYTES),
+        "size past which a room's history file is rotated",
+    ),
+    Setting(
+        "HISTORY_KEEP",
+        str(history.DEFAULT_KEEP),
+        "rotated history files kept per room",
     ),
     Setting(
         "DEFAULT_ROOM",
@@ -103,6 +134,12 @@ class ServerSettings:
     data_dir: str
     default_room: str | None
     operators: str | None
+    history_flush_ms: int = history.DEFAULT_FLUSH_MS
+    history_batch: int = history.DEFAULT_BATCH
+    history_fsync: history.FsyncPolicy = "interval"
+    history_replay: int = history.DEFAULT_REPLAY
+    history_max_bytes: int = history.DEFAULT_MAX_BYTES
+    history_keep: int = history.DEFAULT_KEEP
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
@@ -143,6 +180,23 @@ def _positive(value: str) -> int:
     if number < 1:
         raise ValueError(f"not a positive whole number: {value!r}")
     return number
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ValueError(f"not a whole number (0 or more): {value!r}")
+    return number
+
+
+def _fsync(value: str) -> history.FsyncPolicy:
+    for policy in history.FSYNC_POLICIES:
+        if value == policy:
+            return policy
+    raise ValueError(f"not one of {', '.join(history.FSYNC_POLICIES)}: {value!r}")
 
 
 def _room(value: str) -> str | None:
@@ -217,6 +271,12 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         data_dir=check("DATA_DIR", _data_dir),
         default_room=check("DEFAULT_ROOM", _room),
         operators=operators,
+        history_flush_ms=check("HISTORY_FLUSH_MS", _positive),
+        history_batch=check("HISTORY_BATCH", _positive),
+        history_fsync=check("HISTORY_FSYNC", _fsync),
+        history_replay=check("HISTORY_REPLAY", _count),
+        history_max_bytes=check("HISTORY_MAX_BYTES", _positive),
+        history_keep=check("HISTORY_KEEP", _count),
     )
 
 

@@ -7,6 +7,7 @@ with the reactor passed in, so tests can build the tree on a fake reactor.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
@@ -22,6 +23,7 @@ from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
+from ..core.history import HistoryWriter
 from ..core.service import ChatService
 from ..fronts.framed import FramedFront
 from ..fronts.line import LineFront
@@ -62,8 +64,22 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
     if settings.operators is not None:
         checker = OperatorsChecker(reactor, FilePath(settings.operators))
     identities = load_identities(settings.data_dir)
-    chat = ChatService(reactor, settings.default_room, checker, identities)
     top = MultiService()
+    # First in, so stopped last: the fronts stop listening, then the history
+    # writes what is still queued.
+    writer = HistoryWriter(
+        os.path.join(settings.data_dir, "history"),
+        reactor,
+        flush_interval=settings.history_flush_ms / 1000,
+        batch=settings.history_batch,
+        fsync=settings.history_fsync,
+        replay=settings.history_replay,
+        max_bytes=settings.history_max_bytes,
+        keep=settings.history_keep,
+    )
+    writer.setName("history")  # type: ignore[no-untyped-call]
+    writer.setServiceParent(top)  # type: ignore[no-untyped-call]
+    chat = ChatService(reactor, settings.default_room, checker, identities, writer)
     fronts: list[tuple[str, str, IProtocolFactory]] = [
         ("line", settings.line_endpoint, LineFront(chat, settings.max_line)),
         ("framed", settings.framed_endpoint, FramedFront(chat, settings.max_frame)),
