@@ -122,45 +122,40 @@ def read_tail(
     path: str, wanted: int, warn: Callable[[str, int, str], None]
 ) -> list[HistoryEntry]:
     """
-    The last C{wanted} readable entries of the file at C{path}, oldest first,
-    reading blocks backwards from its end until there are enough. C{warn(path,
-    offset, why)} is told of each line skipped among those read.
+    The last C{wanted} readable entries of the file at C{path}, oldest first.
+
+    Blocks are read backwards from the end, and lines taken newest first,
+    until there are enough: what comes before is never read, so the cost does
+    not depend on the file's size. C{warn(path, offset, why)} is told of each
+    unreadable line among those taken.
     """
+    entries: list[HistoryEntry] = []
     if wanted <= 0:
-        return []
+        return entries
     with open(path, "rb") as file:
-        position = file.seek(0, os.SEEK_END)
+        end = file.seek(0, os.SEEK_END)
+        position = end  # data holds the file's bytes from here to end
         data = b""
-        while True:
-            start = max(0, position - _TAIL_BLOCK)
-            file.seek(start)
-            data = file.read(position - start) + data
-            position = start
-            lines = data.split(b"\n")
-            offset = position
-            if position > 0:  # the first piece may be the end of a longer line
-                offset += len(lines[0]) + 1
-                lines = lines[1:]
-            problems: list[tuple[int, str]] = []
-            entries = _parse_lines(lines, offset, problems)
-            if len(entries) >= wanted or position == 0:
-                break
-    for where, why in problems:
-        warn(path, where, why)
-    return entries[-wanted:]
-
-
-def _parse_lines(
-    lines: list[bytes], offset: int, problems: list[tuple[int, str]]
-) -> list[HistoryEntry]:
-    entries = []
-    for line in lines:
-        if line.strip():
-            try:
-                entries.append(HistoryEntry.from_json(line.decode("utf-8")))
-            except ValueError as e:
-                problems.append((offset, str(e)))
-        offset += len(line) + 1
+        while len(entries) < wanted:
+            cut = data.rfind(
+                b"\n", 0, len(data) - 1 if data.endswith(b"\n") else len(data)
+            )
+            if cut < 0 and position > 0:
+                start = max(0, position - _TAIL_BLOCK)
+                file.seek(start)
+                data = file.read(position - start) + data
+                position = start
+                continue
+            line, data = data[cut + 1 :], data[: cut + 1]
+            offset = position + cut + 1
+            if line.strip():
+                try:
+                    entries.append(HistoryEntry.from_json(line.decode("utf-8")))
+                except ValueError as e:
+                    warn(path, offset, str(e))
+            if cut < 0:
+                break  # that was the file's first line
+    entries.reverse()
     return entries
 
 
@@ -381,7 +376,13 @@ class HistoryWriter(Service):
         for path_group in self._files_by_room():
             entries: list[HistoryEntry] = []
             for path in path_group:  # newest first
-                older = read_tail(path, self.replay - len(entries), self._skipped)
+                try:
+                    older = read_tail(path, self.replay - len(entries), self._skipped)
+                except OSError as e:
+                    self.log.error(
+                        "cannot read history file {path}: {why}", path=path, why=e
+                    )
+                    break
                 entries[:0] = older
                 if len(entries) >= self.replay:
                     break
@@ -394,6 +395,13 @@ class HistoryWriter(Service):
         try:
             names = os.listdir(self.folder)
         except FileNotFoundError:
+            return
+        except OSError as e:
+            self.log.error(
+                "cannot read the history folder {folder}: {why}",
+                folder=self.folder,
+                why=e,
+            )
             return
         for name in sorted(names):
             if name.endswith(SUFFIX):

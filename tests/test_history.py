@@ -1,0 +1,338 @@
+"""The history writer: batching, replay, faults, rotation, file names."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.task import Clock
+from twisted.logger import ILogObserver, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from twistedchat import codec
+from twistedchat.core.events import Image, Message, User
+from twistedchat.core.history import HistoryEntry, HistoryWriter, file_name, read_tail
+from twistedchat.core.service import ChatService
+from twistedchat.fronts.framed import FramedFront
+from twistedchat.fronts.line import LineFront
+
+from .test_core import RecordingClient
+from .test_framed_front import FramedClient
+from .test_line_front import Client as LineClient
+
+TOTO = User("u1", "toto", 33)
+
+
+def run_now(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+    """Disk work done at once, on this thread: real files, no waiting."""
+    return maybeDeferred(function, *args)
+
+
+def message(n: int, room: str = "general", at: float = 1000.0) -> Message:
+    return Message(at + n, room, TOTO, f"message {n}")
+
+
+class HistoryTestCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.folder = os.path.abspath(self.mktemp())
+
+    def writer(self, **options: Any) -> HistoryWriter:
+        writer = HistoryWriter(
+            self.folder, self.clock, run_in_thread=run_now, **options
+        )
+        writer.startService()
+        return writer
+
+    def lines(self, room: str = "general") -> list[dict[str, Any]]:
+        path = os.path.join(self.folder, file_name(room))
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as file:
+            return [json.loads(line) for line in file]
+
+
+class EntryTests(SynchronousTestCase):
+    def test_json_round_trip_with_milliseconds(self) -> None:
+        entry = HistoryEntry(
+            "b-1", 1700000000.123, "général", "u1", "toto", "message", "é\n"
+        )
+        line = entry.to_json()
+        self.assertIn('"time":1700000000123', line)
+        self.assertNotIn("\n", line)
+        self.assertEqual(HistoryEntry.from_json(line), entry)
+
+    def test_not_an_entry(self) -> None:
+        for line in ["", "{", "[]", '{"id": 1}', "null"]:
+            self.assertRaises(ValueError, HistoryEntry.from_json, line)
+
+
+class FileNameTests(SynchronousTestCase):
+    def test_room_names_never_escape_the_folder(self) -> None:
+        names = [
+            file_name(room) for room in ["..", ".", "a/b", "../../etc/passwd", "x" * 50]
+        ]
+        names.append(file_name("é" * 50))
+        for name in names:
+            self.assertNotIn("/", name)
+            self.assertNotIn("..", name)
+            self.assertTrue(name.endswith(".jsonl"))
+            self.assertLess(len(name), 200)
+        self.assertEqual(file_name("General"), file_name("general"))
+        self.assertEqual(file_name("dev-ops_2"), "dev-ops_2.jsonl")
+        self.assertEqual(len(set(names)), len(names))
+
+
+class BatchingTests(HistoryTestCase):
+    def test_written_after_the_flush_interval(self) -> None:
+        writer = self.writer(flush_interval=0.2, batch=100)
+        for n in range(3):
+            writer.record(message(n))
+        self.assertEqual(self.lines(), [])
+        self.clock.advance(0.19)
+        self.assertEqual(self.lines(), [])
+        self.clock.advance(0.02)
+        self.assertEqual(
+            [line["text"] for line in self.lines()], [f"message {n}" for n in range(3)]
+        )
+
+    def test_written_at_once_when_the_batch_is_full(self) -> None:
+        writer = self.writer(flush_interval=10, batch=5)
+        for n in range(4):
+            writer.record(message(n))
+        self.assertEqual(self.lines(), [])
+        writer.record(message(4))
+        self.assertEqual(len(self.lines()), 5)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_entry_fields(self) -> None:
+        writer = self.writer()
+        writer.record(message(1))
+        writer.record(Image(1002.5, "general", TOTO, " /\\\n/__\\"))
+        self.successResultOf(writer.flush())
+        first, second = self.lines()
+        self.assertEqual(
+            {k: v for k, v in first.items() if k != "id"},
+            {
+                "time": 1001000,
+                "room": "general",
+                "user_id": "u1",
+                "nick": "toto",
+                "kind": "message",
+                "text": "message 1",
+            },
+        )
+        self.assertEqual((second["kind"], second["text"]), ("image", " /\\\n/__\\"))
+        self.assertNotEqual(first["id"], second["id"])
+
+    def test_stop_writes_everything_queued(self) -> None:
+        writer = self.writer(flush_interval=60, batch=10_000)
+        for n in range(250):
+            writer.record(message(n, room=f"room{n % 3}"))
+        self.successResultOf(writer.stopService())
+        self.assertEqual(sum(len(self.lines(f"room{r}")) for r in range(3)), 250)
+        self.assertEqual(writer.written, 250)
+
+
+class ReplayTests(HistoryTestCase):
+    def test_recent_entries_survive_a_restart_in_order(self) -> None:
+        writer = self.writer(replay=3)
+        for n in range(10):
+            writer.record(message(n))
+        writer.record(message(99, room="Other"))
+        self.assertEqual(
+            [e.text for e in writer.recent("GENERAL")],
+            ["message 7", "message 8", "message 9"],
+        )
+        self.successResultOf(writer.stopService())
+
+        again = self.writer(replay=3)
+        self.assertEqual(
+            [e.text for e in again.recent("general")],
+            ["message 7", "message 8", "message 9"],
+        )
+        self.assertEqual([e.text for e in again.recent("other")], ["message 99"])
+        self.assertEqual(again.recent("nowhere"), ())
+
+    def test_only_the_tail_is_read(self) -> None:
+        os.makedirs(self.folder)
+        path = os.path.join(self.folder, file_name("general"))
+        with open(path, "w", encoding="utf-8") as file:
+            file.write("this is not JSON, and it is long\n" * 40_000)  # 1.3 MB
+            for n in range(10):
+                file.write(
+                    HistoryEntry(
+                        f"x-{n}", n, "general", "u", "t", "message", str(n)
+                    ).to_json()
+                    + "\n"
+                )
+        warnings: list[tuple[str, int, str]] = []
+        tail = read_tail(path, 5, lambda *problem: warnings.append(problem))
+        self.assertEqual([e.text for e in tail], ["5", "6", "7", "8", "9"])
+        self.assertEqual(warnings, [])
+
+    def test_corrupt_and_truncated_lines_are_skipped_with_a_warning(self) -> None:
+        writer = self.writer()
+        for n in range(3):
+            writer.record(message(n))
+        self.successResultOf(writer.stopService())
+        path = os.path.join(self.folder, file_name("general"))
+        size = os.path.getsize(path)
+        with open(path, "ab") as file:
+            file.write(b"hand-edited nonsense\n")
+            file.write(
+                b'{"id":"x","time":5,"room":"general","nick":"to'
+            )  # crash mid-write
+        logged: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, logged.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        again = self.writer()
+        self.assertEqual(
+            [e.text for e in again.recent("general")],
+            ["message 0", "message 1", "message 2"],
+        )
+        warnings = [
+            e for e in logged if "skipped an unreadable line" in e.get("log_format", "")
+        ]
+        self.assertEqual(
+            sorted((w["path"], w["offset"]) for w in warnings),
+            [(path, size), (path, size + 21)],
+        )
+
+
+class FaultTests(HistoryTestCase):
+    def test_write_error_is_logged_retried_and_loses_nothing(self) -> None:
+        os.makedirs(os.path.dirname(self.folder), exist_ok=True)
+        with open(self.folder, "w") as blocker:  # a file where the folder should be
+            blocker.write("in the way")
+        writer = self.writer(flush_interval=0.2)
+        writer.record(message(1))
+        self.clock.advance(0.2)
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
+        self.assertEqual(writer.written, 0)
+        writer.record(message(2))
+        os.remove(self.folder)  # the disk is usable again
+        self.clock.advance(0.2)
+        self.assertEqual(
+            [line["text"] for line in self.lines()], ["message 1", "message 2"]
+        )
+        self.assertEqual(writer.written, 2)
+
+    def test_retries_without_new_messages(self) -> None:
+        os.makedirs(os.path.dirname(self.folder), exist_ok=True)
+        with open(self.folder, "w") as blocker:
+            blocker.write("in the way")
+        writer = self.writer(flush_interval=0.2)
+        writer.record(message(1))
+        self.clock.advance(0.2)
+        os.remove(self.folder)
+        self.clock.advance(0.2)
+        self.assertEqual([line["text"] for line in self.lines()], ["message 1"])
+
+
+class RotationTests(HistoryTestCase):
+    def test_rotates_and_keeps_a_bounded_number_of_files(self) -> None:
+        writer = self.writer(max_bytes=1000, keep=2, replay=30)
+        for n in range(60):
+            writer.record(message(n))
+            self.successResultOf(writer.flush())
+        names = sorted(os.listdir(self.folder))
+        self.assertEqual(names, ["general.jsonl", "general.jsonl.1", "general.jsonl.2"])
+        for name in names:
+            self.assertLess(
+                os.path.getsize(os.path.join(self.folder, name)), 1000 + 200
+            )
+        self.successResultOf(writer.stopService())
+        again = self.writer(max_bytes=1000, keep=2, replay=30)
+        texts = [e.text for e in again.recent("general")]
+        self.assertEqual(texts[-1], "message 59")
+        self.assertEqual(texts, [f"message {n}" for n in range(60 - len(texts), 60)])
+        self.assertGreater(len(texts), len(self.lines()))  # reached into rotated files
+
+
+class ThreadedWriterTests(TestCase):
+    """The real writer thread, under the real reactor."""
+
+    def test_written_off_the_reactor_thread(self) -> object:
+        folder = os.path.abspath(self.mktemp())
+        writer = HistoryWriter(folder, reactor, flush_interval=0.05)
+        writer.startService()
+        for n in range(500):
+            writer.record(message(n))
+
+        def check(_: object) -> None:
+            with open(os.path.join(folder, "general.jsonl"), encoding="utf-8") as file:
+                texts = [json.loads(line)["text"] for line in file]
+            self.assertEqual(texts, [f"message {n}" for n in range(500)])
+            shutil.rmtree(folder)
+
+        return writer.stopService().addCallback(check)
+
+
+class ReplayToClientsTests(HistoryTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.history = self.writer(replay=2)
+        self.service = ChatService(self.clock, "general", history=self.history)
+        self.line_front = LineFront(self.service)
+        self.framed_front = FramedFront(self.service)
+
+    def test_room_messages_are_kept_private_ones_are_not(self) -> None:
+        toto = self.service.connect(RecordingClient(), "toto")
+        self.service.join(toto, "general")
+        self.service.connect(RecordingClient(), "tutu")
+        self.service.say(toto, "general", "public")
+        self.service.whisper(toto, "tutu", "secret")
+        self.service.show_image(toto, "general", "art")
+        self.assertEqual(
+            [e.text for e in self.service.recent("general")], ["public", "art"]
+        )
+        self.successResultOf(self.history.flush())
+        self.assertNotIn("secret", json.dumps(self.lines()))
+
+    def test_netcat_joiner_sees_marked_history_first(self) -> None:
+        speaker = LineClient(self.line_front, 5000)
+        for text in ["one", "two", "three"]:
+            speaker.send(f"MSG {text}\n")
+        newcomer = LineClient(self.line_front, 5001)
+        when = time.strftime("%H:%M", time.localtime(self.clock.seconds()))
+        self.assertEqual(
+            newcomer.lines()[1:],
+            [
+                "[server] you are in #general",
+                f"[history {when}] [127.0.0.1:5000] two",
+                f"[history {when}] [127.0.0.1:5000] three",
+            ],
+        )
+        newcomer.send("JOIN dev\nJOIN general\n")
+        self.assertEqual(
+            newcomer.lines()[-3:],
+            [
+                "[server] you are in #general (2 members)",
+                f"[history {when}] [127.0.0.1:5000] two",
+                f"[history {when}] [127.0.0.1:5000] three",
+            ],
+        )
+
+    def test_framed_joiner_gets_one_history_frame_after_entering(self) -> None:
+        speaker = LineClient(self.line_front, 5000)
+        speaker.send("MSG one\nMSG two\nMSG three\n")
+        client = FramedClient(self.framed_front, 6000)
+        client.send(codec.Hello(1, "toto", "", "fr", ("general",)))
+        _, entered, history = client.received()
+        self.assertIsInstance(entered, codec.Entered)
+        assert isinstance(history, codec.History)
+        entries = json.loads(history.entries)
+        self.assertEqual([e["text"] for e in entries], ["two", "three"])
+        self.assertEqual(entries[0]["time"], round(self.clock.seconds() * 1000))
+        client.send(codec.Join("empty"))
+        (entered_empty,) = client.received()
+        self.assertIsInstance(entered_empty, codec.Entered)
