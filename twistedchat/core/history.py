@@ -390,18 +390,23 @@ class HistoryWriter(Service):
             self.written += count
 
         def failed(failure: Failure) -> None:
-            failure.trap(OSError)
-            self.log.error(
-                "could not write history to {folder}, will retry: {why}",
-                folder=self.folder,
-                why=failure.getErrorMessage(),
-            )
+            # The lines stay in the writer's backlog: the next flush retries.
+            if failure.check(OSError):
+                self.log.error(
+                    "could not write history to {folder}, will retry: {why}",
+                    folder=self.folder,
+                    why=failure.getErrorMessage(),
+                )
+            else:
+                self.log.failure(
+                    "writing history to {folder}", failure, folder=self.folder
+                )
             if self.running and self._timer is None:
                 self._timer = self.clock.callLater(self.flush_interval, self.flush)
 
-        writing = previous.addCallback(write).addCallbacks(written, failed)
-        self._last_write = writing
-        writing.addBoth(lambda result: done.callback(None))
+        # Chained on the previous write: one batch at a time, in order.
+        self._last_write = previous.addCallback(write).addCallbacks(written, failed)
+        self._last_write.addBoth(lambda _: done.callback(None))
         return done
 
     def _drain(self) -> Deferred[None]:
