@@ -11,6 +11,7 @@ from twistedchat.core import errors
 from twistedchat.core.events import (
     Event,
     Image,
+    Invited,
     Joined,
     Kicked,
     Killed,
@@ -19,6 +20,7 @@ from twistedchat.core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    TopicChanged,
     User,
 )
 from twistedchat.core.identity import PALETTE, Identities
@@ -405,3 +407,93 @@ class PrivateAndImageTests(ServiceTestCase):
             errors.EmptyMessage, self.service.show_image, toto, "general", "\n"
         )
         self.assertRaises(errors.NoSuchRoom, self.service.show_image, toto, "x", "art")
+
+
+class IrcFeatureTests(ServiceTestCase):
+    def test_topic_is_for_operators_while_t_is_set(self) -> None:
+        toto, _ = self.user("toto")
+        tutu, tutu_client = self.user("tutu")
+        tutu_client.take()
+        self.assertRaises(
+            errors.NotRoomOperator, self.service.set_topic, tutu, "general", "x"
+        )
+        event = self.service.set_topic(toto, "general", "bienvenue")
+        self.assertEqual(event, TopicChanged(1000.0, "general", toto.user, "bienvenue"))
+        self.assertEqual(tutu_client.take(), [event])
+        room = self.service.room("general")
+        self.assertEqual((room.topic, room.topic_by), ("bienvenue", "toto"))
+        self.service.change_modes(toto, "general", [("-t", "")])
+        self.service.set_topic(tutu, "general", "anyone may")
+        self.assertEqual(room.topic, "anyone may")
+
+    def test_modes(self) -> None:
+        toto, _ = self.user("toto")
+        tutu, tutu_client = self.user("tutu")
+        self.user("outsider", room="dev")
+        tutu_client.take()
+        self.assertRaises(
+            errors.NotRoomOperator,
+            self.service.change_modes,
+            tutu,
+            "general",
+            [("+m", "")],
+        )
+        event = self.service.change_modes(
+            toto, "general", [("+m", ""), ("+t", ""), ("+o", "TUTU")]
+        )
+        self.assertEqual(
+            event.changes, (("+m", ""), ("+o", "tutu"))
+        )  # +t was already set
+        self.assertEqual(tutu_client.take(), [event])
+        self.assertTrue(self.service.is_room_operator(tutu, "general"))
+        for bad, error in [
+            ([("+x", "")], errors.UnknownMode),
+            ([("+o", "")], errors.MissingModeArgument),
+            ([("+o", "outsider")], errors.UserNotInRoom),
+            ([("+o", "nobody")], errors.NoSuchNick),
+        ]:
+            self.assertRaises(error, self.service.change_modes, toto, "general", bad)
+
+    def test_moderated_and_no_external_rooms(self) -> None:
+        toto, _ = self.user("toto")
+        tutu, _ = self.user("tutu")
+        outsider, _ = self.user("outsider", room="dev")
+        self.service.say(outsider, "general", "from outside")
+        self.service.change_modes(toto, "general", [("+n", ""), ("+m", "")])
+        self.assertRaises(
+            errors.CannotSendToRoom, self.service.say, outsider, "general", "x"
+        )
+        self.assertRaises(
+            errors.CannotSendToRoom, self.service.say, tutu, "general", "x"
+        )
+        self.service.say(toto, "general", "operators still speak")
+
+    def test_notices_are_marked(self) -> None:
+        toto, _ = self.user("toto")
+        _, tutu_client = self.user("tutu")
+        tutu_client.take()
+        self.service.say(toto, "general", "bot output", notice=True)
+        self.service.whisper(toto, "tutu", "psst", notice=True)
+        message, private = tutu_client.take()
+        assert isinstance(message, Message) and isinstance(private, PrivateMessage)
+        self.assertTrue(message.notice and private.notice)
+
+    def test_away_and_invite(self) -> None:
+        toto, _ = self.user("toto")
+        tutu, tutu_client = self.user("tutu", room=None)
+        self.service.set_away(tutu, "lunch")
+        self.assertEqual(tutu.away, "lunch")
+        self.service.set_away(tutu, None)
+        self.assertIsNone(tutu.away)
+        event = self.service.invite(toto, "tutu", "general")
+        self.assertEqual(
+            tutu_client.take(), [Invited(1000.0, toto.user, "tutu", "general")]
+        )
+        self.assertEqual(event.room, "general")
+        self.assertRaises(
+            errors.NotInRoom, self.service.invite, tutu, "toto", "general"
+        )
+        self.service.join(tutu, "general")
+        self.assertRaises(
+            errors.UserAlreadyInRoom, self.service.invite, toto, "tutu", "general"
+        )

@@ -122,3 +122,39 @@ class InvalidCredentials(ChatError):
 class NoOperators(ChatError):
     def __str__(self) -> str:
         return "this server has no operators configured"
+
+
+@dataclass(eq=False)
+class CannotSendToRoom(ChatError):
+    """The room is moderated, or closed to those outside it."""
+
+    room: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"cannot send to #{self.room}: {self.why}"
+
+
+@dataclass(eq=False)
+class UnknownMode(ChatError):
+    mode: str
+
+    def __str__(self) -> str:
+        return f'unknown room mode "{self.mode}" (known: o, t, n, m)'
+
+
+@dataclass(eq=False)
+class MissingModeArgument(ChatError):
+    mode: str
+
+    def __str__(self) -> str:
+        return f'room mode "{self.mode}" needs a nick'
+
+
+@dataclass(eq=False)
+class UserAlreadyInRoom(ChatError):
+    nick: str
+    room: str
+
+    def __str__(self) -> str:
+        return f'"{self.nick}" is already in #{self.room}'

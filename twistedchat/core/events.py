@@ -24,12 +24,16 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """C{user} said C{text} in C{room}."""
+    """
+    C{user} said C{text} in C{room}. A C{notice} (IRC's NOTICE) is a message
+    that automatic clients must never answer.
+    """
 
     time: float
     room: str
     user: User
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class PrivateMessage:
     user: User
     to: str
     text: str
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,39 @@ class Killed:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class TopicChanged:
+    """C{user} set the topic of C{room} to C{topic} (empty: no topic)."""
+
+    time: float
+    room: str
+    user: User
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChanged:
+    """
+    C{user} changed the modes of C{room}: C{changes} are IRC-style pairs of a
+    signed letter and its argument, e.g. C{("+o", "toto")} or C{("-m", "")}.
+    """
+
+    time: float
+    room: str
+    user: User
+    changes: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """C{user} invites the user called C{to} into C{room}."""
+
+    time: float
+    user: User
+    to: str
+    room: str
+
+
 Event = (
     Message
     | PrivateMessage
@@ -127,4 +165,7 @@ Event = (
     | NickChanged
     | Kicked
     | Killed
+    | TopicChanged
+    | ModeChanged
+    | Invited
 )

@@ -26,10 +26,12 @@ from zope.interface import Interface
 
 from .errors import (
     AlreadyInRoom,
+    CannotSendToRoom,
     EmptyMessage,
     InvalidCredentials,
     InvalidNick,
     InvalidRoomName,
+    MissingModeArgument,
     NickInUse,
     NoOperators,
     NoSuchNick,
@@ -37,19 +39,24 @@ from .errors import (
     NotInRoom,
     NotRoomOperator,
     NotServerOperator,
+    UnknownMode,
+    UserAlreadyInRoom,
     UserNotInRoom,
 )
 from .events import (
     Event,
     Image,
+    Invited,
     Joined,
     Kicked,
     Killed,
     Message,
+    ModeChanged,
     NickChanged,
     Parted,
     PrivateMessage,
     Quit,
+    TopicChanged,
     User,
 )
 from .history import HistoryEntry, IHistory
@@ -77,6 +84,7 @@ class Session:
     """One connected user, whatever front it came through."""
 
     __slots__ = (
+        "away",
         "client",
         "connected",
         "deliver",
@@ -95,6 +103,7 @@ class Session:
         self.resumed = resumed  # came back with a resume token
         self.rooms: dict[str, Room] = {}
         self.operator: str | None = None
+        self.away: str | None = None  # why the user is away, if they are
         self.connected = True
 
     @property
@@ -106,16 +115,37 @@ class Session:
 
 
 class Room:
-    """A named room; its creator is its first operator."""
+    """
+    A named room; its creator is its first operator.
 
-    __slots__ = ("key", "members", "name", "operators")
+    Modes, as IRC names them: C{t} only operators set the topic (on by
+    default), C{n} no messages from outside the room, C{m} moderated: only
+    operators speak.
+    """
 
-    def __init__(self, name: str) -> None:
+    __slots__ = (
+        "created",
+        "key",
+        "members",
+        "modes",
+        "name",
+        "operators",
+        "topic",
+        "topic_by",
+        "topic_time",
+    )
+
+    def __init__(self, name: str, created: float) -> None:
         self.name = name
         self.key = fold_room(name)
+        self.created = created
         # Session -> its deliver callable; insertion order is join order.
         self.members: dict[Session, Deliver] = {}
         self.operators: set[Session] = set()
+        self.modes: set[str] = {"t"}
+        self.topic = ""
+        self.topic_by = ""
+        self.topic_time = 0.0
 
     def __repr__(self) -> str:
         return f"<Room {self.name!r} ({len(self.members)} members)>"
@@ -260,7 +290,7 @@ class ChatService:
             raise AlreadyInRoom(session.rooms[key].name)
         room = self.rooms.get(key)
         if room is None:
-            room = self.rooms[key] = Room(name)
+            room = self.rooms[key] = Room(name, self.clock.seconds())
             room.operators.add(session)
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
         event = Joined(
@@ -280,17 +310,23 @@ class ChatService:
         self.log.info("{nick} left {room}", nick=session.nick, room=room.name)
         return event
 
-    def say(self, session: Session, name: str, text: str) -> Message:
+    def say(
+        self, session: Session, name: str, text: str, *, notice: bool = False
+    ) -> Message:
         """
         Relay C{text} from C{session} to every other member of room C{name}.
 
-        The sender need not be a member: a message may be posted into any
-        existing room.
+        The sender need not be a member, unless the room has mode C{n}; in a
+        moderated room (C{m}) only its operators speak.
         """
         room = self._existing_room(name)
         if not text.strip():
             raise EmptyMessage()
-        event = Message(self.clock.seconds(), room.name, session.user, text)
+        if "n" in room.modes and session not in room.members:
+            raise CannotSendToRoom(room.name, "only its members may speak (+n)")
+        if "m" in room.modes and not self._operates(session, room):
+            raise CannotSendToRoom(room.name, "it is moderated (+m)")
+        event = Message(self.clock.seconds(), room.name, session.user, text, notice)
         if self.history is not None:
             self.history.record(event)
         count = self._fan_out(event, room.members.items(), exclude=session)
@@ -303,12 +339,16 @@ class ChatService:
         )
         return event
 
-    def whisper(self, session: Session, nick: str, text: str) -> PrivateMessage:
+    def whisper(
+        self, session: Session, nick: str, text: str, *, notice: bool = False
+    ) -> PrivateMessage:
         """Deliver C{text} from C{session} to the user called C{nick} alone."""
         target = self.find(nick)
         if not text.strip():
             raise EmptyMessage()
-        event = PrivateMessage(self.clock.seconds(), session.user, target.nick, text)
+        event = PrivateMessage(
+            self.clock.seconds(), session.user, target.nick, text, notice
+        )
         self._fan_out(event, [(target, target.deliver)], exclude=None)
         self.log.info(
             "private message from {nick} to {to}", nick=session.nick, to=target.nick
@@ -358,12 +398,94 @@ class ChatService:
         room = self.rooms.get(fold_room(name))
         return room is not None and session in room.operators
 
+    def room(self, name: str) -> Room:
+        """The room called C{name} (read it, do not change it), or L{NoSuchRoom}."""
+        return self._existing_room(name)
+
+    def set_topic(self, session: Session, name: str, topic: str) -> TopicChanged:
+        """Set the topic of room C{name}; with mode C{t}, operators only."""
+        room = self._membership(session, name)
+        if "t" in room.modes and not self._operates(session, room):
+            raise NotRoomOperator(room.name)
+        event = TopicChanged(self.clock.seconds(), room.name, session.user, topic)
+        room.topic, room.topic_by, room.topic_time = topic, session.nick, event.time
+        self._fan_out(event, room.members.items(), exclude=session)
+        self.log.info(
+            "{nick} set the topic of {room}: {topic}",
+            nick=session.nick,
+            room=room.name,
+            topic=topic,
+        )
+        return event
+
+    def change_modes(
+        self, session: Session, name: str, changes: Sequence[tuple[str, str]]
+    ) -> ModeChanged:
+        """
+        Apply IRC-style C{changes} (C{("+o", nick)}, C{("-t", "")}...) to room
+        C{name}; room or server operators only. Changes that change nothing
+        are dropped; the event lists those made.
+        """
+        room = self._existing_room(name)
+        if not self._operates(session, room):
+            raise NotRoomOperator(room.name)
+        made: list[tuple[str, str]] = []
+        for signed, argument in changes:
+            sign, letter = signed[:1], signed[1:]
+            if sign not in "+-" or len(signed) != 2 or letter not in "otnm":
+                raise UnknownMode(signed)
+            if letter == "o":
+                if not argument:
+                    raise MissingModeArgument(signed)
+                target = self.find(argument)
+                if target not in room.members:
+                    raise UserNotInRoom(target.nick, room.name)
+                if (target in room.operators) != (sign == "+"):
+                    if sign == "+":
+                        room.operators.add(target)
+                    else:
+                        room.operators.discard(target)
+                    made.append((signed, target.nick))
+            elif (letter in room.modes) != (sign == "+"):
+                if sign == "+":
+                    room.modes.add(letter)
+                else:
+                    room.modes.discard(letter)
+                made.append((signed, ""))
+        event = ModeChanged(self.clock.seconds(), room.name, session.user, tuple(made))
+        if made:
+            self._fan_out(event, room.members.items(), exclude=session)
+            self.log.info(
+                "{nick} changed the modes of {room}: {changes}",
+                nick=session.nick,
+                room=room.name,
+                changes=made,
+            )
+        return event
+
+    def set_away(self, session: Session, message: str | None) -> None:
+        """Mark C{session} away with C{message}, or back with None."""
+        session.away = message or None
+
+    def invite(self, session: Session, nick: str, name: str) -> Invited:
+        """Tell the user called C{nick} that C{session} invites them to a room it is in."""
+        room = self._membership(session, name)
+        target = self.find(nick)
+        if target in room.members:
+            raise UserAlreadyInRoom(target.nick, room.name)
+        event = Invited(self.clock.seconds(), session.user, target.nick, room.name)
+        self._fan_out(event, [(target, target.deliver)], exclude=None)
+        return event
+
+    def _operates(self, session: Session, room: Room) -> bool:
+        return session in room.operators or session.operator is not None
+
     # Privileges
 
     def kick(self, actor: Session, name: str, nick: str, reason: str = "") -> Kicked:
         """Remove C{nick} from room C{name}; C{actor} must operate the room or the server."""
         room = self._existing_room(name)
-        if actor not in room.operators and actor.operator is None:
+        if not self._operates(actor, room):
             raise NotRoomOperator(room.name)
         target = self.find(nick)
         if target not in room.members:

@@ -21,14 +21,17 @@ from ..core import errors
 from ..core.events import (
     Event,
     Image,
+    Invited,
     Joined,
     Kicked,
     Killed,
     Message,
+    ModeChanged,
     NickChanged,
     Parted,
     PrivateMessage,
     Quit,
+    TopicChanged,
 )
 from ..core.service import ChatService, Session
 from .base import RenderOnce, SessionProtocol
@@ -46,16 +49,21 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.NotRoomOperator: ErrorCode.NOT_ROOM_OPERATOR,
     errors.NotServerOperator: ErrorCode.NOT_SERVER_OPERATOR,
     errors.EmptyMessage: ErrorCode.EMPTY_MESSAGE,
+    errors.CannotSendToRoom: ErrorCode.NOT_ROOM_OPERATOR,
 }
 
 
 def render_event(event: Event) -> bytes:
-    """C{event} as the bytes of its frame, length prefix included."""
-    return frame_bytes(event_frame(event))
+    """C{event} as the bytes of its frame, length prefix included (or none)."""
+    frame = event_frame(event)
+    return b"" if frame is None else frame_bytes(frame)
 
 
-def event_frame(event: Event) -> Frame:
-    """The frame that tells a framed client about C{event}."""
+def event_frame(event: Event) -> Frame | None:
+    """
+    The frame that tells a framed client about C{event}; None for room topics,
+    modes and invitations, which protocol version 1 does not carry yet.
+    """
     time = milliseconds(event.time)
     match event:
         case Message():
@@ -78,6 +86,8 @@ def event_frame(event: Event) -> Frame:
             return codec.KickedOut(time, event.room, event.user, event.by, event.reason)
         case Killed():
             return codec.KilledOff(time, event.user, event.by, event.message)
+        case TopicChanged() | ModeChanged() | Invited():
+            return None
 
 
 class FramedProtocol(SessionProtocol, Int32StringReceiver):

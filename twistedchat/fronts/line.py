@@ -20,14 +20,17 @@ from ..core.errors import ChatError
 from ..core.events import (
     Event,
     Image,
+    Invited,
     Joined,
     Kicked,
     Killed,
     Message,
+    ModeChanged,
     NickChanged,
     Parted,
     PrivateMessage,
     Quit,
+    TopicChanged,
 )
 from ..core.history import HistoryEntry
 from ..core.service import ChatService, Session
@@ -93,6 +96,15 @@ def render_event(event: Event) -> bytes:
             return _line(f"[{by.nick}] {event.message}") + _server(
                 f'"{user.nick}" was disconnected by "{by.nick}"'
             )
+        case TopicChanged(user=user):
+            return _server(
+                f'"{user.nick}" set the topic of #{event.room}: {event.topic}'
+            )
+        case ModeChanged(user=user):
+            modes = " ".join(f"{mode} {arg}".strip() for mode, arg in event.changes)
+            return _server(f'"{user.nick}" set mode {modes} on #{event.room}')
+        case Invited(user=user):
+            return _server(f'"{user.nick}" invites you to #{event.room}')
 
 
 def render_history(entry: HistoryEntry) -> bytes:
