@@ -120,6 +120,8 @@ def twistd_command(log_path: Path, server_args: Sequence[str]) -> list[str]:
         "0",
         "--framed-port",
         "0",
+        "--irc-port",
+        "0",
         *server_args,
     ]
 

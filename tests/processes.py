@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).parent / "twistd")
 LISTENING = re.compile(r"(\w+) front listening on (\S+) port (\d+)")
-FRONTS = ("line", "framed")
+FRONTS = ("line", "framed", "irc")
 
 
 def server_environment() -> dict[str, str]:
@@ -69,6 +69,8 @@ class ServerProcess:
                 "--port",
                 "0",
                 "--framed-port",
+                "0",
+                "--irc-port",
                 "0",
                 *list(self.arguments),
             ],

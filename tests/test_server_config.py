@@ -61,6 +61,7 @@ class OptionsTests(SynchronousTestCase):
                 data_dir=os.path.abspath("twistedchat-data"),
                 default_room="general",
                 operators=None,
+                irc_endpoint="tcp:6667:interface=0.0.0.0:backlog=1024",
             ),
         )
 

@@ -67,6 +67,13 @@ SETTINGS = [
         "",
         "endpoint of the framed front (overrides HOST and FRAMED_PORT)",
     ),
+    Setting("IRC_PORT", "6667", "TCP port of the IRC front"),
+    Setting(
+        "IRC",
+        "",
+        "endpoint of the IRC front, e.g. ssl:6697:privateKey=key.pem "
+        "(overrides HOST and IRC_PORT)",
+    ),
     Setting(
         "MAX_FRAME",
         str(DEFAULT_MAX_FRAME),
@@ -140,6 +147,7 @@ class ServerSettings:
     history_replay: int = history.DEFAULT_REPLAY
     history_max_bytes: int = history.DEFAULT_MAX_BYTES
     history_keep: int = history.DEFAULT_KEEP
+    irc_endpoint: str | None = None  # None: no IRC front
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
@@ -255,6 +263,8 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
     line = check("LINE", lambda v: _endpoint(v) if v else None)
     framed_port = check("FRAMED_PORT", _port)
     framed = check("FRAMED", lambda v: _endpoint(v) if v else None)
+    irc_port = check("IRC_PORT", _port)
+    irc = check("IRC", lambda v: _endpoint(v) if v else None)
     operators_value, operators_origin = raw["OPERATORS"]
     operators = None
     if operators_value:
@@ -277,6 +287,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_replay=check("HISTORY_REPLAY", _count),
         history_max_bytes=check("HISTORY_MAX_BYTES", _positive),
         history_keep=check("HISTORY_KEEP", _count),
+        irc_endpoint=irc or _tcp_endpoint(host, irc_port),
     )
 
 

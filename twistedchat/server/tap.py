@@ -26,6 +26,7 @@ from zope.interface import implementer
 from ..core.history import HistoryWriter
 from ..core.service import ChatService
 from ..fronts.framed import FramedFront
+from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
 from .keys import load_identities
 from .operators import OperatorsChecker
@@ -84,6 +85,8 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         ("line", settings.line_endpoint, LineFront(chat, settings.max_line)),
         ("framed", settings.framed_endpoint, FramedFront(chat, settings.max_frame)),
     ]
+    if settings.irc_endpoint is not None:
+        fronts.append(("irc", settings.irc_endpoint, IRCFront(chat)))
     for name, description, factory in fronts:
         endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
         listening = StreamServerEndpointService(endpoint, factory)
