@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -18,6 +19,7 @@ from twistedchat.core.service import ChatService
 from twistedchat.fronts.framed import FramedFront, FramedProtocol
 from twistedchat.fronts.line import LineFront
 
+from .test_core import RecordingClient
 from .test_line_front import Client as LineClient
 
 
@@ -314,3 +316,17 @@ class LeavingTests(ConsoleTestCase):
         self.assertNoResult(alice.finished)
         self.clock.advance(60)
         self.assertNoResult(alice.finished)
+
+
+class KilledTests(ConsoleTestCase):
+    def test_killed_does_not_come_back(self) -> None:
+        checker = InMemoryUsernamePasswordDatabaseDontUse(admin=b"secret")
+        self.service.operators = checker
+        alice, shown = self.console()
+        _, _, pump = self.connect(alice)
+        admin = self.service.connect(RecordingClient(), "admin")
+        self.successResultOf(self.service.oper(admin, "admin", "secret"))
+        self.service.kill(admin, "alice", "enough")
+        pump.flush()
+        self.assertIn("alice a été déconnecté par admin : enough", self.text(shown))
+        self.assertEqual(self.successResultOf(alice.finished), 1)

@@ -216,6 +216,11 @@ class ChatConsole:
         if self.current_room == room:
             self.current_room = self.rooms[-1] if self.rooms else None
 
+    def on_KilledOff(self, frame: codec.KilledOff) -> None:
+        if frame.user.id == self.screen.me:  # an operator put us out: stay out
+            self.closing = True
+            self.exit_status = 1
+
     def on_Renamed(self, frame: codec.Renamed) -> None:
         if frame.user.id == self.screen.me:
             self.nick = frame.user.nick
