@@ -146,3 +146,20 @@ class HostileTextTests(SynchronousTestCase):
             )
         self.assertEqual(lines[2], "  ok")
         self.assertEqual(neutralise("a\tb\nc\x1b"), "a\tb\ufffdc\ufffd")
+
+
+class RoomEventTests(SynchronousTestCase):
+    def test_topic_modes_invitation(self) -> None:
+        view = renderer("fr")
+        self.assertEqual(
+            view.render(codec.TopicSet(NOON, "general", BOB, "bienvenue")),
+            ["[12:05] bob a changé le sujet de #general : bienvenue"],
+        )
+        self.assertEqual(
+            view.render(codec.ModesSet(NOON, "general", BOB, "+o alice")),
+            ["[12:05] bob a changé les modes de #general : +o alice"],
+        )
+        self.assertEqual(
+            renderer("en").render(codec.Invitation(NOON, BOB, "dev")),
+            ["[12:05] bob invites you into #dev (/join dev)"],
+        )

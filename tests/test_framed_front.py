@@ -355,3 +355,23 @@ class FuzzTests(SynchronousTestCase):
             "still working", [f.text for f in seen if isinstance(f, codec.Said)]
         )
         self.assertEqual(self.flushLoggedErrors(), [])
+
+
+class IrcEventTests(FramedFrontTestCase):
+    def test_topic_modes_and_invitations_reach_framed_clients(self) -> None:
+        toto = self.hello("toto", "general")
+        tutu = self.hello("tutu", "general")
+        toto.received(), tutu.received()
+        op = self.service.find("toto")
+        self.service.set_topic(op, "general", "bienvenue")
+        self.service.change_modes(op, "general", [("+o", "tutu"), ("-t", "")])
+        topic, modes = tutu.received()
+        self.assertEqual(
+            topic, codec.TopicSet(1234500, "general", op.user, "bienvenue")
+        )
+        self.assertEqual(
+            modes, codec.ModesSet(1234500, "general", op.user, "+o tutu -t")
+        )
+        self.service.join(op, "dev")
+        self.service.invite(op, "tutu", "dev")
+        self.assertEqual(tutu.received(), [codec.Invitation(1234500, op.user, "dev")])

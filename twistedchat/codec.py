@@ -449,6 +449,34 @@ class Error(Frame):
     fatal: bool = False
 
 
+@frame(0x8F, ("time", TIME), ("room", STR), ("user", USER), ("topic", TEXT))
+@dataclass(frozen=True, slots=True)
+class TopicSet(Frame):
+    time: int
+    room: str
+    user: User
+    topic: str
+
+
+@frame(0x90, ("time", TIME), ("room", STR), ("user", USER), ("changes", TEXT))
+@dataclass(frozen=True, slots=True)
+class ModesSet(Frame):
+    """C{changes}: IRC-style, space-separated, e.g. C{"+o toto -t"}."""
+
+    time: int
+    room: str
+    user: User
+    changes: str
+
+
+@frame(0x91, ("time", TIME), ("user", USER), ("room", STR))
+@dataclass(frozen=True, slots=True)
+class Invitation(Frame):
+    time: int
+    user: User
+    room: str
+
+
 def encode(value: Frame) -> bytes:
     """The payload of C{value}: its type byte, then its fields."""
     out = [bytes((value.TYPE,))]

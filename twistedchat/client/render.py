@@ -161,6 +161,28 @@ class Renderer:
         )
         return [self._stamp(frame.time, None, line)]
 
+    def render_TopicSet(self, frame: codec.TopicSet) -> list[str]:
+        line = self._("{nick} set the topic of #{room}: {topic}").format(
+            nick=self.nick(frame.user),
+            room=neutralise(frame.room),
+            topic=neutralise(frame.topic),
+        )
+        return [self._stamp(frame.time, None, line)]
+
+    def render_ModesSet(self, frame: codec.ModesSet) -> list[str]:
+        line = self._("{nick} set the modes of #{room}: {changes}").format(
+            nick=self.nick(frame.user),
+            room=neutralise(frame.room),
+            changes=neutralise(frame.changes),
+        )
+        return [self._stamp(frame.time, None, line)]
+
+    def render_Invitation(self, frame: codec.Invitation) -> list[str]:
+        line = self._("{nick} invites you into #{room} (/join {room})").format(
+            nick=self.nick(frame.user), room=neutralise(frame.room)
+        )
+        return [self._stamp(frame.time, None, line)]
+
     def render_RoomList(self, frame: codec.RoomList) -> list[str]:
         return self.rooms(frame.rooms)
 

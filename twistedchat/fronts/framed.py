@@ -54,16 +54,12 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
 
 
 def render_event(event: Event) -> bytes:
-    """C{event} as the bytes of its frame, length prefix included (or none)."""
-    frame = event_frame(event)
-    return b"" if frame is None else frame_bytes(frame)
+    """C{event} as the bytes of its frame, length prefix included."""
+    return frame_bytes(event_frame(event))
 
 
-def event_frame(event: Event) -> Frame | None:
-    """
-    The frame that tells a framed client about C{event}; None for room topics,
-    modes and invitations, which protocol version 1 does not carry yet.
-    """
+def event_frame(event: Event) -> Frame:
+    """The frame that tells a framed client about C{event}."""
     time = milliseconds(event.time)
     match event:
         case Message():
@@ -86,8 +82,15 @@ def event_frame(event: Event) -> Frame | None:
             return codec.KickedOut(time, event.room, event.user, event.by, event.reason)
         case Killed():
             return codec.KilledOff(time, event.user, event.by, event.message)
-        case TopicChanged() | ModeChanged() | Invited():
-            return None
+        case TopicChanged():
+            return codec.TopicSet(time, event.room, event.user, event.topic)
+        case ModeChanged():
+            changes = " ".join(
+                f"{mode} {argument}".strip() for mode, argument in event.changes
+            )
+            return codec.ModesSet(time, event.room, event.user, changes)
+        case Invited():
+            return codec.Invitation(time, event.user, event.room)
 
 
 class FramedProtocol(SessionProtocol, Int32StringReceiver):
