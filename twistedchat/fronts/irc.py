@@ -12,6 +12,7 @@ numeric reply.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -61,6 +62,20 @@ def clean(text: str) -> str:
     return text.translate(_UNSAFE)
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def rows(text: str) -> list[str]:
+    """
+    The lines of C{text}, cut at CR and LF only: C{str.splitlines} also cuts
+    at C{\\x1d} and C{\\x1e}, IRC's italics and strikethrough codes.
+    """
+    lines = _LINE_BREAK.split(text)
+    if not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def prefix(user: User, nick: str | None = None) -> str:
     """C{nick!user@host} for C{user}: the id stands for the user name."""
     return f"{clean(nick or user.nick).replace(' ', '_')}!{user.id[:10]}@{SERVER}"
@@ -85,13 +100,13 @@ def render_lines(event: Event) -> list[str]:
             command = "NOTICE" if event.notice else "PRIVMSG"
             return [
                 _line(prefix(user), command, channel(event.room), clean(row))
-                for row in event.text.splitlines() or [""]
+                for row in rows(event.text) or [""]
             ]
         case PrivateMessage(user=user):
             command = "NOTICE" if event.notice else "PRIVMSG"
             return [
                 _line(prefix(user), command, event.to, clean(row))
-                for row in event.text.splitlines() or [""]
+                for row in rows(event.text) or [""]
             ]
         case Image(user=user):
             room = channel(event.room)
@@ -100,7 +115,7 @@ def render_lines(event: Event) -> list[str]:
             )
             return [heading] + [
                 _line(prefix(user), "PRIVMSG", room, clean(row) or " ")
-                for row in event.art.splitlines()
+                for row in rows(event.art)
             ]
         case Joined(user=user):
             return [_line(prefix(user), "JOIN", channel(event.room))]
@@ -165,6 +180,17 @@ def server_time(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+class NotAChannel(errors.ChatError):
+    """A target that names no channel (no C{#}): answered with the name as given."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return "No such channel"
+
+
 # Which numeric answers which refusal of the core.
 NUMERICS: dict[type[errors.ChatError], str] = {
     errors.NickInUse: irc.ERR_NICKNAMEINUSE,
@@ -172,6 +198,7 @@ NUMERICS: dict[type[errors.ChatError], str] = {
     errors.NoSuchNick: irc.ERR_NOSUCHNICK,
     errors.InvalidRoomName: irc.ERR_NOSUCHCHANNEL,
     errors.NoSuchRoom: irc.ERR_NOSUCHCHANNEL,
+    NotAChannel: irc.ERR_NOSUCHCHANNEL,
     errors.NotInRoom: irc.ERR_NOTONCHANNEL,
     errors.UserNotInRoom: irc.ERR_USERNOTINCHANNEL,
     errors.UserAlreadyInRoom: irc.ERR_USERONCHANNEL,
@@ -187,7 +214,12 @@ NUMERICS: dict[type[errors.ChatError], str] = {
 
 
 def _target(error: errors.ChatError) -> str:
-    """The parameter a numeric names: the nick or channel at fault."""
+    """
+    The parameter a numeric names: the nick or channel at fault; none for
+    refusals about no one (412, 481, 491 have no such parameter).
+    """
+    if isinstance(error, NotAChannel):
+        return error.name or "*"
     room = getattr(error, "room", None)
     nick = getattr(error, "nick", None)
     if isinstance(error, errors.UserNotInRoom | errors.UserAlreadyInRoom):
@@ -196,7 +228,7 @@ def _target(error: errors.ChatError) -> str:
         return channel(room)
     if nick is not None:
         return str(nick)
-    return getattr(error, "mode", "*")
+    return getattr(error, "mode", "")
 
 
 class NeedMoreParams(Exception):
@@ -303,7 +335,9 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         self.send_line(_line(source, command, *params))
 
     def refused(self, error: errors.ChatError) -> None:
-        self.reply(NUMERICS.get(type(error), "400"), _target(error), str(error))
+        target = _target(error)
+        params = [target, str(error)] if target else [str(error)]
+        self.reply(NUMERICS.get(type(error), "400"), *params)
 
     def deliver(self, event: Event) -> None:
         renderer = self.factory.tagged if self._tagged else self.factory.renderer
@@ -489,10 +523,10 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         entries = self.factory.service.recent(room.name)
         for entry in entries:
             source = f"{clean(entry.nick)}!history@{SERVER}"
-            rows = entry.text.splitlines() or [""]
+            lines = rows(entry.text) or [""]
             if entry.kind == "image":
-                rows = ["shows a picture:", *rows]
-            for row in rows:
+                lines = ["shows a picture:", *lines]
+            for row in lines:
                 if self._tagged:
                     tags = f"@time={server_time(entry.time)} "
                     self.send_line(
@@ -632,7 +666,9 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             )
             return
         changes = parse_modes(params[1], params[2:])
-        self.deliver(service.change_modes(session, room.name, changes))
+        event = service.change_modes(session, room.name, changes)
+        if event.changes:  # a MODE line with no modes would confuse clients
+            self.deliver(event)
 
     def irc_KICK(self, prefix: str, params: list[str]) -> None:
         self._need(params, 2)
@@ -770,7 +806,11 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         self._need(params, 1)
         message = params[1] if len(params) > 1 else "Killed by an operator"
         victim = self.factory.service.find(params[0])
-        event = self.factory.service.kill(self._session(), victim.nick, message)
+        session = self._session()
+        shared = not victim.rooms.keys().isdisjoint(session.rooms)
+        event = self.factory.service.kill(session, victim.nick, message)
+        if shared:  # the fan-out leaves the actor out; its channels must update
+            self.deliver(event)
         if isinstance(victim.client, IRCProtocol):
             why = f"Killed ({event.by.nick} ({clean(message)}))"
             victim.client.send_line(
@@ -781,7 +821,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
 
     def _room_name(self, name: str) -> str:
         if not name.startswith("#") or len(name) < 2:
-            raise errors.NoSuchRoom(name)
+            raise NotAChannel(name)
         return name[1:]
 
 
