@@ -47,13 +47,15 @@ from .base import RenderOnce, SessionProtocol
 SERVER = "twistedchat"
 MAX_LINE = 512  # bytes, CRLF included (RFC 1459)
 CAPABILITIES = ("server-time",)
+# Lengths announced in 005 (ISUPPORT), and kept to: longer ones are cut.
+TOPICLEN, KICKLEN, AWAYLEN = 390, 390, 200
 ERR_INPUTTOOLONG = "417"  # newer than twisted.words' list of numerics
 ERR_INVALIDCAPCMD = "410"
 # Controls that would end or corrupt an IRC line; IRC's own formatting codes
 # (bold, colours, italics, underline, reset...) and CTCP's \x01 pass through.
 _UNSAFE = {
     code: "\N{REPLACEMENT CHARACTER}"
-    for code in [*range(0x00, 0x20), 0x7F]
+    for code in [*range(0x00, 0x20), *range(0x7F, 0xA0)]
     if code not in (0x01, 0x02, 0x03, 0x0F, 0x11, 0x16, 0x1D, 0x1E, 0x1F)
 }
 
@@ -93,21 +95,33 @@ def _line(source: str, command: str, *params: str) -> str:
     return " ".join([f":{source}", command, *cleaned])
 
 
+def fit(source: str, command: str, target: str, text: str) -> list[str]:
+    """
+    C{text} as one or more C{command} lines from C{source} to C{target}, each
+    within the 512 bytes of RFC 1459 (CRLF included): other fronts accept
+    longer messages than IRC does. Cuts fall between characters, not inside.
+    """
+    budget = MAX_LINE - 2 - len(f":{source} {command} {target} :".encode())
+    lines = []
+    for row in rows(text) or [""]:
+        row = clean(row)
+        while len(row.encode()) > budget:
+            cut = len(row.encode()[:budget].decode("utf-8", "ignore"))
+            lines.append(_line(source, command, target, row[:cut]))
+            row = row[cut:]
+        lines.append(_line(source, command, target, row))
+    return lines
+
+
 def render_lines(event: Event) -> list[str]:
     """The IRC lines (no tags, no CRLF) that tell a client about C{event}."""
     match event:
         case Message(user=user):
             command = "NOTICE" if event.notice else "PRIVMSG"
-            return [
-                _line(prefix(user), command, channel(event.room), clean(row))
-                for row in rows(event.text) or [""]
-            ]
+            return fit(prefix(user), command, channel(event.room), event.text)
         case PrivateMessage(user=user):
             command = "NOTICE" if event.notice else "PRIVMSG"
-            return [
-                _line(prefix(user), command, event.to, clean(row))
-                for row in rows(event.text) or [""]
-            ]
+            return fit(prefix(user), command, event.to, event.text)
         case Image(user=user):
             room = channel(event.room)
             heading = _line(
@@ -446,9 +460,9 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             "PREFIX=(o)@",
             "NICKLEN=30",
             "CHANNELLEN=51",
-            "TOPICLEN=390",
-            "KICKLEN=390",
-            "AWAYLEN=200",
+            f"TOPICLEN={TOPICLEN}",
+            f"KICKLEN={KICKLEN}",
+            f"AWAYLEN={AWAYLEN}",
             "MODES=4",
             "NETWORK=twistedchat",
             "are supported by this server",
@@ -506,6 +520,8 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         for name in params[0].split(","):
             try:
                 self.join(session, self._room_name(name))
+            except errors.AlreadyInRoom:
+                pass  # as IRC servers do: joining a channel you are on is a no-op
             except errors.ChatError as e:
                 self.refused(e)
 
@@ -626,7 +642,8 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         service = self.factory.service
         name = self._room_name(params[0])
         if len(params) > 1:
-            self.deliver(service.set_topic(self._session(), name, params[1]))
+            topic = params[1][:TOPICLEN]
+            self.deliver(service.set_topic(self._session(), name, topic))
             return
         room = service.room(name)
         if room.topic:
@@ -660,7 +677,8 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             )
             self.reply("329", channel(room.name), str(int(room.created)))
             return
-        if params[1] in ("b", "+b"):  # ban list: clients ask on join; none kept
+        if params[1] in ("b", "+b") and len(params) == 2:
+            # The ban list, which clients ask for on join: there are no bans.
             self.reply(
                 irc.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list"
             )
@@ -672,7 +690,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
 
     def irc_KICK(self, prefix: str, params: list[str]) -> None:
         self._need(params, 2)
-        reason = params[2] if len(params) > 2 else ""
+        reason = params[2][:KICKLEN] if len(params) > 2 else ""
         room = self._room_name(params[0])
         for nick in params[1].split(","):
             try:
@@ -753,7 +771,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         self.reply(irc.RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list.")
 
     def irc_AWAY(self, prefix: str, params: list[str]) -> None:
-        message = params[0] if params else ""
+        message = params[0][:AWAYLEN] if params else ""
         self.factory.service.set_away(self._session(), message or None)
         if message:
             self.reply(irc.RPL_NOWAWAY, "You have been marked as being away")
