@@ -122,6 +122,11 @@ def twistd_command(log_path: Path, server_args: Sequence[str]) -> list[str]:
         "0",
         "--irc-port",
         "0",
+        # The benchmark floods on purpose, from one address.
+        "--flood-rate",
+        "0",
+        "--max-per-address",
+        "0",
         *server_args,
     ]
 

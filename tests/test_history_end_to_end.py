@@ -39,7 +39,14 @@ class HistoryProcessTests(SynchronousTestCase):
             return [json.loads(line)["text"] for line in file]
 
     def test_sigterm_under_load_loses_nothing_accepted(self) -> None:
-        server = self.start("--history-flush-ms", "10000", "--history-batch", "100000")
+        server = self.start(
+            "--history-flush-ms",
+            "10000",
+            "--history-batch",
+            "100000",
+            "--flood-rate",
+            "0",
+        )
         sender = self.client(server)
         receiver = self.client(server)
         count = 3000
@@ -55,7 +62,7 @@ class HistoryProcessTests(SynchronousTestCase):
         self.assertEqual(written, [f"m{n}" for n in range(accepted)])
 
     def test_sigkill_loses_at_most_the_last_flush_interval(self) -> None:
-        server = self.start("--history-flush-ms", "100")
+        server = self.start("--history-flush-ms", "100", "--flood-rate", "0")
         sender = self.client(server)
         receiver = self.client(server)
         sender.socket.sendall(b"".join(b"MSG k%d\n" % n for n in range(500)))

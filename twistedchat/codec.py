@@ -58,6 +58,8 @@ class ErrorCode(IntEnum):
     NOT_SERVER_OPERATOR = 19
     EMPTY_MESSAGE = 20
     TOKEN_REFUSED = 21
+    FLOODING = 22
+    LIMIT = 23
     INTERNAL = 99
 
 

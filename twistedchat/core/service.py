@@ -66,6 +66,14 @@ from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
 Deliver = Callable[[Event], None]
 
 
+class DeliveryRefused(Exception):
+    """
+    Raised by a client's C{deliver} when its connection is being dropped
+    (e.g. a peer that reads too slowly): the fan-out then forgets the session
+    after its loop, logging the reason rather than a traceback.
+    """
+
+
 class IChatClient(Interface):
     """The front's side of a session: how the core reaches the connection."""
 
@@ -621,6 +629,9 @@ class ChatService:
                 continue
             try:
                 deliver(event)
+            except DeliveryRefused as e:
+                self.log.info("dropping {nick}: {why}", nick=session.nick, why=str(e))
+                broken.append(session)
             except Exception:
                 self.log.failure(
                     "delivering {event!r} to {nick} failed",

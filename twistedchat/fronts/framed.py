@@ -34,7 +34,7 @@ from ..core.events import (
     TopicChanged,
 )
 from ..core.service import ChatService, Session
-from .base import RenderOnce, SessionProtocol
+from .base import ConnectionCounter, Limits, RenderOnce, SessionProtocol
 
 # The error code each refusal of the core is reported with.
 ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
@@ -96,11 +96,15 @@ def event_frame(event: Event) -> Frame:
 class FramedProtocol(SessionProtocol, Int32StringReceiver):
     """One twistedchat client connection."""
 
+    needs_registration = True
     factory: FramedFront
     _closing = False
+    _pings = 0
 
     def connectionMade(self) -> None:
         super().connectionMade()
+        if not self.admitted:
+            return
         self.MAX_LENGTH = self.factory.max_frame
         self.log.info('client connected "{peer}" (framed)', peer=self.peer)
 
@@ -110,8 +114,10 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
     # Frames in
 
     def dataReceived(self, data: bytes) -> None:
-        if not self._closing:  # after a fatal error, what follows is ignored
-            super().dataReceived(data)  # type: ignore[no-untyped-call]
+        if self._closing or self.dropped:  # after a fatal error, nothing more
+            return
+        self.heard()
+        super().dataReceived(data)  # type: ignore[no-untyped-call]
 
     def lengthLimitExceeded(self, length: int) -> None:
         self.fail(
@@ -121,7 +127,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         )
 
     def stringReceived(self, payload: bytes) -> None:
-        if self._closing:
+        if self._closing or self.dropped or not self.allow():
             return
         try:
             frame = codec.decode(payload)
@@ -157,7 +163,18 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
     # Frames out
 
     def send(self, frame: Frame) -> None:
-        self.transport.write(frame_bytes(frame))
+        self.write(frame_bytes(frame))
+
+    def refuse(self, why: str) -> None:
+        self.send(codec.Error(ErrorCode.LIMIT, why, fatal=True))
+
+    def flooded(self) -> None:
+        self.send(codec.Error(ErrorCode.FLOODING, "slow down: frame ignored"))
+
+    def send_ping(self) -> bool:
+        self._pings += 1
+        self.send(codec.Ping(self._pings))
+        return True
 
     def refused(self, error: errors.ChatError) -> None:
         self.fail(ERROR_CODES.get(type(error), ErrorCode.INTERNAL), str(error))
@@ -191,6 +208,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
             return
         service = self.factory.service
         session = self.session = service.connect(self, frame.nick, token=frame.token)
+        self.registered()
         self.log.info('client "{peer}" => "{nick}"', peer=self.peer, nick=session.nick)
         rooms = tuple(RoomInfo(name, count) for name, count in service.list_rooms())
         self.send(
@@ -278,8 +296,14 @@ class FramedFront(Factory[FramedProtocol]):
     protocol = FramedProtocol
 
     def __init__(
-        self, service: ChatService, max_frame: int = codec.DEFAULT_MAX_FRAME
+        self,
+        service: ChatService,
+        max_frame: int = codec.DEFAULT_MAX_FRAME,
+        limits: Limits | None = None,
+        connections: ConnectionCounter | None = None,
     ) -> None:
         self.service = service
         self.max_frame = max_frame
+        self.limits = limits or Limits()
+        self.connections = connections or ConnectionCounter(self.limits)
         self.renderer = RenderOnce(render_event)

@@ -42,7 +42,7 @@ from ..core.events import (
 )
 from ..core.names import fold_nick, is_valid_nick
 from ..core.service import ChatService, Room, Session
-from .base import RenderOnce, SessionProtocol
+from .base import ConnectionCounter, Limits, RenderOnce, SessionProtocol
 
 SERVER = "twistedchat"
 MAX_LINE = 512  # bytes, CRLF included (RFC 1459)
@@ -267,14 +267,20 @@ class IRCProtocol(SessionProtocol, irc.IRC):
     _tagged = False  # asked for server-time
     _closing = False
 
+    needs_registration = True
+
     def connectionMade(self) -> None:
         # Not irc.IRC's: it looks the host name up, which may block.
         super().connectionMade()
-        self.log.info('client connected "{peer}" (irc)', peer=self.peer)
+        if self.admitted:
+            self.log.info('client connected "{peer}" (irc)', peer=self.peer)
 
     # Framing: complete lines of bytes, then text
 
     def dataReceived(self, data: bytes) -> None:
+        if self.dropped or self._closing:
+            return
+        self.heard()
         buffer = self._buffer + data
         while True:
             end = buffer.find(b"\n")
@@ -298,7 +304,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         self._buffer = buffer
 
     def lineReceived(self, line: str) -> None:
-        if not line.strip():
+        if not line.strip() or self.dropped or not self.allow():
             return
         try:
             source, command, params = irc.parsemsg(line)
@@ -335,7 +341,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
     # Replies
 
     def send_line(self, line: str) -> None:
-        self.transport.write(line.encode("utf-8") + b"\r\n")
+        self.write(line.encode("utf-8") + b"\r\n")
 
     def disconnect(self) -> None:
         self._closing = True
@@ -353,9 +359,21 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         params = [target, str(error)] if target else [str(error)]
         self.reply(NUMERICS.get(type(error), "400"), *params)
 
-    def deliver(self, event: Event) -> None:
+    def render(self, event: Event) -> bytes:
         renderer = self.factory.tagged if self._tagged else self.factory.renderer
-        self.transport.write(renderer.render(event))
+        return renderer.render(event)
+
+    def refuse(self, why: str) -> None:
+        self.send_line(f"ERROR :Closing Link: {self.peer} ({clean(why)})")
+
+    def flooded(self) -> None:
+        self.send(
+            SERVER, "NOTICE", self.nick, "Slow down: line ignored (flood control)"
+        )
+
+    def send_ping(self) -> bool:
+        self.send_line(f"PING :{SERVER}")
+        return True
 
     def _session(self) -> Session:
         assert self.session is not None  # handleCommand checked registration
@@ -439,6 +457,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             self.refused(e)
             self.nick = "*"
             return
+        self.registered()
         self.log.info('client "{peer}" => "{nick}"', peer=self.peer, nick=self.nick)
         self.welcome()
 
@@ -869,8 +888,16 @@ class IRCFront(Factory[IRCProtocol]):
 
     protocol = IRCProtocol
 
-    def __init__(self, service: ChatService, motd: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        service: ChatService,
+        motd: list[str] | None = None,
+        limits: Limits | None = None,
+        connections: ConnectionCounter | None = None,
+    ) -> None:
         self.service = service
+        self.limits = limits or Limits()
+        self.connections = connections or ConnectionCounter(self.limits)
         self.renderer = RenderOnce(render_plain)
         self.tagged = RenderOnce(render_tagged)
         self.started = time.strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -35,7 +35,7 @@ from ..core.events import (
 from ..core.history import HistoryEntry
 from ..core.service import ChatService, Session
 from ..text import neutralise
-from .base import RenderOnce, SessionProtocol
+from .base import ConnectionCounter, Limits, RenderOnce, SessionProtocol
 
 CRLF = b"\r\n"
 DEFAULT_MAX_LINE = 4096
@@ -133,6 +133,8 @@ class LineProtocol(SessionProtocol, LineReceiver):
 
     def connectionMade(self) -> None:
         super().connectionMade()
+        if not self.admitted:
+            return
         self.MAX_LENGTH = self.factory.max_line
         service = self.factory.service
         nick = self.peer or self.factory.guest_nick()
@@ -149,6 +151,9 @@ class LineProtocol(SessionProtocol, LineReceiver):
     # Reading lines
 
     def dataReceived(self, data: bytes) -> None:
+        if self.dropped:
+            return
+        self.heard()
         # LineReceiver drops the connection on an overlong line; we answer with
         # an error instead, skip to the next newline and go on reading.
         if self._discarding:
@@ -170,7 +175,7 @@ class LineProtocol(SessionProtocol, LineReceiver):
 
     def lineReceived(self, line: bytes) -> None:
         text = line.removesuffix(b"\r").decode("utf-8", "replace").strip()
-        if not text or self.session is None:
+        if not text or self.session is None or not self.allow():
             return
         command, _, argument = text.partition(" ")
         head, bar, nick = text.partition("|")
@@ -195,15 +200,21 @@ class LineProtocol(SessionProtocol, LineReceiver):
     # Answers
 
     def reply(self, text: str) -> None:
-        self.transport.write(_server(text))
+        self.write(_server(text))
 
     def error(self, text: str) -> None:
         self.reply(f"error: {text}")
 
+    def refuse(self, why: str) -> None:
+        self.error(f"{why}; disconnecting")
+
+    def flooded(self) -> None:
+        self.error("slow down: line ignored (flood control)")
+
     def replay(self, room: str) -> None:
         """Show a joiner what was said lately, before anything new."""
         for entry in self.factory.service.recent(room):
-            self.transport.write(render_history(entry))
+            self.write(render_history(entry))
 
     def current_room(self, session: Session) -> str | None:
         return next((room.name for room in session.rooms.values()), None)
@@ -325,9 +336,17 @@ class LineFront(Factory[LineProtocol]):
 
     protocol = LineProtocol
 
-    def __init__(self, service: ChatService, max_line: int = DEFAULT_MAX_LINE) -> None:
+    def __init__(
+        self,
+        service: ChatService,
+        max_line: int = DEFAULT_MAX_LINE,
+        limits: Limits | None = None,
+        connections: ConnectionCounter | None = None,
+    ) -> None:
         self.service = service
         self.max_line = max_line
+        self.limits = limits or Limits()
+        self.connections = connections or ConnectionCounter(self.limits)
         self.renderer = RenderOnce(render_event)
         self._guests = 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from twisted.internet.endpoints import serverFromString
@@ -24,6 +24,7 @@ from ..codec import DEFAULT_MAX_FRAME
 from ..configfile import ConfigFileError, read_config_file
 from ..core import history
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
+from ..fronts.base import Limits
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
 
@@ -116,6 +117,46 @@ SETTINGS = [
         "rotated history files kept per room",
     ),
     Setting(
+        "SENDQ",
+        str(Limits.sendq),
+        "bytes queued for a peer that reads too slowly before it is dropped",
+    ),
+    Setting(
+        "MAX_CONNECTIONS",
+        str(Limits.max_connections),
+        "connections in all (0: no limit)",
+    ),
+    Setting(
+        "MAX_PER_ADDRESS",
+        str(Limits.max_per_address),
+        "connections from one IP address (0: no limit)",
+    ),
+    Setting(
+        "REGISTRATION_TIMEOUT",
+        f"{Limits.registration_timeout:g}",
+        "seconds a framed or IRC client has to introduce itself (0: forever)",
+    ),
+    Setting(
+        "IDLE_TIMEOUT",
+        f"{Limits.idle_timeout:g}",
+        "seconds of silence before a PING (0: never)",
+    ),
+    Setting(
+        "PING_TIMEOUT",
+        f"{Limits.ping_timeout:g}",
+        "seconds to answer a PING before being dropped",
+    ),
+    Setting(
+        "FLOOD_RATE",
+        f"{Limits.flood_rate:g}",
+        "lines or frames per second a client may send, sustained (0: no limit)",
+    ),
+    Setting(
+        "FLOOD_BURST",
+        str(Limits.flood_burst),
+        "lines or frames a client may send at once",
+    ),
+    Setting(
         "DEFAULT_ROOM",
         "general",
         "room new connections land in (empty: none, clients must JOIN)",
@@ -147,7 +188,8 @@ class ServerSettings:
     history_replay: int = history.DEFAULT_REPLAY
     history_max_bytes: int = history.DEFAULT_MAX_BYTES
     history_keep: int = history.DEFAULT_KEEP
-    irc_endpoint: str | None = None  # None: no IRC front
+    irc_endpoint: str | None = None  # None (only when built in code): no IRC front
+    limits: Limits = field(default_factory=Limits)
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
@@ -197,6 +239,16 @@ def _count(value: str) -> int:
         number = -1
     if number < 0:
         raise ValueError(f"not a whole number (0 or more): {value!r}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise ValueError(f"not a number (0 or more): {value!r}")
     return number
 
 
@@ -288,6 +340,16 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_max_bytes=check("HISTORY_MAX_BYTES", _positive),
         history_keep=check("HISTORY_KEEP", _count),
         irc_endpoint=irc or _tcp_endpoint(host, irc_port),
+        limits=Limits(
+            sendq=check("SENDQ", _count),
+            max_connections=check("MAX_CONNECTIONS", _count),
+            max_per_address=check("MAX_PER_ADDRESS", _count),
+            registration_timeout=check("REGISTRATION_TIMEOUT", _seconds),
+            idle_timeout=check("IDLE_TIMEOUT", _seconds),
+            ping_timeout=check("PING_TIMEOUT", _seconds),
+            flood_rate=check("FLOOD_RATE", _seconds),
+            flood_burst=check("FLOOD_BURST", _positive),
+        ),
     )
 
 

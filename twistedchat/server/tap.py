@@ -25,6 +25,7 @@ from zope.interface import implementer
 
 from ..core.history import HistoryWriter
 from ..core.service import ChatService
+from ..fronts.base import ConnectionCounter
 from ..fronts.framed import FramedFront
 from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
@@ -81,12 +82,24 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
     writer.setName("history")  # type: ignore[no-untyped-call]
     writer.setServiceParent(top)  # type: ignore[no-untyped-call]
     chat = ChatService(reactor, settings.default_room, checker, identities, writer)
+    limits = settings.limits
+    connections = ConnectionCounter(limits)  # one count for every front
     fronts: list[tuple[str, str, IProtocolFactory]] = [
-        ("line", settings.line_endpoint, LineFront(chat, settings.max_line)),
-        ("framed", settings.framed_endpoint, FramedFront(chat, settings.max_frame)),
+        (
+            "line",
+            settings.line_endpoint,
+            LineFront(chat, settings.max_line, limits, connections),
+        ),
+        (
+            "framed",
+            settings.framed_endpoint,
+            FramedFront(chat, settings.max_frame, limits, connections),
+        ),
     ]
     if settings.irc_endpoint is not None:
-        fronts.append(("irc", settings.irc_endpoint, IRCFront(chat)))
+        fronts.append(
+            ("irc", settings.irc_endpoint, IRCFront(chat, None, limits, connections))
+        )
     for name, description, factory in fronts:
         endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
         listening = StreamServerEndpointService(endpoint, factory)
