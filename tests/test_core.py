@@ -497,3 +497,27 @@ class IrcFeatureTests(ServiceTestCase):
         self.assertRaises(
             errors.UserAlreadyInRoom, self.service.invite, toto, "tutu", "general"
         )
+
+
+class OperThrottleTests(ServiceTestCase):
+    def test_failed_attempts_are_spaced_out(self) -> None:
+        toto, _ = self.user("toto")
+        for _ in range(3):
+            self.failureResultOf(self.service.oper(toto, "admin", "guess")).trap(
+                errors.InvalidCredentials
+            )
+        error = self.assertRaises(
+            errors.OperThrottled, self.service.oper, toto, "admin", "secret"
+        )
+        self.assertEqual(str(error), "too many failed attempts: try again in 10 s")
+        self.clock.advance(10)
+        self.failureResultOf(self.service.oper(toto, "admin", "guess again"))
+        self.assertRaises(errors.OperThrottled, self.service.oper, toto, "admin", "x")
+        self.clock.advance(20)  # the wait doubles
+        self.assertEqual(
+            self.successResultOf(self.service.oper(toto, "admin", "secret")), "admin"
+        )
+        other, _ = self.user("other")  # one user's misses do not block another
+        self.assertEqual(
+            self.successResultOf(self.service.oper(other, "admin", "secret")), "admin"
+        )

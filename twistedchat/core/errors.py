@@ -158,3 +158,13 @@ class UserAlreadyInRoom(ChatError):
 
     def __str__(self) -> str:
         return f'"{self.nick}" is already in #{self.room}'
+
+
+@dataclass(eq=False)
+class OperThrottled(ChatError):
+    """Too many wrong OPER attempts: the next one must wait."""
+
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"too many failed attempts: try again in {self.seconds:.0f} s"

@@ -39,6 +39,7 @@ from .errors import (
     NotInRoom,
     NotRoomOperator,
     NotServerOperator,
+    OperThrottled,
     UnknownMode,
     UserAlreadyInRoom,
     UserNotInRoom,
@@ -64,6 +65,10 @@ from .identity import Identities
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
 
 Deliver = Callable[[Event], None]
+
+
+OPER_FREE_ATTEMPTS = 3  # failed OPERs before attempts are spaced out
+OPER_MAX_DELAY = 300.0  # seconds
 
 
 class DeliveryRefused(Exception):
@@ -97,6 +102,8 @@ class Session:
         "connected",
         "deliver",
         "key",
+        "oper_blocked_until",
+        "oper_failures",
         "operator",
         "resumed",
         "rooms",
@@ -112,6 +119,8 @@ class Session:
         self.rooms: dict[str, Room] = {}
         self.operator: str | None = None
         self.away: str | None = None  # why the user is away, if they are
+        self.oper_failures = 0
+        self.oper_blocked_until = 0.0
         self.connected = True
 
     @property
@@ -538,6 +547,9 @@ class ChatService:
         """
         if self.operators is None:
             raise NoOperators()
+        wait = session.oper_blocked_until - self.clock.seconds()
+        if wait > 0:
+            raise OperThrottled(wait)
         credentials = UsernamePassword(name.encode("utf-8"), password.encode("utf-8"))
         checking: Deferred[Any] = maybeDeferred(
             self.operators.requestAvatarId, credentials
@@ -561,6 +573,14 @@ class ChatService:
             self.log.warn(
                 "failed OPER attempt by {nick} as {name}", nick=session.nick, name=name
             )
+            # After a few misses, each attempt waits longer: no guessing race.
+            session.oper_failures += 1
+            if session.oper_failures >= OPER_FREE_ATTEMPTS:
+                delay = min(
+                    OPER_MAX_DELAY,
+                    10 * 2 ** (session.oper_failures - OPER_FREE_ATTEMPTS),
+                )
+                session.oper_blocked_until = self.clock.seconds() + delay
             raise InvalidCredentials()
 
         return checking.addCallbacks(granted, refused)

@@ -221,6 +221,7 @@ NUMERICS: dict[type[errors.ChatError], str] = {
     errors.CannotSendToRoom: irc.ERR_CANNOTSENDTOCHAN,
     errors.EmptyMessage: irc.ERR_NOTEXTTOSEND,
     errors.InvalidCredentials: irc.ERR_PASSWDMISMATCH,
+    errors.OperThrottled: irc.ERR_PASSWDMISMATCH,
     errors.NoOperators: irc.ERR_NOOPERHOST,
     errors.UnknownMode: irc.ERR_UNKNOWNMODE,
     errors.MissingModeArgument: irc.ERR_NEEDMOREPARAMS,
