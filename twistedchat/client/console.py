@@ -31,7 +31,13 @@ from .. import codec
 from ..codec import ErrorCode, Frame
 from ..core.names import is_valid_nick, is_valid_room
 from ..text import neutralise
-from .connection import IServerListener, ServerConnection
+from .connection import (
+    IServerListener,
+    SecureConnectionRefused,
+    ServerConnection,
+    TLSProblem,
+    secure_connection_refused,
+)
 from .images import ImageError
 from .options import ClientSettings
 from .render import Renderer
@@ -79,6 +85,10 @@ class ChatConsole:
         self.exit_status = 0
         self.finished: Deferred[int] = Deferred()
         self._give_up: IDelayedCall | None = None
+        self.heard = False  # whether the server said anything on this connection
+        # Connections in a row that ended before the server said anything; one
+        # can be a server that was going away, more are a port that hangs up.
+        self.unanswered = 0
 
     # What the person sees
 
@@ -103,10 +113,10 @@ class ChatConsole:
     # IServerListener
 
     def connected(self, connection: ServerConnection) -> None:
+        # The give-up deadline still runs: a port that accepts and hangs up
+        # (e.g. a TLS one, for a client without --tls) is no server of ours.
         self.connection = connection
-        if self._give_up is not None and self._give_up.active():
-            self._give_up.cancel()
-        self._give_up = None
+        self.heard = False
         self.hello()
 
     def hello(self) -> None:
@@ -122,6 +132,11 @@ class ChatConsole:
         )
 
     def frame_received(self, frame: Frame) -> None:
+        self.heard = True
+        self.unanswered = 0
+        if self._give_up is not None and self._give_up.active():
+            self._give_up.cancel()
+        self._give_up = None
         handler = getattr(self, "on_" + type(frame).__name__, None)
         if handler is not None:
             handler(frame)
@@ -134,14 +149,21 @@ class ChatConsole:
     def bad_frame(self, why: str) -> None:
         self.notice(self._("Error: {text}").format(text=neutralise(why)))
 
-    def disconnected(self) -> None:
+    def disconnected(self, reason: Failure | None = None) -> None:
+        refused = None if reason is None else secure_connection_refused(reason)
         was_registered, self.registered = self.registered, False
         self.connection = None
+        if not self.heard:
+            self.unanswered += 1
         if was_registered:
             self.wanted_rooms = list(self.rooms)
         self.rooms.clear()
         if self.closing:
             self.finish()
+        elif refused is not None:
+            # The same certificate would be refused again: no reconnecting.
+            self.notice(self.refusal(refused))
+            self.finish(1)
         elif self.settings.reconnect == 0:
             self.notice(self._("The server went away."))
             self.finish(1)
@@ -149,14 +171,37 @@ class ChatConsole:
             self.notice(self._("Connection lost, reconnecting…"))
             self.wait_for_server()
 
+    def refusal(self, refused: SecureConnectionRefused) -> str:
+        server, detail = self.settings.server, neutralise(refused.detail)
+        if refused.problem is TLSProblem.UNTRUSTED:
+            text = self._(
+                "Secure connection refused: the certificate of {server} is not "
+                "trusted ({why})."
+            )
+        elif refused.problem is TLSProblem.WRONG_HOST:
+            text = self._(
+                "Secure connection refused: the certificate of {server} does not "
+                "match the host name {why}."
+            )
+        else:
+            text = self._("Secure connection to {server} failed: {why}")
+        return text.format(server=server, why=detail)
+
     def wait_for_server(self) -> None:
-        """Give up if no connection comes within the reconnection time."""
+        """Give up if the server does not answer within the reconnection time."""
         if self._give_up is None:
             self._give_up = self.clock.callLater(self.settings.reconnect, self.give_up)
 
     def give_up(self) -> None:
         self._give_up = None
-        if self.screen.me:
+        if self.connection is None and self.unanswered > 1 and not self.settings.tls:
+            self.notice(
+                self._(
+                    "{server} closes every connection without answering, giving "
+                    "up. Does it expect TLS (--tls)?"
+                ).format(server=self.settings.server)
+            )
+        elif self.screen.me:
             self.notice(self._("The server did not come back, giving up."))
         else:
             self.notice(

@@ -3,9 +3,10 @@ The C{twistedchat} command: settings, the nick question, then the reactor.
 
 It asks for a nick synchronously when none was given, then wires the console
 to standard input and output (C{twisted.internet.stdio}) and to the server
-through a reconnecting C{ClientService}. It exits 0 when the person leaves
-(C{/quit}, Ctrl+D, end of piped input, Ctrl+C), 1 when the server cannot be
-reached or never comes back, 2 on bad settings.
+through a reconnecting C{ClientService}, over TLS with C{--tls}. It exits 0
+when the person leaves (C{/quit}, Ctrl+D, end of piped input, Ctrl+C), 1 when
+the server cannot be reached, never comes back or shows a certificate we
+refuse, 2 on bad settings.
 """
 
 from __future__ import annotations
@@ -15,10 +16,17 @@ import os
 import sys
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import stdio
-from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.ssl import (
+    optionsForClientTLS,
+    platformTrust,
+    trustRootFromCertificates,
+)
 from twisted.logger import globalLogBeginner, textFileLogObserver
 
 from ..core.names import is_valid_nick
@@ -26,7 +34,7 @@ from . import i18n
 from .connection import ServerConnectionFactory
 from .console import ChatConsole, ConsoleInput
 from .images import render_image
-from .options import SettingsError, settings_from
+from .options import ClientSettings, SettingsError, settings_from
 from .state import TokenStore
 
 IMAGE_COLUMNS = 60
@@ -71,6 +79,21 @@ def start_logging(path: str) -> None:
     )
 
 
+def server_endpoint(reactor: Any, settings: ClientSettings) -> IStreamClientEndpoint:
+    """Where the server is: plain TCP, or TLS checking its certificate and name."""
+    endpoint = HostnameEndpoint(reactor, settings.host, settings.port)
+    if not settings.tls:
+        return endpoint
+    trust = (
+        trustRootFromCertificates(list(settings.ca_certificates))
+        if settings.ca_certificates
+        else platformTrust()
+    )
+    # optionsForClientTLS checks the host name (or IP address) with
+    # service_identity once OpenSSL has checked the chain.
+    return wrapClientTLS(optionsForClientTLS(settings.host, trustRoot=trust), endpoint)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from(argv, os.environ)
@@ -106,9 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     keyboard = ConsoleInput(console)
     terminal.append(stdio.StandardIO(keyboard))
-    endpoint = HostnameEndpoint(reactor, settings.host, settings.port)
     connections = ClientService(
-        endpoint,
+        server_endpoint(reactor, settings),
         ServerConnectionFactory(console),
         retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=5.0),
     )

@@ -2,18 +2,24 @@
 The client's settings: command-line options over a config file over defaults.
 
 The config file holds C{KEY=VALUE} lines (C{HOST}, C{PORT}, C{NICK}, C{ROOM},
-C{LANG}, C{LOG_FILE}, C{RECONNECT}; C{#} starts a comment). It is the file given
-with C{--config}, or C{~/.config/twistedchat/client.conf} when that exists. A
-bad value, wherever it comes from, is reported with its origin and the command
-exits with status 2.
+C{LANG}, C{LOG_FILE}, C{RECONNECT}, C{TLS}, C{CA_FILE}; C{#} starts a comment).
+It is the file given with C{--config}, or C{~/.config/twistedchat/client.conf}
+when that exists. A bad value, wherever it comes from, is reported with its
+origin and the command exits with status 2. The CA file is read here, so that
+one that cannot be used is such a bad value rather than a failure at connection
+time.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+
+from OpenSSL import crypto
+from twisted.internet.ssl import Certificate
 
 from ..configfile import ConfigFileError, read_config_file
 from ..core.names import is_valid_nick, is_valid_room
@@ -23,7 +29,21 @@ from .state import default_state_dir, xdg_base
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 9999
 DEFAULT_RECONNECT = 60.0
-CONFIG_KEYS = ("HOST", "PORT", "NICK", "ROOM", "LANG", "LOG_FILE", "RECONNECT")
+CONFIG_KEYS = (
+    "HOST",
+    "PORT",
+    "NICK",
+    "ROOM",
+    "LANG",
+    "LOG_FILE",
+    "RECONNECT",
+    "TLS",
+    "CA_FILE",
+)
+YES_NO = {"yes": True, "no": False}
+PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.DOTALL
+)
 
 
 class SettingsError(ValueError):
@@ -40,6 +60,9 @@ class ClientSettings:
     log_file: str
     reconnect: float
     state_dir: str
+    tls: bool = False
+    # The authorities trusted instead of the system's (from CA_FILE), if any.
+    ca_certificates: tuple[Certificate, ...] = ()
 
     def with_nick(self, nick: str) -> ClientSettings:
         return replace(self, nick=nick)
@@ -74,6 +97,17 @@ def parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_RECONNECT:g})",
     )
     parser.add_argument("--state-dir", help="where resume tokens are kept")
+    parser.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        help="connect with TLS, checking the server's certificate and host name "
+        "(default: no)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        help="PEM file of the certificate authorities to trust instead of the "
+        "system's (with --tls)",
+    )
     return parser
 
 
@@ -91,6 +125,11 @@ def settings_from(
             values.update(read_config_file(config, CONFIG_KEYS))
         except ConfigFileError as e:
             raise SettingsError(str(e)) from None
+        if "CA_FILE" in values and values["CA_FILE"][0]:
+            # As in the server's file: relative to the file, not to where we run.
+            path, origin = values["CA_FILE"]
+            folder = os.path.dirname(os.path.abspath(config))
+            values["CA_FILE"] = (os.path.join(folder, path), origin)
     for key, option in [
         ("HOST", "address"),
         ("PORT", "port"),
@@ -99,10 +138,13 @@ def settings_from(
         ("LANG", "lang"),
         ("LOG_FILE", "log_file"),
         ("RECONNECT", "reconnect"),
+        ("CA_FILE", "ca_file"),
     ]:
         given = getattr(arguments, option)
         if given is not None:
             values[key] = (given, "--" + option.replace("_", "-"))
+    if arguments.tls is not None:
+        values["TLS"] = ("yes", "--tls") if arguments.tls else ("no", "--no-tls")
 
     def value(key: str) -> str | None:
         return values[key][0] if key in values else None
@@ -125,6 +167,19 @@ def settings_from(
     reconnect = _seconds(value("RECONNECT"), DEFAULT_RECONNECT)
     if reconnect is None:
         raise bad("RECONNECT", "not a number of seconds (0 or more)")
+    tls = YES_NO.get((value("TLS") or "no").lower())
+    if tls is None:
+        raise bad("TLS", "not yes or no")
+    ca_certificates: tuple[Certificate, ...] = ()
+    ca_file = value("CA_FILE")
+    if ca_file and value("TLS") is None:
+        # Not a plain connection by default when someone asked for a CA.
+        raise bad("CA_FILE", "only used with TLS (--tls or TLS=yes)")
+    if ca_file and tls:
+        try:
+            ca_certificates = read_certificates(ca_file)
+        except ValueError as e:
+            raise bad("CA_FILE", str(e)) from None
     state_dir = arguments.state_dir or default_state_dir(environ)
     return ClientSettings(
         host=value("HOST") or DEFAULT_HOST,
@@ -135,7 +190,29 @@ def settings_from(
         log_file=value("LOG_FILE") or os.path.join(state_dir, "client.log"),
         reconnect=reconnect,
         state_dir=state_dir,
+        tls=tls,
+        ca_certificates=ca_certificates,
     )
+
+
+def read_certificates(path: str) -> tuple[Certificate, ...]:
+    """
+    The certificates of the PEM file at C{path} (one authority, or a bundle).
+
+    @raise ValueError: saying why the file holds no usable certificate.
+    """
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as e:
+        raise ValueError(f"cannot read it ({e.strerror})") from None
+    blocks = PEM_CERTIFICATE.findall(data)
+    if not blocks:
+        raise ValueError("no PEM certificate in it")
+    try:
+        return tuple(Certificate.loadPEM(block) for block in blocks)
+    except crypto.Error:
+        raise ValueError("not a valid PEM certificate") from None
 
 
 def _number(text: str | None, default: int) -> int | None:
