@@ -165,9 +165,11 @@ class SessionProtocol(TwistedProtocol):
     # Connection
 
     def connectionMade(self) -> None:
-        # Small writes must not wait for the peer's delayed ACK.
         if ITCPTransport.providedBy(self.transport):
+            # Small writes must not wait for the peer's delayed ACK; and the
+            # kernel notices peers that vanished (netcat users have no PING).
             self.transport.setTcpNoDelay(True)
+            self.transport.setTcpKeepAlive(True)
         address = self.transport.getPeer()
         self.peer = describe_peer(address)
         self.host = getattr(address, "host", None) or "local"
