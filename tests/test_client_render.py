@@ -163,3 +163,13 @@ class RoomEventTests(SynchronousTestCase):
             renderer("en").render(codec.Invitation(NOON, BOB, "dev")),
             ["[12:05] bob invites you into #dev (/join dev)"],
         )
+
+
+class ActionRenderTests(SynchronousTestCase):
+    def test_irc_me(self) -> None:
+        self.assertEqual(
+            renderer("fr").render(
+                codec.Said(NOON, "general", BOB, "\x01ACTION salue\x1b\x01")
+            ),
+            ["[12:05] * bob salue\ufffd"],
+        )

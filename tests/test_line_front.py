@@ -435,3 +435,16 @@ class FuzzTests(SynchronousTestCase):
         if not fuzzer.closed:  # random bytes may spell QUIT
             self.assertTrue(seen.endswith("] still here\r\n"), seen[-200:])
         self.assertEqual(self.flushLoggedErrors(), [])
+
+
+class ActionTests(SynchronousTestCase):
+    def test_irc_me_reads_as_an_action(self) -> None:
+        toto = User("1", "toto", 33)
+        self.assertEqual(
+            render_event(Message(0.0, "general", toto, "\x01ACTION waves\x01")),
+            b"* toto waves\r\n",
+        )
+        self.assertEqual(
+            render_event(Message(0.0, "general", toto, "\x01ACTION\x01")),
+            b"[toto] \xef\xbf\xbdACTION\xef\xbf\xbd\r\n",
+        )

@@ -18,3 +18,13 @@ _NEUTRALISE = {
 def neutralise(text: str) -> str:
     """C{text} with every terminal control character made harmless."""
     return text.translate(_NEUTRALISE)
+
+
+def action(text: str) -> str | None:
+    """
+    What an IRC C{/me} says (a CTCP ACTION: C{"\\x01ACTION waves\\x01"} is
+    C{"waves"}), or None for an ordinary message.
+    """
+    if text.startswith("\x01ACTION ") and len(text) > 8:
+        return text[8:].removesuffix("\x01")
+    return None

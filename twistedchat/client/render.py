@@ -18,7 +18,7 @@ from datetime import datetime, tzinfo
 from .. import codec
 from ..codec import ErrorCode, Frame
 from ..core.events import User
-from ..text import neutralise
+from ..text import action, neutralise
 
 RESET = "\x1b[0m"
 
@@ -72,6 +72,10 @@ class Renderer:
 
     def render_Said(self, frame: codec.Said) -> list[str]:
         text = neutralise(frame.text)
+        did = action(frame.text)
+        if did is not None:  # an IRC user's /me
+            line = f"* {self.nick(frame.user)} {neutralise(did)}"
+            return [self._stamp(frame.time, frame.room, line)]
         if frame.user.id == self.me:
             line = self._("You said: {text}").format(text=text)
         else:

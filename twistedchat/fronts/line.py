@@ -34,7 +34,7 @@ from ..core.events import (
 )
 from ..core.history import HistoryEntry
 from ..core.service import ChatService, Session
-from ..text import neutralise
+from ..text import action, neutralise
 from .base import ConnectionCounter, Limits, RenderOnce, SessionProtocol
 
 CRLF = b"\r\n"
@@ -68,6 +68,9 @@ def render_event(event: Event) -> bytes:
     """An event as the lines a netcat user reads."""
     match event:
         case Message(user=user):
+            did = action(event.text)
+            if did is not None:
+                return _line(f"* {user.nick} {did}")
             return _line(f"[{user.nick}] {event.text}")
         case PrivateMessage(user=user):
             return _line(f"[{user.nick}] (private) {event.text}")
