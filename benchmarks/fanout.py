@@ -58,7 +58,8 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
+from typing import Protocol as TypingProtocol
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, gatherResults
@@ -354,24 +355,87 @@ class SenderWindow:
         self.fill()
 
 
-class BenchClient(Protocol):
-    """One line-front client: names itself, then counts what it receives."""
+class Counts(TypingProtocol):
+    """What a counting client reports to: its run's tally."""
+
+    unexpected: int
+
+    def record(
+        self, receiver: int, sender: int, seq: int, sent_ns: int, now: int
+    ) -> None: ...
+
+
+class CountingClient(Protocol):
+    """
+    A line-front client that counts the benchmark's messages it receives:
+    C{[<NICK_PREFIX><k>] <k>:<seq>:<send time ns>}. Subclasses handle the
+    C{[server]} lines (C{server_line}) and what they send.
+    """
 
     MAX_LENGTH = 1 << 20  # a NAMES answer is one line of every nick
+    NICK_PREFIX: ClassVar[bytes]
     wire: ITransport
     _buffer = b""
+    _now = 0
+    _names: Deferred[list[str]] | None = None
+
+    tally: Counts
+
+    def __init__(self, index: int, tally: Counts) -> None:
+        self.index = index
+        self.tally = tally
+
+    def ask_names(self) -> Deferred[list[str]]:
+        self._names = Deferred()
+        self.wire.write(b"NAMES\n")
+        return self._names
+
+    def dataReceived(self, data: bytes) -> None:
+        # Every line of a chunk arrived at the same time: one clock read each.
+        self._now = time.perf_counter_ns()
+        lines = (self._buffer + data).split(b"\r\n")
+        self._buffer = lines.pop()
+        if len(self._buffer) > self.MAX_LENGTH:
+            self.tally.unexpected += 1
+            self.wire.loseConnection()
+            return
+        for line in lines:
+            self.lineReceived(line)
+
+    def lineReceived(self, line: bytes) -> None:
+        if line.startswith(b"[" + self.NICK_PREFIX):
+            head, _, body = line.partition(b"] ")
+            fields = body.split(b":")
+            if len(fields) != 3 or fields[0] != head[1 + len(self.NICK_PREFIX) :]:
+                self.tally.unexpected += 1
+                return
+            try:
+                sender, seq, sent_ns = int(fields[0]), int(fields[1]), int(fields[2])
+            except ValueError:
+                self.tally.unexpected += 1
+                return
+            self.tally.record(self.index, sender, seq, sent_ns, self._now)
+        elif line.startswith(b"[server] "):
+            self.server_line(line[9:])
+
+    def server_line(self, text: bytes) -> None:
+        raise NotImplementedError
+
+
+class BenchClient(CountingClient):
+    """One line-front client: names itself, then counts what it receives."""
+
+    NICK_PREFIX = b"b"
+    tally: Tally
 
     def __init__(self, index: int, tally: Tally) -> None:
-        self.index = index
+        super().__init__(index, tally)
         self.nick = f"b{index}"
         self._confirmation = f'you are now known as "{self.nick}"'.encode()
-        self.tally = tally
         self.named: Deferred[None] = Deferred()
         self.is_named = False
         self.gone: Deferred[None] = Deferred()
         self.closing = False
-        self._names: Deferred[list[str]] | None = None
-        self._now = 0
 
     def connectionMade(self) -> None:
         assert self.transport is not None
@@ -389,41 +453,8 @@ class BenchClient(Protocol):
             self._names.errback(BenchmarkFailed(f"{self.nick}: connection lost"))
         self.gone.callback(None)
 
-    def ask_names(self) -> Deferred[list[str]]:
-        self._names = Deferred()
-        self.wire.write(b"NAMES\n")
-        return self._names
-
     def send_message(self, sender: int, seq: int) -> None:
         self.wire.write(b"MSG %d:%d:%d\n" % (sender, seq, time.perf_counter_ns()))
-
-    def dataReceived(self, data: bytes) -> None:
-        # Every line of a chunk arrived at the same time: one clock read each.
-        self._now = time.perf_counter_ns()
-        lines = (self._buffer + data).split(b"\r\n")
-        self._buffer = lines.pop()
-        if len(self._buffer) > self.MAX_LENGTH:
-            self.tally.unexpected += 1
-            self.wire.loseConnection()
-            return
-        for line in lines:
-            self.lineReceived(line)
-
-    def lineReceived(self, line: bytes) -> None:
-        if line.startswith(b"[b"):
-            head, _, body = line.partition(b"] ")
-            fields = body.split(b":")
-            if len(fields) != 3 or fields[0] != head[2:]:
-                self.tally.unexpected += 1
-                return
-            try:
-                sender, seq, sent_ns = int(fields[0]), int(fields[1]), int(fields[2])
-            except ValueError:
-                self.tally.unexpected += 1
-                return
-            self.tally.record(self.index, sender, seq, sent_ns, self._now)
-        elif line.startswith(b"[server] "):
-            self.server_line(line[9:])
 
     def server_line(self, text: bytes) -> None:
         if text == self._confirmation:

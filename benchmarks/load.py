@@ -68,6 +68,7 @@ from fanout import (
     SATURATED,
     SECOND_NS,
     BenchmarkFailed,
+    CountingClient,
     NoProgress,
     drive,
     percentile_ms,
@@ -79,8 +80,8 @@ from fanout import (
 )
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import IDelayedCall, ITCPTransport, ITransport
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.interfaces import IDelayedCall, ITCPTransport
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 SERVER_ARGS = ("--flood-rate", "0", "--max-per-address", "0")  # fanout passes them
@@ -210,26 +211,23 @@ class Tally:
             self.finished.callback(outcome)
 
 
-class LoadClient(Protocol):
+class LoadClient(CountingClient):
     """One line-front client: joins its room, chats on a timer, counts arrivals."""
 
     MAX_LENGTH = 1 << 16  # a NAMES answer is one line of the room's nicks
-    wire: ITransport
-    _buffer = b""
+    NICK_PREFIX = b"c"
+    tally: Tally
 
     def __init__(self, index: int, tally: Tally) -> None:
-        self.index = index
+        super().__init__(index, tally)
         self.nick = f"c{index}"
         self.room = f"load{tally.plan.room_of(index)}"
         self._prefix = f"{index}:".encode()
         self._in_room = f"you are in #{self.room} (".encode()
-        self.tally = tally
         self.joined: Deferred[None] = Deferred()
         self.is_joined = False
         self.gone: Deferred[None] = Deferred()
         self.closing = False
-        self._names: Deferred[list[str]] | None = None
-        self._now = 0
         self._timer: IDelayedCall | None = None
         self._due_ns = 0
 
@@ -250,11 +248,6 @@ class LoadClient(Protocol):
             self._names.errback(lost)
         self.stop_sending()
         self.gone.callback(None)
-
-    def ask_names(self) -> Deferred[list[str]]:
-        self._names = Deferred()
-        self.wire.write(b"NAMES\n")
-        return self._names
 
     # Sending
 
@@ -284,34 +277,6 @@ class LoadClient(Protocol):
         self._timer = None
 
     # Receiving
-
-    def dataReceived(self, data: bytes) -> None:
-        # Every line of a chunk arrived at the same time: one clock read each.
-        self._now = time.perf_counter_ns()
-        lines = (self._buffer + data).split(b"\r\n")
-        self._buffer = lines.pop()
-        if len(self._buffer) > self.MAX_LENGTH:
-            self.tally.unexpected += 1
-            self.wire.loseConnection()
-            return
-        for line in lines:
-            self.lineReceived(line)
-
-    def lineReceived(self, line: bytes) -> None:
-        if line.startswith(b"[c"):
-            head, _, body = line.partition(b"] ")
-            fields = body.split(b":")
-            if len(fields) != 3 or fields[0] != head[2:]:
-                self.tally.unexpected += 1
-                return
-            try:
-                sender, seq, sent_ns = int(fields[0]), int(fields[1]), int(fields[2])
-            except ValueError:
-                self.tally.unexpected += 1
-                return
-            self.tally.record(self.index, sender, seq, sent_ns, self._now)
-        elif line.startswith(b"[server] "):
-            self.server_line(line[9:])
 
     def server_line(self, text: bytes) -> None:
         if text.startswith(self._in_room):
