@@ -30,7 +30,9 @@ from twistedchat.core.service import ChatService, IChatClient, Session
 
 @implementer(IChatClient)
 class RecordingClient:
-    """A front that keeps what it is given."""
+    """A front that keeps what it is given, one event at a time."""
+
+    broadcaster = None
 
     def __init__(self) -> None:
         self.events: list[Event] = []

@@ -18,7 +18,9 @@ class AssignmentSessionTests(SynchronousTestCase):
         os.makedirs(self.folder)
         with open(os.path.join(self.folder, "operators"), "w") as file:
             file.write(f"admin:{hash_password('secret')}\n")
-        self.server = ServerProcess(self.folder, "--operators", "operators").start()
+        self.server = ServerProcess(
+            self.folder, "--operators", "operators", "--log-messages", "yes"
+        ).start()
         self.addCleanup(self.server.stop)
 
     def client(self, nick: str) -> LineClient:

@@ -36,7 +36,8 @@ class FramedClient:
             self.protocol.dataReceived(frame_bytes(frame))
 
     def received(self) -> list[Frame]:
-        """The frames the server sent since the last call."""
+        """The frames the server sent since the last call (the turn having ended)."""
+        self.protocol.factory.outbox.flush()
         data: bytes = self.transport.value()
         self.transport.clear()
         frames = []

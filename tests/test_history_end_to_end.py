@@ -24,7 +24,7 @@ class HistoryProcessTests(SynchronousTestCase):
         )
 
     def start(self, *arguments: str) -> ServerProcess:
-        server = ServerProcess(self.folder, *arguments).start()
+        server = ServerProcess(self.folder, "--log-messages", "yes", *arguments).start()
         self.addCleanup(server.stop)
         return server
 

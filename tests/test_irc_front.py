@@ -48,7 +48,8 @@ class IRCClient:
         self.protocol.dataReceived(data)
 
     def lines(self) -> list[str]:
-        """The IRC lines the client received since the last call."""
+        """The IRC lines the client received since the last call (turn ended)."""
+        self.protocol.factory.outbox.flush()
         data: bytes = self.transport.value()
         self.transport.clear()
         assert not data or data.endswith(b"\r\n"), data[-100:]
@@ -90,6 +91,8 @@ class IRCFrontTestCase(SynchronousTestCase):
 
     def settle(self) -> None:
         """Forget what every client received so far."""
+        for front in (self.front, self.line_front, self.framed_front):
+            front.outbox.flush()
         for transport in self.transports:
             transport.clear()
 

@@ -54,13 +54,14 @@ class SlowReaderTests(LimitsTestCase):
         slow.protocol.pauseProducing()
         for n in range(300):
             talker.send(f"MSG message number {n:03d} with some padding\n")
+            self.clock.advance(0)  # each in its own reactor turn
         self.assertTrue(slow.transport.disconnected)  # aborted, not waiting to flush
         self.assertTrue(slow.protocol.dropped)
-        self.assertNotIn("slow", self.service.sessions)
         received = [line for line in fast.lines() if line.startswith("[talker]")]
         self.assertEqual(len(received), 300)
         self.assertEqual(received[-1], "[talker] message number 299 with some padding")
         slow.close()  # the transport reports the aborted connection lost
+        self.assertNotIn("slow", self.service.sessions)
         self.assertEqual(self.connections.total, 2)
 
     def test_a_reader_that_catches_up_gets_everything_in_order(self) -> None:

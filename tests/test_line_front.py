@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat.core.events import Joined, Message, User
 from twistedchat.core.service import ChatService
-from twistedchat.fronts.base import RenderOnce
+from twistedchat.fronts.broadcast import RenderOnce
 from twistedchat.fronts.line import LineFront, LineProtocol, render_event
 
 
@@ -31,7 +31,8 @@ class Client:
         self.protocol.dataReceived(data.encode() if isinstance(data, str) else data)
 
     def lines(self) -> list[str]:
-        """What the user saw since the last call."""
+        """What the user saw since the last call (the reactor turn having ended)."""
+        self.protocol.factory.outbox.flush()
         text: str = self.transport.value().decode("utf-8")
         self.transport.clear()
         return text.split("\r\n")[:-1]
@@ -425,6 +426,7 @@ class FuzzTests(SynchronousTestCase):
             fuzzer.send(chunk)
             self.assertLessEqual(len(fuzzer.protocol._buffer), 64 + 1)
         fuzzer.send(b"\nMSG #general still here\n")
+        front.outbox.flush()
         seen = observer.transport.value().decode("utf-8")
         for character in seen:  # no C0 (but CR, LF, tab), DEL or C1 control
             code = ord(character)

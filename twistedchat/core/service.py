@@ -11,7 +11,7 @@ user. The core never sees bytes, sockets or wire formats.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import Interface
+from zope.interface import Attribute, Interface
 
 from .errors import (
     AlreadyInRoom,
@@ -82,6 +82,11 @@ class DeliveryRefused(Exception):
 class IChatClient(Interface):
     """The front's side of a session: how the core reaches the connection."""
 
+    broadcaster = Attribute(
+        "The IBroadcaster that hands room events to this client together with "
+        "others of its kind, or None to have them delivered one by one."
+    )
+
     def deliver(event: Event) -> None:
         """
         Render C{event} for this connection. Called on the fan-out path: it
@@ -93,11 +98,36 @@ class IChatClient(Interface):
         """Close the connection once what was already delivered is written."""
 
 
+# A room's members that share one broadcaster, each with its client. The core
+# never changes such a mapping once made: it makes a new one when members come
+# or go, so a broadcaster may keep one until it has written an event.
+Group = Mapping["Session", IChatClient]
+
+
+class IBroadcaster(Interface):
+    """
+    A front's way to hand one room event to many of its connections at once.
+
+    The core groups each room's members by their client's broadcaster and
+    calls each broadcaster once per event, so the front renders the event once
+    and may write it later (say once per reactor turn, for every event of that
+    turn together), as long as each connection gets its events in order with
+    whatever else the front writes to it.
+    """
+
+    def broadcast(event: Event, group: Group, exclude: Session | None) -> None:
+        """
+        Hand C{event} to every session of C{group} but C{exclude}. On the
+        fan-out path: it must not block, raise nor call back into the service.
+        """
+
+
 class Session:
     """One connected user, whatever front it came through."""
 
     __slots__ = (
         "away",
+        "broadcaster",
         "client",
         "connected",
         "deliver",
@@ -113,6 +143,7 @@ class Session:
     def __init__(self, client: IChatClient, user: User, resumed: bool) -> None:
         self.client = client
         self.deliver: Deliver = client.deliver
+        self.broadcaster: IBroadcaster | None = client.broadcaster
         self.user = user
         self.key = fold_nick(user.nick)
         self.resumed = resumed  # came back with a resume token
@@ -142,6 +173,7 @@ class Room:
 
     __slots__ = (
         "created",
+        "groups",
         "key",
         "members",
         "modes",
@@ -156,8 +188,10 @@ class Room:
         self.name = name
         self.key = fold_room(name)
         self.created = created
-        # Session -> its deliver callable; insertion order is join order.
-        self.members: dict[Session, Deliver] = {}
+        # An ordered set: insertion order is join order.
+        self.members: dict[Session, None] = {}
+        # The same members by broadcaster (see Group: replaced, never changed).
+        self.groups: dict[IBroadcaster | None, Group] = {}
         self.operators: set[Session] = set()
         self.modes: set[str] = {"t"}
         self.topic = ""
@@ -166,6 +200,28 @@ class Room:
 
     def __repr__(self) -> str:
         return f"<Room {self.name!r} ({len(self.members)} members)>"
+
+    def add(self, session: Session) -> None:
+        self.members[session] = None
+        self.group(session, session.broadcaster)
+
+    def remove(self, session: Session) -> None:
+        del self.members[session]
+        self.operators.discard(session)
+        self.ungroup(session, session.broadcaster)
+
+    def group(self, session: Session, broadcaster: IBroadcaster | None) -> None:
+        group = dict(self.groups.get(broadcaster, {}))
+        group[session] = session.client
+        self.groups[broadcaster] = group
+
+    def ungroup(self, session: Session, broadcaster: IBroadcaster | None) -> None:
+        group = dict(self.groups[broadcaster])
+        del group[session]
+        if group:
+            self.groups[broadcaster] = group
+        else:
+            del self.groups[broadcaster]
 
 
 class ChatService:
@@ -180,10 +236,15 @@ class ChatService:
         operators: ICredentialsChecker | None = None,
         identities: Identities | None = None,
         history: IHistory | None = None,
+        *,
+        log_messages: bool = False,
     ) -> None:
         """
         Without C{identities}, a secret is made up for this run: resume
-        tokens then last until the server stops.
+        tokens then last until the server stops. With C{log_messages}, the
+        text of each room message is logged too (by default only the history
+        keeps it: formatting a log line for each message would cost as much
+        as relaying it to a whole room).
         """
         if default_room is not None and not is_valid_room(default_room):
             raise InvalidRoomName(default_room)
@@ -192,6 +253,7 @@ class ChatService:
         self.operators = operators
         self.identities = identities or Identities(Identities.new_secret())
         self.history = history
+        self.log_messages = log_messages
         self.sessions: dict[str, Session] = {}  # by folded nick
         self.by_id: dict[str, Session] = {}  # by user id
         self.rooms: dict[str, Room] = {}
@@ -281,6 +343,17 @@ class ChatService:
         self.log.info('client "{old}" => "{new}"', old=event.old, new=nick)
         return event
 
+    def regroup(self, session: Session) -> None:
+        """
+        C{session}'s client changed broadcasters (an IRC client that asked
+        for server-time after registering): its rooms follow.
+        """
+        old, new = session.broadcaster, session.client.broadcaster
+        for room in session.rooms.values():
+            room.ungroup(session, old)
+            room.group(session, new)
+        session.broadcaster = new
+
     def find(self, nick: str) -> Session:
         """The session called C{nick}, or L{NoSuchNick}."""
         session = self.sessions.get(fold_nick(nick))
@@ -313,9 +386,9 @@ class ChatService:
         event = Joined(
             self.clock.seconds(), room.name, session.user, arrival, returning
         )
-        room.members[session] = session.deliver
+        room.add(session)
         session.rooms[key] = room
-        self._fan_out(event, room.members.items(), exclude=session)
+        self._broadcast(event, room, exclude=session)
         self.log.info("{nick} joined {room}", nick=session.nick, room=room.name)
         return event
 
@@ -323,15 +396,23 @@ class ChatService:
         room = self._membership(session, name)
         event = Parted(self.clock.seconds(), room.name, session.user, reason)
         self._leave(session, room)
-        self._fan_out(event, room.members.items(), exclude=session)
+        self._broadcast(event, room, exclude=session)
         self.log.info("{nick} left {room}", nick=session.nick, room=room.name)
         return event
 
     def say(
-        self, session: Session, name: str, text: str, *, notice: bool = False
+        self,
+        session: Session,
+        name: str,
+        text: str,
+        *,
+        notice: bool = False,
+        echo: bool = False,
     ) -> Message:
         """
-        Relay C{text} from C{session} to every other member of room C{name}.
+        Relay C{text} from C{session} to every other member of room C{name},
+        and with C{echo} to C{session} too, in order with the room's other
+        events (framed clients show their own words with the server's time).
 
         The sender need not be a member, unless the room has mode C{n}; in a
         moderated room (C{m}) only its operators speak.
@@ -346,14 +427,15 @@ class ChatService:
         event = Message(self.clock.seconds(), room.name, session.user, text, notice)
         if self.history is not None:
             self.history.record(event)
-        count = self._fan_out(event, room.members.items(), exclude=session)
-        self.log.info(
-            "message from {nick} in {room} relayed to {count} members: {text}",
-            nick=session.nick,
-            room=room.name,
-            count=count,
-            text=text,
-        )
+        count = self._relay(event, room, session, echo)
+        if self.log_messages:
+            self.log.info(
+                "message from {nick} in {room} relayed to {count} members: {text}",
+                nick=session.nick,
+                room=room.name,
+                count=count,
+                text=text,
+            )
         return event
 
     def whisper(
@@ -366,21 +448,26 @@ class ChatService:
         event = PrivateMessage(
             self.clock.seconds(), session.user, target.nick, text, notice
         )
-        self._fan_out(event, [(target, target.deliver)], exclude=None)
+        self._fan_out(event, [target], exclude=None)
         self.log.info(
             "private message from {nick} to {to}", nick=session.nick, to=target.nick
         )
         return event
 
-    def show_image(self, session: Session, name: str, art: str) -> Image:
-        """Relay a picture, already turned into plain-text C{art}, to room C{name}."""
+    def show_image(
+        self, session: Session, name: str, art: str, *, echo: bool = False
+    ) -> Image:
+        """
+        Relay a picture, already turned into plain-text C{art}, to room
+        C{name}; C{echo} as for L{say}.
+        """
         room = self._existing_room(name)
         if not art.strip():
             raise EmptyMessage()
         event = Image(self.clock.seconds(), room.name, session.user, art)
         if self.history is not None:
             self.history.record(event)
-        count = self._fan_out(event, room.members.items(), exclude=session)
+        count = self._relay(event, room, session, echo)
         self.log.info(
             "image from {nick} in {room} ({lines} lines) relayed to {count} members",
             nick=session.nick,
@@ -426,7 +513,7 @@ class ChatService:
             raise NotRoomOperator(room.name)
         event = TopicChanged(self.clock.seconds(), room.name, session.user, topic)
         room.topic, room.topic_by, room.topic_time = topic, session.nick, event.time
-        self._fan_out(event, room.members.items(), exclude=session)
+        self._broadcast(event, room, exclude=session)
         self.log.info(
             "{nick} set the topic of {room}: {topic}",
             nick=session.nick,
@@ -471,7 +558,7 @@ class ChatService:
                 made.append((signed, ""))
         event = ModeChanged(self.clock.seconds(), room.name, session.user, tuple(made))
         if made:
-            self._fan_out(event, room.members.items(), exclude=session)
+            self._broadcast(event, room, exclude=session)
             self.log.info(
                 "{nick} changed the modes of {room}: {changes}",
                 nick=session.nick,
@@ -491,7 +578,7 @@ class ChatService:
         if target in room.members:
             raise UserAlreadyInRoom(target.nick, room.name)
         event = Invited(self.clock.seconds(), session.user, target.nick, room.name)
-        self._fan_out(event, [(target, target.deliver)], exclude=None)
+        self._fan_out(event, [target], exclude=None)
         return event
 
     def _operates(self, session: Session, room: Room) -> bool:
@@ -508,9 +595,9 @@ class ChatService:
         if target not in room.members:
             raise UserNotInRoom(target.nick, room.name)
         event = Kicked(self.clock.seconds(), room.name, target.user, actor.user, reason)
-        recipients = list(room.members.items())
+        groups = tuple(room.groups.items())  # the target among them
         self._leave(target, room)
-        self._fan_out(event, recipients, exclude=actor)
+        self._broadcast(event, groups, exclude=actor)
         self.log.info(
             "{by} kicked {nick} from {room} ({reason})",
             by=actor.nick,
@@ -526,10 +613,10 @@ class ChatService:
             raise NotServerOperator()
         target = self.find(nick)
         event = Killed(self.clock.seconds(), target.user, actor.user, message)
-        recipients = dict(self._peers(target))
-        recipients[target] = target.deliver
+        recipients = dict.fromkeys(self._peers(target))
+        recipients[target] = None
         self._forget(target)
-        self._fan_out(event, recipients.items(), exclude=actor)
+        self._fan_out(event, recipients, exclude=actor)
         target.client.disconnect()
         self.log.info(
             "{by} killed {nick} ({message})",
@@ -605,8 +692,7 @@ class ChatService:
         return room
 
     def _leave(self, session: Session, room: Room) -> None:
-        del room.members[session]
-        room.operators.discard(session)
+        room.remove(session)
         del session.rooms[room.key]
         if not room.members:
             del self.rooms[room.key]
@@ -619,36 +705,64 @@ class ChatService:
         del self.by_id[session.user.id]
         session.connected = False
 
-    def _peers(self, session: Session) -> Iterable[tuple[Session, Deliver]]:
+    def _peers(self, session: Session) -> Iterable[Session]:
         """Every session sharing a room with C{session}, once each (itself included)."""
         rooms = list(session.rooms.values())
         if len(rooms) == 1:
-            return rooms[0].members.items()
-        peers: dict[Session, Deliver] = {}
+            return list(rooms[0].members)
+        peers: dict[Session, None] = {}
         for room in rooms:
             peers.update(room.members)
-        return peers.items()
+        return peers
 
-    def _fan_out(
+    def _relay(self, event: Event, room: Room, sender: Session, echo: bool) -> int:
+        """Broadcast what C{sender} said; return to how many others."""
+        if not echo:
+            self._broadcast(event, room, exclude=sender)
+        elif sender in room.members:
+            self._broadcast(event, room, exclude=None)
+        else:
+            self._broadcast(event, room, exclude=sender)
+            self._fan_out(event, [sender], exclude=None)
+        return len(room.members) - (sender in room.members)
+
+    def _broadcast(
         self,
         event: Event,
-        recipients: Iterable[tuple[Session, Deliver]],
+        room: Room | Iterable[tuple[IBroadcaster | None, Group]],
         exclude: Session | None,
-    ) -> int:
+    ) -> None:
         """
-        Deliver C{event} to each recipient but C{exclude}; return how many got it.
+        Hand a room's event to the room's members but C{exclude}: to each
+        group's broadcaster, or one by one to members without one. C{room} may
+        be the groups of a room as they were before a change (a kick).
+        """
+        groups = tuple(room.groups.items()) if isinstance(room, Room) else room
+        for broadcaster, group in groups:
+            if broadcaster is None:
+                self._fan_out(event, group, exclude)
+                continue
+            try:
+                broadcaster.broadcast(event, group, exclude)
+            except Exception:
+                self.log.failure("broadcasting {event!r} failed", event=event)
+
+    def _fan_out(
+        self, event: Event, recipients: Iterable[Session], exclude: Session | None
+    ) -> None:
+        """
+        Deliver C{event} to each recipient but C{exclude}, one by one.
 
         Callers change the state first and fan out last, so that the state is
         whole when a recipient whose delivery raises is dropped; that happens
         after the loop, so one broken connection never stops a broadcast.
         """
-        delivered = 0
         broken: list[Session] = []
-        for session, deliver in recipients:
+        for session in recipients:
             if session is exclude:
                 continue
             try:
-                deliver(event)
+                session.deliver(event)
             except DeliveryRefused as e:
                 self.log.info("dropping {nick}: {why}", nick=session.nick, why=str(e))
                 broken.append(session)
@@ -659,10 +773,7 @@ class ChatService:
                     nick=session.nick,
                 )
                 broken.append(session)
-            else:
-                delivered += 1
         for session in broken:
             if session.connected:
                 self.disconnect(session, "delivery failed")
                 session.client.disconnect()
-        return delivered

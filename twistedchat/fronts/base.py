@@ -1,10 +1,12 @@
 """
-What every front's connection shares: its session, delivery rendered once, and
-the limits that keep one peer from hurting the others.
+What every front's connection shares: its session, its output kept in order
+with the front's broadcasts, and the limits that keep one peer from hurting
+the others.
 
 A front's protocol mixes in L{SessionProtocol}; its factory holds the shared
-L{ChatService}, a L{RenderOnce} built from the front's own event renderer, the
-L{Limits} and the L{ConnectionCounter} shared by all fronts. The protocol says
+L{ChatService}, its L{Outbox} and a L{Broadcaster} built from the front's own
+event renderer (see L{twistedchat.fronts.broadcast}), the L{Limits} and the
+L{ConnectionCounter} shared by all fronts. The protocol says
 how to refuse a peer, how to ping it, and which of its input counts towards
 flood control; the rest is here:
 
@@ -22,7 +24,6 @@ flood control; the rest is here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, cast
 
@@ -41,28 +42,7 @@ from zope.interface import implementer
 
 from ..core.events import Event
 from ..core.service import ChatService, DeliveryRefused, IChatClient, Session
-
-
-class RenderOnce:
-    """
-    A front's renderer, remembering its last event.
-
-    The fan-out hands the same event to every member in turn, so each event is
-    rendered once per front, not once per member.
-    """
-
-    __slots__ = ("_last_bytes", "_last_event", "_render")
-
-    def __init__(self, render: Callable[[Event], bytes]) -> None:
-        self._render = render
-        self._last_event: Event | None = None
-        self._last_bytes = b""
-
-    def render(self, event: Event) -> bytes:
-        if event is not self._last_event:
-            self._last_bytes = self._render(event)
-            self._last_event = event
-        return self._last_bytes
+from .broadcast import Broadcaster, Outbox
 
 
 @dataclass(frozen=True)
@@ -111,7 +91,8 @@ class ConnectionCounter:
 
 class FrontFactory(Protocol):
     service: ChatService
-    renderer: RenderOnce
+    outbox: Outbox
+    broadcaster: Broadcaster
     limits: Limits
     connections: ConnectionCounter
 
@@ -264,10 +245,21 @@ class SessionProtocol(TwistedProtocol):
             self.flooded()
         return False
 
-    # Output: the budget of a slow reader
+    # Output: in order with the front's broadcasts, within a slow reader's budget
+
+    @property
+    def broadcaster(self) -> Broadcaster:
+        return self.factory.broadcaster
 
     def write(self, data: bytes) -> None:
-        """Write to the peer, or queue while its transport is full."""
+        """Write to the peer after what the front's broadcasts owe it."""
+        outbox = self.factory.outbox
+        if outbox.pending:
+            outbox.flush()
+        self.transmit(data)
+
+    def transmit(self, data: bytes) -> None:
+        """Write to the peer now, or queue while its transport is full."""
         if self.dropped:
             return
         if not self._paused:
@@ -294,7 +286,7 @@ class SessionProtocol(TwistedProtocol):
         self._queue, self._queued = [], 0
 
     def render(self, event: Event) -> bytes:
-        return self.factory.renderer.render(event)
+        return self.broadcaster.renderer.render(event)
 
     def deliver(self, event: Event) -> None:
         self.write(self.render(event))

@@ -34,7 +34,8 @@ from ..core.events import (
     TopicChanged,
 )
 from ..core.service import ChatService, Session
-from .base import ConnectionCounter, Limits, RenderOnce, SessionProtocol
+from .base import ConnectionCounter, Limits, SessionProtocol
+from .broadcast import Broadcaster, Outbox, RenderOnce
 
 # The error code each refusal of the core is reported with.
 ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
@@ -248,7 +249,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         )
 
     def handle_Say(self, frame: codec.Say) -> None:
-        self.deliver(self.factory.service.say(self._session(), frame.room, frame.text))
+        self.factory.service.say(self._session(), frame.room, frame.text, echo=True)
 
     def handle_Whisper(self, frame: codec.Whisper) -> None:
         self.deliver(
@@ -256,8 +257,8 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         )
 
     def handle_ShowImage(self, frame: codec.ShowImage) -> None:
-        self.deliver(
-            self.factory.service.show_image(self._session(), frame.room, frame.art)
+        self.factory.service.show_image(
+            self._session(), frame.room, frame.art, echo=True
         )
 
     def handle_ChangeNick(self, frame: codec.ChangeNick) -> None:
@@ -306,4 +307,5 @@ class FramedFront(Factory[FramedProtocol]):
         self.max_frame = max_frame
         self.limits = limits or Limits()
         self.connections = connections or ConnectionCounter(self.limits)
-        self.renderer = RenderOnce(render_event)
+        self.outbox = Outbox(service.clock)
+        self.broadcaster = Broadcaster(RenderOnce(render_event), self.outbox)

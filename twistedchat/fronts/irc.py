@@ -42,7 +42,8 @@ from ..core.events import (
 )
 from ..core.names import fold_nick, is_valid_nick
 from ..core.service import ChatService, Room, Session
-from .base import ConnectionCounter, Limits, RenderOnce, SessionProtocol
+from .base import ConnectionCounter, Limits, SessionProtocol
+from .broadcast import Broadcaster, Outbox, RenderOnce
 
 SERVER = "twistedchat"
 MAX_LINE = 512  # bytes, CRLF included (RFC 1459)
@@ -360,9 +361,9 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         params = [target, str(error)] if target else [str(error)]
         self.reply(NUMERICS.get(type(error), "400"), *params)
 
-    def render(self, event: Event) -> bytes:
-        renderer = self.factory.tagged if self._tagged else self.factory.renderer
-        return renderer.render(event)
+    @property
+    def broadcaster(self) -> Broadcaster:
+        return self.factory.tagged if self._tagged else self.factory.broadcaster
 
     def refuse(self, why: str) -> None:
         self.send_line(f"ERROR :Closing Link: {self.peer} ({clean(why)})")
@@ -410,6 +411,8 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             if all(cap.lstrip("-") in CAPABILITIES for cap in wanted):
                 for cap in wanted:
                     self._tagged = not cap.startswith("-")
+                if self.session is not None:
+                    self.factory.service.regroup(self.session)
                 self.send(SERVER, "CAP", self.nick, "ACK", " ".join(wanted))
             else:
                 self.send(SERVER, "CAP", self.nick, "NAK", " ".join(wanted))
@@ -899,8 +902,10 @@ class IRCFront(Factory[IRCProtocol]):
         self.service = service
         self.limits = limits or Limits()
         self.connections = connections or ConnectionCounter(self.limits)
-        self.renderer = RenderOnce(render_plain)
-        self.tagged = RenderOnce(render_tagged)
+        self.outbox = Outbox(service.clock)
+        self.broadcaster = Broadcaster(RenderOnce(render_plain), self.outbox)
+        # For clients that asked for server-time.
+        self.tagged = Broadcaster(RenderOnce(render_tagged), self.outbox)
         self.started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.motd = motd or [
             "Welcome to twistedchat. Channels here are the rooms of every front:",

@@ -35,7 +35,8 @@ from ..core.events import (
 from ..core.history import HistoryEntry
 from ..core.service import ChatService, Session
 from ..text import action, neutralise
-from .base import ConnectionCounter, Limits, RenderOnce, SessionProtocol
+from .base import ConnectionCounter, Limits, SessionProtocol
+from .broadcast import Broadcaster, Outbox, RenderOnce
 
 CRLF = b"\r\n"
 DEFAULT_MAX_LINE = 4096
@@ -350,7 +351,8 @@ class LineFront(Factory[LineProtocol]):
         self.max_line = max_line
         self.limits = limits or Limits()
         self.connections = connections or ConnectionCounter(self.limits)
-        self.renderer = RenderOnce(render_event)
+        self.outbox = Outbox(service.clock)
+        self.broadcaster = Broadcaster(RenderOnce(render_event), self.outbox)
         self._guests = 0
 
     def guest_nick(self) -> str:

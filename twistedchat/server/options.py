@@ -157,6 +157,11 @@ SETTINGS = [
         "lines or frames a client may send at once",
     ),
     Setting(
+        "LOG_MESSAGES",
+        "no",
+        "also log the text of every room message (yes or no; the history keeps them)",
+    ),
+    Setting(
         "DEFAULT_ROOM",
         "general",
         "room new connections land in (empty: none, clients must JOIN)",
@@ -189,6 +194,7 @@ class ServerSettings:
     history_max_bytes: int = history.DEFAULT_MAX_BYTES
     history_keep: int = history.DEFAULT_KEEP
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
+    log_messages: bool = False
     limits: Limits = field(default_factory=Limits)
 
 
@@ -257,6 +263,12 @@ def _fsync(value: str) -> history.FsyncPolicy:
         if value == policy:
             return policy
     raise ValueError(f"not one of {', '.join(history.FSYNC_POLICIES)}: {value!r}")
+
+
+def _yes_no(value: str) -> bool:
+    if value.lower() in ("yes", "no"):
+        return value.lower() == "yes"
+    raise ValueError(f"not yes or no: {value!r}")
 
 
 def _room(value: str) -> str | None:
@@ -340,6 +352,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_max_bytes=check("HISTORY_MAX_BYTES", _positive),
         history_keep=check("HISTORY_KEEP", _count),
         irc_endpoint=irc or _tcp_endpoint(host, irc_port),
+        log_messages=check("LOG_MESSAGES", _yes_no),
         limits=Limits(
             sendq=check("SENDQ", _count),
             max_connections=check("MAX_CONNECTIONS", _count),

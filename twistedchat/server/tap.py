@@ -81,7 +81,14 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
     )
     writer.setName("history")  # type: ignore[no-untyped-call]
     writer.setServiceParent(top)  # type: ignore[no-untyped-call]
-    chat = ChatService(reactor, settings.default_room, checker, identities, writer)
+    chat = ChatService(
+        reactor,
+        settings.default_room,
+        checker,
+        identities,
+        writer,
+        log_messages=settings.log_messages,
+    )
     limits = settings.limits
     connections = ConnectionCounter(limits)  # one count for every front
     fronts: list[tuple[str, str, IProtocolFactory]] = [

@@ -1,0 +1,135 @@
+"""
+How a front hands one event to many connections: rendered once, written once
+per reactor turn.
+
+The core gives a room's event to a front's L{Broadcaster} once for all of the
+front's members of that room (see L{IBroadcaster}). The broadcaster renders it
+once and leaves the bytes in the front's L{Outbox}. When the reactor turn ends,
+or as soon as anything else is about to be written to one of the front's
+connections (so that each connection's output stays in order), the outbox
+writes to each connection, in one piece, everything the turn had for it. A room
+of N members that hears K messages in one turn thus costs N writes, not N*K,
+and what each message costs does not grow with the room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, cast
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from zope.interface import implementer
+
+from ..core.events import Event
+from ..core.service import Group, IBroadcaster, Session
+
+# A rendered event, the group it is for, and who in that group does not get it.
+Pending = tuple[bytes, Group, Session | None]
+
+
+class Connection(Protocol):
+    def transmit(self, data: bytes) -> None:
+        """Write C{data} to the peer now (the outbox has kept the order)."""
+
+
+class RenderOnce:
+    """
+    A front's renderer, remembering its last event.
+
+    Whether an event is broadcast to a room or delivered to each session
+    concerned one by one, it is rendered once per front, not once per member.
+    """
+
+    __slots__ = ("_last_bytes", "_last_event", "_render")
+
+    def __init__(self, render: Callable[[Event], bytes]) -> None:
+        self._render = render
+        self._last_event: Event | None = None
+        self._last_bytes = b""
+
+    def render(self, event: Event) -> bytes:
+        if event is not self._last_event:
+            self._last_bytes = self._render(event)
+            self._last_event = event
+        return self._last_bytes
+
+
+class Outbox:
+    """What a front's broadcasts owe its connections in this reactor turn."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self.clock = clock
+        self.pending: list[Pending] = []
+        self._call: IDelayedCall | None = None
+
+    def put(self, data: bytes, group: Group, exclude: Session | None) -> None:
+        self.pending.append((data, group, exclude))
+        if self._call is None:
+            self._call = self.clock.callLater(0, self._turn_ended)
+
+    def _turn_ended(self) -> None:
+        self._call = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Write everything pending to its connections, now."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        # Consecutive events for the same group (the same members) form a run,
+        # written as one piece to each member of that group.
+        runs: list[tuple[Group, list[tuple[bytes, Session | None]]]] = []
+        last: Group | None = None
+        for data, group, exclude in pending:
+            if group is not last:
+                runs.append((group, []))
+                last = group
+            runs[-1][1].append((data, exclude))
+        if len(runs) == 1:  # one room heard this turn: the usual case
+            group, events = runs[0]
+            shared, own = _pieces(events)
+            for session, client in group.items():
+                piece = own.get(session, shared) if own else shared
+                if piece:
+                    cast(Connection, client).transmit(piece)
+            return
+        out: dict[Connection, list[bytes]] = {}
+        for group, events in runs:
+            shared, own = _pieces(events)
+            for session, client in group.items():
+                piece = own.get(session, shared) if own else shared
+                if piece:
+                    out.setdefault(cast(Connection, client), []).append(piece)
+        for connection, pieces in out.items():
+            connection.transmit(b"".join(pieces))
+
+
+def _pieces(
+    events: list[tuple[bytes, Session | None]],
+) -> tuple[bytes, dict[Session, bytes]]:
+    """
+    The bytes of C{events} for the members of their group: those of all the
+    events, and for each member left out of some of them (their sender), its
+    own piece without those.
+    """
+    shared = b"".join([data for data, _ in events])
+    excluded = {exclude for _, exclude in events if exclude is not None}
+    own = {
+        member: b"".join([data for data, exclude in events if exclude is not member])
+        for member in excluded
+    }
+    return shared, own
+
+
+@implementer(IBroadcaster)
+class Broadcaster:
+    """One of a front's renderers, putting what it renders in the front's outbox."""
+
+    __slots__ = ("_outbox", "renderer")
+
+    def __init__(self, renderer: RenderOnce, outbox: Outbox) -> None:
+        self.renderer = renderer
+        self._outbox = outbox
+
+    def broadcast(self, event: Event, group: Group, exclude: Session | None) -> None:
+        self._outbox.put(self.renderer.render(event), group, exclude)
