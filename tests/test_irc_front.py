@@ -374,7 +374,7 @@ class ChannelTests(IRCFrontTestCase):
             [
                 f":127.0.0.1:6000!{line_id}@twistedchat JOIN #general",
                 f":127.0.0.1:6000!{line_id}@twistedchat NICK lina",
-                f":lina!{line_id}@twistedchat PART #general :",
+                f":lina!{line_id}@twistedchat PART #general",
                 f":fram!{fram_id}@twistedchat JOIN #general",
                 f":fram!{fram_id}@twistedchat QUIT :see you",
             ],
@@ -449,7 +449,7 @@ class ChannelTests(IRCFrontTestCase):
             toto.lines(),
             [
                 ":twistedchat 442 toto #dev :you are not in #dev",
-                f":{self.mask('toto')} PART #general :",
+                f":{self.mask('toto')} PART #general",
                 ":twistedchat 442 toto #general :you are not in #general",
                 ":twistedchat 403 toto nope :No such channel",
             ],

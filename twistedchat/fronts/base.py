@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, cast
 
+from twisted.internet import tcp
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import (
     IAddress,
@@ -122,6 +123,7 @@ class SessionProtocol(TwistedProtocol):
     admitted = False
     dropped = False
     _paused = False
+    _tcp: tcp.Server | None = None  # a plain TCP transport, written to at once
     _queued = 0
     _tokens = 0.0
     _strikes = 0
@@ -155,6 +157,8 @@ class SessionProtocol(TwistedProtocol):
         self.peer = describe_peer(address)
         self.host = getattr(address, "host", None) or "local"
         self._queue: list[bytes] = []
+        if type(self.transport) is tcp.Server and not self.transport.TLS:
+            self._tcp = self.transport
         # Told when the transport's buffer is full, and when it drains.
         cast(IConsumer, self.transport).registerProducer(self, True)
         why = self.factory.connections.admit(self.host)
@@ -263,6 +267,25 @@ class SessionProtocol(TwistedProtocol):
         if self.dropped:
             return
         if not self._paused:
+            tcp_transport = self._tcp
+            if (
+                tcp_transport is not None
+                and tcp_transport.connected
+                and not tcp_transport._writeDisconnected
+                and not tcp_transport.dataBuffer
+                and not tcp_transport._tempDataLen
+            ):
+                # Nothing waits in the transport: send at once, rather than
+                # buffer and wait for the reactor to say the socket is
+                # writable (two epoll_ctl calls and a dispatch per write,
+                # most of a broadcast's cost). Whatever the kernel does not
+                # take, or an error, goes the transport's usual way. (A
+                # broadcast may still reach a connection lost this turn.)
+                sent = tcp_transport.writeSomeData(data)
+                if isinstance(sent, int) and sent > 0:
+                    if sent == len(data):
+                        return
+                    data = data[sent:]
             self.transport.write(data)
             return
         self._queue.append(data)

@@ -135,9 +135,8 @@ def render_lines(event: Event) -> list[str]:
         case Joined(user=user):
             return [_line(prefix(user), "JOIN", channel(event.room))]
         case Parted(user=user):
-            return [
-                _line(prefix(user), "PART", channel(event.room), clean(event.reason))
-            ]
+            reason = [clean(event.reason)] if event.reason else []
+            return [_line(prefix(user), "PART", channel(event.room), *reason)]
         case Quit(user=user):
             return [_line(prefix(user), "QUIT", clean(event.message) or "Client Quit")]
         case NickChanged(user=user):
