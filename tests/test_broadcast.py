@@ -1,5 +1,5 @@
 """
-Room events written once per reactor turn (twistedchat.fronts.broadcast):
+Room events written together, a moment after the first (twistedchat.fronts.broadcast):
 what each connection gets, in which order, in how many writes.
 """
 
@@ -24,6 +24,7 @@ from twistedchat import codec
 from twistedchat.codec import frame_bytes
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.base import Limits, SessionProtocol
+from twistedchat.fronts.broadcast import WRITE_DELAY
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
@@ -105,41 +106,41 @@ class BroadcastTestCase(SynchronousTestCase):
         assert transport.connection is not None
         transport.connection.dataReceived(data)
 
-    def end_turn(self) -> None:
-        """Let the reactor turn end: the fronts write what they owe."""
-        self.clock.advance(0)
+    def let_write(self) -> None:
+        """Let the write delay pass: the fronts write what they owe."""
+        self.clock.advance(WRITE_DELAY)
 
     def settle(self) -> None:
-        """End the turn and forget what everyone received so far."""
-        self.end_turn()
+        """Let the fronts write, and forget what everyone received so far."""
+        self.let_write()
         for transport in self.transports:
             transport.take()
 
 
-class TurnTests(BroadcastTestCase):
-    def test_a_turn_is_one_write_per_member(self) -> None:
+class TogetherTests(BroadcastTestCase):
+    def test_what_comes_together_is_one_write_per_member(self) -> None:
         """
-        Five messages in one turn reach each other member in one write, in
-        order, when the turn ends; the sender gets nothing back.
+        Five messages at once reach each other member in one write, in
+        order, once the write delay is over; the sender gets nothing back.
         """
         toto, tutu, tata = self.netcat("toto"), self.netcat("tutu"), self.netcat("tata")
         self.settle()
         for n in range(5):
             self.send(toto, f"MSG message {n}\n".encode())
         self.assertEqual(tutu.value(), b"")
-        self.end_turn()
+        self.let_write()
         expected = b"".join(b"[toto] message %d\r\n" % n for n in range(5))
         self.assertEqual(tutu.take(), [expected])
         self.assertEqual(tata.take(), [expected])
         self.assertEqual(toto.take(), [])
 
-    def test_senders_get_the_turn_without_their_own_words(self) -> None:
+    def test_senders_get_the_others_words_only(self) -> None:
         toto, tutu, tata = self.netcat("toto"), self.netcat("tutu"), self.netcat("tata")
         self.settle()
         self.send(toto, b"MSG one\n")
         self.send(tutu, b"MSG two\n")
         self.send(toto, b"MSG three\n")
-        self.end_turn()
+        self.let_write()
         self.assertEqual(toto.take(), [b"[tutu] two\r\n"])
         self.assertEqual(tutu.take(), [b"[toto] one\r\n[toto] three\r\n"])
         self.assertEqual(tata.take(), [b"[toto] one\r\n[tutu] two\r\n[toto] three\r\n"])
@@ -151,14 +152,14 @@ class TurnTests(BroadcastTestCase):
         self.send(toto, b"MSG before\n")
         self.send(tutu, b"NAMES\n")
         self.send(toto, b"MSG after\n")
-        self.end_turn()
+        self.let_write()
         self.assertEqual(
             b"".join(tutu.take()),
             b"[toto] before\r\n[server] toto tutu\r\n[toto] after\r\n",
         )
 
     def test_members_get_what_was_said_while_they_were_in(self) -> None:
-        """Who joins or leaves during a turn gets exactly what was said while in."""
+        """Who joins or leaves meanwhile gets exactly what was said while in."""
         anna, bert, cleo = (
             self.irc_user("anna"),
             self.irc_user("bert"),
@@ -171,7 +172,7 @@ class TurnTests(BroadcastTestCase):
         self.send(cleo, b"JOIN #side\r\n")
         self.send(bert, b"PART #side\r\n")
         self.send(anna, b"PRIVMSG #side :second\r\n")
-        self.end_turn()
+        self.let_write()
         seen_by_cleo = read_lines(cleo)
         self.assertEqual(
             [
@@ -189,7 +190,7 @@ class TurnTests(BroadcastTestCase):
             ["PRIVMSG #side first", "JOIN #side", "PART #side"],
         )
 
-    def test_rooms_heard_in_one_turn_keep_the_order_they_were_said_in(self) -> None:
+    def test_rooms_heard_together_keep_the_order_they_were_said_in(self) -> None:
         anna, bert = self.irc_user("anna"), self.irc_user("bert")
         for user in (anna, bert):
             self.send(user, b"JOIN #general,#side\r\n")
@@ -197,7 +198,7 @@ class TurnTests(BroadcastTestCase):
         self.send(anna, b"PRIVMSG #general :one\r\n")
         self.send(anna, b"PRIVMSG #side :two\r\n")
         self.send(anna, b"PRIVMSG #general :three\r\n")
-        self.end_turn()
+        self.let_write()
         self.assertEqual(len(bert.writes), 1)
         self.assertEqual(
             [line.split(" ", 1)[1] for line in read_lines(bert)],
@@ -222,7 +223,7 @@ class FrontTests(BroadcastTestCase):
         self.send(toto, b"MSG one\n")
         self.send(fram, frame_bytes(codec.Say("general", "two")))
         self.send(toto, b"MSG three\n")
-        self.end_turn()
+        self.let_write()
         (data,) = fram.take()
         said = [
             (f.user.nick, f.text)
@@ -240,7 +241,7 @@ class FrontTests(BroadcastTestCase):
         )
         self.settle()
         self.send(fram, frame_bytes(codec.Say("general", "from outside")))
-        self.end_turn()
+        self.let_write()
         said = [
             f for f in decode_frames(b"".join(fram.take())) if isinstance(f, codec.Said)
         ]
@@ -257,7 +258,7 @@ class FrontTests(BroadcastTestCase):
         self.send(toto, b"MSG plain\n")
         self.send(ircu, b"CAP REQ :server-time\r\n")
         self.send(toto, b"MSG tagged\n")
-        self.end_turn()
+        self.let_write()
         lines = b"".join(ircu.take()).decode().split("\r\n")[:-1]
         self.assertEqual(len(lines), 3, lines)
         self.assertTrue(lines[0].startswith(":toto!"), lines)
@@ -270,16 +271,16 @@ class FrontTests(BroadcastTestCase):
         self.send(ircu, b"PART #general\r\n")
         self.settle()
         self.send(toto, b"MSG gone\n")
-        self.end_turn()
+        self.let_write()
         self.assertEqual(ircu.take(), [])
 
-    def test_each_front_renders_once_per_turn_for_all_its_members(self) -> None:
-        """Every front's members share one piece of bytes per turn."""
+    def test_each_front_renders_once_for_all_its_members(self) -> None:
+        """The members of a front share one piece of bytes."""
         toto = self.netcat("toto")
         others = [self.netcat(f"n{k}") for k in range(3)]
         self.settle()
         self.send(toto, b"MSG hi\n")
-        self.end_turn()
+        self.let_write()
         pieces = [transport.take()[0] for transport in others]
         self.assertTrue(all(piece is pieces[0] for piece in pieces))
 
@@ -358,10 +359,10 @@ class SocketTests(TestCase):
 
         return Deferred.fromCoroutine(scenario())
 
-    def test_a_connection_lost_with_a_turn_pending_is_skipped(self) -> Deferred[None]:
+    def test_a_connection_lost_with_writes_pending_is_skipped(self) -> Deferred[None]:
         """
-        The turn's broadcast was for a member whose connection was lost
-        before the turn ended: the others get it, nothing fails.
+        A broadcast was for a member whose connection was lost
+        before it was written: the others get it, nothing fails.
         """
 
         async def scenario() -> None:

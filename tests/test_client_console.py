@@ -30,6 +30,9 @@ class ConsoleTestCase(SynchronousTestCase):
         self.service = ChatService(self.clock, "general")
         self.front = FramedFront(self.service)
         self.line_front = LineFront(self.service)
+        # The pump turns the clock by 0 between its rounds: let the fronts
+        # write their broadcasts then.
+        self.front.outbox.delay = self.line_front.outbox.delay = 0
         self.images: dict[str, Deferred[str]] = {}
 
     def render_image(self, path: str) -> Deferred[str]:

@@ -36,7 +36,7 @@ class FramedClient:
             self.protocol.dataReceived(frame_bytes(frame))
 
     def received(self) -> list[Frame]:
-        """The frames the server sent since the last call (the turn having ended)."""
+        """The frames the server sent since the last call (its front having written)."""
         self.protocol.factory.outbox.flush()
         data: bytes = self.transport.value()
         self.transport.clear()

@@ -48,7 +48,7 @@ class IRCClient:
         self.protocol.dataReceived(data)
 
     def lines(self) -> list[str]:
-        """The IRC lines the client received since the last call (turn ended)."""
+        """The IRC lines the client received since the last call (front has written)."""
         self.protocol.factory.outbox.flush()
         data: bytes = self.transport.value()
         self.transport.clear()

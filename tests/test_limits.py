@@ -11,6 +11,7 @@ from twistedchat import codec
 from twistedchat.codec import ErrorCode
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.base import ConnectionCounter, Limits
+from twistedchat.fronts.broadcast import WRITE_DELAY
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
@@ -54,7 +55,7 @@ class SlowReaderTests(LimitsTestCase):
         slow.protocol.pauseProducing()
         for n in range(300):
             talker.send(f"MSG message number {n:03d} with some padding\n")
-            self.clock.advance(0)  # each in its own reactor turn
+            self.clock.advance(WRITE_DELAY)  # each written on its own
         self.assertTrue(slow.transport.disconnected)  # aborted, not waiting to flush
         self.assertTrue(slow.protocol.dropped)
         received = [line for line in fast.lines() if line.startswith("[talker]")]

@@ -31,7 +31,7 @@ class Client:
         self.protocol.dataReceived(data.encode() if isinstance(data, str) else data)
 
     def lines(self) -> list[str]:
-        """What the user saw since the last call (the reactor turn having ended)."""
+        """What the user saw since the last call (its front having written)."""
         self.protocol.factory.outbox.flush()
         text: str = self.transport.value().decode("utf-8")
         self.transport.clear()

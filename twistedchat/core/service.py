@@ -110,9 +110,9 @@ class IBroadcaster(Interface):
 
     The core groups each room's members by their client's broadcaster and
     calls each broadcaster once per event, so the front renders the event once
-    and may write it later (say once per reactor turn, for every event of that
-    turn together), as long as each connection gets its events in order with
-    whatever else the front writes to it.
+    and may write it later (say a millisecond later, with the other events of
+    that millisecond), as long as each connection gets its events in order
+    with whatever else the front writes to it.
     """
 
     def broadcast(event: Event, group: Group, exclude: Session | None) -> None:
