@@ -80,6 +80,16 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(settings.operators, operators)  # relative to the config file
         self.assertEqual(settings.max_line, 100)
 
+    def test_message_texts_are_logged_only_when_asked(self) -> None:
+        self.assertFalse(self.parse().log_messages)
+        self.assertTrue(self.parse("--log-messages", "YES").log_messages)
+        config = self.write("chat.conf", "LOG_MESSAGES=yes\n")
+        self.assertTrue(self.parse("--config", config).log_messages)
+        self.assertEqual(
+            self.refused("--log-messages", "sometimes"),
+            "--log-messages: not yes or no: 'sometimes'",
+        )
+
     def test_empty_default_room_means_none(self) -> None:
         self.assertIsNone(self.parse("--default-room", "").default_room)
 
