@@ -205,6 +205,25 @@ class TogetherTests(BroadcastTestCase):
             ["PRIVMSG #general one", "PRIVMSG #side two", "PRIVMSG #general three"],
         )
 
+    def test_peers_sharing_several_rooms_hear_of_a_nick_or_a_quit_once(self) -> None:
+        anna, bert, cleo = (
+            self.irc_user("anna"),
+            self.irc_user("bert"),
+            self.irc_user("cleo"),
+        )
+        for user in (anna, bert):
+            self.send(user, b"JOIN #general,#side\r\n")
+        self.send(cleo, b"JOIN #side\r\n")
+        self.settle()
+        self.send(anna, b"NICK anne\r\n")
+        self.send(anna, b"QUIT :bye\r\n")
+        self.let_write()
+        for user in (bert, cleo):
+            self.assertEqual(
+                [line.split(" ", 1)[1] for line in read_lines(user)],
+                ["NICK anne", "QUIT bye"],
+            )
+
 
 class FrontTests(BroadcastTestCase):
     def test_a_framed_sender_sees_its_words_in_the_rooms_order(self) -> None:

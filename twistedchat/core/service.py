@@ -314,9 +314,9 @@ class ChatService:
         if not session.connected:
             return None
         event = Quit(self.clock.seconds(), session.user, message)
-        peers = list(self._peers(session))
+        peers = self._peer_groups(session)
         self._forget(session)
-        self._fan_out(event, peers, exclude=session)
+        self._broadcast(event, peers, exclude=session)
         self.log.info(
             'client disconnected "{nick}" ({message})',
             nick=session.nick,
@@ -339,7 +339,7 @@ class ChatService:
         session.key = key
         self.sessions[key] = session
         event = NickChanged(self.clock.seconds(), old, session.user)
-        self._fan_out(event, self._peers(session), exclude=session)
+        self._broadcast(event, self._peer_groups(session), exclude=session)
         self.log.info('client "{old}" => "{new}"', old=event.old, new=nick)
         return event
 
@@ -715,6 +715,22 @@ class ChatService:
             peers.update(room.members)
         return peers
 
+    def _peer_groups(
+        self, session: Session
+    ) -> Iterable[tuple[IBroadcaster | None, Group]]:
+        """
+        Everyone sharing a room with C{session} (itself included), once each
+        however many rooms they share, grouped by broadcaster.
+        """
+        rooms = list(session.rooms.values())
+        if len(rooms) == 1:
+            return tuple(rooms[0].groups.items())
+        merged: dict[IBroadcaster | None, dict[Session, IChatClient]] = {}
+        for room in rooms:
+            for broadcaster, group in room.groups.items():
+                merged.setdefault(broadcaster, {}).update(group)
+        return tuple(merged.items())
+
     def _relay(self, event: Event, room: Room, sender: Session, echo: bool) -> int:
         """Broadcast what C{sender} said; return to how many others."""
         if not echo:
@@ -735,7 +751,7 @@ class ChatService:
         """
         Hand a room's event to the room's members but C{exclude}: to each
         group's broadcaster, or one by one to members without one. C{room} may
-        be the groups of a room as they were before a change (a kick).
+        be groups as they were before a change (a kick, a departure).
         """
         groups = tuple(room.groups.items()) if isinstance(room, Room) else room
         for broadcaster, group in groups:
