@@ -1,52 +1,82 @@
 """
-Fan-out benchmark: how fast the server relays one room's messages to everyone in it.
+Fan-out benchmark: how fast the server relays one room's messages to everyone in it, on each front.
 
-What it measures: N line-front clients sit in #general; S of them send M
-messages each; every message must reach the N-1 other members. The figures are
-deliveries per second of wall time, deliveries per second of *server* CPU time,
-delivery latency (p50, p99, max), losses and duplicates, the time N clients take
-to connect and be named, the server's memory, and how busy the load generator
-itself was, so that a generator-bound run is not mistaken for a server limit.
+What it measures: N clients of one front (line, framed or IRC; C{--front all},
+the default, runs each in turn against a fresh server) sit in #general; S of
+them send M messages each, at most W in flight per sender; every message must
+reach the N-1 other members. Per front: deliveries per second of wall time and
+per second of *server* CPU time, delivery latency (p50, p99, max), lost and
+duplicated deliveries, the time the N clients take to connect and be in the
+room, the server's memory, whether every message is in the history file
+afterwards, and how busy each load-generator process was, so that a
+generator-bound run is not mistaken for a server limit. C{--idle K} first
+opens K more connections that register and idle, and reports the server's
+memory per idle connection, then runs the chat with them still connected.
 
-How: the script starts the real server (C{twistd -n twistedchat} from the same
-bin directory as this Python, on 127.0.0.1 port 0, in a temporary directory)
-running the source tree this script sits in (on C{PYTHONPATH}, as the
-end-to-end tests do), not a possibly stale installed copy.
-The server keeps its normal logging (one info line per relayed message is part
-of its real cost) but to a file, so that a terminal never throttles it; the
-port is read from that log. The load is generated in this process with Twisted
-clients over loopback TCP, in three phases:
+How: for each front, the real server is started by L{harness} (this source
+tree's C{twistd -n twistedchat}, every front on 127.0.0.1 port 0, flood control
+and the per-address limit off, normal logging to a file, history on, in a
+temporary directory) and stopped with SIGTERM at the end, which writes the
+history still queued. The load comes from P generator processes (C{--procs};
+forked, each running its own reactor and owning clients K with K mod P = its
+number, idle ones likewise); this process only coordinates them, phase by
+phase, over pipes, and measures the server:
 
- 1. connect: the N clients connect at once and each sends C{NICK b<K>}; the
-    connect time ends when every client has its nick confirmed. Each client then
-    asks C{NAMES} and must see all N nicks; the answer also drains the
-    nick-change notices so they do not spill into the measurement.
- 2. send: clients b0..b<S-1> send C{MSG <K>:<seq>:<t>}, C{t} being the
-    generator's C{perf_counter_ns} at sending. A sender keeps at most W messages
-    in flight; a message is in flight until all N-1 other clients have received
-    it. Each receiver takes one timestamp per chunk read from its socket and
-    records latency = arrival - t (same clock, same process), duplicates (the
-    same sender and seq twice at one receiver) and, at the end, lost = S*M*(N-1)
-    minus the unique deliveries. Wall time runs from the first send to the last
-    delivery. The phase ends when every message is delivered, when nothing has
-    arrived for C{--stall} seconds (a lost message holds its window slot
-    forever) or after C{--timeout} seconds.
- 3. around the send phase the server's CPU time (utime+stime from
-    C{/proc/<pid>/stat}) and the generator's (C{time.process_time}) are sampled;
-    the server's RSS is read from C{/proc/<pid>/status} after it.
+ 1. idle (with C{--idle}): the idle connections, on the front under test,
+    register, at most L{IDLE_CONCURRENCY} at a time per process: a line user
+    names itself and leaves the default room, a framed user says Hello with
+    no rooms, an IRC user sends NICK and USER but joins nothing. So they hold
+    a connection and a session but are in no room: none of the chat reaches
+    them, and their arrivals cost no room-wide notices (a line user is in
+    the default room until its PART, so its arrival and departure reach the
+    few that arrive with it). The server's RSS (C{/proc/<pid>/status}) is
+    read before and after: (after - before) / K is the memory per idle
+    connection.
+ 2. connect: the N chat clients connect at once and register in #general (a
+    line user sends NICK and is in the default room; a framed user says Hello
+    with the room; an IRC user sends NICK, USER and JOIN and waits for the end
+    of NAMES, 366). The connect time runs from the first connection to the
+    last client in the room. Then every client asks who is in #general and
+    must see the N chat nicks; the answer also drains the arrival notices.
+ 3. send: clients 0..S-1 send C{<sender>:<seq>:<t>} texts (fixed width, hex),
+    C{t} being the sender's C{time.perf_counter_ns()}: C{CLOCK_MONOTONIC},
+    one clock for every process of the machine, so a receiver in another
+    process can take latency = arrival - t. The window is kept per process:
+    a message leaves its sender's window when every other client of the
+    sender's own process has received it (receivers in the other processes
+    are not waited for; they read the same fan-out at the same time). Each
+    receiver takes one timestamp per chunk read; how it counts a chunk without
+    parsing each message is in L{fanout_clients}. A process's phase ends when
+    all its clients have everything (framed senders' echoes of their own
+    messages are not counted), when nothing has arrived for C{--stall}
+    seconds, or after C{--timeout} seconds. Wall time runs from the first
+    send of any process to the last delivery of any process. The server's
+    CPU time (its process CPU clock, every thread, to the nanosecond) is
+    sampled around this phase, each generator's own CPU time
+    (C{time.process_time}) too, and with C{--profile} the server is recorded
+    by C{py-spy} during it.
+ 4. settle and close: each process checks what it kept (duplicates, garbled
+    or misattributed messages, latencies) outside the measured time; lost =
+    S*M*(N-1) minus the unique deliveries. The clients close, the server
+    stops, and its history file (C{<data dir>/history/general.jsonl}, rotated
+    parts included) must hold every message sent.
 
-Latency includes the generator's own queueing: when the generator's CPU time
-approaches the wall time, it was the bottleneck and the server figures are lower
-bounds. Linux only (C{/proc}). Usage: C{python benchmarks/fanout.py --help}.
+Latency includes the generators' own queueing. A generator process near a
+full core, or generators and server together filling the machine's cores,
+make the server figures lower bounds; the report says so. Exit status: 0 when
+every front delivered everything once and kept it on disk; 3 when something
+was lost, duplicated, garbled, dropped or missing on disk; 1 when the
+benchmark could not run; 2 when a send phase delivered nothing. Linux only
+(C{/proc}). Usage: C{python benchmarks/fanout.py --help}.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
-import math
+import multiprocessing
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -54,565 +84,568 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+import traceback
+from array import array
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
-from typing import Protocol as TypingProtocol
+from typing import Any
 
-from twisted.internet import defer
-from twisted.internet.defer import Deferred, gatherResults
+from fanout_clients import (
+    CHAT_CLIENTS,
+    IDLE_CLIENTS,
+    ROOM,
+    ChatClient,
+    IdleClient,
+    SenderWindow,
+    Tally,
+    add_up,
+    expected_nicks,
+    parse_text,
+)
+from harness import (
+    HOST,
+    MIB,
+    SATURATED,
+    SECOND_NS,
+    BenchmarkFailed,
+    NoProgress,
+    data_directory,
+    drive,
+    history_texts,
+    percentile_ms,
+    raise_file_limit,
+    running_server,
+    scan_log,
+    server_cpu_seconds,
+    server_memory_mib,
+    within,
+)
+from twisted.internet.defer import (
+    Deferred,
+    DeferredSemaphore,
+    fail,
+    gatherResults,
+    succeed,
+)
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import ITCPTransport, ITransport
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.interfaces import IReadDescriptor
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
-ROOT = Path(__file__).resolve().parent.parent  # the source tree under test
-HOST = "127.0.0.1"
-ROOM = "general"
-LISTENING = re.compile(rb"line front listening on \S+ port (\d+)")
-# Lines in the server's log that deserve a look (twistd writes [namespace#level]).
-LOG_PROBLEM = re.compile(rb"#(?:warn|error|critical)\]|Traceback|Unhandled")
-SECOND_NS = 1_000_000_000
-MIB = 1024 * 1024
-SATURATED = 0.9  # CPU time / wall time at or above this: that process was busy
-
-T = TypeVar("T")
-
-
-class BenchmarkFailed(Exception):
-    """The benchmark could not run (server did not start, clients not connected...)."""
-
-
-class NoProgress(BenchmarkFailed):
-    """The send phase ended without a single delivery."""
+FRONTS = ("line", "framed", "irc")
+# On a 2-core machine one generator process gave the server its best figures
+# (deliveries per CPU-second, p99): with two, three busy processes share two
+# cores and the server, preempted, hands out smaller batches.
+DEFAULT_PROCS = 1
+# Idle connections registering at once, per process. More makes no faster a
+# start for IRC and framed users, and a slower one for line users (see above).
+IDLE_CONCURRENCY = 10
+SPARE_FILES = 200  # descriptors beyond one per connection: logs, pipes...
+WATCH_SECONDS = 0.25
+PROFILE_FORMATS = ("speedscope", "raw", "flamegraph")
+# Samples per second: a send phase may last half a second. Each sample stops
+# the server for a moment, so the figures of a profiled run are a bit lower.
+PROFILE_RATE = 1000
 
 
-# The server
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-
-
-def server_environment() -> dict[str, str]:
-    env = dict(os.environ)
-    paths = [str(ROOT), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
-    return env
-
-
-def twistd_command(log_path: Path, server_args: Sequence[str]) -> list[str]:
-    twistd = Path(sys.executable).parent / "twistd"
-    if not twistd.exists():
-        raise BenchmarkFailed(f"no twistd next to {sys.executable}")
-    return [
-        str(twistd),
-        "-n",
-        "--pidfile=",
-        f"--logfile={log_path}",
-        "twistedchat",
-        "--host",
-        HOST,
-        "--port",
-        "0",
-        "--framed-port",
-        "0",
-        "--irc-port",
-        "0",
-        # The benchmark floods on purpose, from one address.
-        "--flood-rate",
-        "0",
-        "--max-per-address",
-        "0",
-        *server_args,
-    ]
-
-
-@contextmanager
-def running_server(
-    directory: Path, server_args: Sequence[str], timeout: float
-) -> Iterator[Server]:
-    """Run the server in C{directory} until the block ends, whatever happens."""
-    log_path = directory / "server.log"
-    output_path = directory / "server.out"
-    command = twistd_command(log_path, server_args)
-    with output_path.open("wb") as output:
-        # A session of its own: Ctrl+C reaches only us, and we stop the server.
-        process = subprocess.Popen(
-            command,
-            cwd=directory,
-            env=server_environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        port = await_port(process, log_path, output_path, timeout)
-        yield Server(process, port)
-    finally:
-        stop_server(process, timeout)
-
-
-def await_port(
-    process: subprocess.Popen[bytes], log_path: Path, output_path: Path, timeout: float
-) -> int:
-    """The port the server announces in its log; blocks (before the reactor runs)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log_path.exists():
-            found = LISTENING.search(log_path.read_bytes())
-            if found:
-                return int(found.group(1))
-        if process.poll() is not None:
-            raise BenchmarkFailed(
-                f"server exited with status {process.returncode} before listening:\n"
-                + _tail(output_path)
-                + _tail(log_path)
-            )
-        time.sleep(0.02)
-    raise BenchmarkFailed(
-        f"server not listening after {timeout:g} s:\n" + _tail(log_path)
-    )
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    if not path.exists():
-        return ""
-    text = path.read_text("utf-8", "replace").splitlines()[-lines:]
-    return "".join(f"  | {line}\n" for line in text)
-
-
-def stop_server(process: subprocess.Popen[bytes], timeout: float) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def server_cpu_seconds(pid: int) -> float:
-    """utime + stime of C{pid} (fields 14 and 15 of /proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # Fields are counted after the command name, which may hold spaces.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def server_memory_mib(pid: int) -> tuple[float, float]:
-    """Resident and peak resident memory (VmRSS, VmHWM) of C{pid}, in MiB."""
-    values: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) * 1024 / MIB
-    return values.get("VmRSS", math.nan), values.get("VmHWM", math.nan)
-
-
-@dataclass
-class LogReport:
-    bytes: int
-    problems: int
-    samples: list[str]
-    shut_down: bool
-
-
-def scan_log(directory: Path) -> LogReport:
-    """Size of the server's log (rotated parts included) and lines worth a look."""
-    size, problems = 0, 0
-    samples: list[str] = []
-    paths = [*sorted(directory.glob("server.log*")), directory / "server.out"]
-    for path in paths:
-        if not path.exists():
-            continue
-        data = path.read_bytes()
-        size += len(data)
-        for line in data.splitlines():
-            if LOG_PROBLEM.search(line):
-                problems += 1
-                if len(samples) < 5:
-                    samples.append(line.decode("utf-8", "replace")[:300])
-    log = directory / "server.log"
-    shut_down = log.exists() and log.read_bytes().rstrip().endswith(
-        b"Server Shut Down."
-    )
-    return LogReport(size, problems, samples, shut_down)
-
-
-# The load generator
+# The plan
 
 
 @dataclass(frozen=True)
 class Plan:
-    clients: int
-    senders: int
-    messages: int
-    window: int
-    timeout: float
-    stall: float
+    clients: int = 100
+    senders: int = 10
+    messages: int = 500
+    window: int = 10
+    procs: int = DEFAULT_PROCS
+    idle: int = 0
+    timeout: float = 60.0
+    stall: float = 10.0
 
     def check(self) -> None:
         if self.clients < 2:
             raise ValueError("need at least 2 clients (one to send, one to receive)")
         if not 1 <= self.senders <= self.clients:
             raise ValueError("senders must be between 1 and the number of clients")
+        if self.clients > 0xFFFF or self.idle > 0xFFFFF:
+            raise ValueError("at most 65,535 clients and 1,048,575 idle connections")
         if self.messages < 1 or self.window < 1:
             raise ValueError("messages and window must be at least 1")
+        if self.procs < 1 or self.idle < 0:
+            raise ValueError("procs must be at least 1, idle at least 0")
         if self.timeout <= 0 or self.stall <= 0:
             raise ValueError("timeout and stall must be positive")
+
+    @property
+    def processes(self) -> int:
+        """The generator processes used: each needs two clients for a window."""
+        return max(1, min(self.procs, self.clients // 2))
 
     @property
     def expected(self) -> int:
         return self.senders * self.messages * (self.clients - 1)
 
+    @property
+    def idle_timeout(self) -> float:
+        return max(self.timeout, self.idle / 100)  # at least 100 a second
 
-class Tally:
-    """
-    What the receivers saw, and the senders' windows.
 
-    C{waiting[sender][seq]} counts the receivers still owed a message; when it
-    reaches zero the message leaves its sender's window.
-    """
+@dataclass(frozen=True)
+class Share:
+    """What one generator process does: its clients, by index."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-        others = plan.clients - 1
-        self.waiting = [[others] * plan.messages for _ in range(plan.senders)]
-        self.seen = [
-            [bytearray(plan.messages) for _ in range(plan.senders)]
-            for _ in range(plan.clients)
-        ]
-        self.latencies: list[int] = []
-        self.unique = 0
-        self.duplicates = 0
-        self.unexpected = 0  # garbled, unknown sender or seq, or echoed to its sender
-        self.server_errors: list[str] = []
-        self.dropped = 0  # connections lost before the end
-        self.completed = 0  # messages every other client has received
-        self.sent = 0
-        self.first_send_ns = 0
-        self.last_delivery_ns = 0
-        self.windows: list[SenderWindow] = []
-        self.finished: Deferred[str] = Deferred()
+    number: int
+    front: str
+    port: int
+    plan: Plan
+    chat: tuple[int, ...]
+    idle: tuple[int, ...]
 
-    def record(
-        self, receiver: int, sender: int, seq: int, sent_ns: int, now: int
-    ) -> None:
-        if not (0 <= sender < self.plan.senders and 0 <= seq < self.plan.messages):
-            self.unexpected += 1
+
+def shares(plan: Plan, front: str, port: int) -> list[Share]:
+    count = plan.processes
+    return [
+        Share(
+            number,
+            front,
+            port,
+            plan,
+            tuple(range(number, plan.clients, count)),
+            tuple(range(number, plan.idle, count)),
+        )
+        for number in range(count)
+    ]
+
+
+# A generator process
+
+
+@implementer(IReadDescriptor)
+class Commands:
+    """The coordinator's commands, read from its pipe by the reactor."""
+
+    def __init__(self, reactor: Any, connection: Connection) -> None:
+        self.reactor = reactor
+        self.connection = connection
+        self._queued: list[str] = []
+        self._waiting: Deferred[str] | None = None
+        self._closed = False
+        reactor.addReader(self)
+
+    def next(self) -> Deferred[str]:
+        if self._queued:
+            return succeed(self._queued.pop(0))
+        if self._closed:
+            return fail(BenchmarkFailed("the coordinator went away"))
+        self._waiting = Deferred()
+        return self._waiting
+
+    def doRead(self) -> None:
+        try:
+            while self.connection.poll():
+                self._queued.append(self.connection.recv())
+        except (EOFError, OSError):
+            self._closed = True
+            self.reactor.removeReader(self)
+        waiting, self._waiting = self._waiting, None
+        if waiting is None:
             return
-        if receiver == sender:
-            self.unexpected += 1
-            return
-        row = self.seen[receiver][sender]
-        if row[seq]:
-            self.duplicates += 1
-            return
-        row[seq] = 1
-        self.unique += 1
-        self.latencies.append(now - sent_ns)
-        self.last_delivery_ns = now
-        waiting = self.waiting[sender]
-        waiting[seq] -= 1
-        if waiting[seq] == 0:
-            self.completed += 1
-            if self.completed == self.plan.senders * self.plan.messages:
-                self.finish("completed")
-            else:
-                self.windows[sender].slot_freed()
+        if self._queued:
+            waiting.callback(self._queued.pop(0))
+        elif self._closed:
+            waiting.errback(BenchmarkFailed("the coordinator went away"))
+        else:
+            self._waiting = waiting
 
-    def finish(self, outcome: str) -> None:
-        if not self.finished.called:
-            self.finished.callback(outcome)
+    def fileno(self) -> int:
+        return self.connection.fileno()
+
+    def connectionLost(self, reason: Failure) -> None:
+        pass
+
+    def logPrefix(self) -> str:
+        return "commands"
 
 
-class SenderWindow:
-    """One sender: at most C{window} messages in flight."""
-
-    def __init__(self, client: BenchClient, index: int, tally: Tally) -> None:
-        self.client = client
-        self.index = index
-        self.tally = tally
-        self.next_seq = 0
-        self.in_flight = 0
-
-    def fill(self) -> None:
-        plan = self.tally.plan
-        while self.in_flight < plan.window and self.next_seq < plan.messages:
-            self.client.send_message(self.index, self.next_seq)
-            self.next_seq += 1
-            self.in_flight += 1
-            self.tally.sent += 1
-
-    def slot_freed(self) -> None:
-        self.in_flight -= 1
-        self.fill()
+def _connect_failed(failure: Failure, client: ChatClient | IdleClient) -> None:
+    if not client.ready.called:
+        client.ready.errback(failure)
 
 
-class Counts(TypingProtocol):
-    """What a counting client reports to: its run's tally."""
-
-    unexpected: int
-
-    def record(
-        self, receiver: int, sender: int, seq: int, sent_ns: int, now: int
-    ) -> None: ...
-
-
-class CountingClient(Protocol):
+class Generator:
     """
-    A line-front client that counts the benchmark's messages it receives:
-    C{[<NICK_PREFIX><k>] <k>:<seq>:<send time ns>}. Subclasses handle the
-    C{[server]} lines (C{server_line}) and what they send.
+    One load-generator process: its share of the clients, phase by phase.
+
+    Each C{command_<name>} runs one phase when the coordinator says so and
+    returns what to report.
     """
 
-    MAX_LENGTH = 1 << 20  # a NAMES answer is one line of every nick
-    NICK_PREFIX: ClassVar[bytes]
-    wire: ITransport
-    _buffer = b""
-    _now = 0
-    _names: Deferred[list[str]] | None = None
+    def __init__(self, reactor: Any, share: Share) -> None:
+        self.reactor = reactor
+        self.share = share
+        plan = self.plan = share.plan
+        self.tally = Tally(plan.senders, plan.messages, plan.window)
+        self.endpoint = TCP4ClientEndpoint(
+            reactor, HOST, share.port, timeout=max(1, int(plan.timeout))
+        )
+        kind = CHAT_CLIENTS[share.front]
+        self.clients = [kind(index, self.tally) for index in share.chat]
+        self.idle: list[IdleClient] = []
 
-    tally: Counts
+    async def command_idle(self) -> dict[str, Any]:
+        kind = IDLE_CLIENTS[self.share.front]
+        self.idle = [kind(index) for index in self.share.idle]
+        gate = DeferredSemaphore(IDLE_CONCURRENCY)
 
-    def __init__(self, index: int, tally: Counts) -> None:
-        self.index = index
-        self.tally = tally
+        def register(client: IdleClient) -> Deferred[None]:
+            connectProtocol(self.endpoint, client).addErrback(_connect_failed, client)
+            return client.ready
 
-    def ask_names(self) -> Deferred[list[str]]:
-        self._names = Deferred()
-        self.wire.write(b"NAMES\n")
-        return self._names
+        start = time.perf_counter_ns()
+        registering = [gate.run(register, client) for client in self.idle]
+        done = gatherResults(registering, consumeErrors=True)
+        await within(self.reactor, self.plan.idle_timeout, "idle connections", done)
+        return {"start_ns": start, "end_ns": time.perf_counter_ns()}
 
-    def dataReceived(self, data: bytes) -> None:
-        # Every line of a chunk arrived at the same time: one clock read each.
-        self._now = time.perf_counter_ns()
-        lines = (self._buffer + data).split(b"\r\n")
-        self._buffer = lines.pop()
-        if len(self._buffer) > self.MAX_LENGTH:
-            self.tally.unexpected += 1
-            self.wire.loseConnection()
-            return
-        for line in lines:
-            self.lineReceived(line)
+    async def command_connect(self) -> dict[str, Any]:
+        cpu = time.process_time()
+        start = time.perf_counter_ns()
+        for client in self.clients:
+            connectProtocol(self.endpoint, client).addErrback(_connect_failed, client)
+        ready = gatherResults(
+            [client.ready for client in self.clients], consumeErrors=True
+        )
+        try:
+            await within(self.reactor, self.plan.timeout, "connecting", ready)
+        except BenchmarkFailed as e:
+            count = sum(1 for client in self.clients if client.is_ready)
+            raise BenchmarkFailed(
+                f"{e} ({count} of this process's {len(self.clients)} clients "
+                f"in #{ROOM})"
+            ) from None
+        return {
+            "start_ns": start,
+            "end_ns": time.perf_counter_ns(),
+            "cpu_seconds": time.process_time() - cpu,
+        }
 
-    def lineReceived(self, line: bytes) -> None:
-        if line.startswith(b"[" + self.NICK_PREFIX):
-            head, _, body = line.partition(b"] ")
-            fields = body.split(b":")
-            if len(fields) != 3 or fields[0] != head[1 + len(self.NICK_PREFIX) :]:
-                self.tally.unexpected += 1
-                return
+    async def command_names(self) -> dict[str, Any]:
+        wanted = expected_nicks(self.plan.clients)
+        asking = gatherResults(
+            [client.ask_names() for client in self.clients], consumeErrors=True
+        )
+        listings = await within(self.reactor, self.plan.timeout, "names", asking)
+        for client, listing in zip(self.clients, listings, strict=True):
+            if listing != wanted:
+                extra = sorted(listing - wanted)[:5]
+                raise BenchmarkFailed(
+                    f"{client.nick} sees {len(listing)} members of #{ROOM}, "
+                    f"expected {len(wanted)}"
+                    + (f" (e.g. {', '.join(extra)})" if extra else "")
+                )
+        return {}
+
+    async def command_send(self) -> dict[str, Any]:
+        plan, tally = self.plan, self.tally
+        tally.windows = {
+            client.hex: SenderWindow(
+                client, len(self.clients) - 1, plan.messages, plan.window
+            )
+            for client in self.clients
+            if client.index < plan.senders
+        }
+        for client in self.clients:
+            client.start_counting(tally.windows)
+            client.complete = client.expected == 0
+        tally.receivers = sum(1 for client in self.clients if not client.complete)
+        # Many small objects are kept while counting; collecting them would
+        # only add pauses to the generator.
+        gc.disable()
+        cpu = time.process_time()
+        tally.first_send_ns = time.perf_counter_ns()
+        for window in tally.windows.values():
+            window.fill()
+        if not tally.receivers:
+            tally.finish("completed")
+        watchdog = self.reactor.callLater(WATCH_SECONDS, self._watch)
+        outcome = await tally.finished
+        if watchdog.active():
+            watchdog.cancel()
+        return {
+            "outcome": outcome,
+            "cpu_seconds": time.process_time() - cpu,
+            "first_send_ns": tally.first_send_ns,
+            "last_delivery_ns": tally.last_delivery_ns,
+            "sent": tally.sent,
+            "slow_records": tally.slow_records,
+        }
+
+    def _watch(self) -> None:
+        """End the send phase when it stalls or overruns; check again soon otherwise."""
+        tally, plan = self.tally, self.plan
+        now = time.perf_counter_ns()
+        if now - tally.first_send_ns >= plan.timeout * SECOND_NS:
+            tally.finish("timed out")
+        elif (
+            now - (tally.last_delivery_ns or tally.first_send_ns)
+            >= plan.stall * SECOND_NS
+        ):
+            tally.finish("stalled")
+        else:
+            self.reactor.callLater(WATCH_SECONDS, self._watch)
+
+    async def command_settle(self) -> dict[str, Any]:
+        settled = add_up([client.settle() for client in self.clients])
+        gc.enable()
+        tally = self.tally
+        return {
+            "expected": sum(client.expected for client in self.clients),
+            "unique": settled.unique,
+            "duplicated": settled.duplicated,
+            "unexpected": settled.unexpected + tally.unexpected,
+            "echoes": settled.echoes,
+            "latencies": settled.latencies.tobytes(),
+            "server_errors": tally.server_errors[:10],
+        }
+
+    async def command_close(self) -> dict[str, Any]:
+        everyone: list[ChatClient | IdleClient] = [*self.clients, *self.idle]
+        for client in everyone:
+            client.closing = True
+            if client.transport is not None:
+                client.transport.loseConnection()
+        gone = gatherResults([client.gone for client in everyone], consumeErrors=True)
+        with suppress(BenchmarkFailed):  # reported as unclosed; the server stops anyway
+            await within(self.reactor, min(self.plan.timeout, 30), "closing", gone)
+        return {
+            "dropped": self.tally.dropped,
+            "idle_dropped": sum(1 for client in self.idle if client.dropped),
+            "unclosed": sum(1 for client in everyone if not client.gone.called),
+        }
+
+
+def generate(share: Share, connection: Connection) -> None:
+    """A generator process's life: run commands until told to close."""
+    from twisted.internet import reactor
+
+    async def serve() -> None:
+        generator = Generator(reactor, share)
+        commands = Commands(reactor, connection)
+        while True:
+            name = await commands.next()
+            handler = getattr(generator, f"command_{name}", None)
             try:
-                sender, seq, sent_ns = int(fields[0]), int(fields[1]), int(fields[2])
-            except ValueError:
-                self.tally.unexpected += 1
+                if handler is None:
+                    raise BenchmarkFailed(f"unknown command {name!r}")
+                reply = await handler()
+            except BenchmarkFailed as e:
+                connection.send(("failed", str(e)))
                 return
-            self.tally.record(self.index, sender, seq, sent_ns, self._now)
-        elif line.startswith(b"[server] "):
-            self.server_line(line[9:])
+            except Exception:
+                connection.send(("failed", traceback.format_exc()))
+                return
+            connection.send(("ok", reply))
+            if name == "close":
+                return
 
-    def server_line(self, text: bytes) -> None:
-        raise NotImplementedError
+    # The coordinator reports the failure (the pipe closed, or Ctrl+C).
+    with suppress(KeyboardInterrupt, BenchmarkFailed):
+        drive(reactor, serve)
 
 
-class BenchClient(CountingClient):
-    """One line-front client: names itself, then counts what it receives."""
+class Generators:
+    """The generator processes, as this process drives them: one command at a time."""
 
-    NICK_PREFIX = b"b"
-    tally: Tally
+    def __init__(self, work: Sequence[Share]) -> None:
+        # Forked: this process has no reactor yet, so each child makes its own.
+        context = multiprocessing.get_context("fork")
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        self.connections: list[Connection] = []
+        for share in work:
+            mine, theirs = context.Pipe()
+            process = context.Process(
+                target=generate,
+                args=(share, theirs),
+                name=f"fanout-generator-{share.number}",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self.connections.append(mine)
 
-    def __init__(self, index: int, tally: Tally) -> None:
-        super().__init__(index, tally)
-        self.nick = f"b{index}"
-        self._confirmation = f'you are now known as "{self.nick}"'.encode()
-        self.named: Deferred[None] = Deferred()
-        self.is_named = False
-        self.gone: Deferred[None] = Deferred()
-        self.closing = False
+    def command(self, name: str, timeout: float) -> list[dict[str, Any]]:
+        """Tell every process to run C{name}; wait for all their replies."""
+        for connection in self.connections:
+            connection.send(name)
+        replies: dict[int, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout
+        pending = dict(enumerate(self.connections))
+        while pending:
+            left = deadline - time.monotonic()
+            ready = wait(list(pending.values()), timeout=max(0.0, left))
+            if not ready:
+                raise BenchmarkFailed(
+                    f"{name}: {len(pending)} generator process(es) silent after "
+                    f"{timeout:g} s"
+                )
+            for number, connection in list(pending.items()):
+                if connection not in ready:
+                    continue
+                del pending[number]
+                try:
+                    status, payload = connection.recv()
+                except EOFError:
+                    code = self.processes[number].exitcode
+                    raise BenchmarkFailed(
+                        f"{name}: generator process {number} exited (status {code})"
+                    ) from None
+                if status != "ok":
+                    raise BenchmarkFailed(f"generator process {number}: {payload}")
+                replies[number] = payload
+        return [replies[number] for number in range(len(self.connections))]
 
-    def connectionMade(self) -> None:
-        assert self.transport is not None
-        self.wire = self.transport
-        if ITCPTransport.providedBy(self.wire):
-            self.wire.setTcpNoDelay(True)
-        self.wire.write(f"NICK {self.nick}\n".encode())
+    def stop(self) -> None:
+        for connection in self.connections:
+            connection.close()
+        for process in self.processes:
+            process.join(10)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if not self.closing:
-            self.tally.dropped += 1
-        if not self.named.called:
-            self.named.errback(BenchmarkFailed(f"{self.nick}: connection lost"))
-        if self._names is not None and not self._names.called:
-            self._names.errback(BenchmarkFailed(f"{self.nick}: connection lost"))
-        self.gone.callback(None)
 
-    def send_message(self, sender: int, seq: int) -> None:
-        self.wire.write(b"MSG %d:%d:%d\n" % (sender, seq, time.perf_counter_ns()))
+@contextmanager
+def generator_processes(work: Sequence[Share]) -> Iterator[Generators]:
+    generators = Generators(work)
+    try:
+        yield generators
+    finally:
+        generators.stop()
 
-    def server_line(self, text: bytes) -> None:
-        if text == self._confirmation:
-            self.is_named = True
-            if not self.named.called:
-                self.named.callback(None)
-        elif text.startswith(b"error: "):
-            self.tally.server_errors.append(f"{self.nick}: {text.decode()}")
-            if not self.named.called:
-                self.named.errback(BenchmarkFailed(f"{self.nick}: {text.decode()}"))
-        elif self._names is not None and not self._names.called and b'"' not in text:
-            # Once every client is named, the only quote-free server line is NAMES.
-            self._names.callback(text.decode().split())
+
+# Profiling the server
+
+
+@contextmanager
+def profiling(pid: int, path: Path | None, fmt: str) -> Iterator[list[str]]:
+    """
+    Record the server with py-spy while the block runs, if C{path} is given;
+    the list yielded receives a note on what happened.
+    """
+    notes: list[str] = []
+    if path is None:
+        yield notes
+        return
+    py_spy = Path(sys.executable).parent / "py-spy"
+    if not py_spy.exists():
+        notes.append(f"no py-spy next to {sys.executable}: not profiled")
+        yield notes
+        return
+    recorder = subprocess.Popen(
+        [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--output",
+            str(path),
+            "--format",
+            fmt,
+            "--rate",
+            str(PROFILE_RATE),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert recorder.stdout is not None
+    # It says so once it samples; the send phase must not start before.
+    first = recorder.stdout.readline().decode("utf-8", "replace").strip()
+    if "Sampling" not in first:
+        recorder.wait(10)
+        notes.append(f"py-spy did not start: {first}")
+        yield notes
+        return
+    try:
+        yield notes
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        try:
+            output, _ = recorder.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            output, _ = recorder.communicate()
+        if path.exists():
+            notes.append(
+                f"server profile (send phase) in {path}; py-spy sampled it "
+                f"{PROFILE_RATE} times a second, so these figures are perturbed"
+            )
+        else:
+            text = output.decode("utf-8", "replace").strip().splitlines()
+            notes.append("py-spy wrote nothing: " + " / ".join(text[-3:]))
+
+
+# Measuring one front
 
 
 @dataclass
 class Measurement:
-    outcome: str
-    connect_seconds: float
-    wall_seconds: float
-    server_cpu_seconds: float
-    generator_cpu_seconds: float
-    server_rss_mib: float
-    server_peak_rss_mib: float
-    unclosed: int
+    server_rss_start_mib: float = 0.0
+    server_rss_idle_mib: float = 0.0
+    idle_connect_seconds: float = 0.0
+    connect_seconds: float = 0.0
+    connect_server_cpu_seconds: float = 0.0
+    connect_generator_cpu_seconds: list[float] = field(default_factory=list)
+    server_rss_connected_mib: float = 0.0
+    send: list[dict[str, Any]] = field(default_factory=list)
+    server_cpu_seconds: float = 0.0
+    server_rss_mib: float = 0.0
+    server_peak_rss_mib: float = 0.0
+    settled: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-async def within(reactor: Any, seconds: float, what: str, work: Deferred[T]) -> T:
-    timed_out = BenchmarkFailed(f"{what}: not done after {seconds:g} s")
-    try:
-        return await work.addTimeout(seconds, reactor)
-    except defer.TimeoutError:
-        raise timed_out from None
-    except defer.FirstError as e:  # one client failed, or the timeout cancelled all
-        if e.subFailure.check(defer.CancelledError):
-            raise timed_out from None
-        if e.subFailure.check(BenchmarkFailed):
-            e.subFailure.raiseException()
-        raise BenchmarkFailed(f"{what}: {e.subFailure.getErrorMessage()}") from None
+def span_seconds(replies: Sequence[dict[str, Any]]) -> float:
+    """From the first process's start to the last one's end."""
+    start = min(reply["start_ns"] for reply in replies)
+    return float(max(reply["end_ns"] for reply in replies) - start) / SECOND_NS
 
 
-async def measure(
-    reactor: Any, port: int, server_pid: int, tally: Tally
+def measure(
+    generators: Generators, pid: int, plan: Plan, profile: Path | None, fmt: str
 ) -> Measurement:
-    """Connect, name, send and count; the reactor is passed in."""
-    plan = tally.plan
-    endpoint = TCP4ClientEndpoint(
-        reactor, HOST, port, timeout=max(1, int(plan.timeout))
-    )
-    clients = [BenchClient(index, tally) for index in range(plan.clients)]
-
-    start = time.perf_counter_ns()
-    for client in clients:
-        connectProtocol(endpoint, client).addErrback(_fail_naming, client)
-    named = gatherResults([client.named for client in clients], consumeErrors=True)
-    try:
-        await within(reactor, plan.timeout, "connecting", named)
-    except BenchmarkFailed as e:
-        count = sum(1 for client in clients if client.is_named)
-        raise BenchmarkFailed(
-            f"{e} ({count} of {plan.clients} clients named)"
-        ) from None
-    connect_seconds = (time.perf_counter_ns() - start) / SECOND_NS
-
-    nicks = {client.nick for client in clients}
-    asking = [client.ask_names() for client in clients]
-    listings = await within(
-        reactor, plan.timeout, "NAMES", gatherResults(asking, consumeErrors=True)
-    )
-    for client, listing in zip(clients, listings, strict=True):
-        if set(listing) != nicks:
-            raise BenchmarkFailed(
-                f"{client.nick} sees {len(listing)} members of #{ROOM}, "
-                f"expected {plan.clients}"
-            )
-
-    tally.windows = [SenderWindow(clients[i], i, tally) for i in range(plan.senders)]
-    server_cpu = server_cpu_seconds(server_pid)
-    generator_cpu = time.process_time()
-    tally.first_send_ns = time.perf_counter_ns()
-    for window in tally.windows:
-        window.fill()
-    watchdog = reactor.callLater(0.25, _watch, reactor, tally)
-    outcome = await tally.finished
-    if watchdog.active():
-        watchdog.cancel()
-    server_cpu = server_cpu_seconds(server_pid) - server_cpu
-    generator_cpu = time.process_time() - generator_cpu
-    rss, peak = server_memory_mib(server_pid)
-    end = tally.last_delivery_ns or time.perf_counter_ns()
-
-    for client in clients:
-        client.closing = True
-        client.wire.loseConnection()
-    gone = gatherResults([client.gone for client in clients], consumeErrors=True)
-    with suppress(BenchmarkFailed):  # reported as unclosed; the server stops anyway
-        await within(reactor, min(plan.timeout, 10), "closing", gone)
-    return Measurement(
-        outcome=outcome,
-        connect_seconds=connect_seconds,
-        wall_seconds=(end - tally.first_send_ns) / SECOND_NS,
-        server_cpu_seconds=server_cpu,
-        generator_cpu_seconds=generator_cpu,
-        server_rss_mib=rss,
-        server_peak_rss_mib=peak,
-        unclosed=sum(1 for client in clients if not client.gone.called),
-    )
-
-
-def _fail_naming(failure: Failure, client: BenchClient) -> None:
-    if not client.named.called:
-        client.named.errback(failure)
-
-
-def _watch(reactor: Any, tally: Tally) -> None:
-    """End the send phase when it stalls or overruns; check again soon otherwise."""
-    now = time.perf_counter_ns()
-    plan = tally.plan
-    if now - tally.first_send_ns >= plan.timeout * SECOND_NS:
-        tally.finish("timed out")
-    elif (
-        now - (tally.last_delivery_ns or tally.first_send_ns) >= plan.stall * SECOND_NS
-    ):
-        tally.finish("stalled")
-    else:
-        reactor.callLater(0.25, _watch, reactor, tally)
-
-
-def drive(reactor: Any, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """
-    Run the reactor until C{work} ends; return its result or raise its error.
-
-    If the reactor is stopped from outside (Ctrl+C), raise KeyboardInterrupt,
-    whatever C{work} made of its connections being closed meanwhile.
-    """
-    outcome: list[T | Failure] = []
-    interrupted: list[bool] = []
-
-    def start() -> None:
-        done = Deferred.fromCoroutine(work())
-        done.addBoth(outcome.append)
-        done.addBoth(stop)
-
-    def stop(_: object) -> None:
-        if not interrupted:  # else the reactor is already shutting down
-            reactor.stop()
-
-    reactor.addSystemEventTrigger(
-        "before", "shutdown", lambda: interrupted.append(not outcome)
-    )
-    reactor.callWhenRunning(start)
-    reactor.run()
-    if not outcome or interrupted[:1] == [True]:
-        raise KeyboardInterrupt("the reactor stopped before the benchmark ended")
-    result = outcome[0]
-    if isinstance(result, Failure):
-        result.raiseException()
-    return result
+    measured = Measurement()
+    measured.server_rss_start_mib = server_memory_mib(pid)[0]
+    if plan.idle:
+        idle = generators.command("idle", plan.idle_timeout + 30)
+        measured.idle_connect_seconds = span_seconds(idle)
+        measured.server_rss_idle_mib = server_memory_mib(pid)[0]
+    cpu = server_cpu_seconds(pid)
+    connected = generators.command("connect", plan.timeout + 30)
+    measured.connect_server_cpu_seconds = server_cpu_seconds(pid) - cpu
+    measured.connect_seconds = span_seconds(connected)
+    measured.connect_generator_cpu_seconds = [
+        reply["cpu_seconds"] for reply in connected
+    ]
+    generators.command("names", plan.timeout + 30)
+    measured.server_rss_connected_mib = server_memory_mib(pid)[0]
+    with profiling(pid, profile, fmt) as notes:
+        cpu = server_cpu_seconds(pid)
+        measured.send = generators.command("send", plan.timeout + plan.stall + 30)
+        measured.server_cpu_seconds = server_cpu_seconds(pid) - cpu
+    measured.notes = notes
+    measured.server_rss_mib, measured.server_peak_rss_mib = server_memory_mib(pid)
+    measured.settled = generators.command("settle", plan.timeout + 30)
+    measured.closed = generators.command("close", plan.timeout + 30)
+    return measured
 
 
 # Results
@@ -620,11 +653,14 @@ def drive(reactor: Any, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 @dataclass
 class FanoutResult:
+    front: str
     clients: int
     senders: int
     messages: int
     window: int
-    outcome: str  # completed, stalled or timed out
+    procs: int
+    idle: int
+    outcome: str  # completed, stalled or timed out (the worst of the processes)
     expected: int
     deliveries: int  # unique (sender, seq) arrivals at a receiver
     sent: int
@@ -632,7 +668,9 @@ class FanoutResult:
     lost: int
     duplicated: int
     unexpected: int
+    echoes: int  # framed senders' own messages, not counted as deliveries
     dropped_connections: int
+    idle_dropped: int
     server_errors: list[str]
     wall_seconds: float
     deliveries_per_second: float
@@ -643,88 +681,166 @@ class FanoutResult:
     latency_p99_ms: float | None
     latency_max_ms: float | None
     connect_seconds: float
+    connect_server_cpu_seconds: float
+    connect_generator_cpu_seconds: list[float]
+    idle_connect_seconds: float
+    server_rss_start_mib: float
+    server_rss_idle_mib: float
+    idle_rss_kib_per_connection: float | None
+    server_rss_connected_mib: float
     server_rss_mib: float
     server_peak_rss_mib: float
-    generator_cpu_seconds: float
-    generator_cpu_share: float
+    generator_cpu_seconds: list[float]
+    generator_cpu_shares: list[float]
+    generator_slow_records: int  # message records counted one by one
     bottleneck: str
+    history_on_disk: int  # messages of this run found in the history file
+    history_duplicates: int
     server_log_bytes: int
     server_log_problems: int
     server_log_samples: list[str]
     server_exit_code: int | None
     server_shut_down: bool  # the log ends with twistd's "Server Shut Down."
     unclosed_connections: int
+    run_seconds: float  # the whole run of this front, server start to stop
+    notes: list[str]
 
-
-def percentile_ms(ordered: Sequence[int], fraction: float) -> float | None:
-    """Nearest-rank percentile of nanosecond values, in milliseconds."""
-    if not ordered:
-        return None
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1] / 1e6
-
-
-def bottleneck(server_share: float, generator_share: float) -> str:
-    shared = (os.cpu_count() or 1) < 2
-    note = " (generator and server share one CPU)" if shared else ""
-    if generator_share >= SATURATED:
+    @property
+    def faultless(self) -> bool:
         return (
-            f"GENERATOR-BOUND: the load generator used {generator_share:.0%} of a core; "
-            f"the server figures are lower bounds{note}"
+            self.outcome == "completed"
+            and not (
+                self.lost
+                or self.duplicated
+                or self.unexpected
+                or self.dropped_connections
+                or self.idle_dropped
+            )
+            and self.history_on_disk == self.sent
+            and not self.history_duplicates
+        )
+
+
+def bottleneck(server_share: float, generator_shares: Sequence[float]) -> str:
+    """
+    Which process limited the send phase, from each one's CPU / wall: a short
+    verdict, a colon, why.
+    """
+    cores = os.cpu_count() or 1
+    busiest = max(generator_shares, default=0.0)
+    generators = sum(generator_shares)
+    both = server_share + generators
+    if busiest >= SATURATED:
+        return (
+            f"GENERATOR-BOUND: a load-generator process used {busiest:.0%} of a "
+            "core; the server figures are lower bounds"
         )
     if server_share >= SATURATED:
-        return f"server-bound: the server used {server_share:.0%} of a core{note}"
-    if server_share + generator_share >= SATURATED and not shared:
-        # A message leaves its window only once the last receiver has read it,
-        # so the generator tends to release a whole batch, wait for the server
-        # to fan it out, and so on: two event loops taking turns.
+        return f"server-bound: the server used {server_share:.0%} of a core"
+    if both >= SATURATED * cores:
         return (
-            f"the two processes probably took turns (server {server_share:.0%} + "
-            f"generator {generator_share:.0%} of a core, with a second core idle): "
-            "the closed loop serialises them, so deliveries/s understates the "
-            "server; its capacity is deliveries per server CPU-second"
+            f"GENERATOR-BOUND (cores full): server {server_share:.0%} + generators "
+            f"{generators:.0%} of a core, on {cores} cores: the generators took CPU "
+            "time the server could have used; its capacity is deliveries per "
+            "server CPU-second, the other figures are lower bounds"
+        )
+    if both >= SATURATED and cores >= 2:
+        # A message leaves its window once the receivers have read it, so the
+        # generators release a batch, wait for the server to fan it out, and
+        # so on: event loops taking turns.
+        heavier = "generators" if generators > server_share else "server"
+        return (
+            f"took turns ({heavier} heavier): server {server_share:.0%} + "
+            f"generators {generators:.0%} of a core, with cores to spare; the "
+            "closed loop serialises them, so deliveries/s and latency understate "
+            "the server; its capacity is deliveries per server CPU-second"
         )
     return (
-        f"neither saturated a core (server {server_share:.0%}, generator "
-        f"{generator_share:.0%}): bound by latency and the window; "
-        f"raise --window or --senders{note}"
+        f"latency-bound: neither saturated a core (server {server_share:.0%}, "
+        f"generators {generators:.0%}); bound by latency and the window, raise "
+        "--window or --senders"
     )
+
+
+def history_count(texts: Sequence[str], plan: Plan) -> tuple[int, int]:
+    """How many of this run's messages the history holds, and how many twice."""
+    found: set[tuple[int, int]] = set()
+    ours = 0
+    for text in texts:
+        parsed = parse_text(text.encode("utf-8", "replace"))
+        if parsed is None:
+            continue
+        sender, seq, _ = parsed
+        if sender < plan.senders and seq < plan.messages:
+            ours += 1
+            found.add((sender, seq))
+    return len(found), ours - len(found)
 
 
 def summarise(
+    front: str,
     plan: Plan,
-    tally: Tally,
     measured: Measurement,
-    log: LogReport,
+    directory: Path,
+    server_args: Sequence[str],
     exit_code: int | None,
+    run_seconds: float,
 ) -> FanoutResult:
-    wall = measured.wall_seconds
-    rate = tally.unique / wall if wall > 0 else 0.0
+    send, settled, closed = measured.send, measured.settled, measured.closed
+    first = min(reply["first_send_ns"] for reply in send)
+    last = max(reply["last_delivery_ns"] for reply in send)
+    wall = max(0.0, (last - first) / SECOND_NS) if last else 0.0
+    outcomes = {reply["outcome"] for reply in send}
+    outcome = next(
+        (bad for bad in ("timed out", "stalled") if bad in outcomes), "completed"
+    )
+    unique = sum(reply["unique"] for reply in settled)
+    sent = sum(reply["sent"] for reply in send)
+    latencies = array("q")
+    for reply in settled:
+        latencies.frombytes(reply["latencies"])
+    ordered = sorted(latencies)
+    generator_cpu = [reply["cpu_seconds"] for reply in send]
+    generator_shares = [cpu / wall if wall > 0 else 0.0 for cpu in generator_cpu]
     server_share = measured.server_cpu_seconds / wall if wall > 0 else 0.0
-    generator_share = measured.generator_cpu_seconds / wall if wall > 0 else 0.0
     per_cpu = (
-        tally.unique / measured.server_cpu_seconds
-        if measured.server_cpu_seconds
+        unique / measured.server_cpu_seconds if measured.server_cpu_seconds else None
+    )
+    idle_kib = (
+        (measured.server_rss_idle_mib - measured.server_rss_start_mib)
+        * 1024
+        / plan.idle
+        if plan.idle
         else None
     )
-    ordered = sorted(tally.latencies)
+    on_disk, on_disk_twice = history_count(
+        history_texts(data_directory(directory, server_args), ROOM), plan
+    )
+    log = scan_log(directory)
     return FanoutResult(
+        front=front,
         clients=plan.clients,
         senders=plan.senders,
         messages=plan.messages,
         window=plan.window,
-        outcome=measured.outcome,
+        procs=plan.processes,
+        idle=plan.idle,
+        outcome=outcome,
         expected=plan.expected,
-        deliveries=tally.unique,
-        sent=tally.sent,
-        unsent=plan.senders * plan.messages - tally.sent,
-        lost=plan.expected - tally.unique,
-        duplicated=tally.duplicates,
-        unexpected=tally.unexpected,
-        dropped_connections=tally.dropped,
-        server_errors=tally.server_errors[:10],
+        deliveries=unique,
+        sent=sent,
+        unsent=plan.senders * plan.messages - sent,
+        lost=plan.expected - unique,
+        duplicated=sum(reply["duplicated"] for reply in settled),
+        unexpected=sum(reply["unexpected"] for reply in settled),
+        echoes=sum(reply["echoes"] for reply in settled),
+        dropped_connections=sum(reply["dropped"] for reply in closed),
+        idle_dropped=sum(reply["idle_dropped"] for reply in closed),
+        server_errors=[text for reply in settled for text in reply["server_errors"]][
+            :10
+        ],
         wall_seconds=wall,
-        deliveries_per_second=rate,
+        deliveries_per_second=unique / wall if wall > 0 else 0.0,
         server_cpu_seconds=measured.server_cpu_seconds,
         server_cpu_share=server_share,
         deliveries_per_server_cpu_second=per_cpu,
@@ -732,70 +848,127 @@ def summarise(
         latency_p99_ms=percentile_ms(ordered, 0.99),
         latency_max_ms=percentile_ms(ordered, 1.0),
         connect_seconds=measured.connect_seconds,
+        connect_server_cpu_seconds=measured.connect_server_cpu_seconds,
+        connect_generator_cpu_seconds=measured.connect_generator_cpu_seconds,
+        idle_connect_seconds=measured.idle_connect_seconds,
+        server_rss_start_mib=measured.server_rss_start_mib,
+        server_rss_idle_mib=measured.server_rss_idle_mib,
+        idle_rss_kib_per_connection=idle_kib,
+        server_rss_connected_mib=measured.server_rss_connected_mib,
         server_rss_mib=measured.server_rss_mib,
         server_peak_rss_mib=measured.server_peak_rss_mib,
-        generator_cpu_seconds=measured.generator_cpu_seconds,
-        generator_cpu_share=generator_share,
-        bottleneck=bottleneck(server_share, generator_share),
+        generator_cpu_seconds=generator_cpu,
+        generator_cpu_shares=generator_shares,
+        generator_slow_records=sum(reply["slow_records"] for reply in send),
+        bottleneck=bottleneck(server_share, generator_shares),
+        history_on_disk=on_disk,
+        history_duplicates=on_disk_twice,
         server_log_bytes=log.bytes,
         server_log_problems=log.problems,
         server_log_samples=log.samples,
         server_exit_code=exit_code,
         server_shut_down=log.shut_down,
-        unclosed_connections=measured.unclosed,
+        unclosed_connections=sum(reply["unclosed"] for reply in closed),
+        run_seconds=run_seconds,
+        notes=measured.notes,
     )
 
 
-def run(
-    clients: int = 100,
-    senders: int = 10,
-    messages: int = 500,
-    window: int = 10,
-    timeout: float = 60.0,
+def profile_path(profile: Path | None, front: str, several: bool) -> Path | None:
+    """C{--profile fanout.json} with several fronts: fanout-line.json..."""
+    if profile is None or not several:
+        return profile
+    return profile.with_name(f"{profile.stem}-{front}{profile.suffix}")
+
+
+def run_front(
+    front: str,
+    plan: Plan,
     server_args: Sequence[str] = (),
     *,
-    stall: float = 10.0,
+    profile: Path | None = None,
+    profile_format: str = "speedscope",
     keep_logs: bool = False,
 ) -> FanoutResult:
-    """
-    Start the server, run the benchmark, stop the server and return the figures.
-
-    Runs the global reactor, so it can be called once per process.
-    """
-    plan = Plan(clients, senders, messages, window, timeout, stall)
-    plan.check()
-    from twisted.internet import reactor
-
-    directory = Path(tempfile.mkdtemp(prefix="fanout-"))
+    """Start a server, run the benchmark on one front, stop it; the figures."""
+    began = time.monotonic()
+    directory = Path(tempfile.mkdtemp(prefix=f"fanout-{front}-"))
     try:
-        tally = Tally(plan)
-        with running_server(directory, server_args, timeout) as server:
-            pid = server.process.pid
-            measured = drive(reactor, lambda: measure(reactor, server.port, pid, tally))
+        with (
+            running_server(directory, server_args, plan.timeout) as server,
+            generator_processes(shares(plan, front, server.ports[front])) as generators,
+        ):
+            measured = measure(
+                generators, server.process.pid, plan, profile, profile_format
+            )
         result = summarise(
-            plan, tally, measured, scan_log(directory), server.process.returncode
+            front,
+            plan,
+            measured,
+            directory,
+            server_args,
+            server.process.returncode,
+            time.monotonic() - began,
         )
     finally:
         if keep_logs:
-            print(f"server log kept in {directory}", file=sys.stderr)
+            print(f"{front}: server directory kept in {directory}", file=sys.stderr)
         else:
             shutil.rmtree(directory, ignore_errors=True)
-    if tally.unique == 0:
+    if result.deliveries == 0:
         raise NoProgress(
-            f"the send phase {measured.outcome} without a single delivery"
+            f"{front}: the send phase {result.outcome} without a single delivery"
             + "".join(f"\n  server log: {line}" for line in result.server_log_samples)
         )
     return result
 
 
-def report(result: FanoutResult) -> str:
-    def ms(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.2f}"
+def run(
+    plan: Plan,
+    fronts: Sequence[str] = FRONTS,
+    server_args: Sequence[str] = (),
+    *,
+    profile: Path | None = None,
+    profile_format: str = "speedscope",
+    keep_logs: bool = False,
+    progress: bool = False,
+) -> list[FanoutResult]:
+    """Each front in turn, each against a fresh server."""
+    plan.check()
+    raise_file_limit(plan.idle + plan.clients + SPARE_FILES)
+    results = []
+    for front in fronts:
+        result = run_front(
+            front,
+            plan,
+            server_args,
+            profile=profile_path(profile, front, len(fronts) > 1),
+            profile_format=profile_format,
+            keep_logs=keep_logs,
+        )
+        if progress:
+            print(report(result) + "\n", flush=True)
+        results.append(result)
+    return results
 
+
+# Reports
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def report(result: FanoutResult) -> str:
     per_cpu = result.deliveries_per_server_cpu_second
+    shares = ", ".join(f"{share:.0%}" for share in result.generator_cpu_shares)
+    on_disk = f"{result.history_on_disk:,} of {result.sent:,} on disk"
     lines = [
-        f"fan-out: {result.clients} clients in #{ROOM}, {result.senders} senders x "
-        f"{result.messages} messages, window {result.window}",
+        f"fan-out, {result.front} front: {result.clients} clients in #{ROOM}, "
+        f"{result.senders} senders x {result.messages} messages, window "
+        f"{result.window}, {result.procs} generator process"
+        + ("es" if result.procs > 1 else "")
+        + (f", {result.idle:,} idle connections" if result.idle else ""),
         f"  outcome            {result.outcome}",
         f"  deliveries         {result.deliveries:,} of {result.expected:,} expected",
         f"  wall               {result.wall_seconds:.3f} s (first send to last delivery)",
@@ -804,26 +977,60 @@ def report(result: FanoutResult) -> str:
         + ("n/a" if per_cpu is None else f"{per_cpu:,.0f} deliveries")
         + f" (server CPU {result.server_cpu_seconds:.2f} s = "
         f"{result.server_cpu_share:.0%} of one core)",
-        f"  latency ms         p50 {ms(result.latency_p50_ms)}  "
-        f"p99 {ms(result.latency_p99_ms)}  max {ms(result.latency_max_ms)}",
+        f"  latency ms         p50 {_ms(result.latency_p50_ms)}  "
+        f"p99 {_ms(result.latency_p99_ms)}  max {_ms(result.latency_max_ms)}",
         f"  lost               {result.lost:,}",
         f"  duplicated         {result.duplicated:,}",
         f"  connect            {result.connect_seconds:.3f} s "
-        f"({result.clients} clients connected and named)",
-        f"  server RSS         {result.server_rss_mib:.1f} MiB "
-        f"(peak {result.server_peak_rss_mib:.1f} MiB)",
-        f"  generator CPU      {result.generator_cpu_seconds:.2f} s = "
-        f"{result.generator_cpu_share:.0%} of wall",
+        f"({result.clients} clients connected and in #{ROOM}; CPU: server "
+        f"{result.connect_server_cpu_seconds:.2f} s, generators "
+        f"{sum(result.connect_generator_cpu_seconds):.2f} s)",
+    ]
+    if result.idle:
+        lines.append(
+            f"  idle               {result.idle:,} connections registered in "
+            f"{result.idle_connect_seconds:.2f} s; server RSS "
+            f"{result.server_rss_start_mib:.1f} -> {result.server_rss_idle_mib:.1f} "
+            f"MiB = {result.idle_rss_kib_per_connection:.2f} KiB per idle connection"
+        )
+    lines += [
+        f"  server RSS         {result.server_rss_mib:.1f} MiB after sending "
+        f"(peak {result.server_peak_rss_mib:.1f} MiB, "
+        f"{result.server_rss_connected_mib:.1f} MiB before)",
+        f"  history            {on_disk}"
+        + (
+            f", {result.history_duplicates:,} twice"
+            if result.history_duplicates
+            else ""
+        ),
+        f"  generator CPU      {sum(result.generator_cpu_seconds):.2f} s; each "
+        f"process {shares} of wall"
+        + (
+            f"; {result.generator_slow_records:,} message(s) counted one by one"
+            if result.generator_slow_records
+            else ""
+        ),
         f"  bottleneck         {result.bottleneck}",
         f"  server log         {result.server_log_bytes / MIB:.1f} MiB, "
         f"{result.server_log_problems} warning/error lines",
+        f"  run                {result.run_seconds:.1f} s (server start to stop)",
     ]
-    notes = []
-    if result.clients > 50 and result.connect_seconds >= 0.9:
+    notes = list(result.notes)
+    connect = max(result.connect_seconds, 1e-9)
+    generator = max(result.connect_generator_cpu_seconds, default=0.0) / connect
+    server = result.connect_server_cpu_seconds / connect
+    if connect > 0.1 and max(generator, server) >= SATURATED:
+        shares = f"server {server:.0%}, a generator process {generator:.0%}"
+        verdict = (
+            "kept both busy"
+            if min(generator, server) >= SATURATED
+            else "was GENERATOR-BOUND"
+            if generator >= SATURATED
+            else "was server-bound"
+        )
         notes.append(
-            f"connecting took {result.connect_seconds:.2f} s: probably SYN retries "
-            "on a full listen queue (Twisted listens with a backlog of 50); compare "
-            '--server-args="--line tcp:0:interface=127.0.0.1:backlog=1024"'
+            f"connecting {verdict} ({shares} of those {connect:.2f} s): each "
+            "arrival is told to everyone already in the room"
         )
     loud = []
     if result.outcome != "completed":
@@ -840,9 +1047,16 @@ def report(result: FanoutResult) -> str:
     if result.duplicated:
         loud.append(f"DUPLICATED {result.duplicated:,} deliveries")
     if result.unexpected:
-        loud.append(f"{result.unexpected:,} garbled or misaddressed message lines")
+        loud.append(f"{result.unexpected:,} garbled, misattributed or unknown records")
     if result.dropped_connections:
         loud.append(f"{result.dropped_connections} connections dropped during the run")
+    if result.idle_dropped:
+        loud.append(f"{result.idle_dropped} idle connections dropped during the run")
+    if result.history_on_disk != result.sent:
+        loud.append(
+            f"HISTORY MISSING {result.sent - result.history_on_disk:,} of "
+            f"{result.sent:,} messages"
+        )
     if result.unclosed_connections:
         loud.append(
             f"{result.unclosed_connections} connections did not close at the end"
@@ -864,15 +1078,58 @@ def report(result: FanoutResult) -> str:
     return "\n".join(lines)
 
 
+def summary(results: Sequence[FanoutResult]) -> str:
+    """One row per front."""
+    header = (
+        f"{'front':<7}{'deliveries':>12}{'per srv CPU-s':>15}{'p50 ms':>9}"
+        f"{'p99 ms':>9}{'max ms':>9}{'lost':>7}{'dup':>6}{'connect s':>11}"
+        f"{'history':>17}{'gen. CPU':>11}{'idle KiB':>10}  verdict"
+    )
+    rows = [header]
+    for result in results:
+        per_cpu = result.deliveries_per_server_cpu_second
+        idle = result.idle_rss_kib_per_connection
+        rows.append(
+            f"{result.front:<7}{result.deliveries:>12,}"
+            f"{'n/a' if per_cpu is None else f'{per_cpu:,.0f}':>15}"
+            f"{_ms(result.latency_p50_ms):>9}{_ms(result.latency_p99_ms):>9}"
+            f"{_ms(result.latency_max_ms):>9}{result.lost:>7,}{result.duplicated:>6,}"
+            f"{result.connect_seconds:>11.3f}"
+            f"{f'{result.history_on_disk:,}/{result.sent:,}':>17}"
+            f"{'/'.join(f'{share:.0%}' for share in result.generator_cpu_shares):>11}"
+            f"{'-' if idle is None else f'{idle:.2f}':>10}  "
+            + result.bottleneck.partition(":")[0]
+        )
+    return "\n".join(rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[1] if __doc__ else ""
+    )
+    parser.add_argument(
+        "--front",
+        choices=[*FRONTS, "all"],
+        default="all",
+        help="the front to load (all: each in turn, each with a fresh server)",
     )
     parser.add_argument("--clients", type=int, default=100, help="clients in the room")
     parser.add_argument("--senders", type=int, default=10, help="clients that send")
     parser.add_argument("--messages", type=int, default=500, help="messages per sender")
     parser.add_argument(
         "--window", type=int, default=10, help="messages in flight per sender"
+    )
+    parser.add_argument(
+        "--procs",
+        type=int,
+        default=DEFAULT_PROCS,
+        help="load-generator processes (at most one per two clients)",
+    )
+    parser.add_argument(
+        "--idle",
+        type=int,
+        default=0,
+        help="idle connections opened first, on the same front, and held throughout",
     )
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds allowed for each phase"
@@ -888,32 +1145,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="",
         help='extra twistedchat options, one string: --server-args="--max-line 8192"',
     )
-    parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument(
-        "--keep-logs", action="store_true", help="keep the server's log directory"
+        "--profile",
+        type=Path,
+        help="record the server with py-spy during the send phase, into this file "
+        "(with several fronts, one file each: NAME-<front>.EXT)",
+    )
+    parser.add_argument(
+        "--profile-format", choices=PROFILE_FORMATS, default="speedscope"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="end with one JSON line (with several fronts, an object per front)",
+    )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the server's directory"
     )
     options = parser.parse_args(argv)
+    plan = Plan(
+        clients=options.clients,
+        senders=options.senders,
+        messages=options.messages,
+        window=options.window,
+        procs=options.procs,
+        idle=options.idle,
+        timeout=options.timeout,
+        stall=options.stall,
+    )
     try:
-        Plan(
-            options.clients,
-            options.senders,
-            options.messages,
-            options.window,
-            options.timeout,
-            options.stall,
-        ).check()
+        plan.check()
     except ValueError as e:
         parser.error(str(e))
+    fronts = FRONTS if options.front == "all" else (options.front,)
+    if plan.processes != plan.procs:
+        print(
+            f"fanout: {plan.processes} generator process(es), not {plan.procs}: "
+            "each needs two clients",
+            file=sys.stderr,
+        )
+        plan = replace(plan, procs=plan.processes)
     try:
-        result = run(
-            options.clients,
-            options.senders,
-            options.messages,
-            options.window,
-            options.timeout,
+        results = run(
+            plan,
+            fronts,
             shlex.split(options.server_args),
-            stall=options.stall,
+            profile=options.profile,
+            profile_format=options.profile_format,
             keep_logs=options.keep_logs,
+            progress=True,
         )
     except NoProgress as e:
         print(f"fanout: {e}", file=sys.stderr)
@@ -924,10 +1204,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fanout: interrupted", file=sys.stderr)
         return 130
-    print(report(result), flush=True)
+    if len(results) > 1:
+        print(summary(results), flush=True)
     if options.json:
-        print(json.dumps(asdict(result)))
-    return 0
+        if len(results) == 1:
+            print(json.dumps(asdict(results[0])))
+        else:
+            print(json.dumps({result.front: asdict(result) for result in results}))
+    return 0 if all(result.faultless for result in results) else 3
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ limit. This is a steady chat load, not a flood: the offered rate is fixed
 (about N / interval messages per second), the question is whether the server
 carries it without losing anything and how much it costs.
 
-How: the server is started and stopped as by C{fanout.py} (the real
-C{twistd -n twistedchat} of this source tree, flood control and the
-per-address limit off, log to a file), whose helpers this script imports. The
-generator is this one Twisted process, in three phases:
+How: the server is started and stopped by L{harness}, as for C{fanout.py} (the
+real C{twistd -n twistedchat} of this source tree, flood control and the
+per-address limit off, log to a file). The generator is this one Twisted
+process, in three phases:
 
  1. connect: the N clients connect at once; each sends C{NICK c<K>} and
     C{JOIN load<K mod R>} and waits for C{you are in #load<..>}. The connect
@@ -49,7 +49,6 @@ import argparse
 import json
 import math
 import random
-import resource
 import shlex
 import shutil
 import signal
@@ -62,16 +61,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fanout import (
+from harness import (
     HOST,
     MIB,
     SATURATED,
     SECOND_NS,
     BenchmarkFailed,
-    CountingClient,
     NoProgress,
     drive,
     percentile_ms,
+    raise_file_limit,
     running_server,
     scan_log,
     server_cpu_seconds,
@@ -80,11 +79,11 @@ from fanout import (
 )
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import IDelayedCall, ITCPTransport
-from twisted.internet.protocol import connectionDone
+from twisted.internet.interfaces import IDelayedCall, ITCPTransport, ITransport
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
-SERVER_ARGS = ("--flood-rate", "0", "--max-per-address", "0")  # fanout passes them
+SERVER_ARGS = ("--flood-rate", "0", "--max-per-address", "0")  # harness passes them
 JITTER = (0.5, 1.5)  # a client's next message comes after interval * U(JITTER)
 SPARE_FILES = 200  # descriptors beyond one per client: server log, pipes, ...
 CONNECT_TIMEOUT = 120.0  # seconds for connecting, joining, NAMES and closing
@@ -211,18 +210,23 @@ class Tally:
             self.finished.callback(outcome)
 
 
-class LoadClient(CountingClient):
-    """One line-front client: joins its room, chats on a timer, counts arrivals."""
+class LoadClient(Protocol):
+    """
+    One line-front client: joins its room, chats on a timer, counts arrivals
+    (C{[c<k>] <k>:<seq>:<send time ns>} lines).
+    """
 
     MAX_LENGTH = 1 << 16  # a NAMES answer is one line of the room's nicks
-    NICK_PREFIX = b"c"
-    tally: Tally
+    wire: ITransport
+    _buffer = b""
+    _now = 0
+    _names: Deferred[list[str]] | None = None
 
     def __init__(self, index: int, tally: Tally) -> None:
-        super().__init__(index, tally)
+        self.index = index
+        self.tally = tally
         self.nick = f"c{index}"
         self.room = f"load{tally.plan.room_of(index)}"
-        self._prefix = f"{index}:".encode()
         self._in_room = f"you are in #{self.room} (".encode()
         self.joined: Deferred[None] = Deferred()
         self.is_joined = False
@@ -248,6 +252,11 @@ class LoadClient(CountingClient):
             self._names.errback(lost)
         self.stop_sending()
         self.gone.callback(None)
+
+    def ask_names(self) -> Deferred[list[str]]:
+        self._names = Deferred()
+        self.wire.write(b"NAMES\n")
+        return self._names
 
     # Sending
 
@@ -277,6 +286,34 @@ class LoadClient(CountingClient):
         self._timer = None
 
     # Receiving
+
+    def dataReceived(self, data: bytes) -> None:
+        # Every line of a chunk arrived at the same time: one clock read each.
+        self._now = time.perf_counter_ns()
+        lines = (self._buffer + data).split(b"\r\n")
+        self._buffer = lines.pop()
+        if len(self._buffer) > self.MAX_LENGTH:
+            self.tally.unexpected += 1
+            self.wire.loseConnection()
+            return
+        for line in lines:
+            self.lineReceived(line)
+
+    def lineReceived(self, line: bytes) -> None:
+        if line.startswith(b"[c"):
+            head, _, body = line.partition(b"] ")
+            fields = body.split(b":")
+            if len(fields) != 3 or fields[0] != head[2:]:
+                self.tally.unexpected += 1
+                return
+            try:
+                sender, seq, sent_ns = int(fields[0]), int(fields[1]), int(fields[2])
+            except ValueError:
+                self.tally.unexpected += 1
+                return
+            self.tally.record(self.index, sender, seq, sent_ns, self._now)
+        elif line.startswith(b"[server] "):
+            self.server_line(line[9:])
 
     def server_line(self, text: bytes) -> None:
         if text.startswith(self._in_room):
@@ -403,26 +440,6 @@ def _sleep(reactor: Any, seconds: float) -> Deferred[None]:
 def _fail_joining(failure: Failure, client: LoadClient) -> None:
     if not client.joined.called:
         client.joined.errback(failure)
-
-
-def raise_file_limit(clients: int) -> int:
-    """
-    Raise this process's soft descriptor limit to fit the clients; return it.
-
-    The server, started afterwards, inherits the limit (it holds as many
-    sockets as the generator).
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = clients + SPARE_FILES
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        if hard != resource.RLIM_INFINITY and hard < wanted:
-            raise BenchmarkFailed(
-                f"{clients} clients need {wanted} file descriptors; the hard "
-                f"limit is {hard} (raise it with ulimit -Hn)"
-            )
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        soft = wanted
-    return soft
 
 
 # Results
@@ -596,13 +613,14 @@ def run(
     """
     plan = Plan(clients, rooms, seconds, interval, drain, seed)
     plan.check()
-    file_limit = raise_file_limit(clients)  # before the server starts: it inherits
+    # Before the server starts: it inherits the limit.
+    file_limit = raise_file_limit(clients + SPARE_FILES)
     from twisted.internet import reactor
 
     directory = Path(tempfile.mkdtemp(prefix="load-"))
     try:
         tally = Tally(plan)
-        # fanout's twistd_command already turns flood control and the
+        # harness's twistd_command already turns flood control and the
         # per-address limit off; SERVER_ARGS says so again, explicitly.
         arguments = [*SERVER_ARGS, *server_args]
         with running_server(directory, arguments, CONNECT_TIMEOUT) as server:

@@ -1,23 +1,44 @@
 """
-Smoke test of the fan-out benchmark (benchmarks/fanout.py) at a tiny size.
+The fan-out benchmark (benchmarks/fanout.py): smoke runs at a tiny size on
+every front, and its receivers fed arbitrarily chunked streams.
 
-The benchmark runs the global reactor and starts the real server, so it runs
-here as a subprocess (a reactor cannot be restarted within one process); its
-last line of output is its result as JSON.
+The benchmark runs reactors and starts the real server, so it runs here as a
+subprocess; its last line of output is its result as JSON (an object per front
+when it runs several). The receivers are checked in process, on
+C{StringTransport}s: the server may coalesce many lines or frames into one
+read, or split one anywhere.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-BENCHMARK = Path(__file__).parent.parent / "benchmarks" / "fanout.py"
-TIMEOUT = 120  # seconds: the run itself takes about one
+from twistedchat import codec
+from twistedchat.core.events import User
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+BENCHMARK = BENCHMARKS / "fanout.py"
+TIMEOUT = 120  # seconds: each run takes a few
+sys.path.insert(0, str(BENCHMARKS))
+
+from fanout_clients import (  # noqa: E402
+    ChatClient,
+    FramedChatClient,
+    IrcChatClient,
+    LineChatClient,
+    SenderWindow,
+    Tally,
+)
+
+FRONTS = ("line", "framed", "irc")
 
 
 class FanoutBenchmarkTests(SynchronousTestCase):
@@ -34,26 +55,82 @@ class FanoutBenchmarkTests(SynchronousTestCase):
         self.assertTrue(lines, done.stderr)
         return done, json.loads(lines[-1])
 
-    def test_every_message_reaches_every_other_client_once(self) -> None:
-        """
-        Five clients, two senders, twenty messages each: each message reaches
-        the four other clients exactly once, and the report says so.
-        """
-        done, result = self.run_benchmark(
-            "--clients", "5", "--senders", "2", "--messages", "20"
-        )
-        self.assertEqual(result["outcome"], "completed", done.stdout)
-        self.assertEqual(result["deliveries"], 2 * 20 * 4)
-        self.assertEqual(result["expected"], 2 * 20 * 4)
+    def assertFaultless(self, result: Any, deliveries: int, sent: int) -> None:
+        """Every message reached every other client once, and is on disk."""
+        self.assertEqual(result["outcome"], "completed", result)
+        self.assertEqual(result["deliveries"], deliveries, result)
+        self.assertEqual(result["expected"], deliveries)
         self.assertEqual(result["lost"], 0)
         self.assertEqual(result["duplicated"], 0)
         self.assertEqual(result["unexpected"], 0)
         self.assertEqual(result["dropped_connections"], 0)
+        self.assertEqual(result["sent"], sent)
+        self.assertEqual(result["history_on_disk"], sent)
+        self.assertEqual(result["history_duplicates"], 0)
         self.assertEqual(result["server_log_problems"], 0, result["server_log_samples"])
         self.assertTrue(result["server_shut_down"])
         self.assertIsNotNone(result["latency_p50_ms"])
-        self.assertIn("deliveries         160 of 160 expected", done.stdout)
+        self.assertEqual(result["unclosed_connections"], 0)
+
+    def test_every_front_delivers_every_message_once(self) -> None:
+        """
+        Five clients, two senders, twenty messages each, on every front in
+        turn: each message reaches the four other clients exactly once and is
+        in the history file afterwards; framed senders get their own messages
+        back, not counted as deliveries. The report and its summary say so.
+        """
+        done, results = self.run_benchmark(
+            "--clients", "5", "--senders", "2", "--messages", "20"
+        )
+        self.assertEqual(sorted(results), sorted(FRONTS))
+        for front in FRONTS:
+            self.assertFaultless(results[front], 2 * 20 * 4, 2 * 20)
+            self.assertEqual(results[front]["front"], front)
+        self.assertEqual(results["framed"]["echoes"], 2 * 20)
+        self.assertEqual(results["line"]["echoes"], 0)
+        self.assertEqual(done.stdout.count("deliveries         160 of 160 expected"), 3)
+        self.assertEqual(done.stdout.count("history            40 of 40 on disk"), 3)
+        summary = done.stdout.splitlines()[-5:-1]
+        self.assertTrue(summary[0].startswith("front"), summary)
+        self.assertEqual([row.split()[0] for row in summary[1:]], list(FRONTS))
         self.assertNotIn("!!!", done.stdout)
+
+    def test_several_generator_processes(self) -> None:
+        """Two generator processes share six framed clients and count the same."""
+        _, result = self.run_benchmark(
+            "--front",
+            "framed",
+            "--procs",
+            "2",
+            "--clients",
+            "6",
+            "--senders",
+            "3",
+            "--messages",
+            "10",
+        )
+        self.assertFaultless(result, 3 * 10 * 5, 3 * 10)
+        self.assertEqual(result["procs"], 2)
+        self.assertEqual(len(result["generator_cpu_shares"]), 2)
+        self.assertEqual(result["echoes"], 3 * 10)
+
+    def test_idle_connections_are_held_and_measured(self) -> None:
+        """
+        Twenty idle connections per front register first and stay connected
+        through the chat, which is unaffected; the server's memory per idle
+        connection is reported.
+        """
+        done, results = self.run_benchmark(
+            "--clients", "4", "--senders", "1", "--messages", "10", "--idle", "20"
+        )
+        for front in FRONTS:
+            result = results[front]
+            self.assertFaultless(result, 1 * 10 * 3, 10)
+            self.assertEqual(result["idle"], 20)
+            self.assertEqual(result["idle_dropped"], 0)
+            self.assertIsInstance(result["idle_rss_kib_per_connection"], float)
+        self.assertEqual(done.stdout.count("20 connections registered in"), 3)
+        self.assertEqual(done.stdout.count("KiB per idle connection"), 3)
 
     def test_server_that_cannot_start_is_an_error(self) -> None:
         """A bad server option ends the run with a non-zero status and the reason."""
@@ -79,3 +156,136 @@ class FanoutBenchmarkTests(SynchronousTestCase):
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
         self.assertIn("server exited", done.stderr)
         self.assertIn("not a positive whole number", done.stderr)
+
+
+# What each front's server sends for a message of sender s, seq q.
+
+
+def _text(sender: int, seq: int) -> str:
+    return f"{sender:04x}:{seq:08x}:{1000 + seq:016x}"
+
+
+def line_message(sender: int, seq: int) -> bytes:
+    return f"[b{sender:04x}] {_text(sender, seq)}\r\n".encode()
+
+
+def irc_message(sender: int, seq: int) -> bytes:
+    source = f"b{sender:04x}!{sender:010x}@twistedchat"
+    return f":{source} PRIVMSG #general {_text(sender, seq)}\r\n".encode()
+
+
+def framed_message(sender: int, seq: int) -> bytes:
+    user = User(f"{sender * 77:016x}", f"b{sender:04x}", 31)
+    return codec.frame_bytes(
+        codec.Said(1_700_000_000_000 + seq, "general", user, _text(sender, seq))
+    )
+
+
+# Records of other kinds that may come between messages.
+OTHERS = {
+    "line": [b'[server] client connected "someone"\r\n', b"[server] hello\r\n"],
+    "irc": [b"PING :twistedchat\r\n", b":x!y@twistedchat JOIN #general\r\n"],
+    "framed": [
+        codec.frame_bytes(codec.Ping(7)),
+        codec.frame_bytes(codec.Gone(1, User("a" * 16, "someone", 3))),
+    ],
+}
+MESSAGES = {"line": line_message, "irc": irc_message, "framed": framed_message}
+CLIENTS: dict[str, type[ChatClient]] = {
+    "line": LineChatClient,
+    "irc": IrcChatClient,
+    "framed": FramedChatClient,
+}
+SENDERS, SEQS, WINDOW = 3, 60, 4
+
+
+class ReceiverTests(SynchronousTestCase):
+    """A receiver counts exactly, however the server's output is cut."""
+
+    def receiver(self, front: str, index: int) -> tuple[ChatClient, ChatClient, Tally]:
+        """Client C{index} counting, with sender 0 in the same process."""
+        tally = Tally(SENDERS, SEQS, WINDOW)
+        client = CLIENTS[front](index, tally)
+        client.makeConnection(StringTransport())
+        sender = CLIENTS[front](0, tally)
+        sender.makeConnection(StringTransport())
+        tally.windows = {sender.hex: SenderWindow(sender, 1, SEQS, WINDOW)}
+        client.start_counting(tally.windows)
+        tally.receivers = 1
+        assert isinstance(sender.transport, StringTransport)
+        sender.transport.clear()
+        tally.windows[sender.hex].fill()
+        return client, sender, tally
+
+    def feed(self, client: ChatClient, data: bytes, rng: random.Random) -> None:
+        pos = 0
+        while pos < len(data):
+            size = rng.choice([1, 3, 40, 100, 1000, 5000, rng.randrange(1, 3000)])
+            client.dataReceived(data[pos : pos + size])
+            pos += size
+
+    def test_every_message_counted_once_however_cut(self) -> None:
+        """
+        Each front's messages, with other records now and then, cut into
+        chunks of random sizes (a byte, a record, many): every message is
+        counted once, the receiver is complete, and the sender in its process
+        was let through its window to the last message.
+        """
+        for front in CLIENTS:
+            for seed in range(10):
+                rng = random.Random(seed)
+                me = 1 if seed % 2 else 5  # a sender itself, or not
+                client, sender, tally = self.receiver(front, me)
+                assert isinstance(sender.transport, StringTransport)
+                before = sender.transport.value()  # the window's worth, no more
+                self.assertIn(f"0000:{WINDOW - 1:08x}:".encode(), before)
+                self.assertNotIn(f"0000:{WINDOW:08x}:".encode(), before)
+                stream = []
+                for seq in range(SEQS):
+                    for source in range(SENDERS):
+                        if source == me and front != "framed":
+                            continue  # only framed senders get their echo
+                        stream.append(MESSAGES[front](source, seq))
+                        if rng.random() < 0.05:
+                            stream.append(rng.choice(OTHERS[front]))
+                self.feed(client, b"".join(stream), rng)
+                settled = client.settle()
+                expected = SENDERS * SEQS - (SEQS if me < SENDERS else 0)
+                where = f"{front}, seed {seed}"
+                self.assertEqual(settled.unique, expected, where)
+                self.assertEqual(settled.duplicated, 0, where)
+                self.assertEqual(settled.unexpected, 0, where)
+                self.assertEqual(
+                    settled.echoes, SEQS if me < SENDERS and front == "framed" else 0
+                )
+                self.assertEqual(len(settled.latencies), expected, where)
+                self.assertTrue(tally.finished.called, where)
+                written = sender.transport.value()
+                last = f"0000:{SEQS - 1:08x}:".encode()
+                self.assertIn(last, written, where)
+                self.assertNotIn(f"0000:{SEQS:08x}:".encode(), written, where)
+
+    def test_duplicates_losses_and_misattributions_reported(self) -> None:
+        """
+        A message twice, one missing and one sent under the wrong nick are
+        each reported, whatever the chunking.
+        """
+        for front in CLIENTS:
+            for seed in range(5):
+                rng = random.Random(seed)
+                client, _, _ = self.receiver(front, 5)
+                stream = [
+                    MESSAGES[front](source, seq)
+                    for seq in range(SEQS)
+                    for source in range(SENDERS)
+                ]
+                stream.insert(10, stream[10])
+                del stream[100]
+                misattributed = MESSAGES[front](1, 3).replace(b"b0001", b"b0002", 1)
+                stream.insert(50, misattributed)
+                self.feed(client, b"".join(stream), rng)
+                settled = client.settle()
+                where = f"{front}, seed {seed}"
+                self.assertEqual(settled.unique, SENDERS * SEQS - 1, where)
+                self.assertEqual(settled.duplicated, 1, where)
+                self.assertEqual(settled.unexpected, 1, where)
