@@ -680,8 +680,10 @@ class ChatService:
         return fold_room(name)
 
     def _existing_room(self, name: str) -> Room:
-        room = self.rooms.get(self._room_key(name))
+        # Every message names its room: a room found needs no checking.
+        room = self.rooms.get(fold_room(name))
         if room is None:
+            self._room_key(name)  # InvalidRoomName, if it is that
             raise NoSuchRoom(name)
         return room
 
