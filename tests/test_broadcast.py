@@ -293,6 +293,17 @@ class FrontTests(BroadcastTestCase):
         self.let_write()
         self.assertEqual(ircu.take(), [])
 
+    def test_a_front_that_stops_listening_writes_what_it_owes(self) -> None:
+        """On shutdown the listening ports stop first: nothing is left unsaid."""
+        toto, tutu = self.netcat("toto"), self.irc_user("tutu")
+        self.send(tutu, b"JOIN #general\r\n")
+        self.settle()
+        self.send(toto, b"MSG last words\n")
+        for front in (self.line, self.framed, self.irc):
+            front.doStart()
+            front.doStop()
+        self.assertIn(b"PRIVMSG #general :last words\r\n", b"".join(tutu.take()))
+
     def test_each_front_renders_once_for_all_its_members(self) -> None:
         """The members of a front share one piece of bytes."""
         toto = self.netcat("toto")

@@ -280,7 +280,7 @@ class SessionProtocol(TwistedProtocol):
                 # writable (two epoll_ctl calls and a dispatch per write,
                 # most of a broadcast's cost). Whatever the kernel does not
                 # take, or an error, goes the transport's usual way. (A
-                # broadcast may still reach a connection lost this turn.)
+                # broadcast may still reach a connection lost meanwhile.)
                 sent = tcp_transport.writeSomeData(data)
                 if isinstance(sent, int) and sent > 0:
                     if sent == len(data):

@@ -309,3 +309,8 @@ class FramedFront(Factory[FramedProtocol]):
         self.connections = connections or ConnectionCounter(self.limits)
         self.outbox = Outbox(service.clock)
         self.broadcaster = Broadcaster(RenderOnce(render_event), self.outbox)
+
+    def stopFactory(self) -> None:
+        # The server is stopping: what the broadcasts still owe goes out
+        # before the connections close.
+        self.outbox.flush()

@@ -910,3 +910,8 @@ class IRCFront(Factory[IRCProtocol]):
             "Welcome to twistedchat. Channels here are the rooms of every front:",
             "#general is the room netcat and twistedchat users land in.",
         ]
+
+    def stopFactory(self) -> None:
+        # The server is stopping: what the broadcasts still owe goes out
+        # before the connections close.
+        self.outbox.flush()

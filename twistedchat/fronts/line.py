@@ -355,6 +355,11 @@ class LineFront(Factory[LineProtocol]):
         self.broadcaster = Broadcaster(RenderOnce(render_event), self.outbox)
         self._guests = 0
 
+    def stopFactory(self) -> None:
+        # The server is stopping: what the broadcasts still owe goes out
+        # before the connections close.
+        self.outbox.flush()
+
     def guest_nick(self) -> str:
         """A provisional nick for a peer with no IP address (a UNIX socket)."""
         self._guests += 1
