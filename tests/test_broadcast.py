@@ -158,6 +158,18 @@ class TogetherTests(BroadcastTestCase):
             b"[toto] before\r\n[server] toto tutu\r\n[toto] after\r\n",
         )
 
+    def test_a_reply_to_someone_owed_nothing_leaves_the_others_waiting(self) -> None:
+        """Only a connection with broadcasts pending has them written first."""
+        toto, tutu, tata = self.netcat("toto"), self.netcat("tutu"), self.netcat("tata")
+        self.settle()
+        self.send(toto, b"MSG before\n")
+        self.send(toto, b"NAMES\n")  # toto is owed nothing: its own words
+        self.send(toto, b"MSG after\n")
+        self.assertEqual(toto.take(), [b"[server] toto tutu tata\r\n"])
+        self.assertEqual(tutu.value(), b"")
+        self.let_write()
+        self.assertEqual(tata.take(), [b"[toto] before\r\n[toto] after\r\n"])
+
     def test_members_get_what_was_said_while_they_were_in(self) -> None:
         """Who joins or leaves meanwhile gets exactly what was said while in."""
         anna, bert, cleo = (

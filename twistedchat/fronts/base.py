@@ -258,7 +258,8 @@ class SessionProtocol(TwistedProtocol):
     def write(self, data: bytes) -> None:
         """Write to the peer after what the front's broadcasts owe it."""
         outbox = self.factory.outbox
-        if outbox.pending:
+        session = self.session
+        if outbox.pending and (session is None or outbox.owes(session)):
             outbox.flush()
         self.transmit(data)
 

@@ -74,6 +74,13 @@ class Outbox:
         if self._call is None:
             self._call = self.clock.callLater(self.delay, self._due)
 
+    def owes(self, session: Session) -> bool:
+        """Whether something pending is for C{session}."""
+        return any(
+            session in group and session is not exclude
+            for _, group, exclude in self.pending
+        )
+
     def _due(self) -> None:
         self._call = None
         self.flush()
