@@ -120,6 +120,7 @@ from harness import (
     running_server,
     scan_log,
     server_cpu_seconds,
+    server_ending_problems,
     server_memory_mib,
     within,
 )
@@ -1062,17 +1063,13 @@ def report(result: FanoutResult) -> str:
             f"{result.unclosed_connections} connections did not close at the end"
         )
     loud.extend(f"server error reply: {text}" for text in result.server_errors)
-    # twistd stopped by SIGTERM shuts down cleanly, then exits by that signal.
-    if (
-        result.server_exit_code not in (0, -signal.SIGTERM)
-        or not result.server_shut_down
-    ):
-        loud.append(
-            f"server exited with status {result.server_exit_code}, "
-            + ("after" if result.server_shut_down else "WITHOUT")
-            + " a clean shutdown"
+    loud.extend(
+        server_ending_problems(
+            result.server_exit_code,
+            result.server_shut_down,
+            result.server_log_samples,
         )
-    loud.extend(f"server log: {line}" for line in result.server_log_samples)
+    )
     lines.extend(f"  note: {text}" for text in notes)
     lines.extend(f"!!! {text}" for text in loud)
     return "\n".join(lines)

@@ -241,6 +241,22 @@ def scan_log(directory: Path) -> LogReport:
     return LogReport(size, problems, samples, shut_down)
 
 
+def server_ending_problems(
+    exit_code: int | None, shut_down: bool, log_samples: Sequence[str]
+) -> list[str]:
+    """What a report shouts about the server itself: its exit, its log."""
+    problems = []
+    # twistd stopped by SIGTERM shuts down cleanly, then exits by that signal.
+    if exit_code not in (0, -signal.SIGTERM) or not shut_down:
+        problems.append(
+            f"server exited with status {exit_code}, "
+            + ("after" if shut_down else "WITHOUT")
+            + " a clean shutdown"
+        )
+    problems.extend(f"server log: {line}" for line in log_samples)
+    return problems
+
+
 def data_directory(directory: Path, server_args: Sequence[str]) -> Path:
     """The server's data folder: its C{--data-dir}, else the default."""
     found = DATA_DIR

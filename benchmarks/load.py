@@ -51,7 +51,6 @@ import math
 import random
 import shlex
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -74,6 +73,7 @@ from harness import (
     running_server,
     scan_log,
     server_cpu_seconds,
+    server_ending_problems,
     server_memory_mib,
     within,
 )
@@ -699,17 +699,13 @@ def report(result: LoadResult) -> str:
             f"{result.unclosed_connections} connections did not close at the end"
         )
     loud.extend(f"server error reply: {text}" for text in result.server_errors)
-    # twistd stopped by SIGTERM shuts down cleanly, then exits by that signal.
-    if (
-        result.server_exit_code not in (0, -signal.SIGTERM)
-        or not result.server_shut_down
-    ):
-        loud.append(
-            f"server exited with status {result.server_exit_code}, "
-            + ("after" if result.server_shut_down else "WITHOUT")
-            + " a clean shutdown"
+    loud.extend(
+        server_ending_problems(
+            result.server_exit_code,
+            result.server_shut_down,
+            result.server_log_samples,
         )
-    loud.extend(f"server log: {line}" for line in result.server_log_samples)
+    )
     lines.extend(f"!!! {text}" for text in loud)
     return "\n".join(lines)
 
