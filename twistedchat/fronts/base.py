@@ -98,6 +98,17 @@ class FrontFactory(Protocol):
     connections: ConnectionCounter
 
 
+class Front:
+    """Mixed into each front's factory, before Twisted's C{Factory}."""
+
+    outbox: Outbox
+
+    def stopFactory(self) -> None:
+        # The server is stopping: what the broadcasts still owe goes out
+        # before the connections close.
+        self.outbox.flush()
+
+
 def describe_peer(address: IAddress) -> str | None:
     """C{host:port} (C{[host]:port} for IPv6), or None for other addresses."""
     if isinstance(address, IPv4Address):

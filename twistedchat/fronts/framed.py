@@ -34,7 +34,7 @@ from ..core.events import (
     TopicChanged,
 )
 from ..core.service import ChatService, Session
-from .base import ConnectionCounter, Limits, SessionProtocol
+from .base import ConnectionCounter, Front, Limits, SessionProtocol
 from .broadcast import Broadcaster, Outbox, RenderOnce
 
 # The error code each refusal of the core is reported with.
@@ -291,7 +291,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         pass
 
 
-class FramedFront(Factory[FramedProtocol]):
+class FramedFront(Front, Factory[FramedProtocol]):
     """Builds a L{FramedProtocol} per connection; all share one L{ChatService}."""
 
     protocol = FramedProtocol
@@ -309,8 +309,3 @@ class FramedFront(Factory[FramedProtocol]):
         self.connections = connections or ConnectionCounter(self.limits)
         self.outbox = Outbox(service.clock)
         self.broadcaster = Broadcaster(RenderOnce(render_event), self.outbox)
-
-    def stopFactory(self) -> None:
-        # The server is stopping: what the broadcasts still owe goes out
-        # before the connections close.
-        self.outbox.flush()

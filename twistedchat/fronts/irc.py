@@ -42,7 +42,7 @@ from ..core.events import (
 )
 from ..core.names import fold_nick, is_valid_nick
 from ..core.service import ChatService, Room, Session
-from .base import ConnectionCounter, Limits, SessionProtocol
+from .base import ConnectionCounter, Front, Limits, SessionProtocol
 from .broadcast import Broadcaster, Outbox, RenderOnce
 
 SERVER = "twistedchat"
@@ -886,7 +886,7 @@ def _realname(session: Session) -> str:
     return session.nick
 
 
-class IRCFront(Factory[IRCProtocol]):
+class IRCFront(Front, Factory[IRCProtocol]):
     """Builds an L{IRCProtocol} per connection; all share one L{ChatService}."""
 
     protocol = IRCProtocol
@@ -910,8 +910,3 @@ class IRCFront(Factory[IRCProtocol]):
             "Welcome to twistedchat. Channels here are the rooms of every front:",
             "#general is the room netcat and twistedchat users land in.",
         ]
-
-    def stopFactory(self) -> None:
-        # The server is stopping: what the broadcasts still owe goes out
-        # before the connections close.
-        self.outbox.flush()

@@ -35,7 +35,7 @@ from ..core.events import (
 from ..core.history import HistoryEntry
 from ..core.service import ChatService, Session
 from ..text import action, neutralise
-from .base import ConnectionCounter, Limits, SessionProtocol
+from .base import ConnectionCounter, Front, Limits, SessionProtocol
 from .broadcast import Broadcaster, Outbox, RenderOnce
 
 CRLF = b"\r\n"
@@ -335,7 +335,7 @@ def _count(members: int) -> str:
     return f"{members} member" if members == 1 else f"{members} members"
 
 
-class LineFront(Factory[LineProtocol]):
+class LineFront(Front, Factory[LineProtocol]):
     """Builds a L{LineProtocol} per connection; all share one L{ChatService}."""
 
     protocol = LineProtocol
@@ -354,11 +354,6 @@ class LineFront(Factory[LineProtocol]):
         self.outbox = Outbox(service.clock)
         self.broadcaster = Broadcaster(RenderOnce(render_event), self.outbox)
         self._guests = 0
-
-    def stopFactory(self) -> None:
-        # The server is stopping: what the broadcasts still owe goes out
-        # before the connections close.
-        self.outbox.flush()
 
     def guest_nick(self) -> str:
         """A provisional nick for a peer with no IP address (a UNIX socket)."""
