@@ -99,14 +99,7 @@ class Outbox:
                 runs.append((group, []))
                 last = group
             runs[-1][1].append((data, exclude))
-        if len(runs) == 1:  # one room spoke: the usual case
-            group, events = runs[0]
-            shared, own = _pieces(events)
-            for session, client in group.items():
-                piece = own.get(session, shared) if own else shared
-                if piece:
-                    cast(Connection, client).transmit(piece)
-            return
+        # A member of several groups (rooms) gets their runs in one piece too.
         out: dict[Connection, list[bytes]] = {}
         for group, events in runs:
             shared, own = _pieces(events)
