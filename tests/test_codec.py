@@ -122,6 +122,16 @@ class RoundTripTests(SynchronousTestCase):
             CodecError, encode, codec.NameList("r", (User("i", "n", 256),))
         )
 
+    def test_user_bytes_follow_a_nick_change(self) -> None:
+        """
+        A user's bytes are kept between frames (each message carries its
+        author), never at the cost of showing an old nick or colour.
+        """
+        before = User("a1", "toto", 3)
+        for user in (before, User("a1", "tutu", 3), User("a1", "tutu", 4), before):
+            said = codec.Said(1, "general", user, "salut")
+            self.assertEqual(decode(encode(said)), said)
+
 
 class BadPayloadTests(SynchronousTestCase):
     @settings(max_examples=500, deadline=None)

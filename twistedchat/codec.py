@@ -11,6 +11,7 @@ this module is its executable form and does no I/O.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -63,46 +64,38 @@ class ErrorCode(IntEnum):
     INTERNAL = 99
 
 
-# Field types: each writes a value into a list of byte strings and reads it
-# back from a payload at an offset, returning the value and the next offset.
+# Field types: each packs a value into bytes, and unpacks one from a payload
+# at an offset, returning the value and the next offset. They are on the path of
+# every message, so they leave the checks struct does to struct: a number out of
+# range or a payload that ends early raises struct.error, which encode() and
+# decode() report as a CodecError.
 
 
 class Field:
-    def write(self, value: Any, out: list[bytes]) -> None:
+    def pack(self, value: Any) -> bytes:
         raise NotImplementedError
 
-    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
+    def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
         raise NotImplementedError
-
-    @staticmethod
-    def _take(data: bytes, offset: int, size: int) -> bytes:
-        end = offset + size
-        if end > len(data):
-            raise MalformedFrame(f"frame ends early ({len(data)} bytes)")
-        return data[offset:end]
 
 
 class _Number(Field):
     def __init__(self, fmt: str) -> None:
         self.packer = struct.Struct(">" + fmt)
 
-    def write(self, value: Any, out: list[bytes]) -> None:
-        try:
-            out.append(self.packer.pack(value))
-        except struct.error as e:
-            raise CodecError(f"number out of range: {value!r} ({e})") from None
+    def pack(self, value: Any) -> bytes:
+        return self.packer.pack(value)
 
-    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
-        raw = self._take(data, offset, self.packer.size)
-        return self.packer.unpack(raw)[0], offset + self.packer.size
+    def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
+        return self.packer.unpack_from(data, offset)[0], offset + self.packer.size
 
 
 class _Bool(_Number):
     def __init__(self) -> None:
         super().__init__("B")
 
-    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
-        value, offset = super().read(data, offset)
+    def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
+        value, offset = super().unpack(data, offset)
         if value > 1:
             raise MalformedFrame(f"boolean field holds {value}")
         return bool(value), offset
@@ -112,38 +105,55 @@ class _String(Field):
     def __init__(self, length_format: str) -> None:
         self.length = _Number(length_format)
 
-    def write(self, value: Any, out: list[bytes]) -> None:
+    def pack(self, value: Any) -> bytes:
         # A lone surrogate (from undecodable terminal input) becomes "?".
-        encoded = value.encode("utf-8", "replace")
-        self.length.write(len(encoded), out)
-        out.append(encoded)
+        encoded: bytes = value.encode("utf-8", "replace")
+        return self.length.pack(len(encoded)) + encoded
 
-    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
-        size, offset = self.length.read(data, offset)
-        raw = self._take(data, offset, size)
+    def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
+        size, offset = self.length.unpack(data, offset)
+        end = offset + size
+        if end > len(data):
+            raise struct.error("string ends early")
         try:
-            return raw.decode("utf-8"), offset + size
+            return data[offset:end].decode("utf-8"), end
         except UnicodeDecodeError:
             raise MalformedFrame("text is not valid UTF-8") from None
 
 
 class _Record(Field):
-    """Several fields in a row, read into C{make(*values)}."""
+    """Several fields in a row, unpacked into C{make(*values)}."""
 
     def __init__(self, make: Callable[..., Any], *parts: tuple[str, Field]) -> None:
         self.make = make
         self.parts = parts
 
-    def write(self, value: Any, out: list[bytes]) -> None:
-        for name, part in self.parts:
-            part.write(getattr(value, name), out)
+    def pack(self, value: Any) -> bytes:
+        return b"".join([part.pack(getattr(value, name)) for name, part in self.parts])
 
-    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
+    def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
         values = []
         for _, part in self.parts:
-            value, offset = part.read(data, offset)
+            value, offset = part.unpack(data, offset)
             values.append(value)
         return self.make(*values), offset
+
+
+class _Recurring(Field):
+    """
+    A field whose values come back again and again (the author of each
+    message): their bytes are kept for the next time.
+    """
+
+    def __init__(self, field: Field, size: int = 4096) -> None:
+        self.field = field
+        self._pack = functools.lru_cache(maxsize=size)(field.pack)
+
+    def pack(self, value: Any) -> bytes:
+        return self._pack(value)
+
+    def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
+        return self.field.unpack(data, offset)
 
 
 class _List(Field):
@@ -153,16 +163,16 @@ class _List(Field):
         self.item = item
         self.count = _Number("H")
 
-    def write(self, value: Any, out: list[bytes]) -> None:
-        self.count.write(len(value), out)
-        for item in value:
-            self.item.write(item, out)
+    def pack(self, value: Any) -> bytes:
+        return self.count.pack(len(value)) + b"".join(
+            [self.item.pack(item) for item in value]
+        )
 
-    def read(self, data: bytes, offset: int) -> tuple[Any, int]:
-        count, offset = self.count.read(data, offset)
+    def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
+        count, offset = self.count.unpack(data, offset)
         items = []
         for _ in range(count):
-            item, offset = self.item.read(data, offset)
+            item, offset = self.item.unpack(data, offset)
             items.append(item)
         return tuple(items), offset
 
@@ -179,7 +189,7 @@ TIME = _Number("q")  # milliseconds since the Unix epoch
 BOOL = _Bool()
 STR = _String("H")  # names, tokens: up to 65,535 bytes
 TEXT = _String("I")  # messages, art, JSON
-USER = _Record(User, ("id", STR), ("nick", STR), ("colour", _Number("B")))
+USER = _Recurring(_Record(User, ("id", STR), ("nick", STR), ("colour", _Number("B"))))
 ROOM_INFO = _Record(RoomInfo, ("name", STR), ("members", U32))
 
 
@@ -479,12 +489,17 @@ class Invitation(Frame):
     room: str
 
 
+_TYPE_BYTES = [bytes((frame_type,)) for frame_type in range(256)]
+
+
 def encode(value: Frame) -> bytes:
     """The payload of C{value}: its type byte, then its fields."""
-    out = [bytes((value.TYPE,))]
-    for name, field in value.FIELDS:
-        field.write(getattr(value, name), out)
-    return b"".join(out)
+    try:
+        return _TYPE_BYTES[value.TYPE] + b"".join(
+            [field.pack(getattr(value, name)) for name, field in value.FIELDS]
+        )
+    except struct.error as e:
+        raise CodecError(f"a field of {value!r} is out of range ({e})") from None
 
 
 def decode(payload: bytes) -> Frame:
@@ -494,15 +509,19 @@ def decode(payload: bytes) -> Frame:
     cls = _FRAMES.get(payload[0])
     if cls is None:
         raise UnknownFrameType(payload[0])
-    values = {}
+    values = []
     offset = 1
-    for name, field in cls.FIELDS:
-        values[name], offset = field.read(payload, offset)
+    try:
+        for _, field in cls.FIELDS:
+            value, offset = field.unpack(payload, offset)
+            values.append(value)
+    except struct.error:
+        raise MalformedFrame(f"frame ends early ({len(payload)} bytes)") from None
     if offset != len(payload):
         raise MalformedFrame(
             f"{len(payload) - offset} unexpected bytes after the fields"
         )
-    return cls(**values)
+    return cls(*values)
 
 
 _LENGTH = struct.Struct(">I")
