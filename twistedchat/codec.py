@@ -194,7 +194,14 @@ ROOM_INFO = _Record(RoomInfo, ("name", STR), ("members", U32))
 
 
 class Frame:
-    """Base of all frames; subclasses are declared with L{frame}."""
+    """
+    Base of all frames; subclasses are declared with L{frame}.
+
+    Frames are not frozen dataclasses, unlike the core's events: a frame lives
+    from its decoding to its handling, or from its making to its encoding, and
+    nothing shares it; two are made for each chat message, and a frozen one
+    costs three times as much to make (one C{object.__setattr__} per field).
+    """
 
     TYPE: ClassVar[int]
     FIELDS: ClassVar[tuple[tuple[str, Field], ...]]
@@ -231,7 +238,7 @@ def frame(frame_type: int, *spec: tuple[str, Field]) -> Callable[[F], F]:
     ("lang", STR),
     ("rooms", _List(STR)),
 )
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hello(Frame):
     version: int
     nick: str
@@ -241,65 +248,65 @@ class Hello(Frame):
 
 
 @frame(0x02, ("room", STR), ("text", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Say(Frame):
     room: str
     text: str
 
 
 @frame(0x03, ("nick", STR), ("text", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Whisper(Frame):
     nick: str
     text: str
 
 
 @frame(0x04, ("room", STR))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Join(Frame):
     room: str
 
 
 @frame(0x05, ("room", STR), ("reason", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Part(Frame):
     room: str
     reason: str = ""
 
 
 @frame(0x06, ("nick", STR))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChangeNick(Frame):
     nick: str
 
 
 @frame(0x07)
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ListRooms(Frame):
     pass
 
 
 @frame(0x08, ("room", STR))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ListNames(Frame):
     room: str
 
 
 @frame(0x09, ("room", STR), ("art", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ShowImage(Frame):
     room: str
     art: str
 
 
 @frame(0x0A, ("message", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Goodbye(Frame):
     message: str = ""
 
 
 @frame(0x0B, ("room", STR), ("nick", STR), ("reason", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Kick(Frame):
     room: str
     nick: str
@@ -310,13 +317,13 @@ class Kick(Frame):
 
 
 @frame(0x10, ("token", U32))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ping(Frame):
     token: int
 
 
 @frame(0x11, ("token", U32))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pong(Frame):
     token: int
 
@@ -332,7 +339,7 @@ class Pong(Frame):
     ("resumed", BOOL),
     ("rooms", _List(ROOM_INFO)),
 )
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Welcome(Frame):
     version: int
     user: User
@@ -342,7 +349,7 @@ class Welcome(Frame):
 
 
 @frame(0x82, ("time", TIME), ("room", STR), ("user", USER), ("text", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Said(Frame):
     time: int
     room: str
@@ -351,7 +358,7 @@ class Said(Frame):
 
 
 @frame(0x83, ("time", TIME), ("user", USER), ("to", STR), ("text", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Whispered(Frame):
     time: int
     user: User
@@ -360,7 +367,7 @@ class Whispered(Frame):
 
 
 @frame(0x84, ("time", TIME), ("room", STR), ("user", USER), ("art", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ImageShown(Frame):
     time: int
     room: str
@@ -376,7 +383,7 @@ class ImageShown(Frame):
     ("arrival", BOOL),
     ("returning", BOOL),
 )
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entered(Frame):
     time: int
     room: str
@@ -386,7 +393,7 @@ class Entered(Frame):
 
 
 @frame(0x86, ("time", TIME), ("room", STR), ("user", USER), ("reason", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Left(Frame):
     time: int
     room: str
@@ -395,7 +402,7 @@ class Left(Frame):
 
 
 @frame(0x87, ("time", TIME), ("user", USER), ("message", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Gone(Frame):
     time: int
     user: User
@@ -403,7 +410,7 @@ class Gone(Frame):
 
 
 @frame(0x88, ("time", TIME), ("old", STR), ("user", USER))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Renamed(Frame):
     time: int
     old: str
@@ -413,7 +420,7 @@ class Renamed(Frame):
 @frame(
     0x89, ("time", TIME), ("room", STR), ("user", USER), ("by", USER), ("reason", TEXT)
 )
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KickedOut(Frame):
     time: int
     room: str
@@ -423,7 +430,7 @@ class KickedOut(Frame):
 
 
 @frame(0x8A, ("time", TIME), ("user", USER), ("by", USER), ("message", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KilledOff(Frame):
     time: int
     user: User
@@ -432,20 +439,20 @@ class KilledOff(Frame):
 
 
 @frame(0x8B, ("rooms", _List(ROOM_INFO)))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RoomList(Frame):
     rooms: tuple[RoomInfo, ...]
 
 
 @frame(0x8C, ("room", STR), ("users", _List(USER)))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NameList(Frame):
     room: str
     users: tuple[User, ...]
 
 
 @frame(0x8D, ("room", STR), ("entries", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class History(Frame):
     """C{entries}: a JSON array of the room's recent events, oldest first."""
 
@@ -454,7 +461,7 @@ class History(Frame):
 
 
 @frame(0x8E, ("code", U16), ("text", TEXT), ("fatal", BOOL))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Error(Frame):
     code: int
     text: str
@@ -462,7 +469,7 @@ class Error(Frame):
 
 
 @frame(0x8F, ("time", TIME), ("room", STR), ("user", USER), ("topic", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TopicSet(Frame):
     time: int
     room: str
@@ -471,7 +478,7 @@ class TopicSet(Frame):
 
 
 @frame(0x90, ("time", TIME), ("room", STR), ("user", USER), ("changes", TEXT))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModesSet(Frame):
     """C{changes}: IRC-style, space-separated, e.g. C{"+o toto -t"}."""
 
@@ -482,7 +489,7 @@ class ModesSet(Frame):
 
 
 @frame(0x91, ("time", TIME), ("user", USER), ("room", STR))
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Invitation(Frame):
     time: int
     user: User
