@@ -103,7 +103,7 @@ class _Bool(_Number):
 
 class _String(Field):
     def __init__(self, length_format: str) -> None:
-        self.length = _Number(length_format)
+        self.length = struct.Struct(">" + length_format)
 
     def pack(self, value: Any) -> bytes:
         # A lone surrogate (from undecodable terminal input) becomes "?".
@@ -111,7 +111,8 @@ class _String(Field):
         return self.length.pack(len(encoded)) + encoded
 
     def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
-        size, offset = self.length.unpack(data, offset)
+        (size,) = self.length.unpack_from(data, offset)
+        offset += self.length.size
         end = offset + size
         if end > len(data):
             raise struct.error("string ends early")
