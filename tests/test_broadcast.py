@@ -140,10 +140,16 @@ class TogetherTests(BroadcastTestCase):
         self.send(toto, b"MSG one\n")
         self.send(tutu, b"MSG two\n")
         self.send(toto, b"MSG three\n")
+        self.send(toto, b"MSG four\n")
         self.let_write()
         self.assertEqual(toto.take(), [b"[tutu] two\r\n"])
-        self.assertEqual(tutu.take(), [b"[toto] one\r\n[toto] three\r\n"])
-        self.assertEqual(tata.take(), [b"[toto] one\r\n[tutu] two\r\n[toto] three\r\n"])
+        self.assertEqual(
+            tutu.take(), [b"[toto] one\r\n[toto] three\r\n[toto] four\r\n"]
+        )
+        self.assertEqual(
+            tata.take(),
+            [b"[toto] one\r\n[tutu] two\r\n[toto] three\r\n[toto] four\r\n"],
+        )
 
     def test_a_reply_comes_after_what_was_said_before_it(self) -> None:
         """An answer written at once waits for the broadcasts before it."""

@@ -18,7 +18,7 @@ notices it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, cast
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -103,10 +103,11 @@ class Outbox:
         out: dict[Connection, list[bytes]] = {}
         for group, events in runs:
             shared, own = _pieces(events)
-            for session, client in group.items():
+            members = cast(Mapping[Session, Connection], group)  # this front's
+            for session, connection in members.items():
                 piece = own.get(session, shared) if own else shared
                 if piece:
-                    out.setdefault(cast(Connection, client), []).append(piece)
+                    out.setdefault(connection, []).append(piece)
         for connection, pieces in out.items():
             connection.transmit(b"".join(pieces))
 
@@ -120,12 +121,27 @@ def _pieces(
     own piece without those.
     """
     shared = b"".join([data for data, _ in events])
-    excluded = {exclude for _, exclude in events if exclude is not None}
-    own = {
-        member: b"".join([data for data, exclude in events if exclude is not member])
-        for member in excluded
-    }
+    # Where, in the shared bytes, each excluded member's own events lie.
+    skipped: dict[Session, list[tuple[int, int]]] = {}
+    start = 0
+    for data, exclude in events:
+        end = start + len(data)
+        if exclude is not None:
+            skipped.setdefault(exclude, []).append((start, end))
+        start = end
+    own = {member: _without(shared, spans) for member, spans in skipped.items()}
     return shared, own
+
+
+def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """C{data} but the (start, end) C{spans}, which are in order and apart."""
+    pieces = []
+    start = 0
+    for skip_start, skip_end in spans:
+        pieces.append(data[start:skip_start])
+        start = skip_end
+    pieces.append(data[start:])
+    return b"".join(pieces)
 
 
 @implementer(IBroadcaster)
