@@ -296,12 +296,8 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         if self.dropped or self._closing:
             return
         self.heard()
-        buffer = self._buffer + data
-        while True:
-            end = buffer.find(b"\n")
-            if end < 0:
-                break
-            line, buffer = buffer[:end], buffer[end + 1 :]
+        *lines, buffer = (self._buffer + data).split(b"\n")
+        for line in lines:
             if self._discarding:
                 self._discarding = False
                 continue
