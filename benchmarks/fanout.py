@@ -34,14 +34,17 @@ phase, over pipes, and measures the server:
     connection.
  2. connect: the N chat clients connect at once and register in #general (a
     line user sends NICK and is in the default room; a framed user says Hello
-    with the room; an IRC user sends NICK, USER and JOIN and waits for the end
-    of NAMES, 366). The connect time runs from the first connection to the
-    last client in the room. Then every client asks who is in #general and
-    must see the N chat nicks; the answer also drains the arrival notices.
- 3. send: clients 0..S-1 send C{<sender>:<seq>:<t>} texts (fixed width, hex),
-    C{t} being the sender's C{time.perf_counter_ns()}: C{CLOCK_MONOTONIC},
-    one clock for every process of the machine, so a receiver in another
-    process can take latency = arrival - t. The window is kept per process:
+    with the room; an IRC user sends NICK and USER, JOIN once welcomed (001),
+    and waits for the end of NAMES, 366). The connect time runs from the
+    first connection to the last client in the room. Then every client asks
+    who is in #general and must see the N chat nicks; the answer also drains
+    the arrival notices.
+ 3. send: every process first gets its clients counting (none may still be
+    setting up when another process's messages reach it). Then clients
+    0..S-1 send C{<sender>:<seq>:<t>} texts (fixed width, hex), C{t} being
+    the sender's C{time.perf_counter_ns()}: C{CLOCK_MONOTONIC}, one clock for
+    every process of the machine, so a receiver in another process can take
+    latency = arrival - t. The window is kept per process:
     a message leaves its sender's window when every other client of the
     sender's own process has received it (receivers in the other processes
     are not waited for; they read the same fan-out at the same time). Each
@@ -60,6 +63,20 @@ phase, over pipes, and measures the server:
     S*M*(N-1) minus the unique deliveries. The clients close, the server
     stops, and its history file (C{<data dir>/history/general.jsonl}, rotated
     parts included) must hold every message sent.
+
+With C{--against ngircd} or C{--against inspircd}, the IRC front is run as
+above, then the same IRC clients and plan against that reference server,
+installed on this machine (L{reference_irc}: its own configuration in the
+run's temporary directory, 127.0.0.1 on a free port, no DNS or ident lookups,
+flood throttling off, limits above the plan's; started in the foreground,
+stopped with SIGTERM; ngIRCd, whose listen backlog is 10, gets its clients
+at most 10 at a time). Its CPU time and memory are read from C{/proc} as
+ours; it keeps no history and its log is not ours to scan, so both are
+"n/a"; its report notes how it was tuned and that it ran with Nagle's
+algorithm on (neither has a TCP_NODELAY setting; ours sets it), which shows
+in its latency. A last line gives our deliveries per server CPU-second over
+its, and both p99s: a shared machine's figures drift by up to 2x from hour to
+hour, a ratio measured minutes apart much less.
 
 Latency includes the generators' own queueing. A generator process near a
 full core, or generators and server together filling the machine's cores,
@@ -86,8 +103,8 @@ import tempfile
 import time
 import traceback
 from array import array
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -111,7 +128,9 @@ from harness import (
     SATURATED,
     SECOND_NS,
     BenchmarkFailed,
+    LogReport,
     NoProgress,
+    Server,
     data_directory,
     drive,
     history_texts,
@@ -124,6 +143,7 @@ from harness import (
     server_memory_mib,
     within,
 )
+from reference_irc import REFERENCES, running_reference
 from twisted.internet.defer import (
     Deferred,
     DeferredSemaphore,
@@ -137,6 +157,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 FRONTS = ("line", "framed", "irc")
+OURS = "twistedchat"  # the server of a result, when it is not a reference one
 # On a 2-core machine one generator process gave the server its best figures
 # (deliveries per CPU-second, p99): with two, three busy processes share two
 # cores and the server, preempted, hands out smaller batches.
@@ -204,10 +225,26 @@ class Share:
     plan: Plan
     chat: tuple[int, ...]
     idle: tuple[int, ...]
+    idle_concurrency: int = IDLE_CONCURRENCY  # idle clients registering at once
+    connect_concurrency: int | None = None  # chat clients likewise; None: all
 
 
-def shares(plan: Plan, front: str, port: int) -> list[Share]:
+def shares(
+    plan: Plan,
+    front: str,
+    port: int,
+    *,
+    idle_concurrency: int = IDLE_CONCURRENCY,
+    backlog: int | None = None,
+) -> list[Share]:
+    """
+    Each process's share of the work. C{backlog}: the most connections the
+    server can leave waiting to be accepted (None: enough); the processes
+    share it, since an attempt beyond it is dropped and retried only 1, 3,
+    7... seconds later.
+    """
     count = plan.processes
+    gate = None if backlog is None else max(1, backlog // count)
     return [
         Share(
             number,
@@ -216,6 +253,8 @@ def shares(plan: Plan, front: str, port: int) -> list[Share]:
             plan,
             tuple(range(number, plan.clients, count)),
             tuple(range(number, plan.idle, count)),
+            idle_concurrency if gate is None else min(idle_concurrency, gate),
+            gate,
         )
         for number in range(count)
     ]
@@ -296,29 +335,34 @@ class Generator:
         self.clients = [kind(index, self.tally) for index in share.chat]
         self.idle: list[IdleClient] = []
 
+    def _register(self, client: ChatClient | IdleClient) -> Deferred[None]:
+        """Connect C{client}; the result fires once it is registered."""
+        connectProtocol(self.endpoint, client).addErrback(_connect_failed, client)
+        return client.ready
+
+    def _register_all(
+        self, clients: Sequence[ChatClient | IdleClient], concurrency: int | None
+    ) -> Deferred[list[None]]:
+        """Register C{clients}, at most C{concurrency} at once (None: all at once)."""
+        if concurrency is None:
+            registering = [self._register(client) for client in clients]
+        else:
+            gate = DeferredSemaphore(concurrency)
+            registering = [gate.run(self._register, client) for client in clients]
+        return gatherResults(registering, consumeErrors=True)
+
     async def command_idle(self) -> dict[str, Any]:
         kind = IDLE_CLIENTS[self.share.front]
         self.idle = [kind(index) for index in self.share.idle]
-        gate = DeferredSemaphore(IDLE_CONCURRENCY)
-
-        def register(client: IdleClient) -> Deferred[None]:
-            connectProtocol(self.endpoint, client).addErrback(_connect_failed, client)
-            return client.ready
-
         start = time.perf_counter_ns()
-        registering = [gate.run(register, client) for client in self.idle]
-        done = gatherResults(registering, consumeErrors=True)
+        done = self._register_all(self.idle, self.share.idle_concurrency)
         await within(self.reactor, self.plan.idle_timeout, "idle connections", done)
         return {"start_ns": start, "end_ns": time.perf_counter_ns()}
 
     async def command_connect(self) -> dict[str, Any]:
         cpu = time.process_time()
         start = time.perf_counter_ns()
-        for client in self.clients:
-            connectProtocol(self.endpoint, client).addErrback(_connect_failed, client)
-        ready = gatherResults(
-            [client.ready for client in self.clients], consumeErrors=True
-        )
+        ready = self._register_all(self.clients, self.share.connect_concurrency)
         try:
             await within(self.reactor, self.plan.timeout, "connecting", ready)
         except BenchmarkFailed as e:
@@ -349,7 +393,12 @@ class Generator:
                 )
         return {}
 
-    async def command_send(self) -> dict[str, Any]:
+    async def command_arm(self) -> dict[str, Any]:
+        """
+        Get every client counting. Every process is armed before any sends:
+        a receiver still setting up would take the first messages of another
+        process's senders for registration replies, and lose them.
+        """
         plan, tally = self.plan, self.tally
         tally.windows = {
             client.hex: SenderWindow(
@@ -365,6 +414,10 @@ class Generator:
         # Many small objects are kept while counting; collecting them would
         # only add pauses to the generator.
         gc.disable()
+        return {}
+
+    async def command_send(self) -> dict[str, Any]:
+        tally = self.tally
         cpu = time.process_time()
         tally.first_send_ns = time.perf_counter_ns()
         for window in tally.windows.values():
@@ -638,6 +691,7 @@ def measure(
     ]
     generators.command("names", plan.timeout + 30)
     measured.server_rss_connected_mib = server_memory_mib(pid)[0]
+    generators.command("arm", plan.timeout + 30)
     with profiling(pid, profile, fmt) as notes:
         cpu = server_cpu_seconds(pid)
         measured.send = generators.command("send", plan.timeout + plan.stall + 30)
@@ -655,6 +709,8 @@ def measure(
 @dataclass
 class FanoutResult:
     front: str
+    server: str  # OURS, or a reference server's name and version
+    reference: str | None  # the reference server's --against name; None: ours
     clients: int
     senders: int
     messages: int
@@ -695,16 +751,33 @@ class FanoutResult:
     generator_cpu_shares: list[float]
     generator_slow_records: int  # message records counted one by one
     bottleneck: str
-    history_on_disk: int  # messages of this run found in the history file
-    history_duplicates: int
-    server_log_bytes: int
-    server_log_problems: int
+    # Messages of this run found in the history file, and found twice; None:
+    # not checked (a reference server keeps no history).
+    history_on_disk: int | None
+    history_duplicates: int | None
+    # Our server's log; None: not scanned (a reference server's output).
+    server_log_bytes: int | None
+    server_log_problems: int | None
     server_log_samples: list[str]
     server_exit_code: int | None
-    server_shut_down: bool  # the log ends with twistd's "Server Shut Down."
+    # Ours: the log ends with twistd's "Server Shut Down."; a reference
+    # server: its exit status is the one it gives on SIGTERM.
+    server_shut_down: bool
     unclosed_connections: int
     run_seconds: float  # the whole run of this front, server start to stop
     notes: list[str]
+
+    @property
+    def label(self) -> str:
+        """Its name in tables and JSON: our front's, or the reference server's."""
+        return self.reference or self.front
+
+    @property
+    def title(self) -> str:
+        """What was measured, for a report's first line."""
+        if self.reference is None:
+            return f"{self.front} front"
+        return f"{self.server} (reference, IRC)"
 
     @property
     def faultless(self) -> bool:
@@ -717,9 +790,19 @@ class FanoutResult:
                 or self.dropped_connections
                 or self.idle_dropped
             )
-            and self.history_on_disk == self.sent
+            and self.history_on_disk in (None, self.sent)
             and not self.history_duplicates
         )
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What is known of a server once it has stopped: how, and what it left."""
+
+    exit_code: int | None
+    shut_down: bool  # cleanly (see FanoutResult.server_shut_down)
+    history: tuple[int, int] | None = None  # see history_count; None: not kept
+    log: LogReport | None = None  # None: not scanned
 
 
 def bottleneck(server_share: float, generator_shares: Sequence[float]) -> str:
@@ -782,10 +865,11 @@ def summarise(
     front: str,
     plan: Plan,
     measured: Measurement,
-    directory: Path,
-    server_args: Sequence[str],
-    exit_code: int | None,
+    stopped: Stopped,
     run_seconds: float,
+    *,
+    server: str = OURS,
+    reference: str | None = None,
 ) -> FanoutResult:
     send, settled, closed = measured.send, measured.settled, measured.closed
     first = min(reply["first_send_ns"] for reply in send)
@@ -814,12 +898,12 @@ def summarise(
         if plan.idle
         else None
     )
-    on_disk, on_disk_twice = history_count(
-        history_texts(data_directory(directory, server_args), ROOM), plan
-    )
-    log = scan_log(directory)
+    on_disk, on_disk_twice = stopped.history or (None, None)
+    log = stopped.log
     return FanoutResult(
         front=front,
+        server=server,
+        reference=reference,
         clients=plan.clients,
         senders=plan.senders,
         messages=plan.messages,
@@ -864,11 +948,11 @@ def summarise(
         bottleneck=bottleneck(server_share, generator_shares),
         history_on_disk=on_disk,
         history_duplicates=on_disk_twice,
-        server_log_bytes=log.bytes,
-        server_log_problems=log.problems,
-        server_log_samples=log.samples,
-        server_exit_code=exit_code,
-        server_shut_down=log.shut_down,
+        server_log_bytes=None if log is None else log.bytes,
+        server_log_problems=None if log is None else log.problems,
+        server_log_samples=[] if log is None else log.samples,
+        server_exit_code=stopped.exit_code,
+        server_shut_down=stopped.shut_down,
         unclosed_connections=sum(reply["unclosed"] for reply in closed),
         run_seconds=run_seconds,
         notes=measured.notes,
@@ -882,10 +966,62 @@ def profile_path(profile: Path | None, front: str, several: bool) -> Path | None
     return profile.with_name(f"{profile.stem}-{front}{profile.suffix}")
 
 
-def run_front(
-    front: str,
+@dataclass(frozen=True)
+class Contender:
+    """
+    A server to measure, as a run needs it: the front its clients use, how to
+    start it in a directory, and what it left once stopped.
+    """
+
+    name: str  # the prefix of its temporary directory
+    front: str
+    start: Callable[[Path], AbstractContextManager[Server]]
+    stopped: Callable[[Path, int | None], Stopped]  # its directory, exit status
+    server: str = OURS
+    reference: str | None = None
+    idle_concurrency: int = IDLE_CONCURRENCY
+    backlog: int | None = None  # see shares
+    notes: tuple[str, ...] = ()
+
+
+def our_server(front: str, plan: Plan, server_args: Sequence[str]) -> Contender:
+    """This source tree's server, on one front; its history and log checked after."""
+
+    def stopped(directory: Path, exit_code: int | None) -> Stopped:
+        log = scan_log(directory)
+        texts = history_texts(data_directory(directory, server_args), ROOM)
+        return Stopped(exit_code, log.shut_down, history_count(texts, plan), log)
+
+    return Contender(
+        front,
+        front,
+        lambda directory: running_server(directory, server_args, plan.timeout),
+        stopped,
+    )
+
+
+def reference_server(name: str, plan: Plan) -> Contender:
+    """A reference IRC server (L{reference_irc}): no history, no log of ours."""
+    reference = REFERENCES[name]
+    connections = plan.clients + plan.idle
+    return Contender(
+        name,
+        "irc",
+        lambda directory: running_reference(
+            reference, directory, connections, plan.timeout
+        ),
+        lambda _, exit_code: Stopped(exit_code, exit_code in reference.clean_exits),
+        server=reference.version(),
+        reference=name,
+        idle_concurrency=reference.idle_concurrency or IDLE_CONCURRENCY,
+        backlog=reference.backlog,
+        notes=tuple(reference.notes()),
+    )
+
+
+def run_contender(
+    contender: Contender,
     plan: Plan,
-    server_args: Sequence[str] = (),
     *,
     profile: Path | None = None,
     profile_format: str = "speedscope",
@@ -893,32 +1029,46 @@ def run_front(
 ) -> FanoutResult:
     """Start a server, run the benchmark on one front, stop it; the figures."""
     began = time.monotonic()
-    directory = Path(tempfile.mkdtemp(prefix=f"fanout-{front}-"))
+    front = contender.front
+    directory = Path(tempfile.mkdtemp(prefix=f"fanout-{contender.name}-"))
     try:
         with (
-            running_server(directory, server_args, plan.timeout) as server,
-            generator_processes(shares(plan, front, server.ports[front])) as generators,
+            contender.start(directory) as server,
+            generator_processes(
+                shares(
+                    plan,
+                    front,
+                    server.ports[front],
+                    idle_concurrency=contender.idle_concurrency,
+                    backlog=contender.backlog,
+                )
+            ) as generators,
         ):
             measured = measure(
                 generators, server.process.pid, plan, profile, profile_format
             )
+        measured.notes.extend(contender.notes)
         result = summarise(
             front,
             plan,
             measured,
-            directory,
-            server_args,
-            server.process.returncode,
+            contender.stopped(directory, server.process.returncode),
             time.monotonic() - began,
+            server=contender.server,
+            reference=contender.reference,
         )
     finally:
         if keep_logs:
-            print(f"{front}: server directory kept in {directory}", file=sys.stderr)
+            print(
+                f"{contender.name}: server directory kept in {directory}",
+                file=sys.stderr,
+            )
         else:
             shutil.rmtree(directory, ignore_errors=True)
     if result.deliveries == 0:
         raise NoProgress(
-            f"{front}: the send phase {result.outcome} without a single delivery"
+            f"{result.label}: the send phase {result.outcome} without a single "
+            "delivery"
             + "".join(f"\n  server log: {line}" for line in result.server_log_samples)
         )
     return result
@@ -929,21 +1079,31 @@ def run(
     fronts: Sequence[str] = FRONTS,
     server_args: Sequence[str] = (),
     *,
+    against: str | None = None,
     profile: Path | None = None,
     profile_format: str = "speedscope",
     keep_logs: bool = False,
     progress: bool = False,
 ) -> list[FanoutResult]:
-    """Each front in turn, each against a fresh server."""
+    """
+    Each front in turn, each against a fresh server; then, C{against} a
+    reference IRC server, the IRC benchmark once more against it.
+    """
     plan.check()
     raise_file_limit(plan.idle + plan.clients + SPARE_FILES)
+    contenders = [our_server(front, plan, server_args) for front in fronts]
+    if against is not None:
+        contenders.append(reference_server(against, plan))
     results = []
-    for front in fronts:
-        result = run_front(
-            front,
+    for contender in contenders:
+        # py-spy samples Python programs: our server only.
+        profiled = None
+        if contender.reference is None:
+            profiled = profile_path(profile, contender.front, len(fronts) > 1)
+        result = run_contender(
+            contender,
             plan,
-            server_args,
-            profile=profile_path(profile, front, len(fronts) > 1),
+            profile=profiled,
             profile_format=profile_format,
             keep_logs=keep_logs,
         )
@@ -960,12 +1120,48 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def _count(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def _history(result: FanoutResult) -> str:
+    if result.history_on_disk is None:
+        return "n/a (a reference server keeps none)"
+    return f"{result.history_on_disk:,} of {result.sent:,} on disk" + (
+        f", {result.history_duplicates:,} twice" if result.history_duplicates else ""
+    )
+
+
+def _server_log(result: FanoutResult) -> str:
+    if result.server_log_bytes is None:
+        return "n/a (not ours)"
+    return (
+        f"{result.server_log_bytes / MIB:.1f} MiB, "
+        f"{result.server_log_problems} warning/error lines"
+    )
+
+
+def _server_ending(result: FanoutResult) -> list[str]:
+    """What a report shouts about the way the server stopped."""
+    if result.reference is None:
+        return server_ending_problems(
+            result.server_exit_code,
+            result.server_shut_down,
+            result.server_log_samples,
+        )
+    if result.server_shut_down:
+        return []
+    return [
+        f"{result.server} exited with status {result.server_exit_code}, not the "
+        "one it gives on SIGTERM"
+    ]
+
+
 def report(result: FanoutResult) -> str:
     per_cpu = result.deliveries_per_server_cpu_second
     shares = ", ".join(f"{share:.0%}" for share in result.generator_cpu_shares)
-    on_disk = f"{result.history_on_disk:,} of {result.sent:,} on disk"
     lines = [
-        f"fan-out, {result.front} front: {result.clients} clients in #{ROOM}, "
+        f"fan-out, {result.title}: {result.clients} clients in #{ROOM}, "
         f"{result.senders} senders x {result.messages} messages, window "
         f"{result.window}, {result.procs} generator process"
         + ("es" if result.procs > 1 else "")
@@ -998,12 +1194,7 @@ def report(result: FanoutResult) -> str:
         f"  server RSS         {result.server_rss_mib:.1f} MiB after sending "
         f"(peak {result.server_peak_rss_mib:.1f} MiB, "
         f"{result.server_rss_connected_mib:.1f} MiB before)",
-        f"  history            {on_disk}"
-        + (
-            f", {result.history_duplicates:,} twice"
-            if result.history_duplicates
-            else ""
-        ),
+        f"  history            {_history(result)}",
         f"  generator CPU      {sum(result.generator_cpu_seconds):.2f} s; each "
         f"process {shares} of wall"
         + (
@@ -1012,8 +1203,7 @@ def report(result: FanoutResult) -> str:
             else ""
         ),
         f"  bottleneck         {result.bottleneck}",
-        f"  server log         {result.server_log_bytes / MIB:.1f} MiB, "
-        f"{result.server_log_problems} warning/error lines",
+        f"  server log         {_server_log(result)}",
         f"  run                {result.run_seconds:.1f} s (server start to stop)",
     ]
     notes = list(result.notes)
@@ -1053,32 +1243,26 @@ def report(result: FanoutResult) -> str:
         loud.append(f"{result.dropped_connections} connections dropped during the run")
     if result.idle_dropped:
         loud.append(f"{result.idle_dropped} idle connections dropped during the run")
-    if result.history_on_disk != result.sent:
+    on_disk = result.history_on_disk
+    if on_disk is not None and on_disk != result.sent:
         loud.append(
-            f"HISTORY MISSING {result.sent - result.history_on_disk:,} of "
-            f"{result.sent:,} messages"
+            f"HISTORY MISSING {result.sent - on_disk:,} of {result.sent:,} messages"
         )
     if result.unclosed_connections:
         loud.append(
             f"{result.unclosed_connections} connections did not close at the end"
         )
     loud.extend(f"server error reply: {text}" for text in result.server_errors)
-    loud.extend(
-        server_ending_problems(
-            result.server_exit_code,
-            result.server_shut_down,
-            result.server_log_samples,
-        )
-    )
+    loud.extend(_server_ending(result))
     lines.extend(f"  note: {text}" for text in notes)
     lines.extend(f"!!! {text}" for text in loud)
     return "\n".join(lines)
 
 
 def summary(results: Sequence[FanoutResult]) -> str:
-    """One row per front."""
+    """One row per front (or reference server)."""
     header = (
-        f"{'front':<7}{'deliveries':>12}{'per srv CPU-s':>15}{'p50 ms':>9}"
+        f"{'front':<9}{'deliveries':>12}{'per srv CPU-s':>15}{'p50 ms':>9}"
         f"{'p99 ms':>9}{'max ms':>9}{'lost':>7}{'dup':>6}{'connect s':>11}"
         f"{'history':>17}{'gen. CPU':>11}{'idle KiB':>10}  verdict"
     )
@@ -1086,18 +1270,36 @@ def summary(results: Sequence[FanoutResult]) -> str:
     for result in results:
         per_cpu = result.deliveries_per_server_cpu_second
         idle = result.idle_rss_kib_per_connection
+        on_disk = result.history_on_disk
+        history = "n/a" if on_disk is None else f"{on_disk:,}/{result.sent:,}"
         rows.append(
-            f"{result.front:<7}{result.deliveries:>12,}"
+            f"{result.label:<9}{result.deliveries:>12,}"
             f"{'n/a' if per_cpu is None else f'{per_cpu:,.0f}':>15}"
             f"{_ms(result.latency_p50_ms):>9}{_ms(result.latency_p99_ms):>9}"
             f"{_ms(result.latency_max_ms):>9}{result.lost:>7,}{result.duplicated:>6,}"
             f"{result.connect_seconds:>11.3f}"
-            f"{f'{result.history_on_disk:,}/{result.sent:,}':>17}"
+            f"{history:>17}"
             f"{'/'.join(f'{share:.0%}' for share in result.generator_cpu_shares):>11}"
             f"{'-' if idle is None else f'{idle:.2f}':>10}  "
             + result.bottleneck.partition(":")[0]
         )
     return "\n".join(rows)
+
+
+def comparison(ours: FanoutResult, reference: FanoutResult) -> str:
+    """
+    The last line with C{--against}: our IRC front's deliveries per server
+    CPU-second over the reference server's, measured minutes apart on the same
+    machine, and both p99 latencies.
+    """
+    mine = ours.deliveries_per_server_cpu_second
+    theirs = reference.deliveries_per_server_cpu_second
+    ratio = f"{mine / theirs:.2f}x" if mine and theirs else "n/a"
+    return (
+        f"ours / {reference.server}: deliveries per server CPU-second "
+        f"{_count(mine)} / {_count(theirs)} = {ratio}; p99 ms "
+        f"{_ms(ours.latency_p99_ms)} / {_ms(reference.latency_p99_ms)}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1107,8 +1309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--front",
         choices=[*FRONTS, "all"],
-        default="all",
-        help="the front to load (all: each in turn, each with a fresh server)",
+        help="the front to load (all, the default: each in turn, each with a "
+        "fresh server)",
+    )
+    parser.add_argument(
+        "--against",
+        choices=sorted(REFERENCES),
+        help="run the IRC benchmark on our server, then the same against this "
+        "reference IRC server, and end with the ratio of the two",
     )
     parser.add_argument("--clients", type=int, default=100, help="clients in the room")
     parser.add_argument("--senders", type=int, default=10, help="clients that send")
@@ -1154,7 +1362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="end with one JSON line (with several fronts, an object per front)",
+        help="end with one JSON line (with several fronts, or --against, an "
+        "object per front or server)",
     )
     parser.add_argument(
         "--keep-logs", action="store_true", help="keep the server's directory"
@@ -1174,7 +1383,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.check()
     except ValueError as e:
         parser.error(str(e))
-    fronts = FRONTS if options.front == "all" else (options.front,)
+    if options.against and options.front not in (None, "irc"):
+        parser.error(
+            "--against compares IRC servers: it runs the irc front only, not "
+            f"--front {options.front}"
+        )
+    front = options.front or ("irc" if options.against else "all")
+    fronts = FRONTS if front == "all" else (front,)
     if plan.processes != plan.procs:
         print(
             f"fanout: {plan.processes} generator process(es), not {plan.procs}: "
@@ -1187,6 +1402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             plan,
             fronts,
             shlex.split(options.server_args),
+            against=options.against,
             profile=options.profile,
             profile_format=options.profile_format,
             keep_logs=options.keep_logs,
@@ -1203,11 +1419,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     if len(results) > 1:
         print(summary(results), flush=True)
+    if options.against:
+        print(comparison(results[0], results[-1]), flush=True)
     if options.json:
         if len(results) == 1:
             print(json.dumps(asdict(results[0])))
         else:
-            print(json.dumps({result.front: asdict(result) for result in results}))
+            print(json.dumps({result.label: asdict(result) for result in results}))
     return 0 if all(result.faultless for result in results) else 3
 
 

@@ -140,16 +140,17 @@ def await_ports(
         if process.poll() is not None:
             raise BenchmarkFailed(
                 f"server exited with status {process.returncode} before listening:\n"
-                + _tail(output_path)
-                + _tail(log_path)
+                + log_tail(output_path)
+                + log_tail(log_path)
             )
         time.sleep(0.02)
     raise BenchmarkFailed(
-        f"server not listening after {timeout:g} s:\n" + _tail(log_path)
+        f"server not listening after {timeout:g} s:\n" + log_tail(log_path)
     )
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a server's log or output, indented, for an error message."""
     if not path.exists():
         return ""
     text = path.read_text("utf-8", "replace").splitlines()[-lines:]

@@ -1,6 +1,7 @@
 """
 The fan-out benchmark (benchmarks/fanout.py): smoke runs at a tiny size on
-every front, and its receivers fed arbitrarily chunked streams.
+every front and against each reference IRC server installed here (skipped
+where none is), and its receivers fed arbitrarily chunked streams.
 
 The benchmark runs reactors and starts the real server, so it runs here as a
 subprocess; its last line of output is its result as JSON (an object per front
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import SkipTest
 
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -37,11 +39,14 @@ from fanout_clients import (  # noqa: E402
     SenderWindow,
     Tally,
 )
+from reference_irc import REFERENCES  # noqa: E402
 
 FRONTS = ("line", "framed", "irc")
 
 
-class FanoutBenchmarkTests(SynchronousTestCase):
+class BenchmarkTestCase(SynchronousTestCase):
+    """Runs of the benchmark, as a subprocess, and what a faultless one reports."""
+
     def run_benchmark(self, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:
         done = subprocess.run(
             [sys.executable, str(BENCHMARK), *args, "--timeout", "30", "--json"],
@@ -55,8 +60,13 @@ class FanoutBenchmarkTests(SynchronousTestCase):
         self.assertTrue(lines, done.stderr)
         return done, json.loads(lines[-1])
 
-    def assertFaultless(self, result: Any, deliveries: int, sent: int) -> None:
-        """Every message reached every other client once, and is on disk."""
+    def assertFaultless(
+        self, result: Any, deliveries: int, sent: int, *, history: bool = True
+    ) -> None:
+        """
+        Every message reached every other client once, and is on disk (with
+        C{history}: our server; a reference server keeps none).
+        """
         self.assertEqual(result["outcome"], "completed", result)
         self.assertEqual(result["deliveries"], deliveries, result)
         self.assertEqual(result["expected"], deliveries)
@@ -65,13 +75,21 @@ class FanoutBenchmarkTests(SynchronousTestCase):
         self.assertEqual(result["unexpected"], 0)
         self.assertEqual(result["dropped_connections"], 0)
         self.assertEqual(result["sent"], sent)
-        self.assertEqual(result["history_on_disk"], sent)
-        self.assertEqual(result["history_duplicates"], 0)
-        self.assertEqual(result["server_log_problems"], 0, result["server_log_samples"])
+        if history:
+            self.assertEqual(result["history_on_disk"], sent)
+            self.assertEqual(result["history_duplicates"], 0)
+            self.assertEqual(
+                result["server_log_problems"], 0, result["server_log_samples"]
+            )
+        else:
+            self.assertIsNone(result["history_on_disk"])
+            self.assertIsNone(result["server_log_problems"])
         self.assertTrue(result["server_shut_down"])
         self.assertIsNotNone(result["latency_p50_ms"])
         self.assertEqual(result["unclosed_connections"], 0)
 
+
+class FanoutBenchmarkTests(BenchmarkTestCase):
     def test_every_front_delivers_every_message_once(self) -> None:
         """
         Five clients, two senders, twenty messages each, on every front in
@@ -156,6 +174,64 @@ class FanoutBenchmarkTests(SynchronousTestCase):
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
         self.assertIn("server exited", done.stderr)
         self.assertIn("not a positive whole number", done.stderr)
+
+
+class AgainstReferenceTests(BenchmarkTestCase):
+    """C{--against NAME}: our IRC front, then a reference IRC server, compared."""
+
+    def against(self, name: str) -> None:
+        """
+        Five clients (two processes, two senders of twenty messages, five idle
+        connections) on our IRC front, then on C{name}: each delivers every
+        message once; the reference server's report names it and its version,
+        says its history is not checked, and the run ends with the ratio line.
+        """
+        reference = REFERENCES[name]
+        if reference.binary() is None:
+            raise SkipTest(f"{name} is not installed")
+        done, results = self.run_benchmark(
+            "--against",
+            name,
+            *("--clients", "5", "--senders", "2", "--messages", "20"),
+            *("--procs", "2", "--idle", "5"),
+        )
+        self.assertEqual(sorted(results), sorted(["irc", name]))
+        ours, theirs = results["irc"], results[name]
+        for result in (ours, theirs):
+            self.assertFaultless(result, 2 * 20 * 4, 2 * 20, history=result is ours)
+            self.assertEqual(result["front"], "irc")
+            self.assertEqual(result["idle_dropped"], 0)
+        self.assertIsNone(ours["reference"])
+        self.assertEqual(theirs["reference"], name)
+        self.assertTrue(theirs["server"].startswith(reference.title + " "))
+        self.assertIn(f"fan-out, {theirs['server']} (reference, IRC):", done.stdout)
+        self.assertIn("history            n/a", done.stdout)
+        self.assertIn("Nagle's algorithm on", done.stdout)
+        ratio = done.stdout.splitlines()[-2]
+        self.assertTrue(
+            ratio.startswith(f"ours / {theirs['server']}: deliveries per server"),
+            ratio,
+        )
+        self.assertNotIn("!!!", done.stdout)
+
+    def test_ngircd(self) -> None:
+        self.against("ngircd")
+
+    def test_inspircd(self) -> None:
+        self.against("inspircd")
+
+    def test_only_the_irc_front_can_be_compared(self) -> None:
+        """C{--against} with another front is refused before anything starts."""
+        done = subprocess.run(
+            [sys.executable, str(BENCHMARK), "--against", "ngircd", "--front", "line"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        self.assertIn("--against compares IRC servers", done.stderr)
+        self.assertEqual(done.stdout, "")
 
 
 # What each front's server sends for a message of sender s, seq q.
@@ -289,3 +365,54 @@ class ReceiverTests(SynchronousTestCase):
                 self.assertEqual(settled.unique, SENDERS * SEQS - 1, where)
                 self.assertEqual(settled.duplicated, 1, where)
                 self.assertEqual(settled.unexpected, 1, where)
+
+
+class IrcRegistrationTests(SynchronousTestCase):
+    """The IRC clients register the way any IRC server expects, not only ours."""
+
+    def test_joins_once_welcomed(self) -> None:
+        """
+        NICK and USER first, JOIN only after the welcome (InspIRCd answers an
+        earlier JOIN with 451); a missing MOTD (422) is no error, a ping is
+        answered; ready at the end of NAMES, whose answer is read across
+        several 353 lines with any member prefix.
+        """
+        tally = Tally(1, 1, 1)
+        client = IrcChatClient(1, tally)
+        transport = StringTransport()
+        client.makeConnection(transport)
+        self.assertEqual(
+            transport.value(), b"NICK b0001\r\nUSER b0001 0 * :fanout benchmark\r\n"
+        )
+        transport.clear()
+        client.dataReceived(
+            b":ref.example 001 b0001 :Welcome\r\n"
+            b":ref.example 422 b0001 :MOTD File is missing\r\n"
+            b"PING :ref.example\r\n"
+        )
+        self.assertEqual(transport.value(), b"JOIN #general\r\nPONG :ref.example\r\n")
+        self.assertFalse(client.ready.called)
+        client.dataReceived(
+            b":b0001!~b0001@127.0.0.1 JOIN :#general\r\n"
+            b":ref.example 353 b0001 = #general :@b0001\r\n"
+            b":ref.example 366 b0001 #general :End of NAMES list\r\n"
+        )
+        self.assertIsNone(self.successResultOf(client.ready))
+        names = client.ask_names()
+        client.dataReceived(
+            b":ref.example 353 b0001 = #general :@b0000 b0001\r\n"
+            b":ref.example 353 b0001 = #general :+b0002\r\n"
+            b":ref.example 366 b0001 #general :End of NAMES list\r\n"
+        )
+        self.assertEqual(self.successResultOf(names), {"b0000", "b0001", "b0002"})
+        self.assertEqual(tally.server_errors, [])
+
+    def test_other_error_replies_stop_it(self) -> None:
+        """Any other error numeric fails the client's registration, and says so."""
+        tally = Tally(1, 1, 1)
+        client = IrcChatClient(1, tally)
+        client.makeConnection(StringTransport())
+        client.dataReceived(b":ref.example 451 b0001 JOIN :You have not registered\r\n")
+        failure = self.failureResultOf(client.ready)
+        self.assertIn("451", failure.getErrorMessage())
+        self.assertEqual(len(tally.server_errors), 1)
