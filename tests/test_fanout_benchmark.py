@@ -44,17 +44,22 @@ from reference_irc import REFERENCES  # noqa: E402
 FRONTS = ("line", "framed", "irc")
 
 
+def benchmark(*args: str) -> subprocess.CompletedProcess[str]:
+    """A run of the benchmark with C{args}, in a process of its own, to its end."""
+    return subprocess.run(
+        [sys.executable, str(BENCHMARK), *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
 class BenchmarkTestCase(SynchronousTestCase):
     """Runs of the benchmark, as a subprocess, and what a faultless one reports."""
 
     def run_benchmark(self, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:
-        done = subprocess.run(
-            [sys.executable, str(BENCHMARK), *args, "--timeout", "30", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
+        done = benchmark(*args, "--timeout", "30", "--json")
         lines = done.stdout.splitlines()
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
         self.assertTrue(lines, done.stderr)
@@ -152,24 +157,9 @@ class FanoutBenchmarkTests(BenchmarkTestCase):
 
     def test_server_that_cannot_start_is_an_error(self) -> None:
         """A bad server option ends the run with a non-zero status and the reason."""
-        done = subprocess.run(
-            [
-                sys.executable,
-                str(BENCHMARK),
-                "--clients",
-                "2",
-                "--messages",
-                "1",
-                "--senders",
-                "1",
-                "--timeout",
-                "30",
-                "--server-args=--max-line nonsense",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
+        done = benchmark(
+            *("--clients", "2", "--messages", "1", "--senders", "1"),
+            *("--timeout", "30", "--server-args=--max-line nonsense"),
         )
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
         self.assertIn("server exited", done.stderr)
@@ -222,13 +212,7 @@ class AgainstReferenceTests(BenchmarkTestCase):
 
     def test_only_the_irc_front_can_be_compared(self) -> None:
         """C{--against} with another front is refused before anything starts."""
-        done = subprocess.run(
-            [sys.executable, str(BENCHMARK), "--against", "ngircd", "--front", "line"],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
+        done = benchmark("--against", "ngircd", "--front", "line")
         self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
         self.assertIn("--against compares IRC servers", done.stderr)
         self.assertEqual(done.stdout, "")
