@@ -134,7 +134,7 @@ def _pieces(
 
 
 def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:
-    """C{data} but the (start, end) C{spans}, which are in order and apart."""
+    """C{data} but the (start, end) C{spans}: in order, none overlapping another."""
     pieces = []
     start = 0
     for skip_start, skip_end in spans:
