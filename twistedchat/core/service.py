@@ -709,13 +709,7 @@ class ChatService:
 
     def _peers(self, session: Session) -> Iterable[Session]:
         """Every session sharing a room with C{session}, once each (itself included)."""
-        rooms = list(session.rooms.values())
-        if len(rooms) == 1:
-            return list(rooms[0].members)
-        peers: dict[Session, None] = {}
-        for room in rooms:
-            peers.update(room.members)
-        return peers
+        return {peer: None for _, group in self._peer_groups(session) for peer in group}
 
     def _peer_groups(
         self, session: Session
