@@ -580,12 +580,7 @@ class LineChatClient(ChatClient):
 
     def shape_of(self, record: bytes) -> Shape | None:
         # [bkkkk] <text>\r\n
-        size = len(record)
-        text_at = size - 2 - TEXT_SIZE
-        marks = ((0, b"["), (1, b"b"), (size - 1, b"\n"))
-        return _checked(
-            Shape(size, text_at, 2, record[text_at - 2 : text_at], marks), record
-        )
+        return _text_line_shape(record, b"[")
 
 
 class IrcChatClient(ChatClient):
@@ -661,12 +656,8 @@ class IrcChatClient(ChatClient):
             self.server_error(line.decode("utf-8", "replace"))
 
     def shape_of(self, record: bytes) -> Shape | None:
-        size = len(record)
-        text_at = size - 2 - TEXT_SIZE
-        marks = ((0, b":"), (1, b"b"), (size - 1, b"\n"))
-        return _checked(
-            Shape(size, text_at, 2, record[text_at - 2 : text_at], marks), record
-        )
+        # :bkkkk!<user>@<host> PRIVMSG #general [:]<text>\r\n
+        return _text_line_shape(record, b":")
 
 
 class FramedChatClient(ChatClient):
@@ -740,6 +731,19 @@ class FramedChatClient(ChatClient):
         return _checked(
             Shape(size, text_at, nick_at, record[text_at - 2 : text_at], marks), record
         )
+
+
+def _text_line_shape(record: bytes, opener: bytes) -> Shape | None:
+    """
+    The shape of a text line (line and IRC fronts): C{opener}, then the
+    sender's nick, the text last before CRLF.
+    """
+    size = len(record)
+    text_at = size - 2 - TEXT_SIZE
+    marks = ((0, opener), (1, b"b"), (size - 1, b"\n"))
+    return _checked(
+        Shape(size, text_at, 2, record[text_at - 2 : text_at], marks), record
+    )
 
 
 def _checked(shape: Shape, record: bytes) -> Shape | None:
