@@ -37,7 +37,13 @@ from twisted.internet import defer  # noqa: E402
 from twisted.internet.defer import Deferred  # noqa: E402
 from twisted.python.failure import Failure  # noqa: E402
 
-from tests.processes import FRONTS, LISTENING, TWISTD, server_environment  # noqa: E402
+from tests.processes import (  # noqa: E402
+    FRONTS,
+    LISTENING,
+    TWISTD,
+    server_command,
+    server_environment,
+)
 from twistedchat.core.history import file_name  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -76,27 +82,12 @@ class Server:
 def twistd_command(log_path: Path, server_args: Sequence[str]) -> list[str]:
     if not Path(TWISTD).exists():
         raise BenchmarkFailed(f"no twistd next to {sys.executable}")
-    return [
-        TWISTD,
-        "-n",
-        "--pidfile=",
-        f"--logfile={log_path}",
-        "twistedchat",
-        "--host",
-        HOST,
-        "--port",
-        "0",
-        "--framed-port",
-        "0",
-        "--irc-port",
-        "0",
-        # The benchmarks flood on purpose, from one address.
-        "--flood-rate",
-        "0",
-        "--max-per-address",
-        "0",
+    # The benchmarks flood on purpose, from one address.
+    return server_command(
+        *("--flood-rate", "0", "--max-per-address", "0"),
         *server_args,
-    ]
+        log_file=log_path,
+    )
 
 
 @contextmanager

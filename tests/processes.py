@@ -25,6 +25,30 @@ LISTENING = re.compile(r"(\w+) front listening on (\S+) port (\d+)")
 FRONTS = ("line", "framed", "irc")
 
 
+def server_command(*arguments: str, log_file: Path | None = None) -> list[str]:
+    """
+    C{twistd -n twistedchat} on 127.0.0.1, every front on a port the system
+    chooses, then C{arguments}; logging to C{log_file}, or to standard output.
+    """
+    logging = [] if log_file is None else [f"--logfile={log_file}"]
+    return [
+        TWISTD,
+        "-n",
+        "--pidfile=",
+        *logging,
+        "twistedchat",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--framed-port",
+        "0",
+        "--irc-port",
+        "0",
+        *arguments,
+    ]
+
+
 def server_environment() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(
@@ -59,21 +83,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 30) -> ServerProcess:
         self.process = subprocess.Popen(
-            [
-                TWISTD,
-                "-n",
-                "--pidfile=",
-                "twistedchat",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--framed-port",
-                "0",
-                "--irc-port",
-                "0",
-                *list(self.arguments),
-            ],
+            server_command(*self.arguments),
             cwd=self.folder,
             env=server_environment(),
             stdin=subprocess.DEVNULL,
