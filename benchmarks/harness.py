@@ -44,7 +44,7 @@ from tests.processes import (  # noqa: E402
     server_command,
     server_environment,
 )
-from twistedchat.core.history import file_name  # noqa: E402
+from twistedchat.persistence import file_name  # noqa: E402
 
 HOST = "127.0.0.1"
 # Lines in the server's log that deserve a look (twistd writes [namespace#level]).

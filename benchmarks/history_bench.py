@@ -39,7 +39,7 @@ from twisted.internet import task  # noqa: E402
 from twisted.internet.defer import Deferred  # noqa: E402
 
 from twistedchat.core.events import Message, User  # noqa: E402
-from twistedchat.core.history import FSYNC_POLICIES, HistoryWriter, file_name  # noqa: E402
+from twistedchat.persistence import FSYNC_POLICIES, HistoryWriter, file_name  # noqa: E402
 
 HEARTBEAT = 0.001
 

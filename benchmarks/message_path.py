@@ -53,12 +53,12 @@ from twisted.internet.testing import StringTransport
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from twistedchat import codec
-from twistedchat.core.history import HistoryWriter
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.base import Limits, SessionProtocol
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
+from twistedchat.persistence import HistoryWriter
 
 FRONTS = ("line", "framed", "irc")
 ROOM = "general"

@@ -17,10 +17,11 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from twistedchat import codec
 from twistedchat.core.events import Image, Message, User
-from twistedchat.core.history import HistoryEntry, HistoryWriter, file_name, read_tail
+from twistedchat.core.history import HistoryEntry
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.line import LineFront
+from twistedchat.persistence import HistoryWriter, file_name, read_tail
 
 from .test_core import RecordingClient
 from .test_framed_front import FramedClient

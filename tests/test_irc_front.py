@@ -14,11 +14,11 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat import __version__, codec
-from twistedchat.core.history import HistoryWriter
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront, IRCProtocol
 from twistedchat.fronts.line import LineFront
+from twistedchat.persistence import HistoryWriter
 
 from .test_framed_front import FramedClient
 from .test_history import run_now

@@ -20,9 +20,9 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 
+from .. import persistence
 from ..codec import DEFAULT_MAX_FRAME
 from ..configfile import ConfigFileError, read_config_file
-from ..core import history
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
 from ..fronts.base import Limits
 from ..fronts.line import DEFAULT_MAX_LINE
@@ -88,12 +88,12 @@ SETTINGS = [
     ),
     Setting(
         "HISTORY_FLUSH_MS",
-        str(history.DEFAULT_FLUSH_MS),
+        str(persistence.DEFAULT_FLUSH_MS),
         "longest time (ms) a message waits in memory before it is written",
     ),
     Setting(
         "HISTORY_BATCH",
-        str(history.DEFAULT_BATCH),
+        str(persistence.DEFAULT_BATCH),
         "messages that, once waiting, are written at once",
     ),
     Setting(
@@ -103,17 +103,17 @@ SETTINGS = [
     ),
     Setting(
         "HISTORY_REPLAY",
-        str(history.DEFAULT_REPLAY),
+        str(persistence.DEFAULT_REPLAY),
         "past messages shown to whoever joins a room (0: none)",
     ),
     Setting(
         "HISTORY_MAX_BYTES",
-        str(history.DEFAULT_MAX_BYTES),
+        str(persistence.DEFAULT_MAX_BYTES),
         "size past which a room's history file is rotated",
     ),
     Setting(
         "HISTORY_KEEP",
-        str(history.DEFAULT_KEEP),
+        str(persistence.DEFAULT_KEEP),
         "rotated history files kept per room",
     ),
     Setting(
@@ -187,12 +187,12 @@ class ServerSettings:
     data_dir: str
     default_room: str | None
     operators: str | None
-    history_flush_ms: int = history.DEFAULT_FLUSH_MS
-    history_batch: int = history.DEFAULT_BATCH
-    history_fsync: history.FsyncPolicy = "interval"
-    history_replay: int = history.DEFAULT_REPLAY
-    history_max_bytes: int = history.DEFAULT_MAX_BYTES
-    history_keep: int = history.DEFAULT_KEEP
+    history_flush_ms: int = persistence.DEFAULT_FLUSH_MS
+    history_batch: int = persistence.DEFAULT_BATCH
+    history_fsync: persistence.FsyncPolicy = "interval"
+    history_replay: int = persistence.DEFAULT_REPLAY
+    history_max_bytes: int = persistence.DEFAULT_MAX_BYTES
+    history_keep: int = persistence.DEFAULT_KEEP
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
     log_messages: bool = False
     limits: Limits = field(default_factory=Limits)
@@ -258,11 +258,11 @@ def _seconds(value: str) -> float:
     return number
 
 
-def _fsync(value: str) -> history.FsyncPolicy:
-    for policy in history.FSYNC_POLICIES:
+def _fsync(value: str) -> persistence.FsyncPolicy:
+    for policy in persistence.FSYNC_POLICIES:
         if value == policy:
             return policy
-    raise ValueError(f"not one of {', '.join(history.FSYNC_POLICIES)}: {value!r}")
+    raise ValueError(f"not one of {', '.join(persistence.FSYNC_POLICIES)}: {value!r}")
 
 
 def _yes_no(value: str) -> bool:

@@ -23,12 +23,12 @@ from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
-from ..core.history import HistoryWriter
 from ..core.service import ChatService
 from ..fronts.base import ConnectionCounter
 from ..fronts.framed import FramedFront
 from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
+from ..persistence import HistoryWriter
 from .keys import load_identities
 from .operators import OperatorsChecker
 from .options import Options, ServerSettings

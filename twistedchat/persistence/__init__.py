@@ -1,0 +1,29 @@
+"""
+Persistence: where the history the core records goes (JSON Lines files per
+room, written by a thread of their own). The core sees only
+L{twistedchat.core.history.IHistory}; the server's service tree builds the
+L{HistoryWriter}.
+"""
+
+from .files import FSYNC_POLICIES, FsyncPolicy, file_name, read_tail
+from .writer import (
+    DEFAULT_BATCH,
+    DEFAULT_FLUSH_MS,
+    DEFAULT_KEEP,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_REPLAY,
+    HistoryWriter,
+)
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "DEFAULT_FLUSH_MS",
+    "DEFAULT_KEEP",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_REPLAY",
+    "FSYNC_POLICIES",
+    "FsyncPolicy",
+    "HistoryWriter",
+    "file_name",
+    "read_tail",
+]
