@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from twistedchat import codec
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.base import Limits, SessionProtocol
+from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
@@ -137,7 +138,9 @@ class Room:
         self.clock.advance(time.time())
         self.history = HistoryWriter(folder, self.clock, run_in_thread=_at_once)
         self.history.startService()
-        self.service = ChatService(self.clock, ROOM, history=self.history)
+        self.service = ChatService(
+            self.clock, ROOM, history=self.history, delivery=Fanout()
+        )
         fronts = {"line": LineFront, "framed": FramedFront, "irc": IRCFront}
         self.front = fronts[plan.front](self.service, limits=LIMITS)
         self.members: list[tuple[SessionProtocol, Sink]] = []

@@ -13,7 +13,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
@@ -24,10 +24,10 @@ from twistedchat import codec
 from twistedchat.codec import frame_bytes
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.base import Limits, SessionProtocol
-from twistedchat.fronts.broadcast import WRITE_DELAY
+from twistedchat.fronts.fanout import WRITE_DELAY, Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
-from twistedchat.fronts.line import LineFront
+from twistedchat.fronts.line import LineFront, LineProtocol
 
 FrontFactory = LineFront | FramedFront | IRCFront
 
@@ -74,7 +74,7 @@ class BroadcastTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1_000_000)
-        self.service = ChatService(self.clock, "general")
+        self.service = ChatService(self.clock, "general", delivery=Fanout())
         self.line = LineFront(self.service)
         self.framed = FramedFront(self.service)
         self.irc = IRCFront(self.service)
@@ -342,13 +342,31 @@ class SocketTests(TestCase):
     async def serve(self) -> tuple[ChatService, tuple[str, int]]:
         """A line front on 127.0.0.1, without output or flood limits."""
         clock: IReactorTime = reactor
-        service = ChatService(clock, "general")
+        service = ChatService(clock, "general", delivery=Fanout())
         front = LineFront(service, limits=Limits(sendq=0, flood_rate=0))
+        self.connections: list[LineProtocol] = []
+        build = front.buildProtocol
+
+        def kept(address: IAddress) -> LineProtocol | None:
+            protocol = build(address)
+            if protocol is not None:
+                self.connections.append(protocol)
+            return protocol
+
+        front.buildProtocol = kept  # type: ignore[method-assign,assignment]
         endpoint = TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1")
         port = await endpoint.listen(front)
         self.addCleanup(port.stopListening)
         address = port.getHost()
         return service, (address.host, address.port)
+
+    def connection(self, nick: str) -> LineProtocol:
+        """The server's side of C{nick}'s connection."""
+        return next(
+            protocol
+            for protocol in self.connections
+            if protocol.session is not None and protocol.session.nick == nick
+        )
 
     async def arrive(
         self, service: ChatService, address: tuple[str, int], nick: str, rcvbuf: int = 0
@@ -360,7 +378,7 @@ class SocketTests(TestCase):
             user.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         user.connect(address)
         user.sendall(f"NICK {nick}\n".encode())
-        while nick not in service.sessions:
+        while not service.nick_taken(nick):
             await deferLater(reactor, 0.01)
         user.setblocking(False)
         return user
@@ -368,7 +386,7 @@ class SocketTests(TestCase):
     async def leave(self, service: ChatService, *users: socket.socket) -> None:
         for user in users:
             user.close()
-        while service.sessions:
+        while service.counts().users:
             await deferLater(reactor, 0.01)
 
     def test_a_reader_that_pauses_gets_everything_in_order(self) -> Deferred[None]:
@@ -418,9 +436,9 @@ class SocketTests(TestCase):
             talker = await self.arrive(service, address, "talker")
             gone = await self.arrive(service, address, "gone")
             stays = await self.arrive(service, address, "stays")
-            gone_connection = service.sessions["gone"].client
-            assert isinstance(gone_connection, SessionProtocol)
-            session = service.sessions["talker"]
+            gone_connection = self.connection("gone")
+            session = self.connection("talker").session
+            assert session is not None
             service.say(session, "general", "one")
             # As the reactor does when a read finds the peer gone.
             gone_connection.transport.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from twistedchat.client.images import ImageError
 from twistedchat.client.options import ClientSettings
 from twistedchat.client.state import TokenStore
 from twistedchat.core.service import ChatService
+from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront, FramedProtocol
 from twistedchat.fronts.line import LineFront
 
@@ -27,7 +28,7 @@ class ConsoleTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(3600 * 12)
-        self.service = ChatService(self.clock, "general")
+        self.service = ChatService(self.clock, "general", delivery=Fanout())
         self.front = FramedFront(self.service)
         self.line_front = LineFront(self.service)
         # The pump turns the clock by 0 between its rounds: let the fronts
@@ -290,7 +291,7 @@ class LeavingTests(ConsoleTestCase):
         self.assertIn("alice said: last words", seen)
         self.assertIn("Announcement: alice left the chatroom", seen)
         self.assertEqual(self.successResultOf(alice.finished), 0)
-        self.assertNotIn("alice", self.service.sessions)
+        self.assertFalse(self.service.nick_taken("alice"))
 
     def test_lost_server_reconnects_then_gives_up(self) -> None:
         alice, shown = self.console()
@@ -308,14 +309,14 @@ class LeavingTests(ConsoleTestCase):
     def test_comes_back_as_itself(self) -> None:
         alice, shown = self.console()
         connection, _, pump = self.connect(alice)
-        user = self.service.find("alice").user
+        user = self.service.user("alice").user
         connection.transport.loseConnection()  # type: ignore[union-attr]
         pump.flush()
         self.connect(alice)
         self.assertIn(
             "Welcome back alice !\n[12:00] Vous êtes dans #general", self.text(shown)
         )
-        self.assertEqual(self.service.find("alice").user, user)
+        self.assertEqual(self.service.user("alice").user, user)
         self.assertNoResult(alice.finished)
         self.clock.advance(60)
         self.assertNoResult(alice.finished)

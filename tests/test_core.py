@@ -32,7 +32,8 @@ from twistedchat.core.service import ChatService, IChatClient, Session
 class RecordingClient:
     """A front that keeps what it is given, one event at a time."""
 
-    broadcaster = None
+    echo_messages = False
+    echo_actions = False
 
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -107,7 +108,7 @@ class SessionTests(ServiceTestCase):
             RecordingClient(), "127.0.0.1:5000", provisional=True
         )
         self.assertEqual(session.nick, "127.0.0.1:5000")
-        self.assertIs(self.service.find("127.0.0.1:5000"), session)
+        self.assertEqual(self.service.user("127.0.0.1:5000").user, session.user)
 
     def test_nick_change_reaches_each_peer_once(self) -> None:
         toto, _ = self.user("toto")
@@ -121,8 +122,8 @@ class SessionTests(ServiceTestCase):
         self.assertEqual(event, NickChanged(1005.0, "toto", toto.user))
         self.assertEqual(toto.user, User(before.id, "Toto2", before.colour))
         self.assertEqual(tutu_client.take(), [event])
-        self.assertIs(self.service.find("toto2"), toto)
-        self.assertRaises(errors.NoSuchNick, self.service.find, "toto")
+        self.assertEqual(self.service.user("toto2").user, toto.user)
+        self.assertRaises(errors.NoSuchNick, self.service.user, "toto")
 
     def test_nick_change_refusals_change_nothing(self) -> None:
         toto, toto_client = self.user("toto")
@@ -150,7 +151,7 @@ class SessionTests(ServiceTestCase):
         self.assertIsNone(self.service.disconnect(toto, "again"))
         self.assertEqual(tutu_client.take(), [])
         self.assertEqual(self.service.names("general"), ["tutu"])
-        self.assertNotIn("toto", self.service.sessions)
+        self.assertFalse(self.service.nick_taken("toto"))
         self.user("toto", room=None)  # the nick is free again
 
     def test_broken_member_is_dropped_and_others_still_served(self) -> None:
@@ -226,20 +227,23 @@ class RoomTests(ServiceTestCase):
             self.user(nick)
         self.user("zaza", room="Annex")
         self.assertEqual(self.service.names("general"), ["toto", "tutu", "tata"])
-        self.assertEqual(self.service.list_rooms(), [("Annex", 1), ("general", 3)])
+        self.assertEqual(
+            [(r.name, r.members) for r in self.service.list_rooms()],
+            [("Annex", 1), ("general", 3)],
+        )
         self.assertRaises(errors.NoSuchRoom, self.service.names, "nowhere")
 
     def test_part_and_empty_room_closes(self) -> None:
         toto, _ = self.user("toto")
-        _, tutu_client = self.user("tutu")
+        tutu, tutu_client = self.user("tutu")
         event = self.service.part(toto, "general", "lunch")
         self.assertEqual(
             tutu_client.take()[-1], Parted(1000.0, "general", toto.user, "lunch")
         )
         self.assertEqual(event.reason, "lunch")
         self.assertRaises(errors.NotInRoom, self.service.part, toto, "general")
-        self.service.disconnect(self.service.find("tutu"))
-        self.assertEqual(self.service.list_rooms(), [])
+        self.service.disconnect(tutu)
+        self.assertEqual([(r.name, r.members) for r in self.service.list_rooms()], [])
 
 
 class PrivilegeTests(ServiceTestCase):
@@ -256,7 +260,8 @@ class PrivilegeTests(ServiceTestCase):
         self.assertEqual(tata_client.take(), [event])
         self.assertEqual(tutu_client.take(), [event])
         self.assertEqual(self.service.names("general"), ["toto", "tutu"])
-        self.assertTrue(self.service.find("tata").connected)
+        self.assertTrue(tata.connected)
+        self.assertEqual(self.service.user_of(tata).rooms, ())
 
     def test_kick_refusals(self) -> None:
         toto, _ = self.user("toto")
@@ -277,7 +282,7 @@ class PrivilegeTests(ServiceTestCase):
         )
         self.successResultOf(self.service.oper(admin, "admin", "secret"))
         self.service.kick(admin, "general", "toto")
-        self.assertEqual(self.service.list_rooms(), [])
+        self.assertEqual([(r.name, r.members) for r in self.service.list_rooms()], [])
 
     def test_kill(self) -> None:
         tata, tata_client = self.user("tata")
@@ -303,7 +308,7 @@ class PrivilegeTests(ServiceTestCase):
         toto, _ = self.user("toto")
         failure = self.failureResultOf(self.service.oper(toto, "admin", "guess"))
         failure.trap(errors.InvalidCredentials)
-        self.assertIsNone(toto.operator)
+        self.assertIsNone(self.service.user_of(toto).operator)
 
     def test_oper_without_operators(self) -> None:
         service = ChatService(self.clock, None)
@@ -362,7 +367,7 @@ class IdentityTests(ServiceTestCase):
         self.assertTrue(toto_client.closed)
         self.assertFalse(toto.connected)
         self.assertEqual(tutu_client.take(), [Quit(1000.0, toto.user, "reconnected")])
-        self.assertIs(self.service.find("toto"), back)
+        self.assertEqual(self.service.user("toto").user, back.user)
 
     def test_a_token_does_not_take_someone_elses_nick(self) -> None:
         toto, toto_client = self.user("toto")
@@ -426,7 +431,7 @@ class IrcFeatureTests(ServiceTestCase):
         self.assertEqual((room.topic, room.topic_by), ("bienvenue", "toto"))
         self.service.change_modes(toto, "general", [("-t", "")])
         self.service.set_topic(tutu, "general", "anyone may")
-        self.assertEqual(room.topic, "anyone may")
+        self.assertEqual(self.service.room("general").topic, "anyone may")
 
     def test_modes(self) -> None:
         toto, _ = self.user("toto")
@@ -484,9 +489,9 @@ class IrcFeatureTests(ServiceTestCase):
         toto, _ = self.user("toto")
         tutu, tutu_client = self.user("tutu", room=None)
         self.service.set_away(tutu, "lunch")
-        self.assertEqual(tutu.away, "lunch")
+        self.assertEqual(self.service.user_of(tutu).away, "lunch")
         self.service.set_away(tutu, None)
-        self.assertIsNone(tutu.away)
+        self.assertIsNone(self.service.user_of(tutu).away)
         event = self.service.invite(toto, "tutu", "general")
         self.assertEqual(
             tutu_client.take(), [Invited(1000.0, toto.user, "tutu", "general")]

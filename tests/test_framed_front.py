@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twistedchat import codec
 from twistedchat.codec import ErrorCode, Frame, RoomInfo, frame_bytes
 from twistedchat.core.service import ChatService
+from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront, FramedProtocol
 from twistedchat.fronts.line import LineFront
 
@@ -59,7 +60,7 @@ class FramedFrontTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1234.5)
-        self.service = ChatService(self.clock, "general")
+        self.service = ChatService(self.clock, "general", delivery=Fanout())
         self.front = FramedFront(self.service, max_frame=1000)
         self.line_front = LineFront(self.service)
         self.next_port = 5000
@@ -273,7 +274,7 @@ class HostileInputTests(FramedFrontTestCase):
     def test_malformed_and_unknown_frames_keep_the_connection(self) -> None:
         toto = self.hello("toto", "general")
         toto.received()
-        user = self.service.find("toto").user
+        user = self.service.user("toto").user
         for payload, code in [
             (b"", ErrorCode.MALFORMED),
             (b"\x02\x00\x07gen", ErrorCode.MALFORMED),
@@ -337,7 +338,7 @@ class FuzzTests(SynchronousTestCase):
         )
     )
     def test_random_input(self, chunks: list[bytes]) -> None:
-        service = ChatService(Clock(), "general")
+        service = ChatService(Clock(), "general", delivery=Fanout())
         front = FramedFront(service, max_frame=1000)
         observer = FramedClient(front, 1)
         observer.send(codec.Hello(1, "observer", "", "", ("general",)))
@@ -363,7 +364,8 @@ class IrcEventTests(FramedFrontTestCase):
         toto = self.hello("toto", "general")
         tutu = self.hello("tutu", "general")
         toto.received(), tutu.received()
-        op = self.service.find("toto")
+        op = toto.protocol.session
+        assert op is not None
         self.service.set_topic(op, "general", "bienvenue")
         self.service.change_modes(op, "general", [("+o", "tutu"), ("-t", "")])
         topic, modes = tutu.received()

@@ -19,6 +19,7 @@ from twistedchat import codec
 from twistedchat.core.events import Image, Message, User
 from twistedchat.core.history import HistoryEntry
 from twistedchat.core.service import ChatService
+from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.line import LineFront
 from twistedchat.persistence import HistoryWriter, file_name, read_tail
@@ -282,7 +283,9 @@ class ReplayToClientsTests(HistoryTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.history = self.writer(replay=2)
-        self.service = ChatService(self.clock, "general", history=self.history)
+        self.service = ChatService(
+            self.clock, "general", history=self.history, delivery=Fanout()
+        )
         self.line_front = LineFront(self.service)
         self.framed_front = FramedFront(self.service)
 

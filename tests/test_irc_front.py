@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat import __version__, codec
 from twistedchat.core.service import ChatService
+from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront, IRCProtocol
 from twistedchat.fronts.line import LineFront
@@ -78,7 +79,7 @@ class IRCFrontTestCase(SynchronousTestCase):
     def make_service(
         self, checker: InMemoryUsernamePasswordDatabaseDontUse
     ) -> ChatService:
-        return ChatService(self.clock, "general", checker)
+        return ChatService(self.clock, "general", checker, delivery=Fanout())
 
     def port(self) -> int:
         self.next_port += 1
@@ -133,7 +134,7 @@ class IRCFrontTestCase(SynchronousTestCase):
 
     def mask(self, nick: str) -> str:
         """How IRC names C{nick}'s user: C{nick!id@twistedchat}."""
-        return f"{nick}!{self.service.find(nick).user.id[:10]}@twistedchat"
+        return f"{nick}!{self.service.user(nick).user.id[:10]}@twistedchat"
 
 
 class RegistrationTests(IRCFrontTestCase):
@@ -166,7 +167,7 @@ class RegistrationTests(IRCFrontTestCase):
         self.assertEqual(toto.lines(), [])
         toto.send("USER toto 0 * :Toto Tata")
         self.assertEqual(toto.lines(), self.welcome("toto"))
-        self.assertEqual(self.service.find("TOTO").nick, "toto")
+        self.assertEqual(self.service.user("TOTO").nick, "toto")
 
     def test_user_then_nick_welcomes_and_counts_everyone(self) -> None:
         self.line_user("lina")  # creates #general
@@ -194,7 +195,7 @@ class RegistrationTests(IRCFrontTestCase):
         self.assertEqual(toto.lines(), [":twistedchat CAP * LS server-time"])
         toto.send("NICK toto", "USER toto 0 * :Toto")
         self.assertEqual(toto.lines(), [])
-        self.assertNotIn("toto", self.service.sessions)
+        self.assertFalse(self.service.nick_taken("toto"))
         toto.send("CAP REQ :server-time")
         self.assertEqual(toto.lines(), [":twistedchat CAP toto ACK server-time"])
         toto.send("CAP LIST")
@@ -230,7 +231,7 @@ class RegistrationTests(IRCFrontTestCase):
         self.assertEqual(
             toto.lines(), [":twistedchat 451 * :You have not registered"] * 4
         )
-        self.assertEqual(self.service.rooms, {})
+        self.assertEqual(self.service.counts().rooms, 0)
 
     def test_user_or_pass_after_registration_get_462(self) -> None:
         toto = self.register("toto")
@@ -262,7 +263,7 @@ class RegistrationTests(IRCFrontTestCase):
                 f":twistedchat 432 * {'x' * 31} :Erroneous nickname",
             ],
         )
-        self.assertEqual(self.service.sessions, {})
+        self.assertEqual(self.service.counts().users, 0)
 
     def test_nick_in_use_with_rfc1459_case_mapping_then_another(self) -> None:
         self.register("[a]").lines()
@@ -298,7 +299,7 @@ class RegistrationTests(IRCFrontTestCase):
             ["ERROR :Closing Link: 127.0.0.1:5001 (Quit: changed my mind)"],
         )
         self.assertTrue(toto.closed)
-        self.assertEqual(self.service.sessions, {})
+        self.assertEqual(self.service.counts().users, 0)
 
 
 class PingTests(IRCFrontTestCase):
@@ -338,7 +339,10 @@ class ChannelTests(IRCFrontTestCase):
                 ":twistedchat 366 toto #dev :End of /NAMES list.",
             ],
         )
-        self.assertEqual(self.service.list_rooms(), [("dev", 1), ("general", 1)])
+        self.assertEqual(
+            [(r.name, r.members) for r in self.service.list_rooms()],
+            [("dev", 1), ("general", 1)],
+        )
 
     def test_joiner_sees_topic_and_names_members_see_join(self) -> None:
         toto = self.register("toto", "#dev")
@@ -364,10 +368,10 @@ class ChannelTests(IRCFrontTestCase):
         (toto,) = self.connect_all("toto")
         lina = LineClient(self.line_front, 6000)
         lina.send("NICK lina\nJOIN #dev\n")
-        line_id = self.service.find("lina").user.id[:10]
+        line_id = self.service.user("lina").user.id[:10]
         fram = FramedClient(self.framed_front, 6001)
         fram.send(codec.Hello(codec.PROTOCOL_VERSION, "fram", "", "en", ("general",)))
-        fram_id = self.service.find("fram").user.id[:10]
+        fram_id = self.service.user("fram").user.id[:10]
         fram.send(codec.Goodbye("see you"))
         self.assertEqual(
             toto.lines(),
@@ -430,7 +434,9 @@ class ChannelTests(IRCFrontTestCase):
             ],
         )
         self.assertEqual(tutu.lines(), [f":{me} PART #dev :Left all channels"])
-        self.assertEqual(self.service.list_rooms(), [("dev", 1)])
+        self.assertEqual(
+            [(r.name, r.members) for r in self.service.list_rooms()], [("dev", 1)]
+        )
 
     def test_part_with_reason_seen_by_others(self) -> None:
         toto, tutu = self.connect_all("toto", "tutu")
@@ -977,7 +983,8 @@ class UserQueryTests(IRCFrontTestCase):
         tutu.send("AWAY :lunch")
         toto.send("WHO #general")
         ids = {
-            nick: self.service.find(nick).user.id[:10] for nick in self.service.sessions
+            nick: self.service.user(nick).user.id[:10]
+            for nick in ("toto", "tutu", "lina")
         }
         self.assertEqual(
             toto.lines(),
@@ -1007,7 +1014,7 @@ class UserQueryTests(IRCFrontTestCase):
         toto.send("WHO TOTO")
         self.assertEqual(
             toto.lines()[0],
-            f":twistedchat 352 toto #general {self.service.find('toto').user.id[:10]} "
+            f":twistedchat 352 toto #general {self.service.user('toto').user.id[:10]} "
             "twistedchat twistedchat toto H*@ :0 Real toto",
         )
 
@@ -1019,7 +1026,7 @@ class UserQueryTests(IRCFrontTestCase):
         self.assertEqual(
             toto.lines(),
             [
-                f":twistedchat 311 toto tutu {self.service.find('tutu').user.id[:10]} "
+                f":twistedchat 311 toto tutu {self.service.user('tutu').user.id[:10]} "
                 "twistedchat * :Real tutu",
                 ":twistedchat 319 toto tutu :#general @#dev",
                 ":twistedchat 312 toto tutu twistedchat twistedchat",
@@ -1037,7 +1044,7 @@ class UserQueryTests(IRCFrontTestCase):
         self.assertEqual(
             toto.lines(),
             [
-                f":twistedchat 311 toto lina {self.service.find('lina').user.id[:10]} "
+                f":twistedchat 311 toto lina {self.service.user('lina').user.id[:10]} "
                 "twistedchat * lina",
                 ":twistedchat 319 toto lina #general",
                 ":twistedchat 312 toto lina twistedchat twistedchat",
@@ -1053,7 +1060,7 @@ class UserQueryTests(IRCFrontTestCase):
         self.assertEqual(
             tutu.lines(), [":twistedchat 306 tutu :You have been marked as being away"]
         )
-        self.assertEqual(self.service.find("tutu").away, "brb")
+        self.assertEqual(self.service.user("tutu").away, "brb")
         tutu.send("AWAY")
         self.assertEqual(
             tutu.lines(),
@@ -1072,7 +1079,7 @@ class UserQueryTests(IRCFrontTestCase):
             toto.lines(),
             [":twistedchat 303 toto :tutu toto", ":twistedchat 303 toto :"],
         )
-        ids = {nick: self.service.find(nick).user.id[:10] for nick in ("toto", "tutu")}
+        ids = {nick: self.service.user(nick).user.id[:10] for nick in ("toto", "tutu")}
         toto.send("USERHOST tutu nobody toto", "USERHOST")
         self.assertEqual(
             toto.lines(),
@@ -1096,7 +1103,7 @@ class OperatorTests(IRCFrontTestCase):
                 ":twistedchat 461 toto OPER :Not enough parameters",
             ],
         )
-        self.assertIsNone(self.service.find("toto").operator)
+        self.assertIsNone(self.service.user("toto").operator)
         toto.send("OPER admin secret", "LUSERS")
         self.assertEqual(
             toto.lines()[:3],
@@ -1106,7 +1113,7 @@ class OperatorTests(IRCFrontTestCase):
                 ":twistedchat 252 toto 1 :operator(s) online",
             ],
         )
-        self.assertEqual(self.service.find("toto").operator, "admin")
+        self.assertEqual(self.service.user("toto").operator, "admin")
 
     def test_kill_needs_a_server_operator(self) -> None:
         toto, tutu = self.connect_all("toto", "tutu")
@@ -1137,7 +1144,7 @@ class OperatorTests(IRCFrontTestCase):
             lina.lines(),
             ["[toto] go away", '[server] "tutu" was disconnected by "toto"'],
         )
-        self.assertNotIn("tutu", self.service.sessions)
+        self.assertFalse(self.service.nick_taken("tutu"))
         tutu.close()
         self.assertEqual(tata.lines(), [])
         toto.send("KILL nobody", "KILL")
@@ -1198,7 +1205,7 @@ class QuitTests(IRCFrontTestCase):
         who = self.mask("toto")
         toto.close()
         self.assertEqual(tutu.lines(), [f":{who} QUIT :Client Quit"])
-        self.assertNotIn("toto", self.service.sessions)
+        self.assertFalse(self.service.nick_taken("toto"))
 
 
 class FramingTests(IRCFrontTestCase):
@@ -1358,7 +1365,9 @@ class HistoryTests(IRCFrontTestCase):
         )
         self.history.startService()
         self.addCleanup(lambda: self.successResultOf(self.history.stopService()))
-        return ChatService(self.clock, "general", checker, history=self.history)
+        return ChatService(
+            self.clock, "general", checker, history=self.history, delivery=Fanout()
+        )
 
     def speak(self) -> None:
         toto = self.register("toto", "#general")
@@ -1457,7 +1466,7 @@ class FuzzTests(SynchronousTestCase):
         )
     )
     def test_random_input(self, chunks: list[bytes]) -> None:
-        service = ChatService(Clock(), "general")
+        service = ChatService(Clock(), "general", delivery=Fanout())
         front = IRCFront(service)
         observer = IRCClient(front, 1)
         observer.send("NICK observer", "USER o 0 * :O", "JOIN #general")
@@ -1476,7 +1485,7 @@ class FuzzTests(SynchronousTestCase):
         talker.send("PRIVMSG #general :still working")
         seen = observer.lines()
         self.assertIn(
-            f":talker!{service.find('talker').user.id[:10]}@twistedchat "
+            f":talker!{service.user('talker').user.id[:10]}@twistedchat "
             "PRIVMSG #general :still working",
             seen,
         )
@@ -1488,7 +1497,7 @@ class FuzzTests(SynchronousTestCase):
 
 class LongMessageTests(SynchronousTestCase):
     def test_long_messages_from_other_fronts_are_cut_to_fit(self) -> None:
-        service = ChatService(Clock(), "general")
+        service = ChatService(Clock(), "general", delivery=Fanout())
         irc_front = IRCFront(service)
         line_front = LineFront(service, max_line=8000)
         reader = IRCClient(irc_front, 7000)

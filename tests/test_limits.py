@@ -11,7 +11,7 @@ from twistedchat import codec
 from twistedchat.codec import ErrorCode
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.base import ConnectionCounter, Limits
-from twistedchat.fronts.broadcast import WRITE_DELAY
+from twistedchat.fronts.fanout import WRITE_DELAY, Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
@@ -27,7 +27,7 @@ class LimitsTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1000)
-        self.service = ChatService(self.clock, "general")
+        self.service = ChatService(self.clock, "general", delivery=Fanout())
         self.connections = ConnectionCounter(self.limits)
         self.line = LineFront(self.service, 4096, self.limits, self.connections)
         self.framed = FramedFront(self.service, 65536, self.limits, self.connections)
@@ -62,7 +62,7 @@ class SlowReaderTests(LimitsTestCase):
         self.assertEqual(len(received), 300)
         self.assertEqual(received[-1], "[talker] message number 299 with some padding")
         slow.close()  # the transport reports the aborted connection lost
-        self.assertNotIn("slow", self.service.sessions)
+        self.assertFalse(self.service.nick_taken("slow"))
         self.assertEqual(self.connections.total, 2)
 
     def test_a_reader_that_catches_up_gets_everything_in_order(self) -> None:

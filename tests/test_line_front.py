@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat.core.events import Joined, Message, User
 from twistedchat.core.service import ChatService
-from twistedchat.fronts.broadcast import RenderOnce
+from twistedchat.fronts.fanout import Fanout, RenderOnce
 from twistedchat.fronts.line import LineFront, LineProtocol, render_event
 
 
@@ -51,7 +51,9 @@ class LineFrontTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         checker = InMemoryUsernamePasswordDatabaseDontUse(admin=b"secret")
-        self.service = ChatService(self.clock, self.default_room, checker)
+        self.service = ChatService(
+            self.clock, self.default_room, checker, delivery=Fanout()
+        )
         self.front = LineFront(self.service, max_line=64)
         self.next_port = 5000
 
@@ -101,7 +103,7 @@ class ConnectionTests(LineFrontTestCase):
         toto.close()
         self.assertEqual(tutu.lines(), ['[server] client disconnected "toto"'])
         self.assertEqual(self.service.names("general"), ["tutu"])
-        self.assertNotIn("toto", self.service.sessions)
+        self.assertFalse(self.service.nick_taken("toto"))
 
     def test_quit_relays_farewell_and_closes(self) -> None:
         toto, tutu = self.connect_all("toto", "tutu")
@@ -209,7 +211,9 @@ class CommandTests(LineFrontTestCase):
                 '[server] error: invalid room name "a/b": use 1 to 50 letters, digits or _-.',
             ],
         )
-        self.assertEqual(self.service.list_rooms(), [("dev", 2)])
+        self.assertEqual(
+            [(r.name, r.members) for r in self.service.list_rooms()], [("dev", 2)]
+        )
 
     def test_part_list_and_names(self) -> None:
         toto, tutu = self.connect_all("toto", "tutu")
@@ -418,7 +422,7 @@ class FuzzTests(SynchronousTestCase):
         )
     )
     def test_random_input(self, chunks: list[bytes]) -> None:
-        service = ChatService(Clock(), "general")
+        service = ChatService(Clock(), "general", delivery=Fanout())
         front = LineFront(service, max_line=64)
         observer, fuzzer = Client(front, 1), Client(front, 2)
         observer.lines()

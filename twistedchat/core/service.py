@@ -1,17 +1,21 @@
 """
 The chat itself: sessions, nicks, rooms and who may do what.
 
-L{ChatService} is shared by every front. A front registers each connection as
-a L{Session} with an L{IChatClient} (its way to hand events to the wire), then
-turns its commands into calls here. A call either raises a L{ChatError} and
-changes nothing, or changes the state, delivers the resulting event to every
-other session concerned and returns that event so the front can answer its own
-user. The core never sees bytes, sockets or wire formats.
+L{ChatService} is shared by every front. A front registers each connection
+(L{connect}) and turns its commands into calls here. A command either raises
+a L{ChatError} and changes nothing, or changes the state, hands the resulting
+event to everyone it concerns and returns it. Whether the acting user also
+receives their own event is the user's client's declaration
+(L{IChatClient.echo_messages}, L{IChatClient.echo_actions}), applied here,
+never re-delivered by a front. Queries answer with immutable views
+(L{twistedchat.core.views}). The state itself sits behind L{IChatState}, the
+way events reach the local sessions behind L{IDelivery}; the core never sees
+bytes, sockets or wire formats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -22,8 +26,8 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import Attribute, Interface
 
+from .delivery import Direct, IDelivery
 from .errors import (
     AlreadyInRoom,
     CannotSendToRoom,
@@ -63,165 +67,14 @@ from .events import (
 from .history import HistoryEntry, IHistory
 from .identity import Identities
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
+from .session import IChatClient, Session
+from .state import IChatState, MemoryState, RoomRecord, UserRecord
+from .views import RoomSummary, RoomView, ServerCounts, UserView
 
-Deliver = Callable[[Event], None]
-
+__all__ = ["ChatService", "IChatClient", "Session"]
 
 OPER_FREE_ATTEMPTS = 3  # failed OPERs before attempts are spaced out
 OPER_MAX_DELAY = 300.0  # seconds
-
-
-class DeliveryRefused(Exception):
-    """
-    Raised by a client's C{deliver} when its connection is being dropped
-    (e.g. a peer that reads too slowly): the fan-out then forgets the session
-    after its loop, logging the reason rather than a traceback.
-    """
-
-
-class IChatClient(Interface):
-    """The front's side of a session: how the core reaches the connection."""
-
-    broadcaster = Attribute(
-        "The IBroadcaster that hands room events to this client together with "
-        "others of its kind, or None to have them delivered one by one."
-    )
-
-    def deliver(event: Event) -> None:
-        """
-        Render C{event} for this connection. Called on the fan-out path: it
-        must not block nor call back into the service, and should only render
-        (once per front) and write.
-        """
-
-    def disconnect() -> None:
-        """Close the connection once what was already delivered is written."""
-
-
-# A room's members that share one broadcaster, each with its client. The core
-# never changes such a mapping once made: it makes a new one when members come
-# or go, so a broadcaster may keep one until it has written an event.
-Group = Mapping["Session", IChatClient]
-
-
-class IBroadcaster(Interface):
-    """
-    A front's way to hand one room event to many of its connections at once.
-
-    The core groups each room's members by their client's broadcaster and
-    calls each broadcaster once per event, so the front renders the event once
-    and may write it later (say a millisecond later, with the other events of
-    that millisecond), as long as each connection gets its events in order
-    with whatever else the front writes to it.
-    """
-
-    def broadcast(event: Event, group: Group, exclude: Session | None) -> None:
-        """
-        Hand C{event} to every session of C{group} but C{exclude}. On the
-        fan-out path: it must not block, raise nor call back into the service.
-        """
-
-
-class Session:
-    """One connected user, whatever front it came through."""
-
-    __slots__ = (
-        "away",
-        "broadcaster",
-        "client",
-        "connected",
-        "deliver",
-        "key",
-        "oper_blocked_until",
-        "oper_failures",
-        "operator",
-        "resumed",
-        "rooms",
-        "user",
-    )
-
-    def __init__(self, client: IChatClient, user: User, resumed: bool) -> None:
-        self.client = client
-        self.deliver: Deliver = client.deliver
-        self.broadcaster: IBroadcaster | None = client.broadcaster
-        self.user = user
-        self.key = fold_nick(user.nick)
-        self.resumed = resumed  # came back with a resume token
-        self.rooms: dict[str, Room] = {}
-        self.operator: str | None = None
-        self.away: str | None = None  # why the user is away, if they are
-        self.oper_failures = 0
-        self.oper_blocked_until = 0.0
-        self.connected = True
-
-    @property
-    def nick(self) -> str:
-        return self.user.nick
-
-    def __repr__(self) -> str:
-        return f"<Session {self.nick!r}>"
-
-
-class Room:
-    """
-    A named room; its creator is its first operator.
-
-    Modes, as IRC names them: C{t} only operators set the topic (on by
-    default), C{n} no messages from outside the room, C{m} moderated: only
-    operators speak.
-    """
-
-    __slots__ = (
-        "created",
-        "groups",
-        "key",
-        "members",
-        "modes",
-        "name",
-        "operators",
-        "topic",
-        "topic_by",
-        "topic_time",
-    )
-
-    def __init__(self, name: str, created: float) -> None:
-        self.name = name
-        self.key = fold_room(name)
-        self.created = created
-        # An ordered set: insertion order is join order.
-        self.members: dict[Session, None] = {}
-        # The same members by broadcaster (see Group: replaced, never changed).
-        self.groups: dict[IBroadcaster | None, Group] = {}
-        self.operators: set[Session] = set()
-        self.modes: set[str] = {"t"}
-        self.topic = ""
-        self.topic_by = ""
-        self.topic_time = 0.0
-
-    def __repr__(self) -> str:
-        return f"<Room {self.name!r} ({len(self.members)} members)>"
-
-    def add(self, session: Session) -> None:
-        self.members[session] = None
-        self.group(session, session.broadcaster)
-
-    def remove(self, session: Session) -> None:
-        del self.members[session]
-        self.operators.discard(session)
-        self.ungroup(session, session.broadcaster)
-
-    def group(self, session: Session, broadcaster: IBroadcaster | None) -> None:
-        group = dict(self.groups.get(broadcaster, {}))
-        group[session] = session.client
-        self.groups[broadcaster] = group
-
-    def ungroup(self, session: Session, broadcaster: IBroadcaster | None) -> None:
-        group = dict(self.groups[broadcaster])
-        del group[session]
-        if group:
-            self.groups[broadcaster] = group
-        else:
-            del self.groups[broadcaster]
 
 
 class ChatService:
@@ -237,12 +90,17 @@ class ChatService:
         identities: Identities | None = None,
         history: IHistory | None = None,
         *,
+        state: IChatState | None = None,
+        delivery: IDelivery | None = None,
         log_messages: bool = False,
     ) -> None:
         """
         Without C{identities}, a secret is made up for this run: resume
-        tokens then last until the server stops. With C{log_messages}, the
-        text of each room message is logged too (by default only the history
+        tokens then last until the server stops. Without C{state}, the state
+        is in this process's memory; without C{delivery}, events go to each
+        client one by one (the server passes the fronts'
+        L{twistedchat.fronts.fanout.Fanout}). With C{log_messages}, the text
+        of each room message is logged too (by default only the history
         keeps it: formatting a log line for each message would cost as much
         as relaying it to a whole room).
         """
@@ -253,10 +111,10 @@ class ChatService:
         self.operators = operators
         self.identities = identities or Identities(Identities.new_secret())
         self.history = history
+        self.delivery: IDelivery = delivery or Direct()
         self.log_messages = log_messages
-        self.sessions: dict[str, Session] = {}  # by folded nick
-        self.by_id: dict[str, Session] = {}  # by user id
-        self.rooms: dict[str, Room] = {}
+        self._state: IChatState = state or MemoryState()
+        self._sessions: dict[str, Session] = {}  # this process's, by user id
 
     # Sessions
 
@@ -267,6 +125,7 @@ class ChatService:
         *,
         provisional: bool = False,
         token: str = "",
+        realname: str = "",
     ) -> Session:
         """
         Register a new connection under C{nick}.
@@ -283,10 +142,9 @@ class ChatService:
         if not provisional and not is_valid_nick(nick):
             raise InvalidNick(nick)
         user_id = self.identities.resume(token) if token else None
-        previous = self.by_id.get(user_id) if user_id else None
-        key = fold_nick(nick)
-        holder = self.sessions.get(key)
-        if holder is not None and holder is not previous:
+        previous = self._sessions.get(user_id) if user_id else None
+        holder = self._state.holder(fold_nick(nick))
+        if holder is not None and (previous is None or holder.user.id != user_id):
             raise NickInUse(nick)
         if previous is not None:
             self.disconnect(previous, "reconnected")
@@ -297,7 +155,8 @@ class ChatService:
         user_id = user_id or self.identities.new_id()
         user = User(user_id, nick, self.identities.colour(user_id))
         session = Session(client, user, resumed)
-        self.sessions[key] = self.by_id[user_id] = session
+        self._state.add_user(UserRecord(user, realname))
+        self._sessions[user_id] = session
         return session
 
     def token(self, session: Session) -> str:
@@ -314,14 +173,15 @@ class ChatService:
         if not session.connected:
             return None
         event = Quit(self.clock.seconds(), session.user, message)
-        peers = self._peer_groups(session)
+        rooms = self._rooms_of(session)
+        broken = self.delivery.to_rooms(rooms, event, session)
         self._forget(session)
-        self._broadcast(event, peers, exclude=session)
         self.log.info(
             'client disconnected "{nick}" ({message})',
             nick=session.nick,
             message=message,
         )
+        self._drop(broken)
         return event
 
     def change_nick(self, session: Session, nick: str) -> NickChanged:
@@ -330,36 +190,21 @@ class ChatService:
         old = session.nick
         if nick == old:
             return NickChanged(self.clock.seconds(), old, session.user)
-        key = fold_nick(nick)
-        holder = self.sessions.get(key)
-        if holder is not None and holder is not session:
+        holder = self._state.holder(fold_nick(nick))
+        if holder is not None and holder.user.id != session.user.id:
             raise NickInUse(nick)
-        del self.sessions[session.key]
         session.user = replace(session.user, nick=nick)
-        session.key = key
-        self.sessions[key] = session
+        self._state.rename(session.user.id, session.user)
         event = NickChanged(self.clock.seconds(), old, session.user)
-        self._broadcast(event, self._peer_groups(session), exclude=session)
-        self.log.info('client "{old}" => "{new}"', old=event.old, new=nick)
+        rooms = self._rooms_of(session)
+        if session.echo_actions and not rooms:
+            broken = self.delivery.to_sessions([session], event)
+        else:
+            exclude = None if session.echo_actions else session
+            broken = self.delivery.to_rooms(rooms, event, exclude)
+        self.log.info('client "{old}" => "{new}"', old=old, new=nick)
+        self._drop(broken)
         return event
-
-    def regroup(self, session: Session) -> None:
-        """
-        C{session}'s client changed broadcasters (an IRC client that asked
-        for server-time after registering): its rooms follow.
-        """
-        old, new = session.broadcaster, session.client.broadcaster
-        for room in session.rooms.values():
-            room.ungroup(session, old)
-            room.group(session, new)
-        session.broadcaster = new
-
-    def find(self, nick: str) -> Session:
-        """The session called C{nick}, or L{NoSuchNick}."""
-        session = self.sessions.get(fold_nick(nick))
-        if session is None:
-            raise NoSuchNick(nick)
-        return session
 
     # Rooms
 
@@ -376,43 +221,40 @@ class ChatService:
         operator). C{arrival} and C{returning} are passed on in the event.
         """
         key = self._room_key(name)
-        if key in session.rooms:
-            raise AlreadyInRoom(session.rooms[key].name)
-        room = self.rooms.get(key)
+        user_id = session.user.id
+        room = self._state.room(key)
+        if room is not None and user_id in room.members:
+            raise AlreadyInRoom(room.name)
         if room is None:
-            room = self.rooms[key] = Room(name, self.clock.seconds())
-            room.operators.add(session)
+            room = self._state.open_room(key, name, self.clock.seconds(), user_id)
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
         event = Joined(
             self.clock.seconds(), room.name, session.user, arrival, returning
         )
-        room.add(session)
-        session.rooms[key] = room
-        self._broadcast(event, room, exclude=session)
+        self._state.add_member(key, user_id)
+        self.delivery.enter(key, session)
+        exclude = None if session.echo_actions else session
+        broken = self.delivery.to_room(key, event, exclude)
         self.log.info("{nick} joined {room}", nick=session.nick, room=room.name)
+        self._drop(broken)
         return event
 
     def part(self, session: Session, name: str, reason: str = "") -> Parted:
         room = self._membership(session, name)
         event = Parted(self.clock.seconds(), room.name, session.user, reason)
+        exclude = None if session.echo_actions else session
+        broken = self.delivery.to_room(room.key, event, exclude)
         self._leave(session, room)
-        self._broadcast(event, room, exclude=session)
         self.log.info("{nick} left {room}", nick=session.nick, room=room.name)
+        self._drop(broken)
         return event
 
     def say(
-        self,
-        session: Session,
-        name: str,
-        text: str,
-        *,
-        notice: bool = False,
-        echo: bool = False,
+        self, session: Session, name: str, text: str, *, notice: bool = False
     ) -> Message:
         """
-        Relay C{text} from C{session} to every other member of room C{name},
-        and with C{echo} to C{session} too, in order with the room's other
-        events (framed clients show their own words with the server's time).
+        Relay C{text} from C{session} to every other member of room C{name}
+        (and to C{session} if its client echoes messages).
 
         The sender need not be a member, unless the room has mode C{n}; in a
         moderated room (C{m}) only its operators speak.
@@ -420,20 +262,19 @@ class ChatService:
         room = self._existing_room(name)
         if not text.strip():
             raise EmptyMessage()
-        if "n" in room.modes and session not in room.members:
-            raise CannotSendToRoom(room.name, "only its members may speak (+n)")
-        if "m" in room.modes and not self._operates(session, room):
-            raise CannotSendToRoom(room.name, "it is moderated (+m)")
+        self._check_may_speak(session, room)
         event = Message(self.clock.seconds(), room.name, session.user, text, notice)
         if self.history is not None:
             self.history.record(event)
-        count = self._relay(event, room, session, echo)
+        self._drop(
+            self._to_room_and_author(event, room, session, session.echo_messages)
+        )
         if self.log_messages:
             self.log.info(
                 "message from {nick} in {room} relayed to {count} members: {text}",
                 nick=session.nick,
                 room=room.name,
-                count=count,
+                count=len(room.members) - (session.user.id in room.members),
                 text=text,
             )
         return event
@@ -442,69 +283,44 @@ class ChatService:
         self, session: Session, nick: str, text: str, *, notice: bool = False
     ) -> PrivateMessage:
         """Deliver C{text} from C{session} to the user called C{nick} alone."""
-        target = self.find(nick)
+        target = self._find(nick)
         if not text.strip():
             raise EmptyMessage()
         event = PrivateMessage(
             self.clock.seconds(), session.user, target.nick, text, notice
         )
-        self._fan_out(event, [target], exclude=None)
+        recipients = [target]
+        if session.echo_messages and target is not session:
+            recipients.append(session)
+        broken = self.delivery.to_sessions(recipients, event)
         self.log.info(
             "private message from {nick} to {to}", nick=session.nick, to=target.nick
         )
+        self._drop(broken)
         return event
 
-    def show_image(
-        self, session: Session, name: str, art: str, *, echo: bool = False
-    ) -> Image:
+    def show_image(self, session: Session, name: str, art: str) -> Image:
         """
         Relay a picture, already turned into plain-text C{art}, to room
-        C{name}; C{echo} as for L{say}.
+        C{name}, as L{say} relays text.
         """
         room = self._existing_room(name)
         if not art.strip():
             raise EmptyMessage()
+        self._check_may_speak(session, room)
         event = Image(self.clock.seconds(), room.name, session.user, art)
         if self.history is not None:
             self.history.record(event)
-        count = self._relay(event, room, session, echo)
+        self._drop(
+            self._to_room_and_author(event, room, session, session.echo_messages)
+        )
         self.log.info(
-            "image from {nick} in {room} ({lines} lines) relayed to {count} members",
+            "image from {nick} in {room} ({lines} lines)",
             nick=session.nick,
             room=room.name,
             lines=art.count("\n") + 1,
-            count=count,
         )
         return event
-
-    def recent(self, name: str) -> Sequence[HistoryEntry]:
-        """What was said lately in room C{name}, oldest first (for a joiner)."""
-        if self.history is None:
-            return ()
-        return self.history.recent(name)
-
-    def members(self, name: str) -> list[User]:
-        """Who is in room C{name}, in the order they joined."""
-        return [member.user for member in self._existing_room(name).members]
-
-    def names(self, name: str) -> list[str]:
-        """The nicks in room C{name}, in the order they joined."""
-        return [user.nick for user in self.members(name)]
-
-    def list_rooms(self) -> list[tuple[str, int]]:
-        """Each room's name and member count, sorted by name."""
-        return sorted(
-            ((room.name, len(room.members)) for room in self.rooms.values()),
-            key=lambda pair: fold_room(pair[0]),
-        )
-
-    def is_room_operator(self, session: Session, name: str) -> bool:
-        room = self.rooms.get(fold_room(name))
-        return room is not None and session in room.operators
-
-    def room(self, name: str) -> Room:
-        """The room called C{name} (read it, do not change it), or L{NoSuchRoom}."""
-        return self._existing_room(name)
 
     def set_topic(self, session: Session, name: str, topic: str) -> TopicChanged:
         """Set the topic of room C{name}; with mode C{t}, operators only."""
@@ -512,8 +328,8 @@ class ChatService:
         if "t" in room.modes and not self._operates(session, room):
             raise NotRoomOperator(room.name)
         event = TopicChanged(self.clock.seconds(), room.name, session.user, topic)
-        room.topic, room.topic_by, room.topic_time = topic, session.nick, event.time
-        self._broadcast(event, room, exclude=session)
+        self._state.set_topic(room.key, topic, session.nick, event.time)
+        self._drop(self._to_room_and_author(event, room, session, session.echo_actions))
         self.log.info(
             "{nick} set the topic of {room}: {topic}",
             nick=session.nick,
@@ -528,61 +344,61 @@ class ChatService:
         """
         Apply IRC-style C{changes} (C{("+o", nick)}, C{("-t", "")}...) to room
         C{name}; room or server operators only. Changes that change nothing
-        are dropped; the event lists those made.
+        are dropped; the event lists those made (and goes to nobody if none
+        were).
         """
         room = self._existing_room(name)
         if not self._operates(session, room):
             raise NotRoomOperator(room.name)
+        modes = set(room.modes)
+        opped: dict[str, bool] = {}  # user id -> operator or not
         made: list[tuple[str, str]] = []
         for signed, argument in changes:
             sign, letter = signed[:1], signed[1:]
             if sign not in "+-" or len(signed) != 2 or letter not in "otnm":
                 raise UnknownMode(signed)
+            on = sign == "+"
             if letter == "o":
                 if not argument:
                     raise MissingModeArgument(signed)
-                target = self.find(argument)
-                if target not in room.members:
-                    raise UserNotInRoom(target.nick, room.name)
-                if (target in room.operators) != (sign == "+"):
-                    if sign == "+":
-                        room.operators.add(target)
-                    else:
-                        room.operators.discard(target)
-                    made.append((signed, target.nick))
-            elif (letter in room.modes) != (sign == "+"):
-                if sign == "+":
-                    room.modes.add(letter)
-                else:
-                    room.modes.discard(letter)
+                target = self._find_user(argument)
+                if target.user.id not in room.members:
+                    raise UserNotInRoom(target.user.nick, room.name)
+                was = opped.get(target.user.id, target.user.id in room.operators)
+                if was != on:
+                    opped[target.user.id] = on
+                    made.append((signed, target.user.nick))
+            elif (letter in modes) != on:
+                (modes.add if on else modes.discard)(letter)
                 made.append((signed, ""))
         event = ModeChanged(self.clock.seconds(), room.name, session.user, tuple(made))
-        if made:
-            self._broadcast(event, room, exclude=session)
-            self.log.info(
-                "{nick} changed the modes of {room}: {changes}",
-                nick=session.nick,
-                room=room.name,
-                changes=made,
-            )
+        if not made:
+            return event
+        self._state.set_modes(room.key, frozenset(modes))
+        for user_id, on in opped.items():
+            self._state.set_room_operator(room.key, user_id, on)
+        self._drop(self._to_room_and_author(event, room, session, session.echo_actions))
+        self.log.info(
+            "{nick} changed the modes of {room}: {changes}",
+            nick=session.nick,
+            room=room.name,
+            changes=made,
+        )
         return event
 
     def set_away(self, session: Session, message: str | None) -> None:
         """Mark C{session} away with C{message}, or back with None."""
-        session.away = message or None
+        self._state.set_away(session.user.id, message or None)
 
     def invite(self, session: Session, nick: str, name: str) -> Invited:
         """Tell the user called C{nick} that C{session} invites them to a room it is in."""
         room = self._membership(session, name)
-        target = self.find(nick)
-        if target in room.members:
+        target = self._find(nick)
+        if target.user.id in room.members:
             raise UserAlreadyInRoom(target.nick, room.name)
         event = Invited(self.clock.seconds(), session.user, target.nick, room.name)
-        self._fan_out(event, [target], exclude=None)
+        self._drop(self.delivery.to_sessions([target], event))
         return event
-
-    def _operates(self, session: Session, room: Room) -> bool:
-        return session in room.operators or session.operator is not None
 
     # Privileges
 
@@ -591,13 +407,12 @@ class ChatService:
         room = self._existing_room(name)
         if not self._operates(actor, room):
             raise NotRoomOperator(room.name)
-        target = self.find(nick)
-        if target not in room.members:
+        target = self._find(nick)
+        if target.user.id not in room.members:
             raise UserNotInRoom(target.nick, room.name)
         event = Kicked(self.clock.seconds(), room.name, target.user, actor.user, reason)
-        groups = tuple(room.groups.items())  # the target among them
+        broken = self._to_room_and_author(event, room, actor, actor.echo_actions)
         self._leave(target, room)
-        self._broadcast(event, groups, exclude=actor)
         self.log.info(
             "{by} kicked {nick} from {room} ({reason})",
             by=actor.nick,
@@ -605,18 +420,29 @@ class ChatService:
             room=room.name,
             reason=reason,
         )
+        self._drop(broken)
         return event
 
     def kill(self, actor: Session, nick: str, message: str) -> Killed:
-        """Disconnect C{nick}; C{actor} must be a server operator."""
-        if actor.operator is None:
+        """
+        Disconnect C{nick}; C{actor} must be a server operator. Those sharing
+        a room with the victim are told, and the victim is told last: its
+        front says its farewell, then the connection closes.
+        """
+        if not self._is_operator(actor):
             raise NotServerOperator()
-        target = self.find(nick)
+        target = self._find(nick)
         event = Killed(self.clock.seconds(), target.user, actor.user, message)
-        recipients = dict.fromkeys(self._peers(target))
-        recipients[target] = None
+        peers = {
+            peer: None
+            for peer in self._local_members(self._rooms_of(target))
+            if peer is not target and (peer is not actor or actor.echo_actions)
+        }
         self._forget(target)
-        self._fan_out(event, recipients, exclude=actor)
+        broken = [
+            *self.delivery.to_sessions(peers, event),
+            *self.delivery.to_sessions([target], event),
+        ]
         target.client.disconnect()
         self.log.info(
             "{by} killed {nick} ({message})",
@@ -624,6 +450,7 @@ class ChatService:
             nick=target.nick,
             message=message,
         )
+        self._drop(broken)
         return event
 
     def oper(self, session: Session, name: str, password: str) -> Deferred[str]:
@@ -647,7 +474,7 @@ class ChatService:
                 avatar_id.decode("utf-8") if isinstance(avatar_id, bytes) else avatar_id
             )
             if session.connected:
-                session.operator = operator
+                self._state.set_operator(session.user.id, operator)
                 self.log.info(
                     "{nick} is now server operator {operator}",
                     nick=session.nick,
@@ -672,119 +499,203 @@ class ChatService:
 
         return checking.addCallbacks(granted, refused)
 
+    # Queries: immutable views, never the state itself
+
+    def recent(self, name: str) -> Sequence[HistoryEntry]:
+        """What was said lately in room C{name}, oldest first (for a joiner)."""
+        if self.history is None:
+            return ()
+        return self.history.recent(name)
+
+    def room(self, name: str) -> RoomView:
+        """Room C{name} as it is now, or L{NoSuchRoom}."""
+        room = self._existing_room(name)
+        return RoomView(
+            room.name,
+            room.created,
+            room.topic,
+            room.topic_by,
+            room.topic_time,
+            room.modes,
+            tuple(room.members.values()),
+            frozenset(room.operators),
+        )
+
+    def members(self, name: str) -> list[User]:
+        """Who is in room C{name}, in the order they joined."""
+        return list(self._existing_room(name).members.values())
+
+    def names(self, name: str) -> list[str]:
+        """The nicks in room C{name}, in the order they joined."""
+        return [user.nick for user in self.members(name)]
+
+    def list_rooms(self) -> list[RoomSummary]:
+        """Each room's name, member count and topic, sorted by name."""
+        return sorted(
+            (
+                RoomSummary(room.name, len(room.members), room.topic)
+                for room in self._state.rooms()
+            ),
+            key=lambda summary: fold_room(summary.name),
+        )
+
+    def rooms_of(self, session: Session) -> tuple[str, ...]:
+        """The names of the rooms C{session} is in, in the order it joined them."""
+        return self._view(self._record(session)).rooms
+
+    def is_room_operator(self, session: Session, name: str) -> bool:
+        room = self._state.room(fold_room(name))
+        return room is not None and session.user.id in room.operators
+
+    def nick_taken(self, nick: str) -> bool:
+        """Whether someone holds C{nick} (as the chat compares nicks)."""
+        return self._state.holder(fold_nick(nick)) is not None
+
+    def user(self, nick: str) -> UserView:
+        """The user called C{nick}, or L{NoSuchNick}."""
+        return self._view(self._find_user(nick))
+
+    def present(self, nicks: Iterable[str]) -> list[UserView]:
+        """The users among C{nicks} who are connected, in that order."""
+        records = (self._state.holder(fold_nick(nick)) for nick in nicks)
+        return [self._view(record) for record in records if record is not None]
+
+    def user_of(self, session: Session) -> UserView:
+        """C{session}'s own user."""
+        return self._view(self._record(session))
+
+    def users_in(self, name: str) -> list[UserView]:
+        """The users in room C{name}, in the order they joined."""
+        room = self._existing_room(name)
+        records = (self._state.user(user_id) for user_id in room.members)
+        return [self._view(record) for record in records if record is not None]
+
+    def counts(self) -> ServerCounts:
+        users = list(self._state.users())
+        operators = sum(1 for record in users if record.operator)
+        return ServerCounts(len(users), operators, len(list(self._state.rooms())))
+
     # Internals
+
+    def _view(self, record: UserRecord) -> UserView:
+        rooms = [self._state.room(key) for key in record.rooms]
+        user_id = record.user.id
+        return UserView(
+            record.user,
+            record.away,
+            record.operator,
+            record.realname or record.user.nick,
+            tuple(room.name for room in rooms if room is not None),
+            frozenset(
+                room.name
+                for room in rooms
+                if room is not None and user_id in room.operators
+            ),
+        )
+
+    def _record(self, session: Session) -> UserRecord:
+        record = self._state.user(session.user.id)
+        assert record is not None, f"{session!r} is not connected"
+        return record
+
+    def _find_user(self, nick: str) -> UserRecord:
+        record = self._state.holder(fold_nick(nick))
+        if record is None:
+            raise NoSuchNick(nick)
+        return record
+
+    def _find(self, nick: str) -> Session:
+        """The local session of the user called C{nick}, or L{NoSuchNick}."""
+        session = self._sessions.get(self._find_user(nick).user.id)
+        if session is None:
+            raise NoSuchNick(nick)
+        return session
+
+    def _is_operator(self, session: Session) -> bool:
+        record = self._state.user(session.user.id)
+        return record is not None and record.operator is not None
+
+    def _operates(self, session: Session, room: RoomRecord) -> bool:
+        return session.user.id in room.operators or self._is_operator(session)
+
+    def _check_may_speak(self, session: Session, room: RoomRecord) -> None:
+        modes = room.modes
+        if "n" in modes and session.user.id not in room.members:
+            raise CannotSendToRoom(room.name, "only its members may speak (+n)")
+        if "m" in modes and not self._operates(session, room):
+            raise CannotSendToRoom(room.name, "it is moderated (+m)")
 
     def _room_key(self, name: str) -> str:
         if not is_valid_room(name):
             raise InvalidRoomName(name)
         return fold_room(name)
 
-    def _existing_room(self, name: str) -> Room:
+    def _existing_room(self, name: str) -> RoomRecord:
         # Every message names its room: a room found needs no checking.
-        room = self.rooms.get(fold_room(name))
+        room = self._state.room(fold_room(name))
         if room is None:
             self._room_key(name)  # InvalidRoomName, if it is that
             raise NoSuchRoom(name)
         return room
 
-    def _membership(self, session: Session, name: str) -> Room:
-        room = session.rooms.get(self._room_key(name))
-        if room is None:
+    def _membership(self, session: Session, name: str) -> RoomRecord:
+        room = self._state.room(self._room_key(name))
+        if room is None or session.user.id not in room.members:
             raise NotInRoom(name)
         return room
 
-    def _leave(self, session: Session, room: Room) -> None:
-        room.remove(session)
-        del session.rooms[room.key]
-        if not room.members:
-            del self.rooms[room.key]
+    def _rooms_of(self, session: Session) -> list[str]:
+        """The keys of the rooms C{session} is in."""
+        record = self._state.user(session.user.id)
+        return [] if record is None else list(record.rooms)
+
+    def _local_members(self, rooms: Iterable[str]) -> Iterable[Session]:
+        """This process's sessions in any of C{rooms}, once each."""
+        seen: dict[Session, None] = {}
+        for key in rooms:
+            room = self._state.room(key)
+            for user_id in room.members if room is not None else ():
+                session = self._sessions.get(user_id)
+                if session is not None:
+                    seen[session] = None
+        return seen
+
+    def _leave(self, session: Session, room: RoomRecord) -> None:
+        self.delivery.leave(room.key, session)
+        if self._state.remove_member(room.key, session.user.id):
             self.log.info("room {room} is empty and closed", room=room.name)
 
     def _forget(self, session: Session) -> None:
-        for room in list(session.rooms.values()):
-            self._leave(session, room)
-        del self.sessions[session.key]
-        del self.by_id[session.user.id]
+        for key in self._rooms_of(session):
+            room = self._state.room(key)
+            if room is not None:
+                self._leave(session, room)
+        self._state.remove_user(session.user.id)
+        del self._sessions[session.user.id]
         session.connected = False
 
-    def _peers(self, session: Session) -> Iterable[Session]:
-        """Every session sharing a room with C{session}, once each (itself included)."""
-        return {peer: None for _, group in self._peer_groups(session) for peer in group}
-
-    def _peer_groups(
-        self, session: Session
-    ) -> Iterable[tuple[IBroadcaster | None, Group]]:
+    def _to_room_and_author(
+        self, event: Event, room: RoomRecord, author: Session, echo: bool
+    ) -> Sequence[Session]:
         """
-        Everyone sharing a room with C{session} (itself included), once each
-        however many rooms they share, grouped by broadcaster.
+        Hand C{event} to the room's members; to its C{author} too if C{echo},
+        member or not (a server operator kicking from outside the room, say).
         """
-        rooms = list(session.rooms.values())
-        if len(rooms) == 1:
-            return tuple(rooms[0].groups.items())
-        merged: dict[IBroadcaster | None, dict[Session, IChatClient]] = {}
-        for room in rooms:
-            for broadcaster, group in room.groups.items():
-                merged.setdefault(broadcaster, {}).update(group)
-        return tuple(merged.items())
-
-    def _relay(self, event: Event, room: Room, sender: Session, echo: bool) -> int:
-        """Broadcast what C{sender} said; return to how many others."""
         if not echo:
-            self._broadcast(event, room, exclude=sender)
-        elif sender in room.members:
-            self._broadcast(event, room, exclude=None)
-        else:
-            self._broadcast(event, room, exclude=sender)
-            self._fan_out(event, [sender], exclude=None)
-        return len(room.members) - (sender in room.members)
+            return self.delivery.to_room(room.key, event, author)
+        if author.user.id in room.members:
+            return self.delivery.to_room(room.key, event, None)
+        return [
+            *self.delivery.to_room(room.key, event, author),
+            *self.delivery.to_sessions([author], event),
+        ]
 
-    def _broadcast(
-        self,
-        event: Event,
-        room: Room | Iterable[tuple[IBroadcaster | None, Group]],
-        exclude: Session | None,
-    ) -> None:
+    def _drop(self, broken: Sequence[Session]) -> None:
         """
-        Hand a room's event to the room's members but C{exclude}: to each
-        group's broadcaster, or one by one to members without one. C{room} may
-        be groups as they were before a change (a kick, a departure).
+        Forget the sessions a delivery could not reach. Done once an event is
+        out to everyone (the state whole), so that one broken connection
+        never stops a broadcast.
         """
-        groups = tuple(room.groups.items()) if isinstance(room, Room) else room
-        for broadcaster, group in groups:
-            if broadcaster is None:
-                self._fan_out(event, group, exclude)
-                continue
-            try:
-                broadcaster.broadcast(event, group, exclude)
-            except Exception:
-                self.log.failure("broadcasting {event!r} failed", event=event)
-
-    def _fan_out(
-        self, event: Event, recipients: Iterable[Session], exclude: Session | None
-    ) -> None:
-        """
-        Deliver C{event} to each recipient but C{exclude}, one by one.
-
-        Callers change the state first and fan out last, so that the state is
-        whole when a recipient whose delivery raises is dropped; that happens
-        after the loop, so one broken connection never stops a broadcast.
-        """
-        broken: list[Session] = []
-        for session in recipients:
-            if session is exclude:
-                continue
-            try:
-                session.deliver(event)
-            except DeliveryRefused as e:
-                self.log.info("dropping {nick}: {why}", nick=session.nick, why=str(e))
-                broken.append(session)
-            except Exception:
-                self.log.failure(
-                    "delivering {event!r} to {nick} failed",
-                    event=event,
-                    nick=session.nick,
-                )
-                broken.append(session)
         for session in broken:
             if session.connected:
                 self.disconnect(session, "delivery failed")

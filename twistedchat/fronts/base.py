@@ -5,7 +5,7 @@ the others.
 
 A front's protocol mixes in L{SessionProtocol}; its factory holds the shared
 L{ChatService}, its L{Outbox} and a L{Broadcaster} built from the front's own
-event renderer (see L{twistedchat.fronts.broadcast}), the L{Limits} and the
+event renderer (see L{twistedchat.fronts.fanout}), the L{Limits} and the
 L{ConnectionCounter} shared by all fronts. The protocol says
 how to refuse a peer, how to ping it, and which of its input counts towards
 flood control; the rest is here:
@@ -41,9 +41,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ..core.delivery import DeliveryRefused
 from ..core.events import Event
-from ..core.service import ChatService, DeliveryRefused, IChatClient, Session
-from .broadcast import Broadcaster, Outbox
+from ..core.service import ChatService
+from ..core.session import Session
+from .fanout import Broadcaster, IBroadcastingClient, Outbox
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,16 @@ def describe_peer(address: IAddress) -> str | None:
     return None
 
 
-@implementer(IChatClient, IPushProducer)
+@implementer(IBroadcastingClient, IPushProducer)
 class SessionProtocol(TwistedProtocol):
     """The session side of a front's connection (mixed in before the receiver)."""
 
     log: ClassVar[Logger] = Logger()
     # Whether a client must introduce itself (Hello, NICK/USER) before it chats.
     needs_registration: ClassVar[bool] = False
+    # What the user receives of their own doing (see IChatClient).
+    echo_messages: ClassVar[bool] = False
+    echo_actions: ClassVar[bool] = False
 
     factory: FrontFactory
     transport: ITCPTransport

@@ -33,9 +33,10 @@ from ..core.events import (
     Quit,
     TopicChanged,
 )
-from ..core.service import ChatService, Session
+from ..core.service import ChatService
+from ..core.session import Session
 from .base import ConnectionCounter, Front, Limits, SessionProtocol
-from .broadcast import Broadcaster, Outbox, RenderOnce
+from .fanout import Broadcaster, Outbox, RenderOnce
 
 # The error code each refusal of the core is reported with.
 ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
@@ -98,6 +99,10 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
     """One twistedchat client connection."""
 
     needs_registration = True
+    # The client shows its user's own words and doings as the server tells
+    # them, with the server's time, in order with the rest.
+    echo_messages = True
+    echo_actions = True
     factory: FramedFront
     _closing = False
     _pings = 0
@@ -211,7 +216,9 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         session = self.session = service.connect(self, frame.nick, token=frame.token)
         self.registered()
         self.log.info('client "{peer}" => "{nick}"', peer=self.peer, nick=session.nick)
-        rooms = tuple(RoomInfo(name, count) for name, count in service.list_rooms())
+        rooms = tuple(
+            RoomInfo(room.name, room.members) for room in service.list_rooms()
+        )
         self.send(
             codec.Welcome(
                 codec.PROTOCOL_VERSION,
@@ -233,8 +240,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
                 self.refused(e)
 
     def entered(self, joined: Joined) -> None:
-        """Tell the joiner it is in, then what was said there lately."""
-        self.deliver(joined)
+        """Tell the joiner (after its Joined) what was said there lately."""
         entries = self.factory.service.recent(joined.room)
         if entries:
             array = "[" + ",".join(entry.to_json() for entry in entries) + "]"
@@ -244,36 +250,26 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         self.entered(self.factory.service.join(self._session(), frame.room))
 
     def handle_Part(self, frame: codec.Part) -> None:
-        self.deliver(
-            self.factory.service.part(self._session(), frame.room, frame.reason)
-        )
+        self.factory.service.part(self._session(), frame.room, frame.reason)
 
     def handle_Say(self, frame: codec.Say) -> None:
-        self.factory.service.say(self._session(), frame.room, frame.text, echo=True)
+        self.factory.service.say(self._session(), frame.room, frame.text)
 
     def handle_Whisper(self, frame: codec.Whisper) -> None:
-        self.deliver(
-            self.factory.service.whisper(self._session(), frame.nick, frame.text)
-        )
+        self.factory.service.whisper(self._session(), frame.nick, frame.text)
 
     def handle_ShowImage(self, frame: codec.ShowImage) -> None:
-        self.factory.service.show_image(
-            self._session(), frame.room, frame.art, echo=True
-        )
+        self.factory.service.show_image(self._session(), frame.room, frame.art)
 
     def handle_ChangeNick(self, frame: codec.ChangeNick) -> None:
-        self.deliver(self.factory.service.change_nick(self._session(), frame.nick))
+        self.factory.service.change_nick(self._session(), frame.nick)
 
     def handle_Kick(self, frame: codec.Kick) -> None:
-        self.deliver(
-            self.factory.service.kick(
-                self._session(), frame.room, frame.nick, frame.reason
-            )
-        )
+        self.factory.service.kick(self._session(), frame.room, frame.nick, frame.reason)
 
     def handle_ListRooms(self, frame: codec.ListRooms) -> None:
         rooms = self.factory.service.list_rooms()
-        self.send(codec.RoomList(tuple(RoomInfo(name, n) for name, n in rooms)))
+        self.send(codec.RoomList(tuple(RoomInfo(r.name, r.members) for r in rooms)))
 
     def handle_ListNames(self, frame: codec.ListNames) -> None:
         users = self.factory.service.members(frame.room)

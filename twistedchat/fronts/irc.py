@@ -41,9 +41,11 @@ from ..core.events import (
     User,
 )
 from ..core.names import fold_nick, is_valid_nick
-from ..core.service import ChatService, Room, Session
+from ..core.service import ChatService
+from ..core.session import Session
+from ..core.views import RoomView, UserView
 from .base import ConnectionCounter, Front, Limits, SessionProtocol
-from .broadcast import Broadcaster, Outbox, RenderOnce
+from .fanout import Broadcaster, Fanout, Outbox, RenderOnce
 
 SERVER = "twistedchat"
 MAX_LINE = 512  # bytes, CRLF included (RFC 1459)
@@ -283,6 +285,10 @@ class IRCProtocol(SessionProtocol, irc.IRC):
     _closing = False
 
     needs_registration = True
+    # IRC clients learn of their own joins, parts, nick changes... from the
+    # server, not of their own messages (no echo-message capability yet).
+    echo_messages = False
+    echo_actions = True
 
     def connectionMade(self) -> None:
         # Not irc.IRC's: it looks the host name up, which may block.
@@ -420,8 +426,9 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             if all(cap.lstrip("-") in CAPABILITIES for cap in wanted):
                 for cap in wanted:
                     self._tagged = not cap.startswith("-")
-                if self.session is not None:
-                    self.factory.service.regroup(self.session)
+                delivery = self.factory.service.delivery
+                if self.session is not None and isinstance(delivery, Fanout):
+                    delivery.regroup(self.session)
                 self.send(SERVER, "CAP", self.nick, "ACK", " ".join(wanted))
             else:
                 self.send(SERVER, "CAP", self.nick, "NAK", " ".join(wanted))
@@ -436,15 +443,14 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
         if self.session is not None:
-            event = self.factory.service.change_nick(self.session, params[0])
-            self.deliver(event)
+            self.factory.service.change_nick(self.session, params[0])
             self.nick = self.session.nick
             return
         wanted = params[0]
         service = self.factory.service
         if not is_valid_nick(wanted):
             self.reply(irc.ERR_ERRONEUSNICKNAME, wanted, "Erroneous nickname")
-        elif fold_nick(wanted) in service.sessions:
+        elif service.nick_taken(wanted):
             self.reply(irc.ERR_NICKNAMEINUSE, wanted, "Nickname is already in use")
         else:
             self.nick = wanted
@@ -465,7 +471,9 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         if self.nick == "*" or not self.username:
             return
         try:
-            self.session = self.factory.service.connect(self, self.nick)
+            self.session = self.factory.service.connect(
+                self, self.nick, realname=self.realname
+            )
         except errors.ChatError as e:
             self.refused(e)
             self.nick = "*"
@@ -505,15 +513,14 @@ class IRCProtocol(SessionProtocol, irc.IRC):
     # Queries about the server
 
     def irc_LUSERS(self, prefix: str, params: list[str]) -> None:
-        service = self.factory.service
-        users = len(service.sessions)
-        operators = sum(1 for s in service.sessions.values() if s.operator)
+        counts = self.factory.service.counts()
         self.reply(
-            irc.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 server"
+            irc.RPL_LUSERCLIENT,
+            f"There are {counts.users} users and 0 invisible on 1 server",
         )
-        self.reply(irc.RPL_LUSEROP, str(operators), "operator(s) online")
-        self.reply(irc.RPL_LUSERCHANNELS, str(len(service.rooms)), "channels formed")
-        self.reply(irc.RPL_LUSERME, f"I have {users} clients and 0 servers")
+        self.reply(irc.RPL_LUSEROP, str(counts.operators), "operator(s) online")
+        self.reply(irc.RPL_LUSERCHANNELS, str(counts.rooms), "channels formed")
+        self.reply(irc.RPL_LUSERME, f"I have {counts.users} clients and 0 servers")
 
     def irc_MOTD(self, prefix: str, params: list[str]) -> None:
         self.reply(irc.RPL_MOTDSTART, f"- {SERVER} Message of the day -")
@@ -544,10 +551,8 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         self._need(params, 1)
         session = self._session()
         if params[0] == "0":
-            for room in list(session.rooms.values()):
-                self.deliver(
-                    self.factory.service.part(session, room.name, "Left all channels")
-                )
+            for name in self.factory.service.rooms_of(session):
+                self.factory.service.part(session, name, "Left all channels")
             return
         for name in params[0].split(","):
             try:
@@ -559,14 +564,14 @@ class IRCProtocol(SessionProtocol, irc.IRC):
 
     def join(self, session: Session, name: str) -> None:
         service = self.factory.service
-        self.deliver(service.join(session, name))
+        service.join(session, name)
         room = service.room(name)
         if room.topic:
             self._topic(room)
         self._names(room)
         self._replay(room)
 
-    def _replay(self, room: Room) -> None:
+    def _replay(self, room: RoomView) -> None:
         """Recent history, as NOTICEs (with their time when the client asked)."""
         entries = self.factory.service.recent(room.name)
         for entry in entries:
@@ -599,10 +604,9 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         reason = params[1] if len(params) > 1 else ""
         for name in params[0].split(","):
             try:
-                event = self.factory.service.part(
+                self.factory.service.part(
                     self._session(), self._room_name(name), reason
                 )
-                self.deliver(event)
             except errors.ChatError as e:
                 self.refused(e)
 
@@ -630,7 +634,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
                         session, self._room_name(target), params[1], notice=notice
                     )
                 else:
-                    recipient = service.find(target)
+                    recipient = service.user(target)
                     service.whisper(session, target, params[1], notice=notice)
                     if recipient.away and not notice:
                         self.reply(irc.RPL_AWAY, recipient.nick, recipient.away)
@@ -649,8 +653,8 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             except errors.ChatError:
                 self.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list.")
 
-    def _names(self, room: Room) -> None:
-        names = [("@" if s in room.operators else "") + s.nick for s in room.members]
+    def _names(self, room: RoomView) -> None:
+        names = [("@" if room.is_operator(u) else "") + u.nick for u in room.members]
         line: list[str] = []
         for name in names:
             line.append(name)
@@ -664,9 +668,10 @@ class IRCProtocol(SessionProtocol, irc.IRC):
     def irc_LIST(self, prefix: str, params: list[str]) -> None:
         service = self.factory.service
         self.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
-        for name, count in service.list_rooms():
-            topic = service.room(name).topic
-            self.reply(irc.RPL_LIST, channel(name), str(count), clean(topic))
+        for room in service.list_rooms():
+            self.reply(
+                irc.RPL_LIST, channel(room.name), str(room.members), clean(room.topic)
+            )
         self.reply(irc.RPL_LISTEND, "End of /LIST")
 
     def irc_TOPIC(self, prefix: str, params: list[str]) -> None:
@@ -675,7 +680,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         name = self._room_name(params[0])
         if len(params) > 1:
             topic = params[1][:TOPICLEN]
-            self.deliver(service.set_topic(self._session(), name, topic))
+            service.set_topic(self._session(), name, topic)
             return
         room = service.room(name)
         if room.topic:
@@ -683,7 +688,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         else:
             self.reply(irc.RPL_NOTOPIC, channel(room.name), "No topic is set")
 
-    def _topic(self, room: Room) -> None:
+    def _topic(self, room: RoomView) -> None:
         self.reply(irc.RPL_TOPIC, channel(room.name), clean(room.topic))
         self.reply("333", channel(room.name), room.topic_by, str(int(room.topic_time)))
 
@@ -693,12 +698,13 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         session = self._session()
         target = params[0]
         if not target.startswith("#"):
-            if fold_nick(target) != session.key:
+            if fold_nick(target) != fold_nick(session.nick):
                 self.reply(irc.ERR_USERSDONTMATCH, "Cannot change mode for other users")
             elif len(params) > 1 and params[1].strip("+-i"):
                 self.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
             else:
-                self.reply(irc.RPL_UMODEIS, "+o" if session.operator else "+")
+                operator = service.user_of(session).operator
+                self.reply(irc.RPL_UMODEIS, "+o" if operator else "+")
             return
         room = service.room(self._room_name(target))
         if len(params) == 1:
@@ -716,9 +722,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             )
             return
         changes = parse_modes(params[1], params[2:])
-        event = service.change_modes(session, room.name, changes)
-        if event.changes:  # a MODE line with no modes would confuse clients
-            self.deliver(event)
+        service.change_modes(session, room.name, changes)
 
     def irc_KICK(self, prefix: str, params: list[str]) -> None:
         self._need(params, 2)
@@ -726,9 +730,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         room = self._room_name(params[0])
         for nick in params[1].split(","):
             try:
-                self.deliver(
-                    self.factory.service.kick(self._session(), room, nick, reason)
-                )
+                self.factory.service.kick(self._session(), room, nick, reason)
             except errors.ChatError as e:
                 self.refused(e)
 
@@ -744,21 +746,21 @@ class IRCProtocol(SessionProtocol, irc.IRC):
     def irc_WHO(self, prefix: str, params: list[str]) -> None:
         service = self.factory.service
         mask = params[0] if params else "*"
-        sessions: list[tuple[str, Session]] = []
-        if mask.startswith("#"):
-            try:
-                room = service.room(self._room_name(mask))
-                sessions = [(channel(room.name), s) for s in room.members]
-            except errors.ChatError:
-                pass
-        elif fold_nick(mask) in service.sessions:
-            target = service.sessions[fold_nick(mask)]
-            where = next((channel(r.name) for r in target.rooms.values()), "*")
-            sessions = [(where, target)]
-        for where, target in sessions:
+        users: list[tuple[str, UserView]] = []
+        try:
+            if mask.startswith("#"):
+                room = service.room(self._room_name(mask)).name
+                users = [(room, user) for user in service.users_in(room)]
+            else:
+                target = service.user(mask)
+                users = [(next(iter(target.rooms), ""), target)]
+        except errors.ChatError:
+            pass
+        for room, target in users:
             flags = ("G" if target.away else "H") + ("*" if target.operator else "")
-            if where != "*" and target in service.room(where[1:]).operators:
+            if room in target.operates:
                 flags += "@"
+            where = channel(room) if room else "*"
             self.reply(
                 irc.RPL_WHOREPLY,
                 where,
@@ -767,7 +769,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
                 SERVER,
                 target.nick,
                 flags,
-                "0 " + _realname(target),
+                "0 " + target.realname,
             )
         self.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list.")
 
@@ -776,7 +778,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         service = self.factory.service
         nick = params[-1]
         try:
-            target = service.find(nick)
+            target = service.user(nick)
         except errors.NoSuchNick:
             self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
             self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list.")
@@ -787,11 +789,11 @@ class IRCProtocol(SessionProtocol, irc.IRC):
             target.user.id[:10],
             SERVER,
             "*",
-            _realname(target),
+            target.realname,
         )
         rooms = [
-            ("@" if target in room.operators else "") + channel(room.name)
-            for room in target.rooms.values()
+            ("@" if room in target.operates else "") + channel(room)
+            for room in target.rooms
         ]
         if rooms:
             self.reply(irc.RPL_WHOISCHANNELS, target.nick, " ".join(rooms))
@@ -812,26 +814,18 @@ class IRCProtocol(SessionProtocol, irc.IRC):
 
     def irc_ISON(self, prefix: str, params: list[str]) -> None:
         self._need(params, 1)
-        sessions = self.factory.service.sessions
         present = [
-            sessions[fold_nick(nick)].nick
-            for nick in " ".join(params).split()
-            if fold_nick(nick) in sessions
+            user.nick for user in self.factory.service.present(" ".join(params).split())
         ]
         self.reply(irc.RPL_ISON, " ".join(present))
 
     def irc_USERHOST(self, prefix: str, params: list[str]) -> None:
         self._need(params, 1)
-        sessions = self.factory.service.sessions
         found = []
-        for nick in " ".join(params).split()[:5]:
-            target = sessions.get(fold_nick(nick))
-            if target is not None:
-                star = "*" if target.operator else ""
-                away = "-" if target.away else "+"
-                found.append(
-                    f"{target.nick}{star}={away}{target.user.id[:10]}@{SERVER}"
-                )
+        for target in self.factory.service.present(" ".join(params).split()[:5]):
+            star = "*" if target.operator else ""
+            away = "-" if target.away else "+"
+            found.append(f"{target.nick}{star}={away}{target.user.id[:10]}@{SERVER}")
         self.reply(irc.RPL_USERHOST, " ".join(found))
 
     # Server operators
@@ -855,17 +849,17 @@ class IRCProtocol(SessionProtocol, irc.IRC):
     def irc_KILL(self, prefix: str, params: list[str]) -> None:
         self._need(params, 1)
         message = params[1] if len(params) > 1 else "Killed by an operator"
-        victim = self.factory.service.find(params[0])
-        session = self._session()
-        shared = not victim.rooms.keys().isdisjoint(session.rooms)
-        event = self.factory.service.kill(session, victim.nick, message)
-        if shared:  # the fan-out leaves the actor out; its channels must update
-            self.deliver(event)
-        if isinstance(victim.client, IRCProtocol):
-            why = f"Killed ({event.by.nick} ({clean(message)}))"
-            victim.client.send_line(
-                f"ERROR :Closing Link: {victim.client.peer} ({why})"
-            )
+        self.factory.service.kill(self._session(), params[0], message)
+
+    def deliver(self, event: Event) -> None:
+        super().deliver(event)
+        if (
+            isinstance(event, Killed)
+            and self.session is not None
+            and event.user.id == self.session.user.id
+        ):
+            why = f"Killed ({event.by.nick} ({clean(event.message)}))"
+            self.send_line(f"ERROR :Closing Link: {self.peer} ({why})")
 
     # Helpers
 
@@ -887,13 +881,6 @@ def parse_modes(letters: str, arguments: list[str]) -> list[tuple[str, str]]:
         argument = remaining.pop(0) if letter == "o" and remaining else ""
         changes.append((sign + letter, argument))
     return changes
-
-
-def _realname(session: Session) -> str:
-    client = session.client
-    if isinstance(client, IRCProtocol) and client.realname:
-        return client.realname
-    return session.nick
 
 
 class IRCFront(Front, Factory[IRCProtocol]):

@@ -33,10 +33,11 @@ from ..core.events import (
     TopicChanged,
 )
 from ..core.history import HistoryEntry
-from ..core.service import ChatService, Session
+from ..core.service import ChatService
+from ..core.session import Session
 from ..text import action, neutralise
 from .base import ConnectionCounter, Front, Limits, SessionProtocol
-from .broadcast import Broadcaster, Outbox, RenderOnce
+from .fanout import Broadcaster, Outbox, RenderOnce
 
 CRLF = b"\r\n"
 DEFAULT_MAX_LINE = 4096
@@ -221,7 +222,7 @@ class LineProtocol(SessionProtocol, LineReceiver):
             self.write(render_history(entry))
 
     def current_room(self, session: Session) -> str | None:
-        return next((room.name for room in session.rooms.values()), None)
+        return next(iter(self.factory.service.rooms_of(session)), None)
 
     def _room_or_fail(self, session: Session) -> str:
         room = self.current_room(session)
@@ -277,7 +278,10 @@ class LineProtocol(SessionProtocol, LineReceiver):
         if not rooms:
             self.reply("no rooms yet; JOIN <room> creates one")
             return
-        self.reply("rooms: " + ", ".join(f"#{name} ({_count(n)})" for name, n in rooms))
+        self.reply(
+            "rooms: "
+            + ", ".join(f"#{room.name} ({_count(room.members)})" for room in rooms)
+        )
 
     def line_KICK(self, session: Session, argument: str) -> None:
         nick, _, reason = argument.partition(" ")

@@ -25,6 +25,7 @@ from zope.interface import implementer
 
 from ..core.service import ChatService
 from ..fronts.base import ConnectionCounter
+from ..fronts.fanout import Fanout
 from ..fronts.framed import FramedFront
 from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
@@ -87,6 +88,7 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         checker,
         identities,
         writer,
+        delivery=Fanout(),  # the fronts' batched fan-out
         log_messages=settings.log_messages,
     )
     limits = settings.limits
