@@ -5,8 +5,10 @@ A front registers each connection with L{ChatService.connect}, giving an
 L{IChatClient} (its way to hand events to the wire), and gets back a
 L{Session}: the handle it passes to every later call. The session holds only
 what belongs to this connection (its client, whether its user came back with
-a resume token, its OPER attempts); what the chat knows of its user (nick,
-rooms, away, operator) is in the state, read through the service's queries.
+a resume token, its OPER attempts) and, for its front to read, two immutable
+values the service replaces as they change: its C{user} (id, nick, colour)
+and the names of its C{rooms}. The rest of what the chat knows of its user
+(away, operator...) is in the state, read through the service's queries.
 """
 
 from __future__ import annotations
@@ -53,12 +55,14 @@ class Session:
         "oper_blocked_until",
         "oper_failures",
         "resumed",
+        "rooms",
         "user",
     )
 
     def __init__(self, client: IChatClient, user: User, resumed: bool) -> None:
         self.client = client
         self.user = user  # kept up to date by the service
+        self.rooms: tuple[str, ...] = ()  # in join order, as the service names them
         self.resumed = resumed  # came back with a resume token
         self.echo_messages: bool = client.echo_messages
         self.echo_actions: bool = client.echo_actions

@@ -551,7 +551,7 @@ class IRCProtocol(SessionProtocol, irc.IRC):
         self._need(params, 1)
         session = self._session()
         if params[0] == "0":
-            for name in self.factory.service.rooms_of(session):
+            for name in session.rooms:
                 self.factory.service.part(session, name, "Left all channels")
             return
         for name in params[0].split(","):

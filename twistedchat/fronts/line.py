@@ -222,7 +222,7 @@ class LineProtocol(SessionProtocol, LineReceiver):
             self.write(render_history(entry))
 
     def current_room(self, session: Session) -> str | None:
-        return next(iter(self.factory.service.rooms_of(session)), None)
+        return session.rooms[0] if session.rooms else None
 
     def _room_or_fail(self, session: Session) -> str:
         room = self.current_room(session)
