@@ -92,29 +92,24 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import multiprocessing
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
-from array import array
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import asdict, dataclass, field, replace
-from multiprocessing.connection import Connection, wait
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import figures
 from fanout_clients import (
     CHAT_CLIENTS,
     IDLE_CLIENTS,
     ROOM,
-    ChatClient,
     IdleClient,
     SenderWindow,
     Tally,
@@ -122,42 +117,38 @@ from fanout_clients import (
     expected_nicks,
     parse_text,
 )
+from figures import OURS, Figures, Stopped
+from generators import (
+    Client,
+    Measurement,
+    Phases,
+    Reply,
+    check_names,
+    close_all,
+    generator_processes,
+    measure,
+    register_all,
+    send_outcome,
+    span_seconds,
+)
 from harness import (
     HOST,
-    MIB,
     SATURATED,
     SECOND_NS,
-    BenchmarkFailed,
-    LogReport,
-    NoProgress,
     Server,
+    add_server_options,
     data_directory,
-    drive,
+    guarded,
     history_texts,
-    percentile_ms,
     raise_file_limit,
+    run_directory,
     running_server,
     scan_log,
-    server_cpu_seconds,
-    server_ending_problems,
-    server_memory_mib,
-    within,
 )
 from reference_irc import REFERENCES, running_reference
-from twisted.internet.defer import (
-    Deferred,
-    DeferredSemaphore,
-    fail,
-    gatherResults,
-    succeed,
-)
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import IReadDescriptor
-from twisted.python.failure import Failure
-from zope.interface import implementer
+from twisted.internet.endpoints import TCP4ClientEndpoint
 
 FRONTS = ("line", "framed", "irc")
-OURS = "twistedchat"  # the server of a result, when it is not a reference one
 # On a 2-core machine one generator process gave the server its best figures
 # (deliveries per CPU-second, p99): with two, three busy processes share two
 # cores and the server, preempted, hands out smaller batches.
@@ -260,67 +251,14 @@ def shares(
     ]
 
 
-# A generator process
+# A generator process's work
 
 
-@implementer(IReadDescriptor)
-class Commands:
-    """The coordinator's commands, read from its pipe by the reactor."""
-
-    def __init__(self, reactor: Any, connection: Connection) -> None:
-        self.reactor = reactor
-        self.connection = connection
-        self._queued: list[str] = []
-        self._waiting: Deferred[str] | None = None
-        self._closed = False
-        reactor.addReader(self)
-
-    def next(self) -> Deferred[str]:
-        if self._queued:
-            return succeed(self._queued.pop(0))
-        if self._closed:
-            return fail(BenchmarkFailed("the coordinator went away"))
-        self._waiting = Deferred()
-        return self._waiting
-
-    def doRead(self) -> None:
-        try:
-            while self.connection.poll():
-                self._queued.append(self.connection.recv())
-        except (EOFError, OSError):
-            self._closed = True
-            self.reactor.removeReader(self)
-        waiting, self._waiting = self._waiting, None
-        if waiting is None:
-            return
-        if self._queued:
-            waiting.callback(self._queued.pop(0))
-        elif self._closed:
-            waiting.errback(BenchmarkFailed("the coordinator went away"))
-        else:
-            self._waiting = waiting
-
-    def fileno(self) -> int:
-        return self.connection.fileno()
-
-    def connectionLost(self, reason: Failure) -> None:
-        pass
-
-    def logPrefix(self) -> str:
-        return "commands"
-
-
-def _connect_failed(failure: Failure, client: ChatClient | IdleClient) -> None:
-    if not client.ready.called:
-        client.ready.errback(failure)
-
-
-class Generator:
+class FanoutWorkload:
     """
-    One load-generator process: its share of the clients, phase by phase.
-
-    Each C{command_<name>} runs one phase when the coordinator says so and
-    returns what to report.
+    One load-generator process's share of the clients, phase by phase (see
+    L{generators}): each C{command_<name>} runs one phase and returns what to
+    report.
     """
 
     def __init__(self, reactor: Any, share: Share) -> None:
@@ -335,65 +273,43 @@ class Generator:
         self.clients = [kind(index, self.tally) for index in share.chat]
         self.idle: list[IdleClient] = []
 
-    def _register(self, client: ChatClient | IdleClient) -> Deferred[None]:
-        """Connect C{client}; the result fires once it is registered."""
-        connectProtocol(self.endpoint, client).addErrback(_connect_failed, client)
-        return client.ready
-
-    def _register_all(
-        self, clients: Sequence[ChatClient | IdleClient], concurrency: int | None
-    ) -> Deferred[list[None]]:
-        """Register C{clients}, at most C{concurrency} at once (None: all at once)."""
-        if concurrency is None:
-            registering = [self._register(client) for client in clients]
-        else:
-            gate = DeferredSemaphore(concurrency)
-            registering = [gate.run(self._register, client) for client in clients]
-        return gatherResults(registering, consumeErrors=True)
-
-    async def command_idle(self) -> dict[str, Any]:
+    async def command_idle(self) -> Reply:
         kind = IDLE_CLIENTS[self.share.front]
         self.idle = [kind(index) for index in self.share.idle]
-        start = time.perf_counter_ns()
-        done = self._register_all(self.idle, self.share.idle_concurrency)
-        await within(self.reactor, self.plan.idle_timeout, "idle connections", done)
-        return {"start_ns": start, "end_ns": time.perf_counter_ns()}
+        concurrency = self.share.idle_concurrency
+        timeout = self.plan.idle_timeout
+        return await self._register(self.idle, timeout, "idle connections", concurrency)
 
-    async def command_connect(self) -> dict[str, Any]:
-        cpu = time.process_time()
-        start = time.perf_counter_ns()
-        ready = self._register_all(self.clients, self.share.connect_concurrency)
-        try:
-            await within(self.reactor, self.plan.timeout, "connecting", ready)
-        except BenchmarkFailed as e:
-            count = sum(1 for client in self.clients if client.is_ready)
-            raise BenchmarkFailed(
-                f"{e} ({count} of this process's {len(self.clients)} clients "
-                f"in #{ROOM})"
-            ) from None
-        return {
-            "start_ns": start,
-            "end_ns": time.perf_counter_ns(),
-            "cpu_seconds": time.process_time() - cpu,
-        }
-
-    async def command_names(self) -> dict[str, Any]:
-        wanted = expected_nicks(self.plan.clients)
-        asking = gatherResults(
-            [client.ask_names() for client in self.clients], consumeErrors=True
+    async def command_connect(self) -> Reply:
+        concurrency = self.share.connect_concurrency
+        return await self._register(
+            self.clients, self.plan.timeout, "connecting", concurrency
         )
-        listings = await within(self.reactor, self.plan.timeout, "names", asking)
-        for client, listing in zip(self.clients, listings, strict=True):
-            if listing != wanted:
-                extra = sorted(listing - wanted)[:5]
-                raise BenchmarkFailed(
-                    f"{client.nick} sees {len(listing)} members of #{ROOM}, "
-                    f"expected {len(wanted)}"
-                    + (f" (e.g. {', '.join(extra)})" if extra else "")
-                )
-        return {}
 
-    async def command_arm(self) -> dict[str, Any]:
+    async def _register(
+        self,
+        clients: Sequence[Client],
+        timeout: float,
+        what: str,
+        concurrency: int | None,
+    ) -> Reply:
+        return await register_all(
+            self.reactor,
+            self.endpoint,
+            clients,
+            timeout=timeout,
+            what=what,
+            concurrency=concurrency,
+        )
+
+    async def command_names(self) -> Reply:
+        wanted = expected_nicks(self.plan.clients)
+        asking = [(client, ROOM, client.ask_names()) for client in self.clients]
+        return await check_names(
+            self.reactor, asking, lambda _: wanted, self.plan.timeout
+        )
+
+    async def command_arm(self) -> Reply:
         """
         Get every client counting. Every process is armed before any sends:
         a receiver still setting up would take the first messages of another
@@ -416,7 +332,7 @@ class Generator:
         gc.disable()
         return {}
 
-    async def command_send(self) -> dict[str, Any]:
+    async def command_send(self) -> Reply:
         tally = self.tally
         cpu = time.process_time()
         tally.first_send_ns = time.perf_counter_ns()
@@ -425,17 +341,8 @@ class Generator:
         if not tally.receivers:
             tally.finish("completed")
         watchdog = self.reactor.callLater(WATCH_SECONDS, self._watch)
-        outcome = await tally.finished
-        if watchdog.active():
-            watchdog.cancel()
-        return {
-            "outcome": outcome,
-            "cpu_seconds": time.process_time() - cpu,
-            "first_send_ns": tally.first_send_ns,
-            "last_delivery_ns": tally.last_delivery_ns,
-            "sent": tally.sent,
-            "slow_records": tally.slow_records,
-        }
+        reply = await send_outcome(tally.finished, watchdog, tally, cpu)
+        return {**reply, "slow_records": tally.slow_records}
 
     def _watch(self) -> None:
         """End the send phase when it stalls or overruns; check again soon otherwise."""
@@ -451,7 +358,7 @@ class Generator:
         else:
             self.reactor.callLater(WATCH_SECONDS, self._watch)
 
-    async def command_settle(self) -> dict[str, Any]:
+    async def command_settle(self) -> Reply:
         settled = add_up([client.settle() for client in self.clients])
         gc.enable()
         tally = self.tally
@@ -465,126 +372,64 @@ class Generator:
             "server_errors": tally.server_errors[:10],
         }
 
-    async def command_close(self) -> dict[str, Any]:
-        everyone: list[ChatClient | IdleClient] = [*self.clients, *self.idle]
-        for client in everyone:
-            client.closing = True
-            if client.transport is not None:
-                client.transport.loseConnection()
-        gone = gatherResults([client.gone for client in everyone], consumeErrors=True)
-        with suppress(BenchmarkFailed):  # reported as unclosed; the server stops anyway
-            await within(self.reactor, min(self.plan.timeout, 30), "closing", gone)
+    async def command_close(self) -> Reply:
+        everyone: list[Client] = [*self.clients, *self.idle]
+        timeout = min(self.plan.timeout, 30)
+        unclosed = await close_all(self.reactor, everyone, timeout)
         return {
             "dropped": self.tally.dropped,
             "idle_dropped": sum(1 for client in self.idle if client.dropped),
-            "unclosed": sum(1 for client in everyone if not client.gone.called),
+            "unclosed": unclosed,
         }
 
 
-def generate(share: Share, connection: Connection) -> None:
-    """A generator process's life: run commands until told to close."""
-    from twisted.internet import reactor
-
-    async def serve() -> None:
-        generator = Generator(reactor, share)
-        commands = Commands(reactor, connection)
-        while True:
-            name = await commands.next()
-            handler = getattr(generator, f"command_{name}", None)
-            try:
-                if handler is None:
-                    raise BenchmarkFailed(f"unknown command {name!r}")
-                reply = await handler()
-            except BenchmarkFailed as e:
-                connection.send(("failed", str(e)))
-                return
-            except Exception:
-                connection.send(("failed", traceback.format_exc()))
-                return
-            connection.send(("ok", reply))
-            if name == "close":
-                return
-
-    # The coordinator reports the failure (the pipe closed, or Ctrl+C).
-    with suppress(KeyboardInterrupt, BenchmarkFailed):
-        drive(reactor, serve)
-
-
-class Generators:
-    """The generator processes, as this process drives them: one command at a time."""
-
-    def __init__(self, work: Sequence[Share]) -> None:
-        # Forked: this process has no reactor yet, so each child makes its own.
-        context = multiprocessing.get_context("fork")
-        self.processes: list[multiprocessing.process.BaseProcess] = []
-        self.connections: list[Connection] = []
-        for share in work:
-            mine, theirs = context.Pipe()
-            process = context.Process(
-                target=generate,
-                args=(share, theirs),
-                name=f"fanout-generator-{share.number}",
-                daemon=True,
-            )
-            process.start()
-            theirs.close()
-            self.processes.append(process)
-            self.connections.append(mine)
-
-    def command(self, name: str, timeout: float) -> list[dict[str, Any]]:
-        """Tell every process to run C{name}; wait for all their replies."""
-        for connection in self.connections:
-            connection.send(name)
-        replies: dict[int, dict[str, Any]] = {}
-        deadline = time.monotonic() + timeout
-        pending = dict(enumerate(self.connections))
-        while pending:
-            left = deadline - time.monotonic()
-            ready = wait(list(pending.values()), timeout=max(0.0, left))
-            if not ready:
-                raise BenchmarkFailed(
-                    f"{name}: {len(pending)} generator process(es) silent after "
-                    f"{timeout:g} s"
-                )
-            for number, connection in list(pending.items()):
-                if connection not in ready:
-                    continue
-                del pending[number]
-                try:
-                    status, payload = connection.recv()
-                except EOFError:
-                    code = self.processes[number].exitcode
-                    raise BenchmarkFailed(
-                        f"{name}: generator process {number} exited (status {code})"
-                    ) from None
-                if status != "ok":
-                    raise BenchmarkFailed(f"generator process {number}: {payload}")
-                replies[number] = payload
-        return [replies[number] for number in range(len(self.connections))]
-
-    def stop(self) -> None:
-        for connection in self.connections:
-            connection.close()
-        for process in self.processes:
-            process.join(10)
-            if process.is_alive():
-                process.terminate()
-                process.join(5)
-            if process.is_alive():
-                process.kill()
-                process.join()
-
-
-@contextmanager
-def generator_processes(work: Sequence[Share]) -> Iterator[Generators]:
-    generators = Generators(work)
-    try:
-        yield generators
-    finally:
-        generators.stop()
+def workloads(shares: Sequence[Share]) -> list[Callable[[Any], FanoutWorkload]]:
+    """What each generator process runs, made there with its reactor."""
+    return [partial(FanoutWorkload, share=share) for share in shares]
 
 
 # Profiling the server
+
+
+def _start_py_spy(
+    pid: int, path: Path, fmt: str
+) -> tuple[subprocess.Popen[bytes] | None, str]:
+    """py-spy recording C{pid} into C{path}, once it samples; else None and why."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    if not py_spy.exists():
+        return None, f"no py-spy next to {sys.executable}: not profiled"
+    command = [str(py_spy), "record", "--pid", str(pid), "--output", str(path)]
+    command += ["--format", fmt, "--rate", str(PROFILE_RATE)]
+    recorder = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert recorder.stdout is not None
+    # It says so once it samples; the send phase must not start before.
+    first = recorder.stdout.readline().decode("utf-8", "replace").strip()
+    if "Sampling" not in first:
+        recorder.wait(10)
+        return None, f"py-spy did not start: {first}"
+    return recorder, ""
+
+
+def _stop_py_spy(recorder: subprocess.Popen[bytes], path: Path) -> str:
+    """Stop C{recorder}; what came of it."""
+    recorder.send_signal(signal.SIGINT)
+    try:
+        output, _ = recorder.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        recorder.kill()
+        output, _ = recorder.communicate()
+    if path.exists():
+        return (
+            f"server profile (send phase) in {path}; py-spy sampled it "
+            f"{PROFILE_RATE} times a second, so these figures are perturbed"
+        )
+    text = output.decode("utf-8", "replace").strip().splitlines()
+    return "py-spy wrote nothing: " + " / ".join(text[-3:])
 
 
 @contextmanager
@@ -597,110 +442,15 @@ def profiling(pid: int, path: Path | None, fmt: str) -> Iterator[list[str]]:
     if path is None:
         yield notes
         return
-    py_spy = Path(sys.executable).parent / "py-spy"
-    if not py_spy.exists():
-        notes.append(f"no py-spy next to {sys.executable}: not profiled")
-        yield notes
-        return
-    recorder = subprocess.Popen(
-        [
-            str(py_spy),
-            "record",
-            "--pid",
-            str(pid),
-            "--output",
-            str(path),
-            "--format",
-            fmt,
-            "--rate",
-            str(PROFILE_RATE),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert recorder.stdout is not None
-    # It says so once it samples; the send phase must not start before.
-    first = recorder.stdout.readline().decode("utf-8", "replace").strip()
-    if "Sampling" not in first:
-        recorder.wait(10)
-        notes.append(f"py-spy did not start: {first}")
+    recorder, why = _start_py_spy(pid, path, fmt)
+    if recorder is None:
+        notes.append(why)
         yield notes
         return
     try:
         yield notes
     finally:
-        recorder.send_signal(signal.SIGINT)
-        try:
-            output, _ = recorder.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            recorder.kill()
-            output, _ = recorder.communicate()
-        if path.exists():
-            notes.append(
-                f"server profile (send phase) in {path}; py-spy sampled it "
-                f"{PROFILE_RATE} times a second, so these figures are perturbed"
-            )
-        else:
-            text = output.decode("utf-8", "replace").strip().splitlines()
-            notes.append("py-spy wrote nothing: " + " / ".join(text[-3:]))
-
-
-# Measuring one front
-
-
-@dataclass
-class Measurement:
-    server_rss_start_mib: float = 0.0
-    server_rss_idle_mib: float = 0.0
-    idle_connect_seconds: float = 0.0
-    connect_seconds: float = 0.0
-    connect_server_cpu_seconds: float = 0.0
-    connect_generator_cpu_seconds: list[float] = field(default_factory=list)
-    server_rss_connected_mib: float = 0.0
-    send: list[dict[str, Any]] = field(default_factory=list)
-    server_cpu_seconds: float = 0.0
-    server_rss_mib: float = 0.0
-    server_peak_rss_mib: float = 0.0
-    settled: list[dict[str, Any]] = field(default_factory=list)
-    closed: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def span_seconds(replies: Sequence[dict[str, Any]]) -> float:
-    """From the first process's start to the last one's end."""
-    start = min(reply["start_ns"] for reply in replies)
-    return float(max(reply["end_ns"] for reply in replies) - start) / SECOND_NS
-
-
-def measure(
-    generators: Generators, pid: int, plan: Plan, profile: Path | None, fmt: str
-) -> Measurement:
-    measured = Measurement()
-    measured.server_rss_start_mib = server_memory_mib(pid)[0]
-    if plan.idle:
-        idle = generators.command("idle", plan.idle_timeout + 30)
-        measured.idle_connect_seconds = span_seconds(idle)
-        measured.server_rss_idle_mib = server_memory_mib(pid)[0]
-    cpu = server_cpu_seconds(pid)
-    connected = generators.command("connect", plan.timeout + 30)
-    measured.connect_server_cpu_seconds = server_cpu_seconds(pid) - cpu
-    measured.connect_seconds = span_seconds(connected)
-    measured.connect_generator_cpu_seconds = [
-        reply["cpu_seconds"] for reply in connected
-    ]
-    generators.command("names", plan.timeout + 30)
-    measured.server_rss_connected_mib = server_memory_mib(pid)[0]
-    generators.command("arm", plan.timeout + 30)
-    with profiling(pid, profile, fmt) as notes:
-        cpu = server_cpu_seconds(pid)
-        measured.send = generators.command("send", plan.timeout + plan.stall + 30)
-        measured.server_cpu_seconds = server_cpu_seconds(pid) - cpu
-    measured.notes = notes
-    measured.server_rss_mib, measured.server_peak_rss_mib = server_memory_mib(pid)
-    measured.settled = generators.command("settle", plan.timeout + 30)
-    measured.closed = generators.command("close", plan.timeout + 30)
-    return measured
+        notes.append(_stop_py_spy(recorder, path))
 
 
 # Results
@@ -708,8 +458,8 @@ def measure(
 
 @dataclass
 class FanoutResult:
+    figures: Figures
     front: str
-    server: str  # OURS, or a reference server's name and version
     reference: str | None  # the reference server's --against name; None: ours
     clients: int
     senders: int
@@ -717,55 +467,15 @@ class FanoutResult:
     window: int
     procs: int
     idle: int
-    outcome: str  # completed, stalled or timed out (the worst of the processes)
-    expected: int
-    deliveries: int  # unique (sender, seq) arrivals at a receiver
-    sent: int
     unsent: int
-    lost: int
-    duplicated: int
-    unexpected: int
     echoes: int  # framed senders' own messages, not counted as deliveries
-    dropped_connections: int
     idle_dropped: int
-    server_errors: list[str]
-    wall_seconds: float
-    deliveries_per_second: float
-    server_cpu_seconds: float
-    server_cpu_share: float
-    deliveries_per_server_cpu_second: float | None
-    latency_p50_ms: float | None
-    latency_p99_ms: float | None
-    latency_max_ms: float | None
-    connect_seconds: float
-    connect_server_cpu_seconds: float
-    connect_generator_cpu_seconds: list[float]
     idle_connect_seconds: float
-    server_rss_start_mib: float
     server_rss_idle_mib: float
     idle_rss_kib_per_connection: float | None
-    server_rss_connected_mib: float
-    server_rss_mib: float
-    server_peak_rss_mib: float
-    generator_cpu_seconds: list[float]
-    generator_cpu_shares: list[float]
     generator_slow_records: int  # message records counted one by one
-    bottleneck: str
-    # Messages of this run found in the history file, and found twice; None:
-    # not checked (a reference server keeps no history).
-    history_on_disk: int | None
-    history_duplicates: int | None
-    # Our server's log; None: not scanned (a reference server's output).
-    server_log_bytes: int | None
-    server_log_problems: int | None
-    server_log_samples: list[str]
-    server_exit_code: int | None
-    # Ours: the log ends with twistd's "Server Shut Down."; a reference
-    # server: its exit status is the one it gives on SIGTERM.
-    server_shut_down: bool
-    unclosed_connections: int
     run_seconds: float  # the whole run of this front, server start to stop
-    notes: list[str]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -777,32 +487,11 @@ class FanoutResult:
         """What was measured, for a report's first line."""
         if self.reference is None:
             return f"{self.front} front"
-        return f"{self.server} (reference, IRC)"
+        return f"{self.figures.server} (reference, IRC)"
 
     @property
     def faultless(self) -> bool:
-        return (
-            self.outcome == "completed"
-            and not (
-                self.lost
-                or self.duplicated
-                or self.unexpected
-                or self.dropped_connections
-                or self.idle_dropped
-            )
-            and self.history_on_disk in (None, self.sent)
-            and not self.history_duplicates
-        )
-
-
-@dataclass(frozen=True)
-class Stopped:
-    """What is known of a server once it has stopped: how, and what it left."""
-
-    exit_code: int | None
-    shut_down: bool  # cleanly (see FanoutResult.server_shut_down)
-    history: tuple[int, int] | None = None  # see history_count; None: not kept
-    log: LogReport | None = None  # None: not scanned
+        return self.figures.faultless and not self.idle_dropped
 
 
 def bottleneck(server_share: float, generator_shares: Sequence[float]) -> str:
@@ -862,108 +551,41 @@ def history_count(texts: Sequence[str], plan: Plan) -> tuple[int, int]:
 
 
 def summarise(
-    front: str,
+    contender: Contender,
     plan: Plan,
     measured: Measurement,
     stopped: Stopped,
     run_seconds: float,
-    *,
-    server: str = OURS,
-    reference: str | None = None,
 ) -> FanoutResult:
-    send, settled, closed = measured.send, measured.settled, measured.closed
-    first = min(reply["first_send_ns"] for reply in send)
-    last = max(reply["last_delivery_ns"] for reply in send)
-    wall = max(0.0, (last - first) / SECOND_NS) if last else 0.0
-    outcomes = {reply["outcome"] for reply in send}
-    outcome = next(
-        (bad for bad in ("timed out", "stalled") if bad in outcomes), "completed"
-    )
-    unique = sum(reply["unique"] for reply in settled)
-    sent = sum(reply["sent"] for reply in send)
-    latencies = array("q")
-    for reply in settled:
-        latencies.frombytes(reply["latencies"])
-    ordered = sorted(latencies)
-    generator_cpu = [reply["cpu_seconds"] for reply in send]
-    generator_shares = [cpu / wall if wall > 0 else 0.0 for cpu in generator_cpu]
-    server_share = measured.server_cpu_seconds / wall if wall > 0 else 0.0
-    per_cpu = (
-        unique / measured.server_cpu_seconds if measured.server_cpu_seconds else None
-    )
-    idle_kib = (
-        (measured.server_rss_idle_mib - measured.server_rss_start_mib)
-        * 1024
-        / plan.idle
-        if plan.idle
-        else None
-    )
-    on_disk, on_disk_twice = stopped.history or (None, None)
-    log = stopped.log
+    figured = figures.summarise(measured, stopped, bottleneck, contender.server)
+    sent = figured.sent
+    idle_kib = None
+    if plan.idle:
+        grown = measured.server_rss_idle_mib - measured.server_rss_start_mib
+        idle_kib = grown * 1024 / plan.idle
     return FanoutResult(
-        front=front,
-        server=server,
-        reference=reference,
+        figures=figured,
+        front=contender.front,
+        reference=contender.reference,
         clients=plan.clients,
         senders=plan.senders,
         messages=plan.messages,
         window=plan.window,
         procs=plan.processes,
         idle=plan.idle,
-        outcome=outcome,
-        expected=plan.expected,
-        deliveries=unique,
-        sent=sent,
         unsent=plan.senders * plan.messages - sent,
-        lost=plan.expected - unique,
-        duplicated=sum(reply["duplicated"] for reply in settled),
-        unexpected=sum(reply["unexpected"] for reply in settled),
-        echoes=sum(reply["echoes"] for reply in settled),
-        dropped_connections=sum(reply["dropped"] for reply in closed),
-        idle_dropped=sum(reply["idle_dropped"] for reply in closed),
-        server_errors=[text for reply in settled for text in reply["server_errors"]][
-            :10
-        ],
-        wall_seconds=wall,
-        deliveries_per_second=unique / wall if wall > 0 else 0.0,
-        server_cpu_seconds=measured.server_cpu_seconds,
-        server_cpu_share=server_share,
-        deliveries_per_server_cpu_second=per_cpu,
-        latency_p50_ms=percentile_ms(ordered, 0.50),
-        latency_p99_ms=percentile_ms(ordered, 0.99),
-        latency_max_ms=percentile_ms(ordered, 1.0),
-        connect_seconds=measured.connect_seconds,
-        connect_server_cpu_seconds=measured.connect_server_cpu_seconds,
-        connect_generator_cpu_seconds=measured.connect_generator_cpu_seconds,
-        idle_connect_seconds=measured.idle_connect_seconds,
-        server_rss_start_mib=measured.server_rss_start_mib,
+        echoes=sum(reply["echoes"] for reply in measured.settled),
+        idle_dropped=sum(reply["idle_dropped"] for reply in measured.closed),
+        idle_connect_seconds=span_seconds(measured.idle),
         server_rss_idle_mib=measured.server_rss_idle_mib,
         idle_rss_kib_per_connection=idle_kib,
-        server_rss_connected_mib=measured.server_rss_connected_mib,
-        server_rss_mib=measured.server_rss_mib,
-        server_peak_rss_mib=measured.server_peak_rss_mib,
-        generator_cpu_seconds=generator_cpu,
-        generator_cpu_shares=generator_shares,
-        generator_slow_records=sum(reply["slow_records"] for reply in send),
-        bottleneck=bottleneck(server_share, generator_shares),
-        history_on_disk=on_disk,
-        history_duplicates=on_disk_twice,
-        server_log_bytes=None if log is None else log.bytes,
-        server_log_problems=None if log is None else log.problems,
-        server_log_samples=[] if log is None else log.samples,
-        server_exit_code=stopped.exit_code,
-        server_shut_down=stopped.shut_down,
-        unclosed_connections=sum(reply["unclosed"] for reply in closed),
+        generator_slow_records=sum(reply["slow_records"] for reply in measured.send),
         run_seconds=run_seconds,
-        notes=measured.notes,
+        notes=[*measured.notes, *contender.notes],
     )
 
 
-def profile_path(profile: Path | None, front: str, several: bool) -> Path | None:
-    """C{--profile fanout.json} with several fronts: fanout-line.json..."""
-    if profile is None or not several:
-        return profile
-    return profile.with_name(f"{profile.stem}-{front}{profile.suffix}")
+# The servers
 
 
 @dataclass(frozen=True)
@@ -1019,6 +641,24 @@ def reference_server(name: str, plan: Plan) -> Contender:
     )
 
 
+# Running
+
+
+def profile_path(profile: Path | None, front: str, several: bool) -> Path | None:
+    """C{--profile fanout.json} with several fronts: fanout-line.json..."""
+    if profile is None or not several:
+        return profile
+    return profile.with_name(f"{profile.stem}-{front}{profile.suffix}")
+
+
+def phases(plan: Plan) -> Phases:
+    return Phases(
+        timeout=plan.timeout + 30,
+        send=plan.timeout + plan.stall + 30,
+        idle=plan.idle_timeout + 30 if plan.idle else None,
+    )
+
+
 def run_contender(
     contender: Contender,
     plan: Plan,
@@ -1030,47 +670,23 @@ def run_contender(
     """Start a server, run the benchmark on one front, stop it; the figures."""
     began = time.monotonic()
     front = contender.front
-    directory = Path(tempfile.mkdtemp(prefix=f"fanout-{contender.name}-"))
-    try:
-        with (
-            contender.start(directory) as server,
-            generator_processes(
-                shares(
-                    plan,
-                    front,
-                    server.ports[front],
-                    idle_concurrency=contender.idle_concurrency,
-                    backlog=contender.backlog,
-                )
-            ) as generators,
-        ):
-            measured = measure(
-                generators, server.process.pid, plan, profile, profile_format
+    prefix = f"fanout-{contender.name}-"
+    with run_directory(prefix, keep_logs) as directory:
+        with contender.start(directory) as server:
+            work = shares(
+                plan,
+                front,
+                server.ports[front],
+                idle_concurrency=contender.idle_concurrency,
+                backlog=contender.backlog,
             )
-        measured.notes.extend(contender.notes)
-        result = summarise(
-            front,
-            plan,
-            measured,
-            contender.stopped(directory, server.process.returncode),
-            time.monotonic() - began,
-            server=contender.server,
-            reference=contender.reference,
-        )
-    finally:
-        if keep_logs:
-            print(
-                f"{contender.name}: server directory kept in {directory}",
-                file=sys.stderr,
-            )
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
-    if result.deliveries == 0:
-        raise NoProgress(
-            f"{result.label}: the send phase {result.outcome} without a single "
-            "delivery"
-            + "".join(f"\n  server log: {line}" for line in result.server_log_samples)
-        )
+            with generator_processes(workloads(work), "fanout") as generators:
+                pid = server.process.pid
+                during_send = profiling(pid, profile, profile_format)
+                measured = measure(generators, pid, phases(plan), during_send)
+        stopped = contender.stopped(directory, server.process.returncode)
+    result = summarise(contender, plan, measured, stopped, time.monotonic() - began)
+    figures.check_progress(result.label, result.figures)
     return result
 
 
@@ -1116,147 +732,85 @@ def run(
 # Reports
 
 
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
-
-
-def _count(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.0f}"
-
-
-def _history(result: FanoutResult) -> str:
-    if result.history_on_disk is None:
-        return "n/a (a reference server keeps none)"
-    return f"{result.history_on_disk:,} of {result.sent:,} on disk" + (
-        f", {result.history_duplicates:,} twice" if result.history_duplicates else ""
-    )
-
-
-def _server_log(result: FanoutResult) -> str:
-    if result.server_log_bytes is None:
-        return "n/a (not ours)"
-    return (
-        f"{result.server_log_bytes / MIB:.1f} MiB, "
-        f"{result.server_log_problems} warning/error lines"
-    )
-
-
-def _server_ending(result: FanoutResult) -> list[str]:
-    """What a report shouts about the way the server stopped."""
-    if result.reference is None:
-        return server_ending_problems(
-            result.server_exit_code,
-            result.server_shut_down,
-            result.server_log_samples,
-        )
-    if result.server_shut_down:
+def _connect_note(result: FanoutResult) -> list[str]:
+    """Whether connecting kept a process busy: each arrival is told to the room."""
+    f = result.figures
+    connect = max(f.connect_seconds, 1e-9)
+    generator = max(f.connect_generator_cpu_seconds, default=0.0) / connect
+    server = f.connect_server_cpu_seconds / connect
+    if connect <= 0.1 or max(generator, server) < SATURATED:
         return []
+    shares = f"server {server:.0%}, a generator process {generator:.0%}"
+    verdict = (
+        "kept both busy"
+        if min(generator, server) >= SATURATED
+        else "was GENERATOR-BOUND"
+        if generator >= SATURATED
+        else "was server-bound"
+    )
     return [
-        f"{result.server} exited with status {result.server_exit_code}, not the "
-        "one it gives on SIGTERM"
+        f"connecting {verdict} ({shares} of those {connect:.2f} s): each "
+        "arrival is told to everyone already in the room"
     ]
 
 
-def report(result: FanoutResult) -> str:
-    per_cpu = result.deliveries_per_server_cpu_second
-    shares = ", ".join(f"{share:.0%}" for share in result.generator_cpu_shares)
-    lines = [
-        f"fan-out, {result.title}: {result.clients} clients in #{ROOM}, "
-        f"{result.senders} senders x {result.messages} messages, window "
-        f"{result.window}, {result.procs} generator process"
-        + ("es" if result.procs > 1 else "")
-        + (f", {result.idle:,} idle connections" if result.idle else ""),
-        f"  outcome            {result.outcome}",
-        f"  deliveries         {result.deliveries:,} of {result.expected:,} expected",
-        f"  wall               {result.wall_seconds:.3f} s (first send to last delivery)",
-        f"  deliveries/s       {result.deliveries_per_second:,.0f} (wall)",
-        "  per server CPU-s   "
-        + ("n/a" if per_cpu is None else f"{per_cpu:,.0f} deliveries")
-        + f" (server CPU {result.server_cpu_seconds:.2f} s = "
-        f"{result.server_cpu_share:.0%} of one core)",
-        f"  latency ms         p50 {_ms(result.latency_p50_ms)}  "
-        f"p99 {_ms(result.latency_p99_ms)}  max {_ms(result.latency_max_ms)}",
-        f"  lost               {result.lost:,}",
-        f"  duplicated         {result.duplicated:,}",
-        f"  connect            {result.connect_seconds:.3f} s "
-        f"({result.clients} clients connected and in #{ROOM}; CPU: server "
-        f"{result.connect_server_cpu_seconds:.2f} s, generators "
-        f"{sum(result.connect_generator_cpu_seconds):.2f} s)",
-    ]
+def _lines(result: FanoutResult) -> list[tuple[str, str]]:
+    """The report's lines: the figures, this benchmark's own among them."""
+    rows = figures.rows(result.figures, result.clients, f"in #{ROOM}")
+    common = ["outcome", "deliveries", "wall", "deliveries/s", "per server CPU-s"]
+    common += ["latency ms", "lost", "duplicated", "connect"]
+    lines = [(label, rows[label]) for label in common]
     if result.idle:
         lines.append(
-            f"  idle               {result.idle:,} connections registered in "
-            f"{result.idle_connect_seconds:.2f} s; server RSS "
-            f"{result.server_rss_start_mib:.1f} -> {result.server_rss_idle_mib:.1f} "
-            f"MiB = {result.idle_rss_kib_per_connection:.2f} KiB per idle connection"
+            (
+                "idle",
+                f"{result.idle:,} connections registered in "
+                f"{result.idle_connect_seconds:.2f} s; server RSS "
+                f"{result.figures.server_rss_start_mib:.1f} -> "
+                f"{result.server_rss_idle_mib:.1f} MiB = "
+                f"{result.idle_rss_kib_per_connection:.2f} KiB per idle connection",
+            )
         )
-    lines += [
-        f"  server RSS         {result.server_rss_mib:.1f} MiB after sending "
-        f"(peak {result.server_peak_rss_mib:.1f} MiB, "
-        f"{result.server_rss_connected_mib:.1f} MiB before)",
-        f"  history            {_history(result)}",
-        f"  generator CPU      {sum(result.generator_cpu_seconds):.2f} s; each "
-        f"process {shares} of wall"
-        + (
-            f"; {result.generator_slow_records:,} message(s) counted one by one"
-            if result.generator_slow_records
-            else ""
-        ),
-        f"  bottleneck         {result.bottleneck}",
-        f"  server log         {_server_log(result)}",
-        f"  run                {result.run_seconds:.1f} s (server start to stop)",
-    ]
-    notes = list(result.notes)
-    connect = max(result.connect_seconds, 1e-9)
-    generator = max(result.connect_generator_cpu_seconds, default=0.0) / connect
-    server = result.connect_server_cpu_seconds / connect
-    if connect > 0.1 and max(generator, server) >= SATURATED:
-        shares = f"server {server:.0%}, a generator process {generator:.0%}"
-        verdict = (
-            "kept both busy"
-            if min(generator, server) >= SATURATED
-            else "was GENERATOR-BOUND"
-            if generator >= SATURATED
-            else "was server-bound"
+    lines += [(label, rows[label]) for label in ("server RSS", "history")]
+    slow = result.generator_slow_records
+    lines.append(
+        (
+            "generator CPU",
+            rows["generator CPU"]
+            + (f"; {slow:,} message(s) counted one by one" if slow else ""),
         )
-        notes.append(
-            f"connecting {verdict} ({shares} of those {connect:.2f} s): each "
-            "arrival is told to everyone already in the room"
-        )
+    )
+    lines += [(label, rows[label]) for label in ("bottleneck", "server log")]
+    lines.append(("run", f"{result.run_seconds:.1f} s (server start to stop)"))
+    return lines
+
+
+def _problems(result: FanoutResult) -> list[str]:
     loud = []
-    if result.outcome != "completed":
+    if result.figures.outcome != "completed":
         loud.append(
-            f"send phase {result.outcome}: "
+            f"send phase {result.figures.outcome}: "
             + (
                 f"{result.unsent:,} messages never sent"
                 if result.unsent
                 else "some messages never reached every receiver"
             )
         )
-    if result.lost:
-        loud.append(f"LOST {result.lost:,} of {result.expected:,} deliveries")
-    if result.duplicated:
-        loud.append(f"DUPLICATED {result.duplicated:,} deliveries")
-    if result.unexpected:
-        loud.append(f"{result.unexpected:,} garbled, misattributed or unknown records")
-    if result.dropped_connections:
-        loud.append(f"{result.dropped_connections} connections dropped during the run")
     if result.idle_dropped:
         loud.append(f"{result.idle_dropped} idle connections dropped during the run")
-    on_disk = result.history_on_disk
-    if on_disk is not None and on_disk != result.sent:
-        loud.append(
-            f"HISTORY MISSING {result.sent - on_disk:,} of {result.sent:,} messages"
-        )
-    if result.unclosed_connections:
-        loud.append(
-            f"{result.unclosed_connections} connections did not close at the end"
-        )
-    loud.extend(f"server error reply: {text}" for text in result.server_errors)
-    loud.extend(_server_ending(result))
-    lines.extend(f"  note: {text}" for text in notes)
-    lines.extend(f"!!! {text}" for text in loud)
-    return "\n".join(lines)
+    return [*loud, *figures.problems(result.figures)]
+
+
+def report(result: FanoutResult) -> str:
+    title = (
+        f"fan-out, {result.title}: {result.clients} clients in #{ROOM}, "
+        f"{result.senders} senders x {result.messages} messages, window "
+        f"{result.window}, {result.procs} generator process"
+        + ("es" if result.procs > 1 else "")
+        + (f", {result.idle:,} idle connections" if result.idle else "")
+    )
+    notes = [*result.notes, *_connect_note(result)]
+    return figures.report(title, _lines(result), notes, _problems(result))
 
 
 def summary(results: Sequence[FanoutResult]) -> str:
@@ -1266,24 +820,25 @@ def summary(results: Sequence[FanoutResult]) -> str:
         f"{'p99 ms':>9}{'max ms':>9}{'lost':>7}{'dup':>6}{'connect s':>11}"
         f"{'history':>17}{'gen. CPU':>11}{'idle KiB':>10}  verdict"
     )
-    rows = [header]
-    for result in results:
-        per_cpu = result.deliveries_per_server_cpu_second
-        idle = result.idle_rss_kib_per_connection
-        on_disk = result.history_on_disk
-        history = "n/a" if on_disk is None else f"{on_disk:,}/{result.sent:,}"
-        rows.append(
-            f"{result.label:<9}{result.deliveries:>12,}"
-            f"{'n/a' if per_cpu is None else f'{per_cpu:,.0f}':>15}"
-            f"{_ms(result.latency_p50_ms):>9}{_ms(result.latency_p99_ms):>9}"
-            f"{_ms(result.latency_max_ms):>9}{result.lost:>7,}{result.duplicated:>6,}"
-            f"{result.connect_seconds:>11.3f}"
-            f"{history:>17}"
-            f"{'/'.join(f'{share:.0%}' for share in result.generator_cpu_shares):>11}"
-            f"{'-' if idle is None else f'{idle:.2f}':>10}  "
-            + result.bottleneck.partition(":")[0]
-        )
-    return "\n".join(rows)
+    return "\n".join([header, *(_summary_row(result) for result in results)])
+
+
+def _summary_row(result: FanoutResult) -> str:
+    f = result.figures
+    idle = result.idle_rss_kib_per_connection
+    on_disk = f.history_on_disk
+    history = "n/a" if on_disk is None else f"{on_disk:,}/{f.sent:,}"
+    return (
+        f"{result.label:<9}{f.deliveries:>12,}"
+        f"{figures.count(f.deliveries_per_server_cpu_second):>15}"
+        f"{figures.ms(f.latency_p50_ms):>9}{figures.ms(f.latency_p99_ms):>9}"
+        f"{figures.ms(f.latency_max_ms):>9}{f.lost:>7,}{f.duplicated:>6,}"
+        f"{f.connect_seconds:>11.3f}"
+        f"{history:>17}"
+        f"{'/'.join(f'{share:.0%}' for share in f.generator_cpu_shares):>11}"
+        f"{'-' if idle is None else f'{idle:.2f}':>10}  "
+        + f.bottleneck.partition(":")[0]
+    )
 
 
 def comparison(ours: FanoutResult, reference: FanoutResult) -> str:
@@ -1292,17 +847,21 @@ def comparison(ours: FanoutResult, reference: FanoutResult) -> str:
     CPU-second over the reference server's, measured minutes apart on the same
     machine, and both p99 latencies.
     """
-    mine = ours.deliveries_per_server_cpu_second
-    theirs = reference.deliveries_per_server_cpu_second
+    mine = ours.figures.deliveries_per_server_cpu_second
+    theirs = reference.figures.deliveries_per_server_cpu_second
     ratio = f"{mine / theirs:.2f}x" if mine and theirs else "n/a"
     return (
-        f"ours / {reference.server}: deliveries per server CPU-second "
-        f"{_count(mine)} / {_count(theirs)} = {ratio}; p99 ms "
-        f"{_ms(ours.latency_p99_ms)} / {_ms(reference.latency_p99_ms)}"
+        f"ours / {reference.figures.server}: deliveries per server CPU-second "
+        f"{figures.count(mine)} / {figures.count(theirs)} = {ratio}; p99 ms "
+        f"{figures.ms(ours.figures.latency_p99_ms)} / "
+        f"{figures.ms(reference.figures.latency_p99_ms)}"
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+# The command line
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[1] if __doc__ else ""
     )
@@ -1336,6 +895,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="idle connections opened first, on the same front, and held throughout",
     )
+    _add_run_options(parser)
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds allowed for each phase"
     )
@@ -1345,11 +909,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=10.0,
         help="end the send phase after this many seconds without a delivery",
     )
-    parser.add_argument(
-        "--server-args",
-        default="",
-        help='extra twistedchat options, one string: --server-args="--max-line 8192"',
-    )
+    add_server_options(parser)
     parser.add_argument(
         "--profile",
         type=Path,
@@ -1365,10 +925,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="end with one JSON line (with several fronts, or --against, an "
         "object per front or server)",
     )
-    parser.add_argument(
-        "--keep-logs", action="store_true", help="keep the server's directory"
-    )
-    options = parser.parse_args(argv)
+
+
+def _plan(parser: argparse.ArgumentParser, options: argparse.Namespace) -> Plan:
     plan = Plan(
         clients=options.clients,
         senders=options.senders,
@@ -1388,8 +947,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--against compares IRC servers: it runs the irc front only, not "
             f"--front {options.front}"
         )
-    front = options.front or ("irc" if options.against else "all")
-    fronts = FRONTS if front == "all" else (front,)
     if plan.processes != plan.procs:
         print(
             f"fanout: {plan.processes} generator process(es), not {plan.procs}: "
@@ -1397,35 +954,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         plan = replace(plan, procs=plan.processes)
-    try:
-        results = run(
+    return plan
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    options = parser.parse_args(argv)
+    plan = _plan(parser, options)
+    front = options.front or ("irc" if options.against else "all")
+    outcome = guarded(
+        "fanout",
+        lambda: run(
             plan,
-            fronts,
+            FRONTS if front == "all" else (front,),
             shlex.split(options.server_args),
             against=options.against,
             profile=options.profile,
             profile_format=options.profile_format,
             keep_logs=options.keep_logs,
             progress=True,
-        )
-    except NoProgress as e:
-        print(f"fanout: {e}", file=sys.stderr)
-        return 2
-    except BenchmarkFailed as e:
-        print(f"fanout: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("fanout: interrupted", file=sys.stderr)
-        return 130
+        ),
+    )
+    if isinstance(outcome, int):
+        return outcome
+    results = outcome
     if len(results) > 1:
         print(summary(results), flush=True)
     if options.against:
         print(comparison(results[0], results[-1]), flush=True)
     if options.json:
-        if len(results) == 1:
-            print(json.dumps(asdict(results[0])))
-        else:
-            print(json.dumps({result.label: asdict(result) for result in results}))
+        objects = {result.label: figures.as_json(result) for result in results}
+        print(json.dumps(objects if len(results) > 1 else objects[results[0].label]))
     return 0 if all(result.faultless for result in results) else 3
 
 

@@ -780,6 +780,7 @@ class IdleClient(Protocol):
     def __init__(self, index: int) -> None:
         self.nick = idle_nick(index)
         self.ready: Deferred[None] = Deferred()
+        self.is_ready = False
         self.gone: Deferred[None] = Deferred()
         self.closing = False
         self.dropped = False
@@ -805,6 +806,7 @@ class IdleClient(Protocol):
             self.fail("garbled input")
 
     def registered(self) -> None:
+        self.is_ready = True
         if not self.ready.called:
             self.ready.callback(None)
 

@@ -14,14 +14,17 @@ stopped, and running the reactor until a piece of work ends. Linux only.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -114,6 +117,19 @@ def running_server(
         yield Server(process, ports)
     finally:
         stop_server(process, timeout)
+
+
+@contextmanager
+def run_directory(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temporary directory for a server's run; removed at the end unless C{keep}."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield directory
+    finally:
+        if keep:
+            print(f"server directory kept in {directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def await_ports(
@@ -284,17 +300,6 @@ def history_texts(data_dir: Path, room: str) -> list[str]:
     return texts
 
 
-# Figures
-
-
-def percentile_ms(ordered: Sequence[int], fraction: float) -> float | None:
-    """Nearest-rank percentile of nanosecond values, in milliseconds."""
-    if not ordered:
-        return None
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1] / 1e6
-
-
 # The reactor
 
 
@@ -342,3 +347,36 @@ def drive(reactor: Any, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     if isinstance(result, Failure):
         result.raiseException()
     return result
+
+
+# The command line
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark of the real server takes."""
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help='extra twistedchat options, one string: --server-args="--max-line 8192"',
+    )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the server's directory"
+    )
+
+
+def guarded(name: str, work: Callable[[], T]) -> T | int:
+    """
+    C{work()}, or the exit status of its failure, said on stderr: 2 when
+    nothing was delivered, 1 when the benchmark could not run, 130 on Ctrl+C.
+    """
+    try:
+        return work()
+    except NoProgress as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return 2
+    except BenchmarkFailed as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130

@@ -44,6 +44,13 @@ from twistedchat.persistence import FSYNC_POLICIES, HistoryWriter, file_name  # 
 HEARTBEAT = 0.001
 
 
+def beat(lateness: list[float], last: list[float]) -> None:
+    """A heartbeat: how late it runs goes to C{lateness}; C{last}: the last one's time."""
+    now = time.perf_counter()
+    lateness.append(now - last[0] - HEARTBEAT)
+    last[0] = now
+
+
 def run(
     reactor: Any,
     messages: int,
@@ -57,14 +64,7 @@ def run(
     user = User("bench", "bench", 33)
     names = [f"room{n}" for n in range(rooms)]
     lateness: list[float] = []
-    last_beat = [time.perf_counter()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        lateness.append(now - last_beat[0] - HEARTBEAT)
-        last_beat[0] = now
-
-    heartbeat = task.LoopingCall(beat)
+    heartbeat = task.LoopingCall(beat, lateness, [time.perf_counter()])
     done: Deferred[dict[str, Any]] = Deferred()
     started: dict[str, float] = {}
 
@@ -74,13 +74,9 @@ def run(
             started["cpu"] = time.process_time()
         # Events are made as they come, as the server makes them per message.
         for n in range(start, min(start + slice_size, messages)):
+            text = f"message number {n}"
             writer.record(
-                Message(
-                    1_700_000_000 + n / 1000,
-                    names[n % rooms],
-                    user,
-                    f"message number {n}",
-                )
+                Message(1_700_000_000 + n / 1000, names[n % rooms], user, text)
             )
         if start + slice_size < messages:
             reactor.callLater(0, feed, start + slice_size)
@@ -91,26 +87,32 @@ def run(
         wall = time.perf_counter() - started["wall"]
         cpu = time.process_time() - started["cpu"]
         heartbeat.stop()
-        done.callback(
-            {
-                "messages": messages,
-                "rooms": rooms,
-                "fsync": fsync,
-                "seconds": wall,
-                "events_per_second": messages / wall,
-                "events_per_cpu_second": messages / cpu if cpu else float("inf"),
-                "longest_stall_ms": max(lateness) * 1000 if lateness else 0.0,
-                "p99_stall_ms": sorted(lateness)[int(len(lateness) * 0.99)] * 1000
-                if lateness
-                else 0.0,
-                "heartbeats": len(lateness),
-                "on_disk": count_on_disk(folder, rooms, messages),
-            }
+        result = figures(messages, wall, cpu, lateness)
+        result.update(
+            rooms=rooms, fsync=fsync, on_disk=count_on_disk(folder, rooms, messages)
         )
+        done.callback(result)
 
     heartbeat.start(HEARTBEAT, now=False)
     reactor.callLater(0.05, feed, 0)  # let the heartbeat settle first
     return {"deferred": done}
+
+
+def figures(
+    messages: int, wall: float, cpu: float, lateness: list[float]
+) -> dict[str, Any]:
+    """Rates and stalls of a run: C{lateness}, how late each heartbeat ran."""
+    return {
+        "messages": messages,
+        "seconds": wall,
+        "events_per_second": messages / wall,
+        "events_per_cpu_second": messages / cpu if cpu else float("inf"),
+        "longest_stall_ms": max(lateness) * 1000 if lateness else 0.0,
+        "p99_stall_ms": sorted(lateness)[int(len(lateness) * 0.99)] * 1000
+        if lateness
+        else 0.0,
+        "heartbeats": len(lateness),
+    }
 
 
 def count_on_disk(folder: str, rooms: int, messages: int) -> str:
@@ -126,6 +128,19 @@ def count_on_disk(folder: str, rooms: int, messages: int) -> str:
             return f"room{room}: {len(texts)} lines, not the {len(expected)} expected in order"
         found += len(texts)
     return f"all {found}, in order"
+
+
+def report(result: dict[str, Any]) -> str:
+    return (
+        f"history: {result['messages']:,} messages over {result['rooms']} rooms, "
+        f"fsync={result['fsync']}\n"
+        f"  appended          {result['events_per_second']:,.0f} events/s "
+        f"({result['seconds']:.3f} s, first record to on disk)\n"
+        f"  per CPU-second    {result['events_per_cpu_second']:,.0f} events\n"
+        f"  reactor stall     longest {result['longest_stall_ms']:.2f} ms, "
+        f"p99 {result['p99_stall_ms']:.2f} ms ({result['heartbeats']} heartbeats of 1 ms)\n"
+        f"  on disk           {result['on_disk']}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,16 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.json:
         print(json.dumps(result))
     else:
-        print(
-            f"history: {result['messages']:,} messages over {result['rooms']} rooms, "
-            f"fsync={result['fsync']}\n"
-            f"  appended          {result['events_per_second']:,.0f} events/s "
-            f"({result['seconds']:.3f} s, first record to on disk)\n"
-            f"  per CPU-second    {result['events_per_cpu_second']:,.0f} events\n"
-            f"  reactor stall     longest {result['longest_stall_ms']:.2f} ms, "
-            f"p99 {result['p99_stall_ms']:.2f} ms ({result['heartbeats']} heartbeats of 1 ms)\n"
-            f"  on disk           {result['on_disk']}"
-        )
+        print(report(result))
     return 0 if result["on_disk"].startswith("all") else 1
 
 

@@ -638,6 +638,89 @@ def problems_and_suspects(
 # The run
 
 
+@dataclass
+class Watched:
+    """What was seen of the server around the fuzzing."""
+
+    fronts: list[FrontResult]
+    users: tuple[ChatUser, ChatUser]  # the line user, the IRC user
+    memory_before: dict[str, int]
+    memory_after: dict[str, int]
+    running: bool
+    alive: bool
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much fuzzing per front, and how fast the users chat (see L{run})."""
+
+    inputs: int
+    seconds: float
+    connections: int
+    interval: float
+    seed: int
+
+
+def fuzz_while_chatting(
+    server: ServerProcess, token: str, journal: list[SentInput], budget: Budget
+) -> Watched:
+    """Two users chat while each front in turn is fuzzed."""
+    pid = server.process.pid
+    line_user = LineChatUser(server.ports["line"], f"wbline{token[:4]}", token)
+    irc_user = IRCChatUser(server.ports["irc"], f"wbirc{token[:4]}", token)
+    line_user.peer, irc_user.peer = irc_user, line_user
+    line_user.register()
+    irc_user.register()
+    memory_before = proc_status(pid)
+    stop = threading.Event()
+    chatters = [
+        threading.Thread(target=user.chat, args=(budget.interval, stop, 10.0))
+        for user in (line_user, irc_user)
+    ]
+    for thread in chatters:
+        thread.start()
+    fronts = [
+        FuzzRun(
+            server,
+            front,
+            budget.inputs,
+            budget.seconds,
+            budget.connections,
+            budget.seed,
+            journal,
+        ).run()
+        for front in FRONTS
+    ]
+    stop.set()
+    for thread in chatters:
+        thread.join()
+    memory_after = proc_status(pid)
+    running = server.process.poll() is None
+    alive = running and answers_names(server.ports["line"], line_user.nick)
+    for user in (line_user, irc_user):
+        user.socket.close()
+    users = (line_user, irc_user)
+    return Watched(fronts, users, memory_before, memory_after, running, alive)
+
+
+def chat_figures(user: ChatUser, front: str) -> dict[str, Any]:
+    """What one well-behaved user sent and got."""
+    assert user.peer is not None
+    figures = user.figures
+    latencies = figures.latencies_ns
+    return {
+        "front": front,
+        "sent": figures.sent,
+        "received": figures.received,
+        "lost": user.peer.figures.sent - figures.received,
+        "out_of_order": figures.out_of_order,
+        "duplicates": figures.duplicates,
+        "p99_latency_ms": percentile(latencies, 0.99),
+        "max_latency_ms": (max(latencies) / 1e6) if latencies else None,
+        "error": user.error,
+    }
+
+
 def run(
     inputs: int = 10_000,
     seconds: float = 60.0,
@@ -648,76 +731,38 @@ def run(
     """Start a server, fuzz each front while two users chat; return the report."""
     token = f"{random.Random(seed).getrandbits(32):08x}"
     journal: list[SentInput] = []
+    budget = Budget(inputs, seconds, connections, interval, seed)
     with tempfile.TemporaryDirectory(prefix="live-fuzz-") as folder:
         server = ServerProcess(folder, "--flood-rate", "0", "--max-per-address", "0")
         server.start()
-        pid = server.process.pid
         try:
-            line_user = LineChatUser(server.ports["line"], f"wbline{token[:4]}", token)
-            irc_user = IRCChatUser(server.ports["irc"], f"wbirc{token[:4]}", token)
-            line_user.peer, irc_user.peer = irc_user, line_user
-            line_user.register()
-            irc_user.register()
-            memory_before = proc_status(pid)
-            stop = threading.Event()
-            chatters = [
-                threading.Thread(target=user.chat, args=(interval, stop, 10.0))
-                for user in (line_user, irc_user)
-            ]
-            for thread in chatters:
-                thread.start()
-            fronts = [
-                FuzzRun(
-                    server, front, inputs, seconds, connections, seed, journal
-                ).run()
-                for front in FRONTS
-            ]
-            stop.set()
-            for thread in chatters:
-                thread.join()
-            memory_after = proc_status(pid)
-            running = server.process.poll() is None
-            alive = running and answers_names(server.ports["line"], line_user.nick)
-            for user in (line_user, irc_user):
-                user.socket.close()
+            watched = fuzz_while_chatting(server, token, journal, budget)
         finally:
             server.stop()
     problems, suspects = problems_and_suspects(server.output, journal)
-    chat: dict[str, dict[str, Any]] = {}
-    for user in (line_user, irc_user):
-        assert user.peer is not None
-        figures = user.figures
-        chat[user.nick] = {
-            "front": "line" if user is line_user else "irc",
-            "sent": figures.sent,
-            "received": figures.received,
-            "lost": user.peer.figures.sent - figures.received,
-            "out_of_order": figures.out_of_order,
-            "duplicates": figures.duplicates,
-            "p99_latency_ms": percentile(figures.latencies_ns, 0.99),
-            "max_latency_ms": (max(figures.latencies_ns) / 1e6)
-            if figures.latencies_ns
-            else None,
-            "error": user.error,
-        }
+    line_user, irc_user = watched.users
+    chat = {
+        line_user.nick: chat_figures(line_user, "line"),
+        irc_user.nick: chat_figures(irc_user, "irc"),
+    }
     lost = sum(entry["lost"] for entry in chat.values())
     disorder = sum(entry["out_of_order"] for entry in chat.values())
     return {
-        "fronts": {result.front: asdict(result) for result in fronts},
+        "fronts": {result.front: asdict(result) for result in watched.fronts},
         "chat": chat,
         "lost": lost,
         "out_of_order": disorder,
-        "server_running": running,
-        "server_alive": alive,
+        "server_running": watched.running,
+        "server_alive": watched.alive,
         "server_exit_status": server.process.returncode,
-        "rss_before_bytes": memory_before.get("VmRSS"),
-        "rss_after_bytes": memory_after.get("VmRSS"),
-        "rss_peak_bytes": memory_after.get("VmHWM"),
+        "rss_before_bytes": watched.memory_before.get("VmRSS"),
+        "rss_after_bytes": watched.memory_after.get("VmRSS"),
+        "rss_peak_bytes": watched.memory_after.get("VmHWM"),
         "tracebacks": sum(1 for line in server.output if PROBLEM.search(line)),
         "log_lines": len(server.output),
         "problems": problems[:200],
         "suspect_inputs": suspects,
-        "ok": lost == 0 and disorder == 0 and alive and not problems,
+        "ok": lost == 0 and disorder == 0 and watched.alive and not problems,
     }
 
 

@@ -14,10 +14,12 @@ limit. This is a steady chat load, not a flood: the offered rate is fixed
 (about N / interval messages per second), the question is whether the server
 carries it without losing anything and how much it costs.
 
-How: the server is started and stopped by L{harness}, as for C{fanout.py} (the
+How: as for C{fanout.py}, the server is started and stopped by L{harness} (the
 real C{twistd -n twistedchat} of this source tree, flood control and the
-per-address limit off, log to a file). The generator is this one Twisted
-process, in three phases:
+per-address limit off, log to a file) and the clients live in one load
+generator process, forked and taken through the phases by L{generators},
+which samples the server around them; L{figures} makes and prints the
+figures. The phases:
 
  1. connect: the N clients connect at once; each sends C{NICK c<K>} and
     C{JOIN load<K mod R>} and waits for C{you are in #load<..>}. The connect
@@ -50,37 +52,44 @@ import json
 import math
 import random
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 from array import array
-from contextlib import suppress
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
+import figures
+from figures import Figures, Stopped, percentile_ms
+from generators import (
+    Measurement,
+    Phases,
+    Reply,
+    check_names,
+    close_all,
+    generator_processes,
+    measure,
+    register_all,
+    send_outcome,
+)
 from harness import (
     HOST,
-    MIB,
     SATURATED,
     SECOND_NS,
     BenchmarkFailed,
-    NoProgress,
-    drive,
-    percentile_ms,
+    add_server_options,
+    guarded,
     raise_file_limit,
+    run_directory,
     running_server,
     scan_log,
-    server_cpu_seconds,
-    server_ending_problems,
-    server_memory_mib,
-    within,
 )
-from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IDelayedCall, ITCPTransport, ITransport
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
 SERVER_ARGS = ("--flood-rate", "0", "--max-per-address", "0")  # harness passes them
@@ -220,7 +229,7 @@ class LoadClient(Protocol):
     wire: ITransport
     _buffer = b""
     _now = 0
-    _names: Deferred[list[str]] | None = None
+    _names: Deferred[set[str]] | None = None
 
     def __init__(self, index: int, tally: Tally) -> None:
         self.index = index
@@ -228,8 +237,8 @@ class LoadClient(Protocol):
         self.nick = f"c{index}"
         self.room = f"load{tally.plan.room_of(index)}"
         self._in_room = f"you are in #{self.room} (".encode()
-        self.joined: Deferred[None] = Deferred()
-        self.is_joined = False
+        self.ready: Deferred[None] = Deferred()  # in its room
+        self.is_ready = False
         self.gone: Deferred[None] = Deferred()
         self.closing = False
         self._timer: IDelayedCall | None = None
@@ -246,14 +255,14 @@ class LoadClient(Protocol):
         if not self.closing:
             self.tally.dropped += 1
         lost = BenchmarkFailed(f"{self.nick}: connection lost")
-        if not self.joined.called:
-            self.joined.errback(lost)
+        if not self.ready.called:
+            self.ready.errback(lost)
         if self._names is not None and not self._names.called:
             self._names.errback(lost)
         self.stop_sending()
         self.gone.callback(None)
 
-    def ask_names(self) -> Deferred[list[str]]:
+    def ask_names(self) -> Deferred[set[str]]:
         self._names = Deferred()
         self.wire.write(b"NAMES\n")
         return self._names
@@ -317,13 +326,13 @@ class LoadClient(Protocol):
 
     def server_line(self, text: bytes) -> None:
         if text.startswith(self._in_room):
-            self.is_joined = True
-            if not self.joined.called:
-                self.joined.callback(None)
+            self.is_ready = True
+            if not self.ready.called:
+                self.ready.callback(None)
         elif text.startswith(b"error: "):
             self.tally.server_errors.append(f"{self.nick}: {text.decode()}")
-            if not self.joined.called:
-                self.joined.errback(BenchmarkFailed(f"{self.nick}: {text.decode()}"))
+            if not self.ready.called:
+                self.ready.errback(BenchmarkFailed(f"{self.nick}: {text.decode()}"))
         elif (
             self._names is not None
             and not self._names.called
@@ -332,114 +341,85 @@ class LoadClient(Protocol):
         ):
             # Once every client is in its room, the only quote-free server line
             # besides "you are in" is the NAMES answer.
-            self._names.callback(text.decode().split())
+            self._names.callback(set(text.decode().split()))
 
 
-# Running the load
+# The generator process's work
 
 
-@dataclass
-class Measurement:
-    outcome: str
-    connect_seconds: float
-    send_seconds: float
-    wall_seconds: float
-    server_cpu_seconds: float
-    generator_cpu_seconds: float
-    server_idle_rss_mib: float
-    server_connected_rss_mib: float
-    server_rss_mib: float
-    server_peak_rss_mib: float
-    unclosed: int
+class LoadWorkload:
+    """
+    The clients in the load generator process, phase by phase (see
+    L{generators}): each C{command_<name>} runs one phase and returns what to
+    report.
+    """
 
+    def __init__(self, reactor: Any, plan: Plan, port: int) -> None:
+        self.reactor = reactor
+        self.plan = plan
+        self.tally = Tally(plan)
+        self.endpoint = TCP4ClientEndpoint(
+            reactor, HOST, port, timeout=int(CONNECT_TIMEOUT)
+        )
+        self.clients = [LoadClient(index, self.tally) for index in range(plan.clients)]
 
-async def measure(
-    reactor: Any, port: int, server_pid: int, tally: Tally
-) -> Measurement:
-    """Connect, join, chat, drain and count; the reactor is passed in."""
-    plan = tally.plan
-    endpoint = TCP4ClientEndpoint(reactor, HOST, port, timeout=int(CONNECT_TIMEOUT))
-    clients = [LoadClient(index, tally) for index in range(plan.clients)]
-    idle_rss, _ = server_memory_mib(server_pid)
+    async def command_connect(self) -> Reply:
+        return await register_all(
+            self.reactor,
+            self.endpoint,
+            self.clients,
+            timeout=CONNECT_TIMEOUT,
+            what="connecting",
+        )
 
-    start = time.perf_counter_ns()
-    for client in clients:
-        connectProtocol(endpoint, client).addErrback(_fail_joining, client)
-    joined = gatherResults([client.joined for client in clients], consumeErrors=True)
-    try:
-        await within(reactor, CONNECT_TIMEOUT, "connecting", joined)
-    except BenchmarkFailed as e:
-        count = sum(1 for client in clients if client.is_joined)
-        raise BenchmarkFailed(
-            f"{e} ({count} of {plan.clients} clients in their rooms)"
-        ) from None
-    connect_seconds = (time.perf_counter_ns() - start) / SECOND_NS
+    async def command_names(self) -> Reply:
+        asking = [(client, client.room, client.ask_names()) for client in self.clients]
+        return await check_names(self.reactor, asking, self.members, CONNECT_TIMEOUT)
 
-    asking = [client.ask_names() for client in clients]
-    listings = await within(
-        reactor, CONNECT_TIMEOUT, "NAMES", gatherResults(asking, consumeErrors=True)
-    )
-    for client, listing in zip(clients, listings, strict=True):
+    def members(self, client: Any) -> set[str]:
+        """The nicks in C{client}'s room."""
+        plan = self.plan
         room = plan.room_of(client.index)
-        members = {f"c{k}" for k in range(room, plan.clients, plan.rooms)}
-        if set(listing) != members:
-            raise BenchmarkFailed(
-                f"{client.nick} sees {len(listing)} members of #{client.room}, "
-                f"expected {len(members)}"
-            )
-    connected_rss, _ = server_memory_mib(server_pid)
+        return {f"c{k}" for k in range(room, plan.clients, plan.rooms)}
 
-    rng = random.Random(plan.seed)
-    server_cpu = server_cpu_seconds(server_pid)
-    generator_cpu = time.process_time()
-    tally.sending = True
-    tally.first_send_ns = time.perf_counter_ns()
-    for client in clients:
-        client.start_sending(reactor, rng, rng.uniform(0, plan.interval))
-    await _sleep(reactor, plan.seconds)
-    tally.stop_sending()
-    send_seconds = (time.perf_counter_ns() - tally.first_send_ns) / SECOND_NS
-    for client in clients:
-        client.stop_sending()
-    deadline = reactor.callLater(plan.drain, tally.finish, "drain timed out")
-    outcome = await tally.finished
-    if deadline.active():
-        deadline.cancel()
-    server_cpu = server_cpu_seconds(server_pid) - server_cpu
-    generator_cpu = time.process_time() - generator_cpu
-    rss, peak = server_memory_mib(server_pid)
-    end = tally.last_delivery_ns or time.perf_counter_ns()
+    async def command_arm(self) -> Reply:
+        """Nothing to set up: the receivers count from their first line."""
+        return {}
 
-    for client in clients:
-        client.closing = True
-        client.wire.loseConnection()
-    gone = gatherResults([client.gone for client in clients], consumeErrors=True)
-    with suppress(BenchmarkFailed):  # reported as unclosed; the server stops anyway
-        await within(reactor, CONNECT_TIMEOUT, "closing", gone)
-    return Measurement(
-        outcome=outcome,
-        connect_seconds=connect_seconds,
-        send_seconds=send_seconds,
-        wall_seconds=(end - tally.first_send_ns) / SECOND_NS,
-        server_cpu_seconds=server_cpu,
-        generator_cpu_seconds=generator_cpu,
-        server_idle_rss_mib=idle_rss,
-        server_connected_rss_mib=connected_rss,
-        server_rss_mib=rss,
-        server_peak_rss_mib=peak,
-        unclosed=sum(1 for client in clients if not client.gone.called),
-    )
+    async def command_send(self) -> Reply:
+        """Chat for the planned seconds, then wait for the last deliveries."""
+        plan, tally, reactor = self.plan, self.tally, self.reactor
+        rng = random.Random(plan.seed)
+        cpu = time.process_time()
+        tally.sending = True
+        tally.first_send_ns = time.perf_counter_ns()
+        for client in self.clients:
+            client.start_sending(reactor, rng, rng.uniform(0, plan.interval))
+        await deferLater(reactor, plan.seconds)
+        tally.stop_sending()
+        send_seconds = (time.perf_counter_ns() - tally.first_send_ns) / SECOND_NS
+        for client in self.clients:
+            client.stop_sending()
+        deadline = reactor.callLater(plan.drain, tally.finish, "drain timed out")
+        reply = await send_outcome(tally.finished, deadline, tally, cpu)
+        return {**reply, "send_seconds": send_seconds}
 
+    async def command_settle(self) -> Reply:
+        tally = self.tally
+        return {
+            "expected": tally.expected,
+            "unique": tally.unique,
+            "duplicated": tally.duplicates,
+            "unexpected": tally.unexpected,
+            "out_of_order": tally.out_of_order,
+            "latencies": tally.latencies.tobytes(),
+            "timer_lag": tally.timer_lag.tobytes(),
+            "server_errors": tally.server_errors[:10],
+        }
 
-def _sleep(reactor: Any, seconds: float) -> Deferred[None]:
-    slept: Deferred[None] = Deferred()
-    reactor.callLater(seconds, slept.callback, None)
-    return slept
-
-
-def _fail_joining(failure: Failure, client: LoadClient) -> None:
-    if not client.joined.called:
-        client.joined.errback(failure)
+    async def command_close(self) -> Reply:
+        unclosed = await close_all(self.reactor, self.clients, CONNECT_TIMEOUT)
+        return {"dropped": self.tally.dropped, "unclosed": unclosed}
 
 
 # Results
@@ -447,59 +427,24 @@ def _fail_joining(failure: Failure, client: LoadClient) -> None:
 
 @dataclass
 class LoadResult:
+    figures: Figures
     clients: int
     rooms: int
     seconds: float
     interval: float
-    outcome: str  # completed or drain timed out
-    messages_sent: int
+    messages_sent: int  # figures.sent, under the name this JSON always had
     offered_messages_per_second: float
     sent_messages_per_second: float
-    expected: int
-    deliveries: int  # unique (sender, seq) arrivals at a receiver
-    lost: int
-    duplicated: int
+    send_seconds: float  # first send to the end of sending
     out_of_order: int
-    unexpected: int
-    dropped_connections: int
-    server_errors: list[str]
-    send_seconds: float
-    wall_seconds: float
-    deliveries_per_second: float
-    server_cpu_seconds: float
-    server_cpu_share: float
-    deliveries_per_server_cpu_second: float | None
-    latency_p50_ms: float | None
-    latency_p99_ms: float | None
-    latency_max_ms: float | None
     timer_lag_p99_ms: float | None
     timer_lag_max_ms: float | None
-    connect_seconds: float
-    server_idle_rss_mib: float
-    server_connected_rss_mib: float
-    server_rss_mib: float
-    server_peak_rss_mib: float
-    generator_cpu_seconds: float
-    generator_cpu_share: float
     generator_kept_up: bool
-    bottleneck: str
     file_limit: int
-    server_log_bytes: int
-    server_log_problems: int
-    server_log_samples: list[str]
-    server_exit_code: int | None
-    server_shut_down: bool  # the log ends with twistd's "Server Shut Down."
-    unclosed_connections: int
 
     @property
     def faultless(self) -> bool:
-        return not (
-            self.lost
-            or self.duplicated
-            or self.out_of_order
-            or self.unexpected
-            or self.dropped_connections
-        )
+        return self.figures.faultless and not self.out_of_order
 
 
 def generator_kept_up(
@@ -526,73 +471,37 @@ def bottleneck(server_share: float, generator_share: float, kept_up: bool) -> st
 
 
 def summarise(
-    tally: Tally,
-    measured: Measurement,
-    file_limit: int,
-    directory: Path,
-    exit_code: int | None,
+    plan: Plan, measured: Measurement, stopped: Stopped, file_limit: int
 ) -> LoadResult:
-    plan = tally.plan
-    log = scan_log(directory)
-    wall = measured.wall_seconds
-    rate = tally.unique / wall if wall > 0 else 0.0
-    server_share = measured.server_cpu_seconds / wall if wall > 0 else 0.0
-    generator_share = measured.generator_cpu_seconds / wall if wall > 0 else 0.0
-    per_cpu = (
-        tally.unique / measured.server_cpu_seconds
-        if measured.server_cpu_seconds
-        else None
-    )
-    latencies = sorted(tally.latencies)
-    lags = sorted(tally.timer_lag)
+    (send,), (settled,) = measured.send, measured.settled
+    lags = figures.gathered([settled], "timer_lag")
     lag_p99 = percentile_ms(lags, 0.99)
-    sent_rate = tally.sent / measured.send_seconds if measured.send_seconds else 0.0
+    send_seconds = send["send_seconds"]
+    sent_rate = send["sent"] / send_seconds if send_seconds else 0.0
     kept_up = generator_kept_up(sent_rate, plan.offered_rate, lag_p99)
+
+    def verdict(server_share: float, generator_shares: Sequence[float]) -> str:
+        return bottleneck(server_share, sum(generator_shares), kept_up)
+
     return LoadResult(
+        figures=figures.summarise(measured, stopped, verdict),
         clients=plan.clients,
         rooms=plan.rooms,
         seconds=plan.seconds,
         interval=plan.interval,
-        outcome=measured.outcome,
-        messages_sent=tally.sent,
+        messages_sent=send["sent"],
         offered_messages_per_second=plan.offered_rate,
         sent_messages_per_second=sent_rate,
-        expected=tally.expected,
-        deliveries=tally.unique,
-        lost=tally.expected - tally.unique,
-        duplicated=tally.duplicates,
-        out_of_order=tally.out_of_order,
-        unexpected=tally.unexpected,
-        dropped_connections=tally.dropped,
-        server_errors=tally.server_errors[:10],
-        send_seconds=measured.send_seconds,
-        wall_seconds=wall,
-        deliveries_per_second=rate,
-        server_cpu_seconds=measured.server_cpu_seconds,
-        server_cpu_share=server_share,
-        deliveries_per_server_cpu_second=per_cpu,
-        latency_p50_ms=percentile_ms(latencies, 0.50),
-        latency_p99_ms=percentile_ms(latencies, 0.99),
-        latency_max_ms=percentile_ms(latencies, 1.0),
+        send_seconds=send_seconds,
+        out_of_order=settled["out_of_order"],
         timer_lag_p99_ms=lag_p99,
         timer_lag_max_ms=percentile_ms(lags, 1.0),
-        connect_seconds=measured.connect_seconds,
-        server_idle_rss_mib=measured.server_idle_rss_mib,
-        server_connected_rss_mib=measured.server_connected_rss_mib,
-        server_rss_mib=measured.server_rss_mib,
-        server_peak_rss_mib=measured.server_peak_rss_mib,
-        generator_cpu_seconds=measured.generator_cpu_seconds,
-        generator_cpu_share=generator_share,
         generator_kept_up=kept_up,
-        bottleneck=bottleneck(server_share, generator_share, kept_up),
         file_limit=file_limit,
-        server_log_bytes=log.bytes,
-        server_log_problems=log.problems,
-        server_log_samples=log.samples,
-        server_exit_code=exit_code,
-        server_shut_down=log.shut_down,
-        unclosed_connections=measured.unclosed,
     )
+
+
+# Running
 
 
 def run(
@@ -606,111 +515,73 @@ def run(
     seed: int = 0,
     keep_logs: bool = False,
 ) -> LoadResult:
-    """
-    Start the server, run the load, stop the server and return the figures.
-
-    Runs the global reactor, so it can be called once per process.
-    """
+    """Start the server, run the load, stop the server and return the figures."""
     plan = Plan(clients, rooms, seconds, interval, drain, seed)
     plan.check()
     # Before the server starts: it inherits the limit.
     file_limit = raise_file_limit(clients + SPARE_FILES)
-    from twisted.internet import reactor
-
-    directory = Path(tempfile.mkdtemp(prefix="load-"))
-    try:
-        tally = Tally(plan)
-        # harness's twistd_command already turns flood control and the
-        # per-address limit off; SERVER_ARGS says so again, explicitly.
-        arguments = [*SERVER_ARGS, *server_args]
+    # harness's twistd_command already turns flood control and the
+    # per-address limit off; SERVER_ARGS says so again, explicitly.
+    arguments = [*SERVER_ARGS, *server_args]
+    phases = Phases(timeout=CONNECT_TIMEOUT + 30, send=seconds + drain + 30)
+    with run_directory("load-", keep_logs) as directory:
         with running_server(directory, arguments, CONNECT_TIMEOUT) as server:
-            pid = server.process.pid
-            measured = drive(reactor, lambda: measure(reactor, server.port, pid, tally))
-        result = summarise(
-            tally, measured, file_limit, directory, server.process.returncode
-        )
-    finally:
-        if keep_logs:
-            print(f"server log kept in {directory}", file=sys.stderr)
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
-    if tally.unique == 0:
-        raise NoProgress(
-            f"the load ended ({measured.outcome}) without a single delivery"
-            + "".join(f"\n  server log: {line}" for line in result.server_log_samples)
-        )
+            port = server.port
+            workload = [lambda reactor: LoadWorkload(reactor, plan, port)]
+            with generator_processes(workload, "load") as generators:
+                measured = measure(
+                    generators, server.process.pid, phases, nullcontext([])
+                )
+        log = scan_log(directory)
+        stopped = Stopped(server.process.returncode, log.shut_down, None, log)
+    result = summarise(plan, measured, stopped, file_limit)
+    figures.check_progress("load", result.figures)
     return result
 
 
 def report(result: LoadResult) -> str:
-    def ms(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.2f}"
-
-    per_cpu = result.deliveries_per_server_cpu_second
+    f = result.figures
+    rows = figures.rows(f, result.clients, "in their rooms")
+    late = (
+        f"; send timers late p99 {figures.ms(result.timer_lag_p99_ms)} ms, "
+        f"max {figures.ms(result.timer_lag_max_ms)} ms; "
+        + ("kept up" if result.generator_kept_up else "DID NOT KEEP UP")
+    )
     lines = [
-        f"load: {result.clients} clients over {result.rooms} rooms, "
-        f"{result.seconds:g} s, one message per {result.interval:g} s per client",
-        f"  outcome            {result.outcome}",
-        f"  messages sent      {result.messages_sent:,} "
-        f"({result.sent_messages_per_second:,.0f}/s of "
-        f"{result.offered_messages_per_second:,.0f}/s planned)",
-        f"  deliveries         {result.deliveries:,} of {result.expected:,} expected",
-        f"  lost               {result.lost:,}",
-        f"  duplicated         {result.duplicated:,}",
-        f"  out of order       {result.out_of_order:,}",
-        f"  wall               {result.wall_seconds:.3f} s (first send to last "
-        f"delivery; sending {result.send_seconds:.3f} s)",
-        f"  deliveries/s       {result.deliveries_per_second:,.0f} (wall)",
-        "  per server CPU-s   "
-        + ("n/a" if per_cpu is None else f"{per_cpu:,.0f} deliveries")
-        + f" (server CPU {result.server_cpu_seconds:.2f} s = "
-        f"{result.server_cpu_share:.0%} of one core)",
-        f"  latency ms         p50 {ms(result.latency_p50_ms)}  "
-        f"p99 {ms(result.latency_p99_ms)}  max {ms(result.latency_max_ms)}",
-        f"  connect            {result.connect_seconds:.3f} s "
-        f"({result.clients} clients connected, named and in their rooms)",
-        f"  server RSS         {result.server_rss_mib:.1f} MiB at the end, "
-        f"peak {result.server_peak_rss_mib:.1f} MiB (idle "
-        f"{result.server_idle_rss_mib:.1f}, connected "
-        f"{result.server_connected_rss_mib:.1f})",
-        f"  generator CPU      {result.generator_cpu_seconds:.2f} s = "
-        f"{result.generator_cpu_share:.0%} of wall; send timers late p99 "
-        f"{ms(result.timer_lag_p99_ms)} ms, max {ms(result.timer_lag_max_ms)} ms; "
-        + ("kept up" if result.generator_kept_up else "DID NOT KEEP UP"),
-        f"  bottleneck         {result.bottleneck}",
-        f"  server log         {result.server_log_bytes / MIB:.1f} MiB, "
-        f"{result.server_log_problems} warning/error lines",
+        ("outcome", rows["outcome"]),
+        (
+            "messages sent",
+            f"{f.sent:,} ({result.sent_messages_per_second:,.0f}/s of "
+            f"{result.offered_messages_per_second:,.0f}/s planned)",
+        ),
+        *((label, rows[label]) for label in ("deliveries", "lost", "duplicated")),
+        ("out of order", f"{result.out_of_order:,}"),
+        ("wall", rows["wall"]),
+        ("sending", f"{result.send_seconds:.3f} s (first send to the end of sending)"),
+        *(
+            (label, rows[label])
+            for label in ("deliveries/s", "per server CPU-s", "latency ms")
+        ),
+        *((label, rows[label]) for label in ("connect", "server RSS")),
+        ("generator CPU", rows["generator CPU"] + late),
+        *((label, rows[label]) for label in ("bottleneck", "server log")),
     ]
+    title = (
+        f"load: {result.clients} clients over {result.rooms} rooms, "
+        f"{result.seconds:g} s, one message per {result.interval:g} s per client"
+    )
     loud = []
-    if result.outcome != "completed":
-        loud.append(f"drain: not every message arrived ({result.outcome})")
-    if result.lost:
-        loud.append(f"LOST {result.lost:,} of {result.expected:,} deliveries")
-    if result.duplicated:
-        loud.append(f"DUPLICATED {result.duplicated:,} deliveries")
+    if f.outcome != "completed":
+        loud.append(f"drain: not every message arrived ({f.outcome})")
     if result.out_of_order:
         loud.append(f"{result.out_of_order:,} deliveries OUT OF ORDER")
-    if result.unexpected:
-        loud.append(f"{result.unexpected:,} garbled or misaddressed message lines")
-    if result.dropped_connections:
-        loud.append(f"{result.dropped_connections} connections dropped during the run")
-    if result.unclosed_connections:
-        loud.append(
-            f"{result.unclosed_connections} connections did not close at the end"
-        )
-    loud.extend(f"server error reply: {text}" for text in result.server_errors)
-    loud.extend(
-        server_ending_problems(
-            result.server_exit_code,
-            result.server_shut_down,
-            result.server_log_samples,
-        )
-    )
-    lines.extend(f"!!! {text}" for text in loud)
-    return "\n".join(lines)
+    return figures.report(title, lines, (), [*loud, *figures.problems(f)])
 
 
-def main(argv: list[str] | None = None) -> int:
+# The command line
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[1] if __doc__ else ""
     )
@@ -732,51 +603,45 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds allowed, after the last send, for the last deliveries",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the jitter")
-    parser.add_argument(
-        "--server-args",
-        default="",
-        help='extra twistedchat options, one string: --server-args="--max-line 8192"',
-    )
+    add_server_options(parser)
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
-    parser.add_argument(
-        "--keep-logs", action="store_true", help="keep the server's log directory"
-    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     options = parser.parse_args(argv)
+    plan = Plan(
+        options.clients,
+        options.rooms,
+        options.seconds,
+        options.interval,
+        options.drain,
+        options.seed,
+    )
     try:
-        Plan(
-            options.clients,
-            options.rooms,
-            options.seconds,
-            options.interval,
-            options.drain,
-            options.seed,
-        ).check()
+        plan.check()
     except ValueError as e:
         parser.error(str(e))
-    try:
-        result = run(
-            options.clients,
-            options.rooms,
-            options.seconds,
-            options.interval,
+    outcome = guarded(
+        "load",
+        lambda: run(
+            plan.clients,
+            plan.rooms,
+            plan.seconds,
+            plan.interval,
             shlex.split(options.server_args),
-            drain=options.drain,
-            seed=options.seed,
+            drain=plan.drain,
+            seed=plan.seed,
             keep_logs=options.keep_logs,
-        )
-    except NoProgress as e:
-        print(f"load: {e}", file=sys.stderr)
-        return 2
-    except BenchmarkFailed as e:
-        print(f"load: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("load: interrupted", file=sys.stderr)
-        return 130
-    print(report(result), flush=True)
+        ),
+    )
+    if isinstance(outcome, int):
+        return outcome
+    print(report(outcome), flush=True)
     if options.json:
-        print(json.dumps(asdict(result)))
-    return 0 if result.faultless else 3
+        print(json.dumps(figures.as_json(outcome)))
+    return 0 if outcome.faultless else 3
 
 
 if __name__ == "__main__":

@@ -255,7 +255,7 @@ def instructions(plan: Plan) -> int:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--front", choices=[*FRONTS, "all"], default="all")
     parser.add_argument("--clients", type=int, default=100)
@@ -273,6 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="do not check what each member got (--instructions' own runs)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON line per front")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     options = parser.parse_args(argv)
     if not 1 <= options.senders <= options.clients or options.rounds < 2:
         parser.error("need 1 <= senders <= clients and at least 2 rounds")
