@@ -17,7 +17,7 @@ from twistedchat import __version__, codec
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
-from twistedchat.fronts.irc import IRCFront, IRCProtocol
+from twistedchat.fronts.irc import COMMANDS, Command, IRCFront, IRCProtocol
 from twistedchat.fronts.line import LineFront
 from twistedchat.persistence import HistoryWriter
 
@@ -1301,10 +1301,10 @@ class FramingTests(IRCFrontTestCase):
     def test_failing_command_answers_and_keeps_connection(self) -> None:
         (toto,) = self.connect_all("toto")
 
-        def explode(prefix: str, params: list[str]) -> None:
+        def explode(client: IRCProtocol, params: list[str]) -> None:
             raise RuntimeError("bug")
 
-        toto.protocol.irc_LIST = explode  # type: ignore[method-assign]
+        self.patch(self.front, "commands", {**COMMANDS, "LIST": Command(explode)})
         toto.send("LIST", "PING x")
         self.assertEqual(
             toto.lines(),

@@ -1,0 +1,205 @@
+"""
+Channels, which are the rooms of every front: JOIN (with the topic, the names
+and recent history that follow it), PART, NAMES, LIST, TOPIC, MODE, KICK and
+INVITE.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from twisted.words.protocols import irc
+
+from ...core import errors
+from ...core.names import fold_nick
+from ...core.session import Session
+from ...core.views import RoomView
+from .numerics import RPL_CREATIONTIME, RPL_TOPICWHOTIME, room_name
+from .registration import KICKLEN, TOPICLEN
+from .render import SERVER, channel, clean, compose, rows, server_time
+
+if TYPE_CHECKING:
+    from .protocol import IRCProtocol
+
+
+def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
+    session = client.registered_session()
+    if params[0] == "0":
+        for name in session.rooms:
+            client.factory.service.part(session, name, "Left all channels")
+        return
+    for name in params[0].split(","):
+        try:
+            join(client, session, room_name(name))
+        except errors.AlreadyInRoom:
+            pass  # as IRC servers do: joining a channel you are on is a no-op
+        except errors.ChatError as e:
+            client.refused(e)
+
+
+def join(client: IRCProtocol, session: Session, name: str) -> None:
+    service = client.factory.service
+    service.join(session, name)
+    room = service.room(name)
+    if room.topic:
+        send_topic(client, room)
+    send_names(client, room)
+    replay(client, room)
+
+
+def replay(client: IRCProtocol, room: RoomView) -> None:
+    """Recent history, as NOTICEs (with their time when the client asked)."""
+    entries = client.factory.service.recent(room.name)
+    for entry in entries:
+        source = f"{clean(entry.nick)}!history@{SERVER}"
+        lines = rows(entry.text) or [""]
+        if entry.kind == "image":
+            lines = ["shows a picture:", *lines]
+        for row in lines:
+            if client.tagged:
+                tags = f"@time={server_time(entry.time)} "
+                client.send_line(
+                    tags
+                    + compose(source, "PRIVMSG", channel(room.name), clean(row) or " ")
+                )
+            else:
+                stamp = time.strftime("%H:%M", time.localtime(entry.time))
+                client.send_line(
+                    compose(
+                        SERVER,
+                        "NOTICE",
+                        channel(room.name),
+                        f"[{stamp}] <{entry.nick}> {clean(row)}",
+                    )
+                )
+
+
+def irc_PART(client: IRCProtocol, params: list[str]) -> None:
+    reason = params[1] if len(params) > 1 else ""
+    for name in params[0].split(","):
+        try:
+            client.factory.service.part(
+                client.registered_session(), room_name(name), reason
+            )
+        except errors.ChatError as e:
+            client.refused(e)
+
+
+def irc_NAMES(client: IRCProtocol, params: list[str]) -> None:
+    service = client.factory.service
+    if not params or not params[0]:
+        client.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list.")
+        return
+    for name in params[0].split(","):
+        try:
+            send_names(client, service.room(room_name(name)))
+        except errors.ChatError:
+            client.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list.")
+
+
+def send_names(client: IRCProtocol, room: RoomView) -> None:
+    names = [("@" if room.is_operator(u) else "") + u.nick for u in room.members]
+    line: list[str] = []
+    for name in names:
+        line.append(name)
+        if len(" ".join(line)) > 400:
+            client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
+            line = []
+    if line:
+        client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
+    client.reply(irc.RPL_ENDOFNAMES, channel(room.name), "End of /NAMES list.")
+
+
+def irc_LIST(client: IRCProtocol, params: list[str]) -> None:
+    service = client.factory.service
+    client.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
+    for room in service.list_rooms():
+        client.reply(
+            irc.RPL_LIST, channel(room.name), str(room.members), clean(room.topic)
+        )
+    client.reply(irc.RPL_LISTEND, "End of /LIST")
+
+
+def irc_TOPIC(client: IRCProtocol, params: list[str]) -> None:
+    service = client.factory.service
+    name = room_name(params[0])
+    if len(params) > 1:
+        topic = params[1][:TOPICLEN]
+        service.set_topic(client.registered_session(), name, topic)
+        return
+    room = service.room(name)
+    if room.topic:
+        send_topic(client, room)
+    else:
+        client.reply(irc.RPL_NOTOPIC, channel(room.name), "No topic is set")
+
+
+def send_topic(client: IRCProtocol, room: RoomView) -> None:
+    client.reply(irc.RPL_TOPIC, channel(room.name), clean(room.topic))
+    client.reply(
+        RPL_TOPICWHOTIME, channel(room.name), room.topic_by, str(int(room.topic_time))
+    )
+
+
+def irc_MODE(client: IRCProtocol, params: list[str]) -> None:
+    service = client.factory.service
+    session = client.registered_session()
+    target = params[0]
+    if not target.startswith("#"):
+        if fold_nick(target) != fold_nick(session.nick):
+            client.reply(irc.ERR_USERSDONTMATCH, "Cannot change mode for other users")
+        elif len(params) > 1 and params[1].strip("+-i"):
+            client.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+        else:
+            operator = service.user_of(session).operator
+            client.reply(irc.RPL_UMODEIS, "+o" if operator else "+")
+        return
+    room = service.room(room_name(target))
+    if len(params) == 1:
+        client.reply(
+            irc.RPL_CHANNELMODEIS,
+            channel(room.name),
+            "+" + "".join(sorted(room.modes)),
+        )
+        client.reply(RPL_CREATIONTIME, channel(room.name), str(int(room.created)))
+        return
+    if params[1] in ("b", "+b") and len(params) == 2:
+        # The ban list, which clients ask for on join: there are no bans.
+        client.reply(
+            irc.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list"
+        )
+        return
+    changes = parse_modes(params[1], params[2:])
+    service.change_modes(session, room.name, changes)
+
+
+def parse_modes(letters: str, arguments: list[str]) -> list[tuple[str, str]]:
+    """C{"+o-t", ["toto"]} as C{[("+o", "toto"), ("-t", "")]}."""
+    changes: list[tuple[str, str]] = []
+    sign = "+"
+    remaining = list(arguments)
+    for letter in letters:
+        if letter in "+-":
+            sign = letter
+            continue
+        argument = remaining.pop(0) if letter == "o" and remaining else ""
+        changes.append((sign + letter, argument))
+    return changes
+
+
+def irc_KICK(client: IRCProtocol, params: list[str]) -> None:
+    reason = params[2][:KICKLEN] if len(params) > 2 else ""
+    room = room_name(params[0])
+    for nick in params[1].split(","):
+        try:
+            client.factory.service.kick(client.registered_session(), room, nick, reason)
+        except errors.ChatError as e:
+            client.refused(e)
+
+
+def irc_INVITE(client: IRCProtocol, params: list[str]) -> None:
+    event = client.factory.service.invite(
+        client.registered_session(), params[0], room_name(params[1])
+    )
+    client.reply(irc.RPL_INVITING, event.to, channel(event.room))

@@ -1,0 +1,49 @@
+"""
+PRIVMSG and NOTICE, to channels and to users. A NOTICE is never answered
+with an error (RFC 1459), so its refusals go unsaid.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.words.protocols import irc
+
+from ...core import errors
+from .numerics import room_name
+
+if TYPE_CHECKING:
+    from .protocol import IRCProtocol
+
+
+def irc_PRIVMSG(client: IRCProtocol, params: list[str]) -> None:
+    send_message(client, params, notice=False)
+
+
+def irc_NOTICE(client: IRCProtocol, params: list[str]) -> None:
+    send_message(client, params, notice=True)
+
+
+def send_message(client: IRCProtocol, params: list[str], notice: bool) -> None:
+    if not params or not params[0]:
+        if not notice:
+            client.reply(irc.ERR_NORECIPIENT, "No recipient given (PRIVMSG)")
+        return
+    if len(params) < 2 or not params[1]:
+        if not notice:
+            client.reply(irc.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    service = client.factory.service
+    session = client.registered_session()
+    for target in params[0].split(","):
+        try:
+            if target.startswith("#"):
+                service.say(session, room_name(target), params[1], notice=notice)
+            else:
+                recipient = service.user(target)
+                service.whisper(session, target, params[1], notice=notice)
+                if recipient.away and not notice:
+                    client.reply(irc.RPL_AWAY, recipient.nick, recipient.away)
+        except errors.ChatError as e:
+            if not notice:  # RFC 1459: never an automatic reply to a NOTICE
+                client.refused(e)

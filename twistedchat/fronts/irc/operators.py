@@ -1,0 +1,38 @@
+"""
+Server operators: OPER, whose password check answers later (the core hashes
+in a thread), and KILL. That only operators may KILL is the core's rule, and
+what the victim is told is its own front's business.
+"""
+
+from __future__ import annotations
+
+from twisted.python.failure import Failure
+from twisted.words.protocols import irc
+
+from ...core import errors
+from .numerics import ERR_UNKNOWNERROR
+from .protocol import IRCProtocol
+
+
+def irc_OPER(client: IRCProtocol, params: list[str]) -> None:
+    checking = client.factory.service.oper(
+        client.registered_session(), params[0], params[1]
+    )
+
+    def granted(operator: str) -> None:
+        client.reply(irc.RPL_YOUREOPER, "You are now an IRC operator")
+
+    def refused(failure: Failure) -> None:
+        if failure.check(errors.ChatError):
+            client.reply(irc.ERR_PASSWDMISMATCH, "Password incorrect")
+        else:
+            client.log.failure("OPER check failed", failure)
+            client.reply(ERR_UNKNOWNERROR, "OPER", "Internal error, try again later")
+
+    checking.addCallbacks(granted, refused)
+
+
+def irc_KILL(client: IRCProtocol, params: list[str]) -> None:
+    message = params[1] if len(params) > 1 else "Killed by an operator"
+    # The victim's own front says its farewell (IRCProtocol.deliver, here).
+    client.factory.service.kill(client.registered_session(), params[0], message)

@@ -1,0 +1,171 @@
+"""
+One IRC client connection: bytes in, lines out.
+
+Twisted's C{irc.IRC} decodes each TCP chunk as UTF-8, so a character split
+across two reads would fail; here the bytes are cut into complete lines (512
+bytes at most, RFC 1459) before decoding, and invalid UTF-8 is replaced. Each
+line is parsed by C{irc.parsemsg} and dispatched through the front's command
+table (L{twistedchat.fronts.irc.commands}), which checks a command's rules
+(registration, parameters) before its handler runs; a core refusal becomes
+the matching numeric reply (L{twistedchat.fronts.irc.numerics}).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.words.protocols import irc
+
+from ...core import errors
+from ...core.events import Event, Killed
+from ...core.session import Session
+from ..base import SessionProtocol
+from ..fanout import Broadcaster
+from .numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR, NUMERICS, error_target
+from .render import MAX_LINE, SERVER, clean, compose
+
+if TYPE_CHECKING:
+    from .front import IRCFront
+
+
+class IRCProtocol(SessionProtocol):
+    """One IRC client connection."""
+
+    factory: IRCFront
+    nick = "*"  # what numerics address the client as
+    username = ""
+    realname = ""
+    negotiating = False  # between CAP LS/REQ and CAP END
+    tagged = False  # asked for server-time
+    _buffer = b""
+    _discarding = False
+    _closing = False
+
+    needs_registration = True
+    # IRC clients learn of their own joins, parts, nick changes... from the
+    # server, not of their own messages (no echo-message capability yet).
+    echo_messages = False
+    echo_actions = True
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        if self.admitted:
+            self.log.info('client connected "{peer}" (irc)', peer=self.peer)
+
+    # Framing: complete lines of bytes, then text
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.dropped or self._closing:
+            return
+        self.heard()
+        *lines, buffer = (self._buffer + data).split(b"\n")
+        for line in lines:
+            if self._discarding:
+                self._discarding = False
+                continue
+            if len(line) + 1 > MAX_LINE:
+                self.reply(ERR_INPUTTOOLONG, "Input line was too long")
+                continue
+            self.lineReceived(line.rstrip(b"\r").decode("utf-8", "replace"))
+            if self._closing:
+                return
+        if len(buffer) >= MAX_LINE:
+            if not self._discarding:
+                self.reply(ERR_INPUTTOOLONG, "Input line was too long")
+            self._discarding = True
+            buffer = b""
+        self._buffer = buffer
+
+    def lineReceived(self, line: str) -> None:
+        if not line.strip() or self.dropped or not self.allow():
+            return
+        try:
+            _source, command, params = irc.parsemsg(line)
+        except (IndexError, ValueError):
+            self.reply(irc.ERR_UNKNOWNCOMMAND, "*", "Malformed line")
+            return
+        self.dispatch(command.upper(), params)
+
+    # Dispatch: the command table's rules, then the handler
+
+    def dispatch(self, name: str, params: list[str]) -> None:
+        command = self.factory.commands.get(name)
+        if self.session is None:
+            if command is None or not command.registering:
+                self.reply(irc.ERR_NOTREGISTERED, "You have not registered")
+                return
+        elif command is not None and not command.registered:
+            self.reply(irc.ERR_ALREADYREGISTRED, "You may not reregister")
+            return
+        if command is None:
+            self.reply(irc.ERR_UNKNOWNCOMMAND, name, "Unknown command")
+            return
+        needed = command.min_params
+        if len(params) < needed or not all(params[:needed]):
+            self.reply(irc.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
+            return
+        try:
+            command.handler(self, params)
+        except errors.ChatError as e:
+            self.refused(e)
+        except Exception:
+            self.log.failure(
+                "{command} from {peer} failed", command=name, peer=self.peer
+            )
+            self.reply(ERR_UNKNOWNERROR, name, "Internal error, nothing was done")
+
+    def registered_session(self) -> Session:
+        """The session of a registered client (the dispatcher checked)."""
+        assert self.session is not None
+        return self.session
+
+    # Replies
+
+    def send_line(self, line: str) -> None:
+        self.write(line.encode("utf-8") + b"\r\n")
+
+    def disconnect(self) -> None:
+        self._closing = True
+        self.transport.loseConnection()
+
+    def reply(self, numeric: str, *params: str) -> None:
+        """A numeric from the server to this client."""
+        self.send_line(compose(SERVER, numeric, self.nick, *params))
+
+    def send(self, source: str, command: str, *params: str) -> None:
+        self.send_line(compose(source, command, *params))
+
+    def refused(self, error: errors.ChatError) -> None:
+        target = error_target(error)
+        params = [target, str(error)] if target else [str(error)]
+        self.reply(NUMERICS.get(type(error), ERR_UNKNOWNERROR), *params)
+
+    @property
+    def broadcaster(self) -> Broadcaster:
+        return self.factory.tagged if self.tagged else self.factory.broadcaster
+
+    def deliver(self, event: Event) -> None:
+        super().deliver(event)
+        if (
+            isinstance(event, Killed)
+            and self.session is not None
+            and event.user.id == self.session.user.id
+        ):
+            # Our user was killed: after the QUIT its channels see, the
+            # farewell, then the core closes the connection.
+            why = f"Killed ({event.by.nick} ({clean(event.message)}))"
+            self.send_line(f"ERROR :Closing Link: {self.peer} ({why})")
+
+    # What SessionProtocol asks of a front
+
+    def refuse(self, why: str) -> None:
+        self.send_line(f"ERROR :Closing Link: {self.peer} ({clean(why)})")
+
+    def flooded(self) -> None:
+        self.send(
+            SERVER, "NOTICE", self.nick, "Slow down: line ignored (flood control)"
+        )
+
+    def send_ping(self) -> bool:
+        self.send_line(f"PING :{SERVER}")
+        return True
