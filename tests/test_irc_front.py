@@ -1124,6 +1124,13 @@ class OperatorTests(IRCFrontTestCase):
         )
         self.assertFalse(tutu.closed)
         self.assertEqual(tutu.lines(), [])
+        # The table's rule comes before the handler: no 401 tells a
+        # non-operator who is connected.
+        toto.send("KILL nobody")
+        self.assertEqual(
+            toto.lines(),
+            [":twistedchat 481 toto :you are not a server operator (use OPER first)"],
+        )
 
     def test_kill(self) -> None:
         toto, tutu, tata = self.connect_all("toto", "tutu", "tata")

@@ -8,8 +8,9 @@ marked C{registering} (451 otherwise); once registered, those not marked
 C{registered} are refused (462); fewer than C{min_params} parameters, or an
 empty one among them, get 461. Commands whose empty parameters have their
 own answer (NICK 431, PRIVMSG 411/412, PING 409) say so in their handler and
-have no C{min_params}. Server operator rights stay the core's to check: it
-refuses with L{NotServerOperator}, answered 481.
+have no C{min_params}. Commands marked C{operator} are refused (481) to a
+user who is not a server operator; the core checks that right again, as it
+does for every front.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Command:
     min_params: int = 0
     registering: bool = False  # usable before registration
     registered: bool = True  # usable once registered
+    operator: bool = False  # for server operators only
 
 
 COMMANDS: Mapping[str, Command] = {
@@ -66,5 +68,5 @@ COMMANDS: Mapping[str, Command] = {
     "USERHOST": Command(users.irc_USERHOST, 1),
     # Server operators
     "OPER": Command(operators.irc_OPER, 2),
-    "KILL": Command(operators.irc_KILL, 1),
+    "KILL": Command(operators.irc_KILL, 1, operator=True),
 }

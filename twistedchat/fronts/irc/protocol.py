@@ -104,6 +104,9 @@ class IRCProtocol(SessionProtocol):
         if len(params) < needed or not all(params[:needed]):
             self.reply(irc.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
             return
+        if command.operator and not self.is_server_operator():
+            self.refused(errors.NotServerOperator())
+            return
         try:
             command.handler(self, params)
         except errors.ChatError as e:
@@ -113,6 +116,12 @@ class IRCProtocol(SessionProtocol):
                 "{command} from {peer} failed", command=name, peer=self.peer
             )
             self.reply(ERR_UNKNOWNERROR, name, "Internal error, nothing was done")
+
+    def is_server_operator(self) -> bool:
+        session = self.session
+        return session is not None and bool(
+            self.factory.service.user_of(session).operator
+        )
 
     def registered_session(self) -> Session:
         """The session of a registered client (the dispatcher checked)."""
