@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from twistedchat import codec
 from twistedchat.core.service import ChatService
-from twistedchat.fronts.base import Limits, SessionProtocol
+from twistedchat.fronts.base import FrontProtocol, Limits
 from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
@@ -143,11 +143,11 @@ class Room:
         )
         fronts = {"line": LineFront, "framed": FramedFront, "irc": IRCFront}
         self.front = fronts[plan.front](self.service, limits=LIMITS)
-        self.members: list[tuple[SessionProtocol, Sink]] = []
+        self.members: list[tuple[FrontProtocol, Sink]] = []
         for n in range(plan.clients):
             sink = Sink(10_000 + n, plan.checked)
             protocol = self.front.buildProtocol(sink.getPeer())  # type: ignore[no-untyped-call]
-            assert isinstance(protocol, SessionProtocol)
+            assert isinstance(protocol, FrontProtocol)
             protocol.makeConnection(sink)  # type: ignore[no-untyped-call]
             protocol.dataReceived(greeting(plan.front, f"user{n}"))
             self.members.append((protocol, sink))

@@ -23,7 +23,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twistedchat import codec
 from twistedchat.codec import frame_bytes
 from twistedchat.core.service import ChatService
-from twistedchat.fronts.base import Limits, SessionProtocol
+from twistedchat.fronts.base import FrontProtocol, Limits
 from twistedchat.fronts.fanout import WRITE_DELAY, Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
@@ -85,7 +85,7 @@ class BroadcastTestCase(SynchronousTestCase):
         self.port += 1
         transport = CountingTransport(self.port)
         protocol = front.buildProtocol(transport.getPeer())
-        assert isinstance(protocol, SessionProtocol)
+        assert isinstance(protocol, FrontProtocol)
         protocol.makeConnection(transport)
         transport.connection = protocol
         for data in greeting:

@@ -52,7 +52,7 @@ class SlowReaderTests(LimitsTestCase):
         fast = self.line_client("fast")
         talker.lines(), fast.lines()
         # The transport tells its producer it is full: the peer stopped reading.
-        slow.protocol.pauseProducing()
+        slow.transport.producer.pauseProducing()
         for n in range(300):
             talker.send(f"MSG message number {n:03d} with some padding\n")
             self.clock.advance(WRITE_DELAY)  # each written on its own
@@ -68,11 +68,11 @@ class SlowReaderTests(LimitsTestCase):
     def test_a_reader_that_catches_up_gets_everything_in_order(self) -> None:
         talker = self.line_client("talker")
         reader = self.line_client("reader")
-        reader.protocol.pauseProducing()
+        reader.transport.producer.pauseProducing()
         for n in range(20):
             talker.send(f"MSG {n}\n")
         self.assertEqual(reader.lines(), [])
-        reader.protocol.resumeProducing()
+        reader.transport.producer.resumeProducing()
         self.assertEqual(reader.lines(), [f"[talker] {n}" for n in range(20)])
         self.assertFalse(reader.protocol.dropped)
 

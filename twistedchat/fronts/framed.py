@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twisted.internet.protocol import Factory
 from twisted.protocols.basic import Int32StringReceiver
 
 from .. import codec
@@ -35,8 +34,8 @@ from ..core.events import (
 )
 from ..core.service import ChatService
 from ..core.session import Session
-from .base import ConnectionCounter, Front, Limits, SessionProtocol
-from .fanout import Broadcaster, Outbox, RenderOnce
+from .base import Front, FrontProtocol
+from .policy import ConnectionCounter, Limits
 
 # The error code each refusal of the core is reported with.
 ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
@@ -95,7 +94,7 @@ def event_frame(event: Event) -> Frame:
             return codec.Invitation(time, event.user, event.room)
 
 
-class FramedProtocol(SessionProtocol, Int32StringReceiver):
+class FramedProtocol(Int32StringReceiver, FrontProtocol):
     """One twistedchat client connection."""
 
     needs_registration = True
@@ -122,7 +121,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
     def dataReceived(self, data: bytes) -> None:
         if self._closing or self.dropped:  # after a fatal error, nothing more
             return
-        self.heard()
+        self.policy.heard()
         super().dataReceived(data)  # type: ignore[no-untyped-call]
 
     def lengthLimitExceeded(self, length: int) -> None:
@@ -133,7 +132,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         )
 
     def stringReceived(self, payload: bytes) -> None:
-        if self._closing or self.dropped or not self.allow():
+        if self._closing or self.dropped or not self.policy.allow():
             return
         try:
             frame = codec.decode(payload)
@@ -153,18 +152,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         elif self.session is None and not isinstance(frame, codec.Hello | codec.Ping):
             self.fail(ErrorCode.NOT_REGISTERED, "send Hello first")
         else:
-            self._handle(handler, frame)
-
-    def _handle(self, handler: Callable[[Frame], None], frame: Frame) -> None:
-        try:
-            handler(frame)
-        except errors.ChatError as e:
-            self.refused(e)
-        except Exception:
-            self.log.failure(
-                "{frame!r} from {peer} failed", frame=frame, peer=self.peer
-            )
-            self.fail(ErrorCode.INTERNAL, "internal error, nothing was done")
+            self.perform(type(frame).__name__, handler, frame)
 
     # Frames out
 
@@ -184,6 +172,9 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
 
     def refused(self, error: errors.ChatError) -> None:
         self.fail(ERROR_CODES.get(type(error), ErrorCode.INTERNAL), str(error))
+
+    def internal_error(self, command: str) -> None:
+        self.fail(ErrorCode.INTERNAL, "internal error, nothing was done")
 
     def fail(self, code: ErrorCode, text: str, fatal: bool = False) -> None:
         self.send(codec.Error(code, text, fatal))
@@ -287,7 +278,7 @@ class FramedProtocol(SessionProtocol, Int32StringReceiver):
         pass
 
 
-class FramedFront(Front, Factory[FramedProtocol]):
+class FramedFront(Front[FramedProtocol]):
     """Builds a L{FramedProtocol} per connection; all share one L{ChatService}."""
 
     protocol = FramedProtocol
@@ -299,9 +290,5 @@ class FramedFront(Front, Factory[FramedProtocol]):
         limits: Limits | None = None,
         connections: ConnectionCounter | None = None,
     ) -> None:
-        self.service = service
+        super().__init__(service, render_event, limits, connections)
         self.max_frame = max_frame
-        self.limits = limits or Limits()
-        self.connections = connections or ConnectionCounter(self.limits)
-        self.outbox = Outbox(service.clock)
-        self.broadcaster = Broadcaster(RenderOnce(render_event), self.outbox)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import time
 
-from twisted.internet.protocol import Factory
+from twisted.internet.defer import Deferred
 from twisted.protocols.basic import LineReceiver
-from twisted.python.failure import Failure
 
 from ..core.errors import ChatError
 from ..core.events import (
@@ -36,8 +35,8 @@ from ..core.history import HistoryEntry
 from ..core.service import ChatService
 from ..core.session import Session
 from ..text import action, neutralise
-from .base import ConnectionCounter, Front, Limits, SessionProtocol
-from .fanout import Broadcaster, Outbox, RenderOnce
+from .base import Front, FrontProtocol
+from .policy import ConnectionCounter, Limits
 
 CRLF = b"\r\n"
 DEFAULT_MAX_LINE = 4096
@@ -125,7 +124,7 @@ def _reason(reason: str) -> str:
     return f": {reason}" if reason else ""
 
 
-class LineProtocol(SessionProtocol, LineReceiver):
+class LineProtocol(LineReceiver, FrontProtocol):
     """One netcat or telnet connection."""
 
     delimiter = b"\n"  # netcat sends LF, telnet CRLF: a trailing CR is dropped
@@ -158,7 +157,7 @@ class LineProtocol(SessionProtocol, LineReceiver):
     def dataReceived(self, data: bytes) -> None:
         if self.dropped:
             return
-        self.heard()
+        self.policy.heard()
         # LineReceiver drops the connection on an overlong line; we answer with
         # an error instead, skip to the next newline and go on reading.
         if self._discarding:
@@ -180,7 +179,7 @@ class LineProtocol(SessionProtocol, LineReceiver):
 
     def lineReceived(self, line: bytes) -> None:
         text = line.removesuffix(b"\r").decode("utf-8", "replace").strip()
-        if not text or self.session is None or not self.allow():
+        if not text or self.session is None or not self.policy.allow():
             return
         command, _, argument = text.partition(" ")
         head, bar, nick = text.partition("|")
@@ -190,17 +189,7 @@ class LineProtocol(SessionProtocol, LineReceiver):
         if handler is None:
             self.error(f'unknown command "{command}"; type HELP for the commands')
             return
-        try:
-            handler(self.session, argument.strip())
-        except ChatError as e:
-            self.error(str(e))
-        except Exception:
-            self.log.failure(
-                "command {command!r} from {nick} failed",
-                command=command,
-                nick=self.session.nick,
-            )
-            self.error("internal error, nothing was done")
+        self.perform(command, handler, self.session, argument.strip())
 
     # Answers
 
@@ -209,6 +198,12 @@ class LineProtocol(SessionProtocol, LineReceiver):
 
     def error(self, text: str) -> None:
         self.reply(f"error: {text}")
+
+    def refused(self, error: ChatError) -> None:
+        self.error(str(error))
+
+    def internal_error(self, command: str) -> None:
+        self.error("internal error, nothing was done")
 
     def refuse(self, why: str) -> None:
         self.error(f"{why}; disconnecting")
@@ -291,22 +286,15 @@ class LineProtocol(SessionProtocol, LineReceiver):
         event = self.factory.service.kick(session, room, nick, reason.strip())
         self.reply(f'"{event.user.nick}" was kicked from #{event.room}')
 
-    def line_OPER(self, session: Session, argument: str) -> None:
+    def line_OPER(self, session: Session, argument: str) -> Deferred[None]:
         name, _, password = argument.partition(" ")
         if not name or not password:
             raise _Usage("usage: OPER <name> <password>")
         checking = self.factory.service.oper(session, name, password)
-        checking.addCallbacks(self._opered, self._oper_failed)
+        return checking.addCallback(self._opered)  # a refusal: see perform()
 
     def _opered(self, operator: str) -> None:
         self.reply(f'you are now a server operator ("{operator}")')
-
-    def _oper_failed(self, failure: Failure) -> None:
-        if failure.check(ChatError):
-            self.error(str(failure.value))
-        else:
-            self.log.failure("OPER check failed", failure)
-            self.error("internal error while checking, try again later")
 
     def line_KILL(self, session: Session, argument: str) -> None:
         nick, _, message = argument.partition(" ")
@@ -339,7 +327,7 @@ def _count(members: int) -> str:
     return f"{members} member" if members == 1 else f"{members} members"
 
 
-class LineFront(Front, Factory[LineProtocol]):
+class LineFront(Front[LineProtocol]):
     """Builds a L{LineProtocol} per connection; all share one L{ChatService}."""
 
     protocol = LineProtocol
@@ -351,12 +339,8 @@ class LineFront(Front, Factory[LineProtocol]):
         limits: Limits | None = None,
         connections: ConnectionCounter | None = None,
     ) -> None:
-        self.service = service
+        super().__init__(service, render_event, limits, connections)
         self.max_line = max_line
-        self.limits = limits or Limits()
-        self.connections = connections or ConnectionCounter(self.limits)
-        self.outbox = Outbox(service.clock)
-        self.broadcaster = Broadcaster(RenderOnce(render_event), self.outbox)
         self._guests = 0
 
     def guest_nick(self) -> str:

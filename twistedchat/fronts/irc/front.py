@@ -8,17 +8,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from twisted.internet.protocol import Factory
-
 from ...core.service import ChatService
-from ..base import ConnectionCounter, Front, Limits
-from ..fanout import Broadcaster, Outbox, RenderOnce
+from ..base import Front
+from ..policy import ConnectionCounter, Limits
 from .commands import COMMANDS, Command
 from .protocol import IRCProtocol
 from .render import render_plain, render_tagged
 
 
-class IRCFront(Front, Factory[IRCProtocol]):
+class IRCFront(Front[IRCProtocol]):
     """Builds an L{IRCProtocol} per connection; all share one L{ChatService}."""
 
     protocol = IRCProtocol
@@ -31,13 +29,9 @@ class IRCFront(Front, Factory[IRCProtocol]):
         limits: Limits | None = None,
         connections: ConnectionCounter | None = None,
     ) -> None:
-        self.service = service
-        self.limits = limits or Limits()
-        self.connections = connections or ConnectionCounter(self.limits)
-        self.outbox = Outbox(service.clock)
-        self.broadcaster = Broadcaster(RenderOnce(render_plain), self.outbox)
+        super().__init__(service, render_plain, limits, connections)
         # For clients that asked for server-time.
-        self.tagged = Broadcaster(RenderOnce(render_tagged), self.outbox)
+        self.tagged = self.broadcaster_for(render_tagged)
         self.started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.motd = motd or [
             "Welcome to twistedchat. Channels here are the rooms of every front:",

@@ -19,7 +19,7 @@ from twisted.words.protocols import irc
 from ...core import errors
 from ...core.events import Event, Killed
 from ...core.session import Session
-from ..base import SessionProtocol
+from ..base import FrontProtocol
 from ..fanout import Broadcaster
 from .numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR, NUMERICS, error_target
 from .render import MAX_LINE, SERVER, clean, compose
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .front import IRCFront
 
 
-class IRCProtocol(SessionProtocol):
+class IRCProtocol(FrontProtocol):
     """One IRC client connection."""
 
     factory: IRCFront
@@ -57,7 +57,7 @@ class IRCProtocol(SessionProtocol):
     def dataReceived(self, data: bytes) -> None:
         if self.dropped or self._closing:
             return
-        self.heard()
+        self.policy.heard()
         *lines, buffer = (self._buffer + data).split(b"\n")
         for line in lines:
             if self._discarding:
@@ -77,7 +77,7 @@ class IRCProtocol(SessionProtocol):
         self._buffer = buffer
 
     def lineReceived(self, line: str) -> None:
-        if not line.strip() or self.dropped or not self.allow():
+        if not line.strip() or self.dropped or not self.policy.allow():
             return
         try:
             _source, command, params = irc.parsemsg(line)
@@ -107,15 +107,10 @@ class IRCProtocol(SessionProtocol):
         if command.operator and not self.is_server_operator():
             self.refused(errors.NotServerOperator())
             return
-        try:
-            command.handler(self, params)
-        except errors.ChatError as e:
-            self.refused(e)
-        except Exception:
-            self.log.failure(
-                "{command} from {peer} failed", command=name, peer=self.peer
-            )
-            self.reply(ERR_UNKNOWNERROR, name, "Internal error, nothing was done")
+        self.perform(name, command.handler, self, params)
+
+    def internal_error(self, command: str) -> None:
+        self.reply(ERR_UNKNOWNERROR, command, "Internal error, nothing was done")
 
     def is_server_operator(self) -> bool:
         session = self.session

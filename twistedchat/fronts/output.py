@@ -1,0 +1,100 @@
+"""
+A connection's output as a byte stream: in order with its front's broadcasts,
+within a slow reader's budget.
+
+L{StreamOutput} is the producer of its transport: when the transport's buffer
+is full (the peer reads too slowly), what comes is queued and counted, and
+past C{Limits.sendq} bytes the peer is dropped, so a peer that never reads
+cannot make the server grow. A write first lets the front's outbox write what
+it owes this connection (L{twistedchat.fronts.fanout.Outbox}), so replies
+never overtake the room events before them. A message-oriented front (a
+WebSocket) would have an output of its own with the same two duties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+from twisted.internet.interfaces import IConsumer, IPushProducer, ITransport
+from zope.interface import implementer
+
+from ..core.session import Session
+from .fanout import Outbox
+from .policy import Limits
+from .tcpwrite import write_now
+
+
+@implementer(IPushProducer)
+class StreamOutput:
+    """The bytes one connection sends, and their budget while the peer is slow."""
+
+    __slots__ = (
+        "_limits",
+        "_on_overflow",
+        "_outbox",
+        "_paused",
+        "_queue",
+        "_queued",
+        "_transport",
+        "closed",
+    )
+
+    def __init__(
+        self,
+        transport: ITransport,
+        outbox: Outbox,
+        limits: Limits,
+        on_overflow: Callable[[str], None],
+    ) -> None:
+        """C{on_overflow(why)} is called when the peer must be dropped."""
+        self._transport = transport
+        self._outbox = outbox
+        self._limits = limits
+        self._on_overflow = on_overflow
+        self._paused = False
+        self._queue: list[bytes] = []
+        self._queued = 0
+        self.closed = False  # nothing more is sent
+        # Told when the transport's buffer is full, and when it drains.
+        cast(IConsumer, transport).registerProducer(self, True)
+
+    def write(self, data: bytes, session: Session | None) -> None:
+        """Write after what the front's broadcasts owe C{session}'s connection."""
+        outbox = self._outbox
+        if outbox.pending and (session is None or outbox.owes(session)):
+            outbox.flush()
+        self.transmit(data)
+
+    def transmit(self, data: bytes) -> None:
+        """Write to the peer now, or queue while its transport is full."""
+        if self.closed:
+            return
+        if not self._paused:
+            # Nothing waits in a plain TCP transport: send at once, rather
+            # than wait for the reactor to say the socket is writable.
+            rest = write_now(self._transport, data)
+            if rest:
+                self._transport.write(rest)
+            return
+        self._queue.append(data)
+        self._queued += len(data)
+        if self._queued > self._limits.sendq > 0:
+            self._on_overflow(
+                f"output buffer full ({self._queued} bytes waiting): the peer "
+                "reads too slowly"
+            )
+
+    # IPushProducer, for the transport
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        queue, self._queue, self._queued = self._queue, [], 0
+        if queue and not self.closed:
+            self._transport.writeSequence(queue)
+
+    def stopProducing(self) -> None:
+        self._queue, self._queued = [], 0
