@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
@@ -43,6 +46,13 @@ class LimitsTestCase(SynchronousTestCase):
         return client
 
 
+def producer_of(client: LineClient) -> IPushProducer:
+    """What the connection's transport tells when it is full, and drained."""
+    producer = client.transport.producer
+    assert IPushProducer.providedBy(producer)
+    return cast(IPushProducer, producer)
+
+
 class SlowReaderTests(LimitsTestCase):
     limits = Limits(sendq=10_000, flood_rate=0)
 
@@ -52,7 +62,7 @@ class SlowReaderTests(LimitsTestCase):
         fast = self.line_client("fast")
         talker.lines(), fast.lines()
         # The transport tells its producer it is full: the peer stopped reading.
-        slow.transport.producer.pauseProducing()
+        producer_of(slow).pauseProducing()
         for n in range(300):
             talker.send(f"MSG message number {n:03d} with some padding\n")
             self.clock.advance(WRITE_DELAY)  # each written on its own
@@ -68,11 +78,11 @@ class SlowReaderTests(LimitsTestCase):
     def test_a_reader_that_catches_up_gets_everything_in_order(self) -> None:
         talker = self.line_client("talker")
         reader = self.line_client("reader")
-        reader.transport.producer.pauseProducing()
+        producer_of(reader).pauseProducing()
         for n in range(20):
             talker.send(f"MSG {n}\n")
         self.assertEqual(reader.lines(), [])
-        reader.transport.producer.resumeProducing()
+        producer_of(reader).resumeProducing()
         self.assertEqual(reader.lines(), [f"[talker] {n}" for n in range(20)])
         self.assertFalse(reader.protocol.dropped)
 
