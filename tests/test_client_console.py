@@ -28,7 +28,8 @@ class ConsoleTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(3600 * 12)
-        self.service = ChatService(self.clock, "general", delivery=Fanout())
+        operators = InMemoryUsernamePasswordDatabaseDontUse(admin=b"secret")
+        self.service = ChatService(self.clock, "general", operators, delivery=Fanout())
         self.front = FramedFront(self.service)
         self.line_front = LineFront(self.service)
         # The pump turns the clock by 0 between its rounds: let the fronts
@@ -324,8 +325,6 @@ class LeavingTests(ConsoleTestCase):
 
 class KilledTests(ConsoleTestCase):
     def test_killed_does_not_come_back(self) -> None:
-        checker = InMemoryUsernamePasswordDatabaseDontUse(admin=b"secret")
-        self.service.operators = checker
         alice, shown = self.console()
         _, _, pump = self.connect(alice)
         admin = self.service.connect(RecordingClient(), "admin")

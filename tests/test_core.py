@@ -188,8 +188,8 @@ class RoomTests(ServiceTestCase):
     def test_join_creates_room_with_creator_as_operator(self) -> None:
         toto, toto_client = self.user("toto")
         tutu, _ = self.user("tutu")
-        self.assertTrue(self.service.is_room_operator(toto, "general"))
-        self.assertFalse(self.service.is_room_operator(tutu, "general"))
+        self.assertTrue(self.service.room("general").is_operator(toto.user))
+        self.assertFalse(self.service.room("general").is_operator(tutu.user))
         self.assertEqual(toto_client.take(), [Joined(1000.0, "general", tutu.user)])
 
     def test_join_refusals(self) -> None:
@@ -452,7 +452,7 @@ class IrcFeatureTests(ServiceTestCase):
             event.changes, (("+m", ""), ("+o", "tutu"))
         )  # +t was already set
         self.assertEqual(tutu_client.take(), [event])
-        self.assertTrue(self.service.is_room_operator(tutu, "general"))
+        self.assertTrue(self.service.room("general").is_operator(tutu.user))
         for bad, error in [
             ([("+x", "")], errors.UnknownMode),
             ([("+o", "")], errors.MissingModeArgument),

@@ -17,37 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any, NoReturn
 
 from twisted.cred.checkers import ICredentialsChecker
-from twisted.cred.credentials import UsernamePassword
-from twisted.cred.error import UnauthorizedLogin
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
+from . import errors, modes
 from .delivery import Direct, IDelivery
-from .errors import (
-    AlreadyInRoom,
-    CannotSendToRoom,
-    EmptyMessage,
-    InvalidCredentials,
-    InvalidNick,
-    InvalidRoomName,
-    MissingModeArgument,
-    NickInUse,
-    NoOperators,
-    NoSuchNick,
-    NoSuchRoom,
-    NotInRoom,
-    NotRoomOperator,
-    NotServerOperator,
-    OperThrottled,
-    UnknownMode,
-    UserAlreadyInRoom,
-    UserNotInRoom,
-)
 from .events import (
     Event,
     Image,
@@ -67,14 +44,19 @@ from .events import (
 from .history import HistoryEntry, IHistory
 from .identity import Identities
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
+from .privileges import OperCheck
 from .session import IChatClient, Session
 from .state import IChatState, MemoryState, RoomRecord, UserRecord
-from .views import RoomSummary, RoomView, ServerCounts, UserView
+from .views import (
+    RoomSummary,
+    RoomView,
+    ServerCounts,
+    UserView,
+    room_view,
+    user_view,
+)
 
 __all__ = ["ChatService", "IChatClient", "Session"]
-
-OPER_FREE_ATTEMPTS = 3  # failed OPERs before attempts are spaced out
-OPER_MAX_DELAY = 300.0  # seconds
 
 
 class ChatService:
@@ -95,20 +77,18 @@ class ChatService:
         log_messages: bool = False,
     ) -> None:
         """
-        Without C{identities}, a secret is made up for this run: resume
-        tokens then last until the server stops. Without C{state}, the state
-        is in this process's memory; without C{delivery}, events go to each
-        client one by one (the server passes the fronts'
-        L{twistedchat.fronts.fanout.Fanout}). With C{log_messages}, the text
-        of each room message is logged too (by default only the history
-        keeps it: formatting a log line for each message would cost as much
-        as relaying it to a whole room).
+        Without C{identities}, resume tokens last until the server stops;
+        without C{state}, it is in this process's memory; without
+        C{delivery}, events go to each client one by one (a server passes its
+        fronts' L{twistedchat.fronts.fanout.Fanout}). With C{log_messages},
+        each room message's text is logged (formatting a log line costs as
+        much as relaying a message to a whole room).
         """
         if default_room is not None and not is_valid_room(default_room):
-            raise InvalidRoomName(default_room)
+            raise errors.InvalidRoomName(default_room)
         self.clock = clock
         self.default_room = default_room
-        self.operators = operators
+        self._oper_check = OperCheck(operators, clock)
         self.identities = identities or Identities(Identities.new_secret())
         self.history = history
         self.delivery: IDelivery = delivery or Direct()
@@ -140,12 +120,12 @@ class ChatService:
         back from elsewhere). Any other token gets a fresh identity.
         """
         if not provisional and not is_valid_nick(nick):
-            raise InvalidNick(nick)
+            raise errors.InvalidNick(nick)
         user_id = self.identities.resume(token) if token else None
         previous = self._sessions.get(user_id) if user_id else None
         holder = self._state.holder(fold_nick(nick))
         if holder is not None and (previous is None or holder.user.id != user_id):
-            raise NickInUse(nick)
+            raise errors.NickInUse(nick)
         if previous is not None:
             self.disconnect(previous, "reconnected")
             previous.client.disconnect()
@@ -186,13 +166,13 @@ class ChatService:
 
     def change_nick(self, session: Session, nick: str) -> NickChanged:
         if not is_valid_nick(nick):
-            raise InvalidNick(nick)
+            raise errors.InvalidNick(nick)
         old = session.nick
         if nick == old:
             return NickChanged(self.clock.seconds(), old, session.user)
         holder = self._state.holder(fold_nick(nick))
         if holder is not None and holder.user.id != session.user.id:
-            raise NickInUse(nick)
+            raise errors.NickInUse(nick)
         session.user = replace(session.user, nick=nick)
         self._state.rename(session.user.id, session.user)
         event = NickChanged(self.clock.seconds(), old, session.user)
@@ -224,7 +204,7 @@ class ChatService:
         user_id = session.user.id
         room = self._state.room(key)
         if room is not None and user_id in room.members:
-            raise AlreadyInRoom(room.name)
+            raise errors.AlreadyInRoom(room.name)
         if room is None:
             room = self._state.open_room(key, name, self.clock.seconds(), user_id)
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
@@ -263,7 +243,7 @@ class ChatService:
         # The hot path: each call saved here is a few percent of a message.
         room = self._state.room(fold_room(name)) or self._existing_room(name)
         if not text.strip():
-            raise EmptyMessage()
+            raise errors.EmptyMessage()
         if "n" in room.modes or "m" in room.modes:
             self._check_may_speak(session, room)
         event = Message(self.clock.seconds(), room.name, session.user, text, notice)
@@ -291,7 +271,7 @@ class ChatService:
         """Deliver C{text} from C{session} to the user called C{nick} alone."""
         target = self._find(nick)
         if not text.strip():
-            raise EmptyMessage()
+            raise errors.EmptyMessage()
         event = PrivateMessage(
             self.clock.seconds(), session.user, target.nick, text, notice
         )
@@ -312,7 +292,7 @@ class ChatService:
         """
         room = self._existing_room(name)
         if not art.strip():
-            raise EmptyMessage()
+            raise errors.EmptyMessage()
         self._check_may_speak(session, room)
         event = Image(self.clock.seconds(), room.name, session.user, art)
         if self.history is not None:
@@ -332,7 +312,7 @@ class ChatService:
         """Set the topic of room C{name}; with mode C{t}, operators only."""
         room = self._membership(session, name)
         if "t" in room.modes and not self._operates(session, room):
-            raise NotRoomOperator(room.name)
+            raise errors.NotRoomOperator(room.name)
         event = TopicChanged(self.clock.seconds(), room.name, session.user, topic)
         self._state.set_topic(room.key, topic, session.nick, event.time)
         self._drop(self._to_room_and_author(event, room, session, session.echo_actions))
@@ -355,40 +335,20 @@ class ChatService:
         """
         room = self._existing_room(name)
         if not self._operates(session, room):
-            raise NotRoomOperator(room.name)
-        modes = set(room.modes)
-        opped: dict[str, bool] = {}  # user id -> operator or not
-        made: list[tuple[str, str]] = []
-        for signed, argument in changes:
-            sign, letter = signed[:1], signed[1:]
-            if sign not in "+-" or len(signed) != 2 or letter not in "otnm":
-                raise UnknownMode(signed)
-            on = sign == "+"
-            if letter == "o":
-                if not argument:
-                    raise MissingModeArgument(signed)
-                target = self._find_user(argument)
-                if target.user.id not in room.members:
-                    raise UserNotInRoom(target.user.nick, room.name)
-                was = opped.get(target.user.id, target.user.id in room.operators)
-                if was != on:
-                    opped[target.user.id] = on
-                    made.append((signed, target.user.nick))
-            elif (letter in modes) != on:
-                (modes.add if on else modes.discard)(letter)
-                made.append((signed, ""))
-        event = ModeChanged(self.clock.seconds(), room.name, session.user, tuple(made))
-        if not made:
+            raise errors.NotRoomOperator(room.name)
+        change = modes.plan(room, changes, self._find_user)
+        event = ModeChanged(self.clock.seconds(), room.name, session.user, change.made)
+        if not change.made:
             return event
-        self._state.set_modes(room.key, frozenset(modes))
-        for user_id, on in opped.items():
-            self._state.set_room_operator(room.key, user_id, on)
+        self._state.set_modes(room.key, change.modes)
+        for user_id, operator in change.operators.items():
+            self._state.set_room_operator(room.key, user_id, operator)
         self._drop(self._to_room_and_author(event, room, session, session.echo_actions))
         self.log.info(
             "{nick} changed the modes of {room}: {changes}",
             nick=session.nick,
             room=room.name,
-            changes=made,
+            changes=change.made,
         )
         return event
 
@@ -401,7 +361,7 @@ class ChatService:
         room = self._membership(session, name)
         target = self._find(nick)
         if target.user.id in room.members:
-            raise UserAlreadyInRoom(target.nick, room.name)
+            raise errors.UserAlreadyInRoom(target.nick, room.name)
         event = Invited(self.clock.seconds(), session.user, target.nick, room.name)
         self._drop(self.delivery.to_sessions([target], event))
         return event
@@ -412,10 +372,10 @@ class ChatService:
         """Remove C{nick} from room C{name}; C{actor} must operate the room or the server."""
         room = self._existing_room(name)
         if not self._operates(actor, room):
-            raise NotRoomOperator(room.name)
+            raise errors.NotRoomOperator(room.name)
         target = self._find(nick)
         if target.user.id not in room.members:
-            raise UserNotInRoom(target.nick, room.name)
+            raise errors.UserNotInRoom(target.nick, room.name)
         event = Kicked(self.clock.seconds(), room.name, target.user, actor.user, reason)
         broken = self._to_room_and_author(event, room, actor, actor.echo_actions)
         self._leave(target, room)
@@ -436,7 +396,7 @@ class ChatService:
         front says its farewell, then the connection closes.
         """
         if not self._is_operator(actor):
-            raise NotServerOperator()
+            raise errors.NotServerOperator()
         target = self._find(nick)
         event = Killed(self.clock.seconds(), target.user, actor.user, message)
         peers = {
@@ -465,20 +425,8 @@ class ChatService:
         the operators' credentials. Fires with the operator name, or fails
         with L{InvalidCredentials}.
         """
-        if self.operators is None:
-            raise NoOperators()
-        wait = session.oper_blocked_until - self.clock.seconds()
-        if wait > 0:
-            raise OperThrottled(wait)
-        credentials = UsernamePassword(name.encode("utf-8"), password.encode("utf-8"))
-        checking: Deferred[Any] = maybeDeferred(
-            self.operators.requestAvatarId, credentials
-        )
 
-        def granted(avatar_id: bytes | str) -> str:
-            operator = (
-                avatar_id.decode("utf-8") if isinstance(avatar_id, bytes) else avatar_id
-            )
+        def granted(operator: str) -> str:
             if session.connected:
                 self._state.set_operator(session.user.id, operator)
                 self.log.info(
@@ -488,22 +436,7 @@ class ChatService:
                 )
             return operator
 
-        def refused(failure: Failure) -> NoReturn:
-            failure.trap(UnauthorizedLogin)
-            self.log.warn(
-                "failed OPER attempt by {nick} as {name}", nick=session.nick, name=name
-            )
-            # After a few misses, each attempt waits longer: no guessing race.
-            session.oper_failures += 1
-            if session.oper_failures >= OPER_FREE_ATTEMPTS:
-                delay = min(
-                    OPER_MAX_DELAY,
-                    10 * 2 ** (session.oper_failures - OPER_FREE_ATTEMPTS),
-                )
-                session.oper_blocked_until = self.clock.seconds() + delay
-            raise InvalidCredentials()
-
-        return checking.addCallbacks(granted, refused)
+        return self._oper_check.check(session, name, password).addCallback(granted)
 
     # Queries: immutable views, never the state itself
 
@@ -514,26 +447,12 @@ class ChatService:
         return self.history.recent(name)
 
     def room(self, name: str) -> RoomView:
-        """Room C{name} as it is now, or L{NoSuchRoom}."""
-        room = self._existing_room(name)
-        return RoomView(
-            room.name,
-            room.created,
-            room.topic,
-            room.topic_by,
-            room.topic_time,
-            room.modes,
-            tuple(room.members.values()),
-            frozenset(room.operators),
-        )
-
-    def members(self, name: str) -> list[User]:
-        """Who is in room C{name}, in the order they joined."""
-        return list(self._existing_room(name).members.values())
+        """Room C{name} as it is now, or L{errors.NoSuchRoom}."""
+        return room_view(self._existing_room(name))
 
     def names(self, name: str) -> list[str]:
         """The nicks in room C{name}, in the order they joined."""
-        return [user.nick for user in self.members(name)]
+        return [user.nick for user in self._existing_room(name).members.values()]
 
     def list_rooms(self) -> list[RoomSummary]:
         """Each room's name, member count and topic, sorted by name."""
@@ -545,16 +464,12 @@ class ChatService:
             key=lambda summary: fold_room(summary.name),
         )
 
-    def is_room_operator(self, session: Session, name: str) -> bool:
-        room = self._state.room(fold_room(name))
-        return room is not None and session.user.id in room.operators
-
     def nick_taken(self, nick: str) -> bool:
         """Whether someone holds C{nick} (as the chat compares nicks)."""
         return self._state.holder(fold_nick(nick)) is not None
 
     def user(self, nick: str) -> UserView:
-        """The user called C{nick}, or L{NoSuchNick}."""
+        """The user called C{nick}, or L{errors.NoSuchNick}."""
         return self._view(self._find_user(nick))
 
     def present(self, nicks: Iterable[str]) -> list[UserView]:
@@ -580,20 +495,7 @@ class ChatService:
     # Internals
 
     def _view(self, record: UserRecord) -> UserView:
-        rooms = [self._state.room(key) for key in record.rooms]
-        user_id = record.user.id
-        return UserView(
-            record.user,
-            record.away,
-            record.operator,
-            record.realname or record.user.nick,
-            tuple(room.name for room in rooms if room is not None),
-            frozenset(
-                room.name
-                for room in rooms
-                if room is not None and user_id in room.operators
-            ),
-        )
+        return user_view(record, [self._state.room(key) for key in record.rooms])
 
     def _record(self, session: Session) -> UserRecord:
         record = self._state.user(session.user.id)
@@ -603,19 +505,18 @@ class ChatService:
     def _find_user(self, nick: str) -> UserRecord:
         record = self._state.holder(fold_nick(nick))
         if record is None:
-            raise NoSuchNick(nick)
+            raise errors.NoSuchNick(nick)
         return record
 
     def _find(self, nick: str) -> Session:
-        """The local session of the user called C{nick}, or L{NoSuchNick}."""
+        """The local session of the user called C{nick}, or L{errors.NoSuchNick}."""
         session = self._sessions.get(self._find_user(nick).user.id)
         if session is None:
-            raise NoSuchNick(nick)
+            raise errors.NoSuchNick(nick)
         return session
 
     def _is_operator(self, session: Session) -> bool:
-        record = self._state.user(session.user.id)
-        return record is not None and record.operator is not None
+        return self._record(session).operator is not None
 
     def _operates(self, session: Session, room: RoomRecord) -> bool:
         return session.user.id in room.operators or self._is_operator(session)
@@ -623,13 +524,13 @@ class ChatService:
     def _check_may_speak(self, session: Session, room: RoomRecord) -> None:
         modes = room.modes
         if "n" in modes and session.user.id not in room.members:
-            raise CannotSendToRoom(room.name, "only its members may speak (+n)")
+            raise errors.CannotSendToRoom(room.name, "only its members may speak (+n)")
         if "m" in modes and not self._operates(session, room):
-            raise CannotSendToRoom(room.name, "it is moderated (+m)")
+            raise errors.CannotSendToRoom(room.name, "it is moderated (+m)")
 
     def _room_key(self, name: str) -> str:
         if not is_valid_room(name):
-            raise InvalidRoomName(name)
+            raise errors.InvalidRoomName(name)
         return fold_room(name)
 
     def _existing_room(self, name: str) -> RoomRecord:
@@ -637,19 +538,18 @@ class ChatService:
         room = self._state.room(fold_room(name))
         if room is None:
             self._room_key(name)  # InvalidRoomName, if it is that
-            raise NoSuchRoom(name)
+            raise errors.NoSuchRoom(name)
         return room
 
     def _membership(self, session: Session, name: str) -> RoomRecord:
         room = self._state.room(self._room_key(name))
         if room is None or session.user.id not in room.members:
-            raise NotInRoom(name)
+            raise errors.NotInRoom(name)
         return room
 
     def _rooms_of(self, session: Session) -> list[str]:
         """The keys of the rooms C{session} is in."""
-        record = self._state.user(session.user.id)
-        return [] if record is None else list(record.rooms)
+        return list(self._record(session).rooms)
 
     def _local_members(self, rooms: Iterable[str]) -> Iterable[Session]:
         """This process's sessions in any of C{rooms}, once each."""

@@ -10,9 +10,11 @@ noticing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .events import User
+from .state import RoomRecord, UserRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +70,30 @@ class ServerCounts:
     users: int
     operators: int
     rooms: int
+
+
+def room_view(room: RoomRecord) -> RoomView:
+    return RoomView(
+        room.name,
+        room.created,
+        room.topic,
+        room.topic_by,
+        room.topic_time,
+        room.modes,
+        tuple(room.members.values()),
+        frozenset(room.operators),
+    )
+
+
+def user_view(record: UserRecord, rooms: Iterable[RoomRecord | None]) -> UserView:
+    """C{record}'s user, who is in C{rooms} (those still open)."""
+    present = [room for room in rooms if room is not None]
+    user_id = record.user.id
+    return UserView(
+        record.user,
+        record.away,
+        record.operator,
+        record.realname or record.user.nick,
+        tuple(room.name for room in present),
+        frozenset(room.name for room in present if user_id in room.operators),
+    )

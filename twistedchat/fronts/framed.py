@@ -263,8 +263,8 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         self.send(codec.RoomList(tuple(RoomInfo(r.name, r.members) for r in rooms)))
 
     def handle_ListNames(self, frame: codec.ListNames) -> None:
-        users = self.factory.service.members(frame.room)
-        self.send(codec.NameList(frame.room, tuple(users)))
+        users = self.factory.service.room(frame.room).members
+        self.send(codec.NameList(frame.room, users))
 
     def handle_Goodbye(self, frame: codec.Goodbye) -> None:
         self.factory.service.disconnect(self._session(), frame.message)
