@@ -249,10 +249,12 @@ class ChatService:
         event = Message(self.clock.seconds(), room.name, session.user, text, notice)
         if self.history is not None:
             self.history.record(event)
-        if session.echo_messages:
-            broken = self._to_room_and_author(event, room, session, True)
-        else:
+        if not session.echo_messages:
             broken = self.delivery.to_room(room.key, event, session)
+        elif session.user.id in room.members:
+            broken = self.delivery.to_room(room.key, event, None)
+        else:
+            broken = self._to_room_and_author(event, room, session, True)
         if broken:
             self._drop(broken)
         if self.log_messages:

@@ -24,11 +24,11 @@ warn it of flooding, and answer a refusal.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, ITCPTransport
+from twisted.internet.interfaces import IAddress, IPushProducer, ITCPTransport
 from twisted.internet.protocol import Factory
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.logger import Logger
@@ -176,7 +176,10 @@ class FrontProtocol(TwistedProtocol):
         Carry out C{action(*args)} for C{command}: a refusal of the core
         becomes the front's error reply, any other failure is logged and
         answered as an internal error. An action may finish later (a
-        Deferred): its failure is answered the same way when it comes.
+        Deferred: an OPER's password check in a thread, a nick claim or a
+        join with a remote state): until it does, the connection acts on no
+        more of its input, so that commands keep their order, and its
+        failure is answered the same way when it comes.
         """
         try:
             result = action(*args)
@@ -187,6 +190,22 @@ class FrontProtocol(TwistedProtocol):
         else:
             if isinstance(result, Deferred):
                 result.addErrback(self._answer_failure, command)
+                if not result.called:
+                    self.hold_input()
+                    result.addBoth(self._released)  # after the answer
+
+    def hold_input(self) -> None:
+        """Act on no more input until L{release_input}."""
+        cast(IPushProducer, self.transport).pauseProducing()
+
+    def release_input(self) -> None:
+        """Act on input again, starting with what came meanwhile."""
+        cast(IPushProducer, self.transport).resumeProducing()
+
+    def _released(self, result: object) -> object:
+        if not self.dropped:
+            self.release_input()
+        return result
 
     def _answer_failure(self, failure: Failure, command: str) -> None:
         if isinstance(failure.value, ChatError):

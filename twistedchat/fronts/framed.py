@@ -116,12 +116,20 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
     def disconnect(self) -> None:
         self._close()
 
+    def hold_input(self) -> None:
+        # the receiver's: it keeps the frames that came
+        self.pauseProducing()  # type: ignore[no-untyped-call]
+
+    def release_input(self) -> None:
+        self.resumeProducing()  # type: ignore[no-untyped-call]
+
     # Frames in
 
     def dataReceived(self, data: bytes) -> None:
         if self._closing or self.dropped:  # after a fatal error, nothing more
             return
-        self.policy.heard()
+        if data:
+            self.policy.heard()
         super().dataReceived(data)  # type: ignore[no-untyped-call]
 
     def lengthLimitExceeded(self, length: int) -> None:

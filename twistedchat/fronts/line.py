@@ -157,7 +157,8 @@ class LineProtocol(LineReceiver, FrontProtocol):
     def dataReceived(self, data: bytes) -> None:
         if self.dropped:
             return
-        self.policy.heard()
+        if data:
+            self.policy.heard()
         # LineReceiver drops the connection on an overlong line; we answer with
         # an error instead, skip to the next newline and go on reading.
         if self._discarding:
@@ -165,9 +166,11 @@ class LineProtocol(LineReceiver, FrontProtocol):
             if not newline:
                 return
             self._discarding = False
-        while data:
+        while True:  # b"" too: LineReceiver.resumeProducing reads what it holds
             super().dataReceived(data)  # type: ignore[no-untyped-call]
             data, self._pending = self._pending, b""
+            if not data:
+                break
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self.error(f"line too long (over {self.MAX_LENGTH} bytes), ignored")
@@ -190,6 +193,13 @@ class LineProtocol(LineReceiver, FrontProtocol):
             self.error(f'unknown command "{command}"; type HELP for the commands')
             return
         self.perform(command, handler, self.session, argument.strip())
+
+    def hold_input(self) -> None:
+        # LineReceiver's: it keeps the lines that came
+        self.pauseProducing()  # type: ignore[no-untyped-call]
+
+    def release_input(self) -> None:
+        self.resumeProducing()  # type: ignore[no-untyped-call]
 
     # Answers
 

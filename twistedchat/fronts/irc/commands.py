@@ -24,7 +24,7 @@ from . import channels, messages, operators, registration, server, users
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
 
-Handler = Callable[["IRCProtocol", list[str]], None]
+Handler = Callable[["IRCProtocol", list[str]], object]  # may be a Deferred
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ what the victim is told is its own front's business.
 
 from __future__ import annotations
 
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc
 
@@ -14,7 +15,7 @@ from .numerics import ERR_UNKNOWNERROR
 from .protocol import IRCProtocol
 
 
-def irc_OPER(client: IRCProtocol, params: list[str]) -> None:
+def irc_OPER(client: IRCProtocol, params: list[str]) -> Deferred[None]:
     checking = client.factory.service.oper(
         client.registered_session(), params[0], params[1]
     )
@@ -29,7 +30,7 @@ def irc_OPER(client: IRCProtocol, params: list[str]) -> None:
             client.log.failure("OPER check failed", failure)
             client.reply(ERR_UNKNOWNERROR, "OPER", "Internal error, try again later")
 
-    checking.addCallbacks(granted, refused)
+    return checking.addCallbacks(granted, refused)
 
 
 def irc_KILL(client: IRCProtocol, params: list[str]) -> None:

@@ -12,8 +12,9 @@ the matching numeric reply (L{twistedchat.fronts.irc.numerics}).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from twisted.internet.interfaces import IPushProducer
 from twisted.words.protocols import irc
 
 from ...core import errors
@@ -40,6 +41,7 @@ class IRCProtocol(FrontProtocol):
     _buffer = b""
     _discarding = False
     _closing = False
+    _held = False
 
     needs_registration = True
     # IRC clients learn of their own joins, parts, nick changes... from the
@@ -57,9 +59,10 @@ class IRCProtocol(FrontProtocol):
     def dataReceived(self, data: bytes) -> None:
         if self.dropped or self._closing:
             return
-        self.policy.heard()
+        if data:
+            self.policy.heard()
         *lines, buffer = (self._buffer + data).split(b"\n")
-        for line in lines:
+        for index, line in enumerate(lines):
             if self._discarding:
                 self._discarding = False
                 continue
@@ -69,12 +72,24 @@ class IRCProtocol(FrontProtocol):
             self.lineReceived(line.rstrip(b"\r").decode("utf-8", "replace"))
             if self._closing:
                 return
+            if self._held:  # a command is pending: the rest waits for it
+                self._buffer = b"\n".join([*lines[index + 1 :], buffer])
+                return
         if len(buffer) >= MAX_LINE:
             if not self._discarding:
                 self.reply(ERR_INPUTTOOLONG, "Input line was too long")
             self._discarding = True
             buffer = b""
         self._buffer = buffer
+
+    def hold_input(self) -> None:
+        self._held = True
+        cast(IPushProducer, self.transport).pauseProducing()
+
+    def release_input(self) -> None:
+        self._held = False
+        cast(IPushProducer, self.transport).resumeProducing()
+        self.dataReceived(b"")
 
     def lineReceived(self, line: str) -> None:
         if not line.strip() or self.dropped or not self.policy.allow():
