@@ -175,7 +175,7 @@ class IRCProtocol(FrontProtocol):
             why = f"Killed ({event.by.nick} ({clean(event.message)}))"
             self.send_line(f"ERROR :Closing Link: {self.peer} ({why})")
 
-    # What SessionProtocol asks of a front
+    # What FrontProtocol and its policy ask of a front
 
     def refuse(self, why: str) -> None:
         self.send_line(f"ERROR :Closing Link: {self.peer} ({clean(why)})")
