@@ -11,6 +11,9 @@ calls that a remote state would make asynchronous (nick claims, joins).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
@@ -19,11 +22,14 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
+from twistedchat import codec
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.fanout import Fanout
+from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
 
+from .test_framed_front import FramedClient
 from .test_irc_front import IRCClient
 from .test_line_front import Client as LineClient
 
@@ -107,3 +113,79 @@ class PendingCommandTests(SynchronousTestCase):
         self.assertTrue(lines[1].endswith("QUIT :Killed (admin (enough))"), lines)
         self.assertEqual(lines[2], ":twistedchat PONG twistedchat x")
         self.assertTrue(victim.closed)
+
+
+class LaterStateTests(SynchronousTestCase):
+    """
+    As if the state were remote: nick claims and joins answered later. Each
+    front goes on, in order, once they are.
+    """
+
+    def setUp(self) -> None:
+        self.service = ChatService(Clock(), "general", delivery=Fanout())
+        self.answers: list[Callable[[], None]] = []
+        for name in ("connect", "join", "change_nick"):
+            self.answer_later(name)
+
+    def answer_later(self, name: str) -> None:
+        now = getattr(self.service, name)
+
+        def later(*args: Any, **kwargs: Any) -> Deferred[Any]:
+            answer: Deferred[Any] = Deferred()
+            self.answers.append(lambda: answer.callback(now(*args, **kwargs)))
+            return answer
+
+        self.patch(self.service, name, later)
+
+    def answer(self) -> None:
+        """Answer every pending call, and those they lead to."""
+        while self.answers:
+            self.answers.pop(0)()
+
+    def test_line(self) -> None:
+        toto = LineClient(LineFront(self.service), 5001)
+        toto.send("JOIN dev\nMSG hello\nNICK toto\nNAMES\n")
+        self.assertEqual(toto.lines(), [])  # still arriving
+        self.answer()
+        lines = toto.lines()
+        self.assertEqual(
+            lines[-3:],
+            [
+                "[server] you are in #dev (1 member)",
+                '[server] you are now known as "toto"',
+                "[server] toto",
+            ],
+        )
+        self.assertEqual(self.service.names("dev"), ["toto"])
+
+    def test_framed(self) -> None:
+        toto = FramedClient(FramedFront(self.service), 5001)
+        toto.send(codec.Hello(1, "toto", "", "", ()))
+        toto.send(codec.Join("dev"))
+        toto.send(codec.Say("dev", "hello"))
+        self.assertEqual(toto.received(), [])
+        self.answer()
+        frames = toto.received()
+        self.assertEqual(
+            [type(frame).__name__ for frame in frames],
+            ["Welcome", "Entered", "Said"],
+        )
+
+    def test_irc(self) -> None:
+        toto = IRCClient(IRCFront(self.service), 6001)
+        toto.send("NICK toto", "USER t 0 * :T", "JOIN #dev", "PRIVMSG #dev :hi")
+        self.assertEqual(toto.lines(), [])
+        self.answer()
+        lines = toto.lines()
+        self.assertIn(
+            ":twistedchat 001 toto :Welcome to the twistedchat IRC network, toto", lines
+        )
+        self.assertTrue(lines[-1].endswith("366 toto #dev :End of /NAMES list."), lines)
+        self.assertEqual(self.service.names("dev"), ["toto"])
+
+    def test_a_connection_lost_while_its_nick_is_claimed(self) -> None:
+        toto = IRCClient(IRCFront(self.service), 6001)
+        toto.send("NICK toto", "USER t 0 * :T")
+        toto.close()
+        self.answer()
+        self.assertFalse(self.service.nick_taken("toto"))

@@ -23,7 +23,7 @@ warn it of flooding, and answer a refusal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, TypeVar, cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -156,6 +156,7 @@ class FrontProtocol(TwistedProtocol):
         self.admitted = True
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        self.connected = False
         if self.admitted:
             self.policy.end()
             self.admitted = False
@@ -166,6 +167,18 @@ class FrontProtocol(TwistedProtocol):
     def registered(self) -> None:
         """The client introduced itself: no more registration deadline."""
         self.policy.registered()
+
+    def adopt(self, session: Session) -> bool:
+        """
+        Take the session the core made for this connection; if the
+        connection was lost while the core was at it, let the session go
+        (and say False).
+        """
+        if not self.connected:
+            self.factory.service.disconnect(session)
+            return False
+        self.session = session
+        return True
 
     # Commands
 
@@ -183,6 +196,8 @@ class FrontProtocol(TwistedProtocol):
         """
         try:
             result = action(*args)
+            if isinstance(result, Coroutine):  # an async handler
+                result = Deferred.fromCoroutine(result)
         except ChatError as e:
             self.refused(e)
         except Exception:

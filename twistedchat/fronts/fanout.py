@@ -7,18 +7,18 @@ its local members grouped by their front's L{Broadcaster} (the members whose
 client has none get events one by one), and gives a room's event to each
 broadcaster once for all of that front's members of the room. A group is
 never changed once made: members coming or going make a new one, so a
-broadcaster may keep a group until it has written an event. The broadcaster
-renders it
-once and leaves the bytes in the front's L{Outbox}. L{WRITE_DELAY} later (one
-millisecond: the reactor turns in between, reading what else has come), or as
-soon as anything else is about to be written to one of the front's connections
-(so that each connection's output stays in order), the outbox writes to each
-connection, in one piece, everything it holds for it. A room of N members that
-hears K messages in that time costs N writes, not N*K, and what each message
-costs does not grow with the room. A write, a system call, costs far more than
-relaying one message: under load, that millisecond saves a large share of the
-server's work per delivery (see the README's Performance section), and nobody
-notices it.
+broadcaster may keep a group until it has written an event.
+
+The broadcaster renders the event once and leaves the bytes in the front's
+L{Outbox}. L{WRITE_DELAY} later (one millisecond: the reactor turns in
+between, reading what else has come), or as soon as anything else is about to
+be written to one of the front's connections (so that each connection's
+output stays in order), the outbox writes to each connection, in one piece,
+everything it holds for it. A room of N members that hears K messages in that
+time costs N writes, not N*K, and what each message costs does not grow with
+the room. A write, a system call, costs far more than relaying one message:
+under load, that millisecond saves a large share of the server's work per
+delivery (see the README's Performance section), and nobody notices it.
 """
 
 from __future__ import annotations

@@ -5,13 +5,16 @@ Each frame is an C{Int32StringReceiver} string decoded by L{twistedchat.codec};
 requests dispatch to C{handle_<FrameName>} methods that call the core, and core
 events become frames rendered once per front. A bad frame gets an L{Error}
 frame and changes nothing; only an oversized frame or an incompatible version
-closes the connection. docs/PROTOCOL.md describes the wire format.
+closes the connection. Taking a nick and joining rooms are awaited: with a
+shared state they would be answered later, and the frames after them wait.
+docs/PROTOCOL.md describes the wire format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from twisted.internet.defer import maybeDeferred
 from twisted.protocols.basic import Int32StringReceiver
 
 from .. import codec
@@ -117,7 +120,7 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         self._close()
 
     def hold_input(self) -> None:
-        # the receiver's: it keeps the frames that came
+        # The receiver's own pause: it keeps the frames that come meanwhile.
         self.pauseProducing()  # type: ignore[no-untyped-call]
 
     def release_input(self) -> None:
@@ -150,7 +153,7 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         except codec.CodecError as e:
             self.fail(ErrorCode.MALFORMED, str(e))
             return
-        handler: Callable[[Frame], None] | None = getattr(
+        handler: Callable[[Frame], object] | None = getattr(
             self, "handle_" + type(frame).__name__, None
         )
         if handler is None:
@@ -199,7 +202,7 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
 
     # Requests: handle_<Frame>(frame)
 
-    def handle_Hello(self, frame: codec.Hello) -> None:
+    async def handle_Hello(self, frame: codec.Hello) -> None:
         if self.session is not None:
             self.fail(ErrorCode.ALREADY_REGISTERED, "you already said Hello")
             return
@@ -212,7 +215,11 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
             )
             return
         service = self.factory.service
-        session = self.session = service.connect(self, frame.nick, token=frame.token)
+        session = await maybeDeferred(
+            service.connect, self, frame.nick, token=frame.token
+        )
+        if not self.adopt(session):
+            return
         self.registered()
         self.log.info('client "{peer}" => "{nick}"', peer=self.peer, nick=session.nick)
         rooms = tuple(
@@ -234,7 +241,11 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
             )
         for room in frame.rooms:
             try:
-                self.entered(service.join(session, room, returning=session.resumed))
+                self.entered(
+                    await maybeDeferred(
+                        service.join, session, room, returning=session.resumed
+                    )
+                )
             except errors.ChatError as e:
                 self.refused(e)
 
@@ -245,8 +256,9 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
             array = "[" + ",".join(entry.to_json() for entry in entries) + "]"
             self.send(codec.History(joined.room, array))
 
-    def handle_Join(self, frame: codec.Join) -> None:
-        self.entered(self.factory.service.join(self._session(), frame.room))
+    async def handle_Join(self, frame: codec.Join) -> None:
+        service = self.factory.service
+        self.entered(await maybeDeferred(service.join, self._session(), frame.room))
 
     def handle_Part(self, frame: codec.Part) -> None:
         self.factory.service.part(self._session(), frame.room, frame.reason)
@@ -260,8 +272,10 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
     def handle_ShowImage(self, frame: codec.ShowImage) -> None:
         self.factory.service.show_image(self._session(), frame.room, frame.art)
 
-    def handle_ChangeNick(self, frame: codec.ChangeNick) -> None:
-        self.factory.service.change_nick(self._session(), frame.nick)
+    async def handle_ChangeNick(self, frame: codec.ChangeNick) -> None:
+        await maybeDeferred(
+            self.factory.service.change_nick, self._session(), frame.nick
+        )
 
     def handle_Kick(self, frame: codec.Kick) -> None:
         self.factory.service.kick(self._session(), frame.room, frame.nick, frame.reason)

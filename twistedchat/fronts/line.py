@@ -5,14 +5,17 @@ Each line is C{<COMMAND> <argument>} (command case-insensitive), answered with
 C{[server] ...} lines; messages from others arrive as C{[<nick>] <text>}. A
 connection starts with its C{address:port} as nick, lands in the default room
 if there is one, and is in at most one room at a time. This module only
-translates: the rules live in L{ChatService}.
+translates: the rules live in L{ChatService}. Taking a nick and joining a
+room are awaited (C{maybeDeferred}): with a shared state they would be
+answered later, and the connection's input waits meanwhile (see
+L{FrontProtocol.perform}).
 """
 
 from __future__ import annotations
 
 import time
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.protocols.basic import LineReceiver
 
 from ..core.errors import ChatError
@@ -140,17 +143,23 @@ class LineProtocol(LineReceiver, FrontProtocol):
         if not self.admitted:
             return
         self.MAX_LENGTH = self.factory.max_line
-        service = self.factory.service
         nick = self.peer or self.factory.guest_nick()
         self.log.info('client connected "{peer}"', peer=nick)
-        self.session = service.connect(self, nick, provisional=True)
+        self.perform("connect", self.arrive, nick)
+
+    async def arrive(self, nick: str) -> None:
+        """Take C{nick} and, if there is one, land in the default room."""
+        service = self.factory.service
+        session = await maybeDeferred(service.connect, self, nick, provisional=True)
+        if not self.adopt(session):
+            return
         self.reply(f'welcome, you are "{nick}"; type HELP for the commands')
-        if service.default_room is not None:
-            service.join(self.session, service.default_room, arrival=True)
-            self.reply(f"you are in #{service.default_room}")
-            self.replay(service.default_room)
-        else:
+        if service.default_room is None:
             self.reply("JOIN a room to start chatting")
+            return
+        await maybeDeferred(service.join, session, service.default_room, arrival=True)
+        self.reply(f"you are in #{service.default_room}")
+        self.replay(service.default_room)
 
     # Reading lines
 
@@ -195,7 +204,7 @@ class LineProtocol(LineReceiver, FrontProtocol):
         self.perform(command, handler, self.session, argument.strip())
 
     def hold_input(self) -> None:
-        # LineReceiver's: it keeps the lines that came
+        # LineReceiver's own pause: it keeps the lines that come meanwhile.
         self.pauseProducing()  # type: ignore[no-untyped-call]
 
     def release_input(self) -> None:
@@ -241,10 +250,10 @@ class LineProtocol(LineReceiver, FrontProtocol):
         for text in HELP:
             self.reply(text)
 
-    def line_NICK(self, session: Session, argument: str) -> None:
+    async def line_NICK(self, session: Session, argument: str) -> None:
         if not argument:
             raise _Usage("usage: NICK <nick>")
-        self.factory.service.change_nick(session, argument)
+        await maybeDeferred(self.factory.service.change_nick, session, argument)
         self.reply(f'you are now known as "{session.nick}"')
 
     def line_MSG(self, session: Session, argument: str) -> None:
@@ -260,13 +269,13 @@ class LineProtocol(LineReceiver, FrontProtocol):
         room = argument.removeprefix("#") if argument else self._room_or_fail(session)
         self.reply(" ".join(self.factory.service.names(room)))
 
-    def line_JOIN(self, session: Session, argument: str) -> None:
+    async def line_JOIN(self, session: Session, argument: str) -> None:
         room = argument.removeprefix("#")
         if not room:
             raise _Usage("usage: JOIN <room>")
         service = self.factory.service
         previous = self.current_room(session)
-        service.join(session, room)
+        await maybeDeferred(service.join, session, room)
         if previous is not None:
             service.part(session, previous)
         members = len(service.names(room))

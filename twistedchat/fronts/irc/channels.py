@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from twisted.internet.defer import maybeDeferred
 from twisted.words.protocols import irc
 
 from ...core import errors
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .protocol import IRCProtocol
 
 
-def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
+async def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
     session = client.registered_session()
     if params[0] == "0":
         for name in session.rooms:
@@ -31,16 +32,17 @@ def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
         return
     for name in params[0].split(","):
         try:
-            join(client, session, room_name(name))
+            await join(client, session, room_name(name))
         except errors.AlreadyInRoom:
             pass  # as IRC servers do: joining a channel you are on is a no-op
         except errors.ChatError as e:
             client.refused(e)
 
 
-def join(client: IRCProtocol, session: Session, name: str) -> None:
+async def join(client: IRCProtocol, session: Session, name: str) -> None:
+    """Join, then what a client is told of a channel it enters."""
     service = client.factory.service
-    service.join(session, name)
+    await maybeDeferred(service.join, session, name)  # later, with a shared state
     room = service.room(name)
     if room.topic:
         send_topic(client, room)

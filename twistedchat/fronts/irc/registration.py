@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from twisted.internet.defer import maybeDeferred
 from twisted.words.protocols import irc
 
 from ... import __version__
@@ -33,7 +34,7 @@ def irc_PASS(client: IRCProtocol, params: list[str]) -> None:
     pass  # No server password: a PASS before registering is accepted and unused.
 
 
-def irc_CAP(client: IRCProtocol, params: list[str]) -> None:
+async def irc_CAP(client: IRCProtocol, params: list[str]) -> None:
     sub = params[0].upper()
     if sub == "LS":
         if client.session is None:
@@ -58,18 +59,19 @@ def irc_CAP(client: IRCProtocol, params: list[str]) -> None:
             client.send(SERVER, "CAP", client.nick, "NAK", " ".join(wanted))
     elif sub == "END":
         client.negotiating = False
-        register(client)
+        await register(client)
     else:
         client.reply(ERR_INVALIDCAPCMD, sub, "Invalid CAP command")
 
 
-def irc_NICK(client: IRCProtocol, params: list[str]) -> None:
+async def irc_NICK(client: IRCProtocol, params: list[str]) -> None:
     if not params or not params[0]:
         client.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
         return
     if client.session is not None:
-        client.factory.service.change_nick(client.session, params[0])
-        client.nick = client.session.nick
+        session = client.session
+        await maybeDeferred(client.factory.service.change_nick, session, params[0])
+        client.nick = session.nick
         return
     wanted = params[0]
     if not is_valid_nick(wanted):
@@ -78,28 +80,35 @@ def irc_NICK(client: IRCProtocol, params: list[str]) -> None:
         client.reply(irc.ERR_NICKNAMEINUSE, wanted, "Nickname is already in use")
     else:
         client.nick = wanted
-        register(client)
+        await register(client)
 
 
-def irc_USER(client: IRCProtocol, params: list[str]) -> None:
+async def irc_USER(client: IRCProtocol, params: list[str]) -> None:
     client.username = params[0][:10]
     client.realname = params[3]
-    register(client)
+    await register(client)
 
 
-def register(client: IRCProtocol) -> None:
-    """Connect the client's session, once it has said all it had to."""
+async def register(client: IRCProtocol) -> None:
+    """
+    Connect the client's session, once it has said all it had to. The nick
+    claim is awaited: with a shared state it would be answered later (the
+    client's next lines wait meanwhile).
+    """
     if client.session is not None or client.negotiating:
         return
     if client.nick == "*" or not client.username:
         return
+    service = client.factory.service
     try:
-        client.session = client.factory.service.connect(
-            client, client.nick, realname=client.realname
+        session = await maybeDeferred(
+            service.connect, client, client.nick, realname=client.realname
         )
     except errors.ChatError as e:
         client.refused(e)
         client.nick = "*"
+        return
+    if not client.adopt(session):
         return
     client.registered()
     client.log.info('client "{peer}" => "{nick}"', peer=client.peer, nick=client.nick)
