@@ -401,14 +401,11 @@ class ChatService:
             raise errors.NotServerOperator()
         target = self._find(nick)
         event = Killed(self.clock.seconds(), target.user, actor.user, message)
-        peers = {
-            peer: None
-            for peer in self._local_members(self._rooms_of(target))
-            if peer is not target and (peer is not actor or actor.echo_actions)
-        }
-        self._forget(target)
+        rooms = self._rooms_of(target)
+        self._forget(target)  # so the rooms' delivery leaves it out
+        exclude = None if actor.echo_actions else actor
         broken = [
-            *self.delivery.to_sessions(peers, event),
+            *self.delivery.to_rooms(rooms, event, exclude),
             *self.delivery.to_sessions([target], event),
         ]
         target.client.disconnect()
@@ -552,17 +549,6 @@ class ChatService:
     def _rooms_of(self, session: Session) -> list[str]:
         """The keys of the rooms C{session} is in."""
         return list(self._record(session).rooms)
-
-    def _local_members(self, rooms: Iterable[str]) -> Iterable[Session]:
-        """This process's sessions in any of C{rooms}, once each."""
-        seen: dict[Session, None] = {}
-        for key in rooms:
-            room = self._state.room(key)
-            for user_id in room.members if room is not None else ():
-                session = self._sessions.get(user_id)
-                if session is not None:
-                    seen[session] = None
-        return seen
 
     def _leave(self, session: Session, room: RoomRecord) -> None:
         session.rooms = tuple(r for r in session.rooms if fold_room(r) != room.key)
