@@ -196,14 +196,14 @@ class FrontProtocol(TwistedProtocol):
         """
         try:
             result = action(*args)
-            if isinstance(result, Coroutine):  # an async handler
+            if result is not None and isinstance(result, Coroutine):  # async def
                 result = Deferred.fromCoroutine(result)
         except ChatError as e:
             self.refused(e)
         except Exception:
             self._failed(command, Failure())
         else:
-            if isinstance(result, Deferred):
+            if result is not None and isinstance(result, Deferred):
                 result.addErrback(self._answer_failure, command)
                 if not result.called:
                     self.hold_input()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+from twisted.internet import tcp
 from twisted.internet.interfaces import IConsumer, IPushProducer, ITransport
 from zope.interface import implementer
 
@@ -36,6 +37,7 @@ class StreamOutput:
         "_paused",
         "_queue",
         "_queued",
+        "_tcp",
         "_transport",
         "closed",
     )
@@ -49,6 +51,8 @@ class StreamOutput:
     ) -> None:
         """C{on_overflow(why)} is called when the peer must be dropped."""
         self._transport = transport
+        # A plain TCP transport may be written to at once (see write_now).
+        self._tcp = transport if type(transport) is tcp.Server else None
         self._outbox = outbox
         self._limits = limits
         self._on_overflow = on_overflow
@@ -71,11 +75,13 @@ class StreamOutput:
         if self.closed:
             return
         if not self._paused:
-            # Nothing waits in a plain TCP transport: send at once, rather
-            # than wait for the reactor to say the socket is writable.
-            rest = write_now(self._transport, data)
-            if rest:
-                self._transport.write(rest)
+            if self._tcp is not None:
+                # Nothing waits in the transport: send at once, rather than
+                # wait for the reactor to say the socket is writable.
+                data = write_now(self._tcp, data)
+                if not data:
+                    return
+            self._transport.write(data)
             return
         self._queue.append(data)
         self._queued += len(data)
