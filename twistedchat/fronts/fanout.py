@@ -202,37 +202,37 @@ class Fanout:
         self._rooms: dict[str, dict[IBroadcaster | None, Group]] = {}
         # For each session in a room: the broadcaster its groups were made
         # with, and its rooms (see regroup).
-        self._sessions: dict[Session, tuple[IBroadcaster | None, set[str]]] = {}
+        self._subscribed: dict[Session, tuple[IBroadcaster | None, set[str]]] = {}
 
     def enter(self, room: str, session: Session) -> None:
-        broadcaster, rooms = self._sessions.get(session) or (
+        broadcaster, rooms = self._subscribed.get(session) or (
             getattr(session.client, "broadcaster", None),
             set(),
         )
-        self._sessions[session] = broadcaster, rooms
+        self._subscribed[session] = broadcaster, rooms
         rooms.add(room)
         self._group(room, session, broadcaster)
 
     def leave(self, room: str, session: Session) -> None:
-        broadcaster, rooms = self._sessions[session]
+        broadcaster, rooms = self._subscribed[session]
         self._ungroup(room, session, broadcaster)
         rooms.discard(room)
         if not rooms:
-            del self._sessions[session]
+            del self._subscribed[session]
 
     def regroup(self, session: Session) -> None:
         """
         C{session}'s client changed broadcasters (an IRC client that asked
         for server-time after registering): its rooms follow.
         """
-        if session not in self._sessions:
+        if session not in self._subscribed:
             return  # in no room: its next room will use the new broadcaster
-        old, rooms = self._sessions[session]
+        old, rooms = self._subscribed[session]
         new = getattr(session.client, "broadcaster", None)
         for room in rooms:
             self._ungroup(room, session, old)
             self._group(room, session, new)
-        self._sessions[session] = new, rooms
+        self._subscribed[session] = new, rooms
 
     def to_room(
         self, room: str, event: Event, exclude: Session | None
