@@ -146,7 +146,8 @@ class RegistrationTests(IRCFrontTestCase):
             f"{__version__}",
             f"{server} 003 {nick} :This server was created {self.front.started}",
             f"{server} 004 {nick} twistedchat {__version__} o mnot",
-            f"{server} 005 {nick} CASEMAPPING=rfc1459 CHANTYPES=# CHANMODES=,,,mnt "
+            f"{server} 005 {nick} CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 "
+            "CHANMODES=,,,mnt "
             "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
             "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server",
             f"{server} 251 {nick} :There are {users} users and 0 invisible on 1 server",
@@ -184,6 +185,7 @@ class RegistrationTests(IRCFrontTestCase):
         for token in [
             "CASEMAPPING=rfc1459",
             "CHANTYPES=#",
+            "CHANLIMIT=#:100",
             "PREFIX=(o)@",
             "NICKLEN=30",
         ]:

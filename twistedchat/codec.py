@@ -61,6 +61,7 @@ class ErrorCode(IntEnum):
     TOKEN_REFUSED = 21
     FLOODING = 22
     LIMIT = 23
+    TOO_MANY_ROOMS = 24
     INTERNAL = 99
 
 

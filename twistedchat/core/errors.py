@@ -13,6 +13,20 @@ from dataclasses import dataclass
 
 from .names import NICK_MAX_LENGTH, NICK_SPECIALS, ROOM_MAX_LENGTH, ROOM_SPECIALS
 
+EXCERPT = 40  # characters of a refused name an error message quotes
+
+
+def excerpt(text: str) -> str:
+    """
+    At most L{EXCERPT} characters of C{text}, something a user sent: an error
+    message names what it refuses without echoing a flood back.
+    """
+    return (
+        text
+        if len(text) <= EXCERPT
+        else text[: EXCERPT - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    )
+
 
 class ChatError(Exception):
     """A request the core refused; C{str(error)} explains why."""
@@ -25,9 +39,9 @@ class InvalidNick(ChatError):
 
     def __str__(self) -> str:
         if self.why:
-            return f'invalid nick "{self.nick}": {self.why}'
+            return f'invalid nick "{excerpt(self.nick)}": {self.why}'
         return (
-            f'invalid nick "{self.nick}": use 1 to {NICK_MAX_LENGTH} letters, '
+            f'invalid nick "{excerpt(self.nick)}": use 1 to {NICK_MAX_LENGTH} letters, '
             f"digits or {NICK_SPECIALS}"
         )
 
@@ -37,7 +51,7 @@ class NickInUse(ChatError):
     nick: str
 
     def __str__(self) -> str:
-        return f'nick "{self.nick}" is already in use'
+        return f'nick "{excerpt(self.nick)}" is already in use'
 
 
 @dataclass(eq=False)
@@ -45,7 +59,7 @@ class NoSuchNick(ChatError):
     nick: str
 
     def __str__(self) -> str:
-        return f'no user is called "{self.nick}"'
+        return f'no user is called "{excerpt(self.nick)}"'
 
 
 @dataclass(eq=False)
@@ -54,7 +68,7 @@ class InvalidRoomName(ChatError):
 
     def __str__(self) -> str:
         return (
-            f'invalid room name "{self.room}": use 1 to {ROOM_MAX_LENGTH} '
+            f'invalid room name "{excerpt(self.room)}": use 1 to {ROOM_MAX_LENGTH} '
             f"letters, digits or {ROOM_SPECIALS}"
         )
 
@@ -64,7 +78,7 @@ class NoSuchRoom(ChatError):
     room: str
 
     def __str__(self) -> str:
-        return f"there is no room #{self.room}"
+        return f"there is no room #{excerpt(self.room)}"
 
 
 @dataclass(eq=False)
@@ -74,7 +88,18 @@ class NotInRoom(ChatError):
     room: str
 
     def __str__(self) -> str:
-        return f"you are not in #{self.room}"
+        return f"you are not in #{excerpt(self.room)}"
+
+
+@dataclass(eq=False)
+class TooManyRooms(ChatError):
+    """The user is in as many rooms as one user may be."""
+
+    room: str  # the one they asked to join
+    limit: int
+
+    def __str__(self) -> str:
+        return f"cannot join #{excerpt(self.room)}: you are in {self.limit} rooms, the most one may be in"
 
 
 @dataclass(eq=False)
@@ -82,7 +107,7 @@ class AlreadyInRoom(ChatError):
     room: str
 
     def __str__(self) -> str:
-        return f"you are already in #{self.room}"
+        return f"you are already in #{excerpt(self.room)}"
 
 
 @dataclass(eq=False)
@@ -93,7 +118,7 @@ class UserNotInRoom(ChatError):
     room: str
 
     def __str__(self) -> str:
-        return f'"{self.nick}" is not in #{self.room}'
+        return f'"{excerpt(self.nick)}" is not in #{excerpt(self.room)}'
 
 
 @dataclass(eq=False)
@@ -101,7 +126,7 @@ class NotRoomOperator(ChatError):
     room: str
 
     def __str__(self) -> str:
-        return f"you are not an operator of #{self.room}"
+        return f"you are not an operator of #{excerpt(self.room)}"
 
 
 class NotServerOperator(ChatError):
@@ -132,7 +157,7 @@ class CannotSendToRoom(ChatError):
     why: str
 
     def __str__(self) -> str:
-        return f"cannot send to #{self.room}: {self.why}"
+        return f"cannot send to #{excerpt(self.room)}: {self.why}"
 
 
 @dataclass(eq=False)
@@ -140,7 +165,7 @@ class UnknownMode(ChatError):
     mode: str
 
     def __str__(self) -> str:
-        return f'unknown room mode "{self.mode}" (known: o, t, n, m)'
+        return f'unknown room mode "{excerpt(self.mode)}" (known: o, t, n, m)'
 
 
 @dataclass(eq=False)
@@ -148,7 +173,7 @@ class MissingModeArgument(ChatError):
     mode: str
 
     def __str__(self) -> str:
-        return f'room mode "{self.mode}" needs a nick'
+        return f'room mode "{excerpt(self.mode)}" needs a nick'
 
 
 @dataclass(eq=False)
@@ -157,7 +182,7 @@ class UserAlreadyInRoom(ChatError):
     room: str
 
     def __str__(self) -> str:
-        return f'"{self.nick}" is already in #{self.room}'
+        return f'"{excerpt(self.nick)}" is already in #{excerpt(self.room)}'
 
 
 @dataclass(eq=False)

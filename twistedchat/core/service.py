@@ -58,6 +58,8 @@ from .views import (
 
 __all__ = ["ChatService", "IChatClient", "Session"]
 
+DEFAULT_MAX_ROOMS = 100  # rooms one user may be in at once
+
 
 class ChatService:
     """Rooms, sessions and the nick registry shared by every front."""
@@ -74,13 +76,15 @@ class ChatService:
         *,
         state: IChatState | None = None,
         delivery: IDelivery | None = None,
+        max_rooms: int = DEFAULT_MAX_ROOMS,
         log_messages: bool = False,
     ) -> None:
         """
         Without C{identities}, resume tokens last until the server stops;
         without C{state}, it is in this process's memory; without
         C{delivery}, events go to each client one by one (a server passes its
-        fronts' L{twistedchat.fronts.fanout.Fanout}). With C{log_messages},
+        fronts' L{twistedchat.fronts.fanout.Fanout}). A user may be in
+        C{max_rooms} rooms at once (0: no limit). With C{log_messages},
         each room message's text is logged (formatting a log line costs as
         much as relaying a message to a whole room).
         """
@@ -92,6 +96,7 @@ class ChatService:
         self.identities = identities or Identities(Identities.new_secret())
         self.history = history
         self.delivery: IDelivery = delivery or Direct()
+        self.max_rooms = max_rooms
         self.log_messages = log_messages
         self._state: IChatState = state or MemoryState()
         self._sessions: dict[str, Session] = {}  # this process's, by user id
@@ -205,6 +210,8 @@ class ChatService:
         room = self._state.room(key)
         if room is not None and user_id in room.members:
             raise errors.AlreadyInRoom(room.name)
+        if self.max_rooms and len(session.rooms) >= self.max_rooms:
+            raise errors.TooManyRooms(name, self.max_rooms)
         if room is None:
             room = self._state.open_room(key, name, self.clock.seconds(), user_id)
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)

@@ -23,7 +23,7 @@ warn it of flooding, and answer a refusal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar, cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -47,6 +47,7 @@ from .policy import ConnectionCounter, ConnectionPolicy, Limits
 __all__ = ["ConnectionCounter", "Front", "FrontProtocol", "Limits"]
 
 P = TypeVar("P", bound="FrontProtocol")
+T = TypeVar("T")
 
 
 class Front(Factory[P]):
@@ -167,6 +168,27 @@ class FrontProtocol(TwistedProtocol):
     def registered(self) -> None:
         """The client introduced itself: no more registration deadline."""
         self.policy.registered()
+
+    def each(
+        self, items: Iterable[T], once: Callable[[T], object] | None = None
+    ) -> Iterator[T]:
+        """
+        The items of a command that names several (targets, channels,
+        rooms): the first comes with the command, each other one is paid for
+        to flood control as a command of its own, and the list stops at the
+        first one refused. With C{once}, items alike by C{once(item)} are
+        taken once (a message to one nick named twice goes once).
+        """
+        seen: set[object] = set()
+        for index, item in enumerate(items):
+            if once is not None:
+                alike = once(item)
+                if alike in seen:
+                    continue
+                seen.add(alike)
+            if index and not self.policy.allow():
+                return
+            yield item
 
     def adopt(self, session: Session) -> bool:
         """

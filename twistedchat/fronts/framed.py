@@ -54,6 +54,7 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.NotServerOperator: ErrorCode.NOT_SERVER_OPERATOR,
     errors.EmptyMessage: ErrorCode.EMPTY_MESSAGE,
     errors.CannotSendToRoom: ErrorCode.NOT_ROOM_OPERATOR,
+    errors.TooManyRooms: ErrorCode.TOO_MANY_ROOMS,
 }
 
 
@@ -239,7 +240,7 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
                 ErrorCode.TOKEN_REFUSED,
                 "resume token not recognised: you have a new identity",
             )
-        for room in frame.rooms:
+        for room in self.each(frame.rooms):
             try:
                 self.entered(
                     await maybeDeferred(

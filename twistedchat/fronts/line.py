@@ -18,7 +18,7 @@ import time
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.protocols.basic import LineReceiver
 
-from ..core.errors import ChatError
+from ..core.errors import ChatError, excerpt
 from ..core.events import (
     Event,
     Image,
@@ -199,7 +199,9 @@ class LineProtocol(LineReceiver, FrontProtocol):
             command, argument = "NICK", nick
         handler = getattr(self, "line_" + command.upper(), None)
         if handler is None:
-            self.error(f'unknown command "{command}"; type HELP for the commands')
+            self.error(
+                f'unknown command "{excerpt(command)}"; type HELP for the commands'
+            )
             return
         self.perform(command, handler, self.session, argument.strip())
 

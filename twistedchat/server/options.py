@@ -24,6 +24,7 @@ from .. import persistence
 from ..codec import DEFAULT_MAX_FRAME
 from ..configfile import ConfigFileError, read_config_file
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
+from ..core.service import DEFAULT_MAX_ROOMS
 from ..fronts.base import Limits
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
@@ -132,6 +133,11 @@ SETTINGS = [
         "connections from one IP address (0: no limit)",
     ),
     Setting(
+        "MAX_ROOMS",
+        str(DEFAULT_MAX_ROOMS),
+        "rooms one user may be in at once (0: no limit)",
+    ),
+    Setting(
         "REGISTRATION_TIMEOUT",
         f"{Limits.registration_timeout:g}",
         "seconds a framed or IRC client has to introduce itself (0: forever)",
@@ -196,6 +202,7 @@ class ServerSettings:
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
     log_messages: bool = False
     limits: Limits = field(default_factory=Limits)
+    max_rooms: int = DEFAULT_MAX_ROOMS
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
@@ -353,6 +360,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_keep=check("HISTORY_KEEP", _count),
         irc_endpoint=irc or _tcp_endpoint(host, irc_port),
         log_messages=check("LOG_MESSAGES", _yes_no),
+        max_rooms=check("MAX_ROOMS", _count),
         limits=Limits(
             sendq=check("SENDQ", _count),
             max_connections=check("MAX_CONNECTIONS", _count),

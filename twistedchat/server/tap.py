@@ -89,6 +89,7 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         identities,
         writer,
         delivery=Fanout(),  # the fronts' batched fan-out
+        max_rooms=settings.max_rooms,
         log_messages=settings.log_messages,
     )
     limits = settings.limits

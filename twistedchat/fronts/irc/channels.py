@@ -30,7 +30,7 @@ async def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
         for name in session.rooms:
             client.factory.service.part(session, name, "Left all channels")
         return
-    for name in params[0].split(","):
+    for name in client.each(params[0].split(",")):
         try:
             await join(client, session, room_name(name))
         except errors.AlreadyInRoom:
@@ -79,7 +79,7 @@ def replay(client: IRCProtocol, room: RoomView) -> None:
 
 def irc_PART(client: IRCProtocol, params: list[str]) -> None:
     reason = params[1] if len(params) > 1 else ""
-    for name in params[0].split(","):
+    for name in client.each(params[0].split(",")):
         try:
             client.factory.service.part(
                 client.registered_session(), room_name(name), reason
@@ -93,7 +93,7 @@ def irc_NAMES(client: IRCProtocol, params: list[str]) -> None:
     if not params or not params[0]:
         client.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list.")
         return
-    for name in params[0].split(","):
+    for name in client.each(params[0].split(",")):
         try:
             send_names(client, service.room(room_name(name)))
         except errors.ChatError:
@@ -193,7 +193,7 @@ def parse_modes(letters: str, arguments: list[str]) -> list[tuple[str, str]]:
 def irc_KICK(client: IRCProtocol, params: list[str]) -> None:
     reason = params[2][:KICKLEN] if len(params) > 2 else ""
     room = room_name(params[0])
-    for nick in params[1].split(","):
+    for nick in client.each(params[1].split(",")):
         try:
             client.factory.service.kick(client.registered_session(), room, nick, reason)
         except errors.ChatError as e:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from twisted.words.protocols import irc
 
 from ...core import errors
-from .numerics import room_name
+from .numerics import room_name, target_key
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -35,7 +35,7 @@ def send_message(client: IRCProtocol, params: list[str], notice: bool) -> None:
         return
     service = client.factory.service
     session = client.registered_session()
-    for target in params[0].split(","):
+    for target in client.each(params[0].split(","), target_key):
         try:
             if target.startswith("#"):
                 service.say(session, room_name(target), params[1], notice=notice)

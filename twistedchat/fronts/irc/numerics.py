@@ -12,6 +12,7 @@ from __future__ import annotations
 from twisted.words.protocols import irc
 
 from ...core import errors
+from ...core.names import fold_nick, fold_room
 from .render import channel
 
 # Newer than twisted.words' list of numerics (Modern IRC names them so).
@@ -40,6 +41,13 @@ def room_name(name: str) -> str:
     return name[1:]
 
 
+def target_key(name: str) -> str:
+    """What two spellings of one channel or nick have in common."""
+    if name.startswith("#"):
+        return fold_room(name[1:])
+    return fold_nick(name)
+
+
 # Which numeric answers which refusal of the core.
 NUMERICS: dict[type[errors.ChatError], str] = {
     errors.NickInUse: irc.ERR_NICKNAMEINUSE,
@@ -49,6 +57,7 @@ NUMERICS: dict[type[errors.ChatError], str] = {
     errors.NoSuchRoom: irc.ERR_NOSUCHCHANNEL,
     NotAChannel: irc.ERR_NOSUCHCHANNEL,
     errors.NotInRoom: irc.ERR_NOTONCHANNEL,
+    errors.TooManyRooms: irc.ERR_TOOMANYCHANNELS,
     errors.UserNotInRoom: irc.ERR_USERNOTINCHANNEL,
     errors.UserAlreadyInRoom: irc.ERR_USERONCHANNEL,
     errors.NotRoomOperator: irc.ERR_CHANOPRIVSNEEDED,

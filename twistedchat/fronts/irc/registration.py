@@ -115,6 +115,11 @@ async def register(client: IRCProtocol) -> None:
     welcome(client)
 
 
+def chanlimit(rooms: int) -> list[str]:
+    """ISUPPORT's CHANLIMIT token: how many channels a client may join."""
+    return [f"CHANLIMIT=#:{rooms}"] if rooms else []
+
+
 def welcome(client: IRCProtocol) -> None:
     client.reply(
         irc.RPL_WELCOME, f"Welcome to the twistedchat IRC network, {client.nick}"
@@ -129,6 +134,7 @@ def welcome(client: IRCProtocol) -> None:
         irc.RPL_ISUPPORT,
         "CASEMAPPING=rfc1459",
         "CHANTYPES=#",
+        *chanlimit(client.factory.service.max_rooms),
         "CHANMODES=,,,mnt",
         "PREFIX=(o)@",
         "NICKLEN=30",
