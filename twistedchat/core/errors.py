@@ -185,6 +185,13 @@ class UserAlreadyInRoom(ChatError):
         return f'"{excerpt(self.nick)}" is already in #{excerpt(self.room)}'
 
 
+class OperBusy(ChatError):
+    """An OPER from the same address is being checked: one at a time."""
+
+    def __str__(self) -> str:
+        return "an OPER from your address is being checked: wait for its answer"
+
+
 @dataclass(eq=False)
 class OperThrottled(ChatError):
     """Too many wrong OPER attempts: the next one must wait."""

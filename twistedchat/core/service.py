@@ -111,6 +111,7 @@ class ChatService:
         provisional: bool = False,
         token: str = "",
         realname: str = "",
+        host: str = "",
     ) -> Session:
         """
         Register a new connection under C{nick}.
@@ -122,7 +123,8 @@ class ChatService:
         With a resume C{token} of ours, the session keeps the identity (id and
         colour) the token was made for, and C{session.resumed} is true; a
         session still holding that identity is disconnected (its user came
-        back from elsewhere). Any other token gets a fresh identity.
+        back from elsewhere). Any other token gets a fresh identity. C{host}
+        is the address the user came from (OPER attempts are counted by it).
         """
         if not provisional and not is_valid_nick(nick):
             raise errors.InvalidNick(nick)
@@ -139,7 +141,7 @@ class ChatService:
         resumed = user_id is not None
         user_id = user_id or self.identities.new_id()
         user = User(user_id, nick, self.identities.colour(user_id))
-        session = Session(client, user, resumed)
+        session = Session(client, user, resumed, host)
         self._state.add_user(UserRecord(user, realname))
         self._sessions[user_id] = session
         return session

@@ -5,7 +5,7 @@ A front registers each connection with L{ChatService.connect}, giving an
 L{IChatClient} (its way to hand events to the wire), and gets back a
 L{Session}: the handle it passes to every later call. The session holds only
 what belongs to this connection (its client, whether its user came back with
-a resume token, its OPER attempts) and, for its front to read, two immutable
+a resume token, the address it came from) and, for its front to read, two immutable
 values the service replaces as they change: its C{user} (id, nick, colour)
 and the names of its C{rooms}. The rest of what the chat knows of its user
 (away, operator...) is in the state, read through the service's queries.
@@ -52,22 +52,22 @@ class Session:
         "connected",
         "echo_actions",
         "echo_messages",
-        "oper_blocked_until",
-        "oper_failures",
+        "host",
         "resumed",
         "rooms",
         "user",
     )
 
-    def __init__(self, client: IChatClient, user: User, resumed: bool) -> None:
+    def __init__(
+        self, client: IChatClient, user: User, resumed: bool, host: str = ""
+    ) -> None:
         self.client = client
+        self.host = host  # the address the user came from ("" if none)
         self.user = user  # kept up to date by the service
         self.rooms: tuple[str, ...] = ()  # in join order, as the service names them
         self.resumed = resumed  # came back with a resume token
         self.echo_messages: bool = client.echo_messages
         self.echo_actions: bool = client.echo_actions
-        self.oper_failures = 0
-        self.oper_blocked_until = 0.0
         self.connected = True
 
     @property

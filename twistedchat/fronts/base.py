@@ -104,6 +104,7 @@ class FrontProtocol(TwistedProtocol):
     transmit: Callable[[bytes], None]
     session: Session | None = None
     peer: str | None = None
+    host = "local"  # the peer's address, or "local" for a UNIX socket
     admitted = False
     dropped = False
 
@@ -136,13 +137,14 @@ class FrontProtocol(TwistedProtocol):
             self.transport.setTcpKeepAlive(True)
         address = self.transport.getPeer()
         self.peer = describe_peer(address)
+        self.host = getattr(address, "host", None) or "local"
         self.output = StreamOutput(
             self.transport, front.outbox, front.limits, self.drop
         )
         self.transmit = self.output.transmit
         self.policy = ConnectionPolicy(
             self,
-            getattr(address, "host", None) or "local",
+            self.host,
             front.service.clock,
             front.limits,
             front.connections,

@@ -217,7 +217,7 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
             return
         service = self.factory.service
         session = await maybeDeferred(
-            service.connect, self, frame.nick, token=frame.token
+            service.connect, self, frame.nick, token=frame.token, host=self.host
         )
         if not self.adopt(session):
             return

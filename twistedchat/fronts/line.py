@@ -150,7 +150,9 @@ class LineProtocol(LineReceiver, FrontProtocol):
     async def arrive(self, nick: str) -> None:
         """Take C{nick} and, if there is one, land in the default room."""
         service = self.factory.service
-        session = await maybeDeferred(service.connect, self, nick, provisional=True)
+        session = await maybeDeferred(
+            service.connect, self, nick, provisional=True, host=self.host
+        )
         if not self.adopt(session):
             return
         self.reply(f'welcome, you are "{nick}"; type HELP for the commands')

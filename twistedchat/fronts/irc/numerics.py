@@ -66,6 +66,7 @@ NUMERICS: dict[type[errors.ChatError], str] = {
     errors.EmptyMessage: irc.ERR_NOTEXTTOSEND,
     errors.InvalidCredentials: irc.ERR_PASSWDMISMATCH,
     errors.OperThrottled: irc.ERR_PASSWDMISMATCH,
+    errors.OperBusy: irc.ERR_PASSWDMISMATCH,
     errors.NoOperators: irc.ERR_NOOPERHOST,
     errors.UnknownMode: irc.ERR_UNKNOWNMODE,
     errors.MissingModeArgument: irc.ERR_NEEDMOREPARAMS,

@@ -102,7 +102,11 @@ async def register(client: IRCProtocol) -> None:
     service = client.factory.service
     try:
         session = await maybeDeferred(
-            service.connect, client, client.nick, realname=client.realname
+            service.connect,
+            client,
+            client.nick,
+            realname=client.realname,
+            host=client.host,
         )
     except errors.ChatError as e:
         client.refused(e)
