@@ -19,6 +19,7 @@ from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
 
+from .test_core import RecordingClient
 from .test_framed_front import FramedClient
 from .test_irc_front import IRCClient
 from .test_line_front import Client as LineClient
@@ -141,3 +142,59 @@ class ExcerptTests(CostTestCase):
         replies = transport.value().split(b"\r\n")[:-1]
         self.assertEqual(len(replies), 2)
         self.assertTrue(all(len(reply) < 200 for reply in replies), replies)
+
+
+class ListingTests(CostTestCase):
+    """
+    LIST of 20,000 rooms: a page at a time, paced, one at a time per client,
+    so that the others' messages never wait behind it.
+    """
+
+    max_rooms = 0
+
+    def setUp(self) -> None:
+        super().setUp()
+        owner = self.service.connect(RecordingClient(), "owner")
+        for n in range(20_000):
+            self.service.join(owner, f"room{n:05d}")
+
+    def test_a_list_storm_never_holds_up_a_conversation(self) -> None:
+        lister = self.irc_user("lister")
+        talker, hearer = self.irc_user("talker"), self.irc_user("hearer")
+        for client in (talker, hearer):
+            client.send("JOIN #chat")
+        hearer.lines()
+        lister.send(*["LIST"] * 15)  # as fast as it may: 15 at once
+        listed = lister.lines()
+        self.assertLessEqual(len(listed), 102)  # the start and the first page
+        talker.send("PRIVMSG #chat :still here?")
+        self.assertTrue(hearer.lines()[-1].endswith("PRIVMSG #chat :still here?"))
+        # The listings go on at LISTING_RATE lines a second, one after another.
+        ends = 0
+        for _ in range(300):  # six seconds
+            self.clock.advance(0.02)
+            ends += sum(1 for line in lister.lines() if " 323 " in line)
+        self.assertEqual(ends, 1)  # 20,000 lines take four seconds
+
+    def test_a_list_is_complete_and_in_order(self) -> None:
+        lister = self.irc_user("lister")
+        lister.send("LIST")
+        lines = lister.lines()
+        while not lines[-1].endswith(":End of /LIST"):
+            self.clock.advance(0.02)
+            lines += lister.lines()
+        rooms = [line.split()[3] for line in lines if " 322 " in line]
+        self.assertEqual(len(rooms), 20_000)
+        self.assertEqual(rooms, sorted(rooms, key=str.casefold))
+
+    def test_line_and_framed_lists_are_bounded(self) -> None:
+        user = LineClient(self.line, next(self.ports))
+        user.lines()
+        user.send("LIST\n")
+        (listing,) = user.lines()
+        self.assertLess(len(listing), 5_000)
+        self.assertTrue(listing.endswith("and 19901 more (JOIN one by its name)"))
+        client = self.framed_user("toto")
+        welcome = client.received()[0]
+        assert isinstance(welcome, codec.Welcome)
+        self.assertEqual(len(welcome.rooms), codec.ROOM_LIST_MAX)

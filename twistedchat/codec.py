@@ -22,6 +22,7 @@ from .core.events import User
 
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_FRAME = 64 * 1024
+ROOM_LIST_MAX = 1000  # rooms a Welcome or RoomList holds, the first by name
 
 
 class CodecError(ValueError):

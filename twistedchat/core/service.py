@@ -462,15 +462,17 @@ class ChatService:
         """The nicks in room C{name}, in the order they joined."""
         return [user.nick for user in self._existing_room(name).members.values()]
 
-    def list_rooms(self) -> list[RoomSummary]:
-        """Each room's name, member count and topic, sorted by name."""
-        return sorted(
-            (
-                RoomSummary(room.name, len(room.members), room.topic)
-                for room in self._state.rooms()
-            ),
-            key=lambda summary: fold_room(summary.name),
-        )
+    def list_rooms(self, after: str = "", count: int = 0) -> list[RoomSummary]:
+        """
+        Each room's name, member count and topic, sorted by name: all of
+        them, or a page of C{count} coming after the room called C{after}
+        (so that a listing of thousands of rooms is never made whole).
+        """
+        if count:
+            rooms = self._state.rooms_after(fold_room(after), count)
+        else:
+            rooms = self._state.rooms_after("", self._state.room_count())
+        return [RoomSummary(room.name, len(room.members), room.topic) for room in rooms]
 
     def nick_taken(self, nick: str) -> bool:
         """Whether someone holds C{nick} (as the chat compares nicks)."""
@@ -498,7 +500,7 @@ class ChatService:
     def counts(self) -> ServerCounts:
         users = list(self._state.users())
         operators = sum(1 for record in users if record.operator)
-        return ServerCounts(len(users), operators, len(list(self._state.rooms())))
+        return ServerCounts(len(users), operators, self._state.room_count())
 
     # Internals
 

@@ -17,6 +17,7 @@ fronts.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 
 from zope.interface import Interface, implementer
@@ -114,6 +115,15 @@ class IChatState(Interface):
     def rooms() -> Iterable[RoomRecord]:
         """Every open room."""
 
+    def rooms_after(key: str, count: int) -> list[RoomRecord]:
+        """
+        Up to C{count} open rooms whose folded names come after C{key}, in
+        that order (C{""}: from the first): a listing, page by page.
+        """
+
+    def room_count() -> int:
+        """How many rooms are open."""
+
     def open_room(key: str, name: str, created: float, founder: str) -> RoomRecord:
         """Open room C{name}, with user C{founder} as its operator."""
 
@@ -141,6 +151,7 @@ class MemoryState:
         self._users: dict[str, UserRecord] = {}  # by user id
         self._nicks: dict[str, UserRecord] = {}  # by folded nick
         self._rooms: dict[str, RoomRecord] = {}  # by folded name
+        self._order: list[str] = []  # the same folded names, sorted
 
     def user(self, user_id: str) -> UserRecord | None:
         return self._users.get(user_id)
@@ -180,10 +191,18 @@ class MemoryState:
     def rooms(self) -> Iterable[RoomRecord]:
         return self._rooms.values()
 
+    def rooms_after(self, key: str, count: int) -> list[RoomRecord]:
+        start = bisect_right(self._order, key)
+        return [self._rooms[k] for k in self._order[start : start + count]]
+
+    def room_count(self) -> int:
+        return len(self._rooms)
+
     def open_room(
         self, key: str, name: str, created: float, founder: str
     ) -> RoomRecord:
         room = self._rooms[key] = RoomRecord(key, name, created)
+        insort(self._order, key)
         room.operators.add(founder)
         return room
 
@@ -200,6 +219,7 @@ class MemoryState:
         if room.members:
             return False
         del self._rooms[key]
+        del self._order[bisect_left(self._order, key)]
         return True
 
     def set_topic(self, key: str, topic: str, by: str, when: float) -> None:

@@ -31,6 +31,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IPushProducer, ITCPTransport
 from twisted.internet.protocol import Factory
 from twisted.internet.protocol import Protocol as TwistedProtocol
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -47,6 +48,7 @@ from .policy import ConnectionCounter, ConnectionPolicy, Limits
 __all__ = ["ConnectionCounter", "Front", "FrontProtocol", "Limits"]
 
 P = TypeVar("P", bound="FrontProtocol")
+LISTING_RATE = 5_000  # lines a second one connection's long replies may cost
 T = TypeVar("T")
 
 
@@ -191,6 +193,17 @@ class FrontProtocol(TwistedProtocol):
             if index and not self.policy.allow():
                 return
             yield item
+
+    async def pace(self, lines: int) -> None:
+        """
+        After C{lines} of a long reply (a listing), let everything else go
+        first: a turn of the reactor at least, until this connection's
+        transport takes more, and at most L{LISTING_RATE} lines a second, so
+        that one client's listings never hold up the others' messages nor
+        take more than their share of the server.
+        """
+        await self.output.drained()
+        await deferLater(self.factory.service.clock, lines / LISTING_RATE)
 
     def adopt(self, session: Session) -> bool:
         """

@@ -224,7 +224,8 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         self.registered()
         self.log.info('client "{peer}" => "{nick}"', peer=self.peer, nick=session.nick)
         rooms = tuple(
-            RoomInfo(room.name, room.members) for room in service.list_rooms()
+            RoomInfo(room.name, room.members)
+            for room in service.list_rooms(count=codec.ROOM_LIST_MAX)
         )
         self.send(
             codec.Welcome(
@@ -282,7 +283,7 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         self.factory.service.kick(self._session(), frame.room, frame.nick, frame.reason)
 
     def handle_ListRooms(self, frame: codec.ListRooms) -> None:
-        rooms = self.factory.service.list_rooms()
+        rooms = self.factory.service.list_rooms(count=codec.ROOM_LIST_MAX)
         self.send(codec.RoomList(tuple(RoomInfo(r.name, r.members) for r in rooms)))
 
     def handle_ListNames(self, frame: codec.ListNames) -> None:

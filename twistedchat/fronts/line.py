@@ -43,6 +43,7 @@ from .policy import ConnectionCounter, Limits
 
 CRLF = b"\r\n"
 DEFAULT_MAX_LINE = 4096
+LIST_MAX = 100  # rooms a LIST shows, first by name
 
 HELP = [
     "commands (case-insensitive):",
@@ -292,14 +293,16 @@ class LineProtocol(LineReceiver, FrontProtocol):
         self.reply(f"you left #{room}; JOIN a room to chat")
 
     def line_LIST(self, session: Session, argument: str) -> None:
-        rooms = self.factory.service.list_rooms()
+        service = self.factory.service
+        rooms = service.list_rooms(count=LIST_MAX)
         if not rooms:
             self.reply("no rooms yet; JOIN <room> creates one")
             return
-        self.reply(
-            "rooms: "
-            + ", ".join(f"#{room.name} ({_count(room.members)})" for room in rooms)
-        )
+        listed = ", ".join(f"#{room.name} ({_count(room.members)})" for room in rooms)
+        more = service.counts().rooms - len(rooms)
+        if more > 0:  # one line for a person to read, not thousands of rooms
+            listed += f" and {more} more (JOIN one by its name)"
+        self.reply("rooms: " + listed)
 
     def line_KICK(self, session: Session, argument: str) -> None:
         nick, _, reason = argument.partition(" ")

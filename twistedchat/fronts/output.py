@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import cast
 
 from twisted.internet import tcp
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IConsumer, IPushProducer, ITransport
 from zope.interface import implementer
 
@@ -37,6 +38,7 @@ class StreamOutput:
         "_paused",
         "_queue",
         "_queued",
+        "_resumed",
         "_tcp",
         "_transport",
         "closed",
@@ -59,6 +61,7 @@ class StreamOutput:
         self._paused = False
         self._queue: list[bytes] = []
         self._queued = 0
+        self._resumed: list[Deferred[None]] = []
         self.closed = False  # nothing more is sent
         # Told when the transport's buffer is full, and when it drains.
         cast(IConsumer, transport).registerProducer(self, True)
@@ -91,6 +94,14 @@ class StreamOutput:
                 "reads too slowly"
             )
 
+    def drained(self) -> Deferred[None]:
+        """Fires once the transport takes what it is given (at once if it does)."""
+        if not self._paused or self.closed:
+            return succeed(None)
+        waiting: Deferred[None] = Deferred()
+        self._resumed.append(waiting)
+        return waiting
+
     # IPushProducer, for the transport
 
     def pauseProducing(self) -> None:
@@ -101,6 +112,13 @@ class StreamOutput:
         queue, self._queue, self._queued = self._queue, [], 0
         if queue and not self.closed:
             self._transport.writeSequence(queue)
+        waiting, self._resumed = self._resumed, []
+        for drained in waiting:
+            drained.callback(None)
 
     def stopProducing(self) -> None:
         self._queue, self._queued = [], 0
+        self.closed = True
+        waiting, self._resumed = self._resumed, []
+        for drained in waiting:
+            drained.callback(None)

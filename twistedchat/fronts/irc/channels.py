@@ -23,6 +23,8 @@ from .render import SERVER, channel, clean, compose, rows, server_time
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
 
+LIST_PAGE = 100  # channels listed between two turns of the reactor
+
 
 async def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
     session = client.registered_session()
@@ -113,13 +115,26 @@ def send_names(client: IRCProtocol, room: RoomView) -> None:
     client.reply(irc.RPL_ENDOFNAMES, channel(room.name), "End of /NAMES list.")
 
 
-def irc_LIST(client: IRCProtocol, params: list[str]) -> None:
+async def irc_LIST(client: IRCProtocol, params: list[str]) -> None:
+    """
+    Every channel, a page at a time, paced (see L{FrontProtocol.pace}): the
+    client's next command waits for the end of the list.
+    """
     service = client.factory.service
     client.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
-    for room in service.list_rooms():
-        client.reply(
-            irc.RPL_LIST, channel(room.name), str(room.members), clean(room.topic)
-        )
+    after = ""
+    while True:
+        page = service.list_rooms(after, LIST_PAGE)
+        for room in page:
+            client.reply(
+                irc.RPL_LIST, channel(room.name), str(room.members), clean(room.topic)
+            )
+        if len(page) < LIST_PAGE:
+            break
+        await client.pace(len(page))
+        if client.dropped:
+            return
+        after = page[-1].name
     client.reply(irc.RPL_LISTEND, "End of /LIST")
 
 
