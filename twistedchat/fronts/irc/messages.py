@@ -5,6 +5,7 @@ with an error (RFC 1459), so its refusals go unsaid.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from twisted.words.protocols import irc
@@ -35,7 +36,10 @@ def send_message(client: IRCProtocol, params: list[str], notice: bool) -> None:
         return
     service = client.factory.service
     session = client.registered_session()
-    for target in client.each(params[0].split(","), target_key):
+    targets: Iterable[str] = params[0].split(",")
+    if "," in params[0]:  # each one more is paid for (most messages have one)
+        targets = client.each(targets, target_key)
+    for target in targets:
         try:
             if target.startswith("#"):
                 service.say(session, room_name(target), params[1], notice=notice)
