@@ -340,9 +340,8 @@ class ChatService:
     ) -> ModeChanged:
         """
         Apply IRC-style C{changes} (C{("+o", nick)}, C{("-t", "")}...) to room
-        C{name}; room or server operators only. Changes that change nothing
-        are dropped; the event lists those made (and goes to nobody if none
-        were).
+        C{name}; room or server operators only. The event lists the changes
+        that changed something (and goes to nobody if none did).
         """
         room = self._existing_room(name)
         if not self._operates(session, room):
@@ -464,14 +463,12 @@ class ChatService:
 
     def list_rooms(self, after: str = "", count: int = 0) -> list[RoomSummary]:
         """
-        Each room's name, member count and topic, sorted by name: all of
-        them, or a page of C{count} coming after the room called C{after}
-        (so that a listing of thousands of rooms is never made whole).
+        Rooms sorted by name, with their member counts and topics: all, or a
+        page of C{count} after the room called C{after} (so that a listing of
+        thousands of rooms is never made whole).
         """
-        if count:
-            rooms = self._state.rooms_after(fold_room(after), count)
-        else:
-            rooms = self._state.rooms_after("", self._state.room_count())
+        page = count or self._state.room_count()
+        rooms = self._state.rooms_after(fold_room(after), page)
         return [RoomSummary(room.name, len(room.members), room.topic) for room in rooms]
 
     def nick_taken(self, nick: str) -> bool:
@@ -594,9 +591,8 @@ class ChatService:
 
     def _drop(self, broken: Sequence[Session]) -> None:
         """
-        Forget the sessions a delivery could not reach. Done once an event is
-        out to everyone (the state whole), so that one broken connection
-        never stops a broadcast.
+        Forget the sessions a delivery could not reach, once the event is out
+        to everyone: one broken connection never stops a broadcast.
         """
         for session in broken:
             if session.connected:
