@@ -198,3 +198,41 @@ class ListingTests(CostTestCase):
         welcome = client.received()[0]
         assert isinstance(welcome, codec.Welcome)
         self.assertEqual(len(welcome.rooms), codec.ROOM_LIST_MAX)
+
+
+class CrowdTests(CostTestCase):
+    """NAMES and WHO of a room of 3,000: paced like a listing."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        for n in range(3_000):
+            member = self.service.connect(RecordingClient(), f"member{n}")
+            self.service.join(member, "crowd")
+
+    def finish(self, client: IRCClient, end: str) -> list[str]:
+        lines = client.lines()
+        for _ in range(1_000):  # 20 s, far more than it takes
+            if lines and lines[-1].endswith(end):
+                return lines
+            self.clock.advance(0.02)
+            lines += client.lines()
+        raise AssertionError(f"no {end!r}; last lines: {lines[-3:]}")
+
+    def test_names_a_page_at_a_time(self) -> None:
+        asker = self.irc_user("asker")
+        asker.send("NAMES #crowd", "PING :after")
+        first = asker.lines()
+        self.assertLessEqual(len(first), 25)
+        lines = first + self.finish(asker, "PONG twistedchat after")
+        nicks = " ".join(line.split(" :", 1)[1] for line in lines if " 353 " in line)
+        self.assertEqual(len(nicks.split()), 3_000)
+        self.assertTrue(lines[-2].endswith("#crowd :End of /NAMES list."))
+
+    def test_who_a_page_at_a_time(self) -> None:
+        asker = self.irc_user("asker")
+        asker.send("WHO #crowd", "PING :after")
+        first = asker.lines()
+        self.assertLessEqual(len(first), 100)
+        lines = first + self.finish(asker, "PONG twistedchat after")
+        self.assertEqual(sum(1 for line in lines if " 352 " in line), 3_000)
+        self.assertTrue(lines[-2].endswith("#crowd :End of /WHO list."))

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .protocol import IRCProtocol
 
 LIST_PAGE = 100  # channels listed between two turns of the reactor
+NAMES_PAGE = 25  # lines of nicks (about 1,000 nicks) between two turns
 
 
 async def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
@@ -48,7 +49,7 @@ async def join(client: IRCProtocol, session: Session, name: str) -> None:
     room = service.room(name)
     if room.topic:
         send_topic(client, room)
-    send_names(client, room)
+    await send_names(client, room)
     replay(client, room)
 
 
@@ -90,26 +91,32 @@ def irc_PART(client: IRCProtocol, params: list[str]) -> None:
             client.refused(e)
 
 
-def irc_NAMES(client: IRCProtocol, params: list[str]) -> None:
+async def irc_NAMES(client: IRCProtocol, params: list[str]) -> None:
     service = client.factory.service
     if not params or not params[0]:
         client.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list.")
         return
     for name in client.each(params[0].split(",")):
         try:
-            send_names(client, service.room(room_name(name)))
+            await send_names(client, service.room(room_name(name)))
         except errors.ChatError:
             client.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list.")
 
 
-def send_names(client: IRCProtocol, room: RoomView) -> None:
-    names = [("@" if room.is_operator(u) else "") + u.nick for u in room.members]
+async def send_names(client: IRCProtocol, room: RoomView) -> None:
+    """The room's nicks, about 400 characters a line, paced like a listing."""
     line: list[str] = []
-    for name in names:
-        line.append(name)
+    sent = 0
+    for user in room.members:
+        line.append(("@" if room.is_operator(user) else "") + user.nick)
         if len(" ".join(line)) > 400:
             client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
             line = []
+            sent += 1
+            if sent % NAMES_PAGE == 0:
+                await client.pace(NAMES_PAGE)
+                if client.dropped:
+                    return
     if line:
         client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
     client.reply(irc.RPL_ENDOFNAMES, channel(room.name), "End of /NAMES list.")

@@ -14,35 +14,48 @@ from .protocol import IRCProtocol
 from .registration import AWAYLEN
 from .render import SERVER, channel
 
+WHO_PAGE = 100  # members described between two turns of the reactor
 
-def irc_WHO(client: IRCProtocol, params: list[str]) -> None:
+
+async def irc_WHO(client: IRCProtocol, params: list[str]) -> None:
+    """Who is in a channel (a page at a time, paced), or who a nick is."""
     service = client.factory.service
     mask = params[0] if params else "*"
-    users: list[tuple[str, UserView]] = []  # (room, user): a room they are in
     try:
         if mask.startswith("#"):
-            room = service.room(room_name(mask)).name
-            users = [(room, user) for user in service.users_in(room)]
+            room = service.room(room_name(mask))
+            members = [user.nick for user in room.members]
+            for start in range(0, len(members), WHO_PAGE):
+                page = service.present(members[start : start + WHO_PAGE])
+                for target in page:
+                    send_who(client, room.name, target)
+                if start + WHO_PAGE < len(members):
+                    await client.pace(len(page))
+                    if client.dropped:
+                        return
         else:
             target = service.user(mask)
-            users = [(next(iter(target.rooms), ""), target)]
+            send_who(client, next(iter(target.rooms), ""), target)
     except errors.ChatError:
         pass  # nobody: just the end of the list
-    for room, target in users:
-        flags = ("G" if target.away else "H") + ("*" if target.operator else "")
-        if room in target.operates:
-            flags += "@"
-        client.reply(
-            irc.RPL_WHOREPLY,
-            channel(room) if room else "*",
-            target.user.id[:10],
-            SERVER,
-            SERVER,
-            target.nick,
-            flags,
-            "0 " + target.realname,
-        )
     client.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list.")
+
+
+def send_who(client: IRCProtocol, room: str, target: UserView) -> None:
+    """One WHO line: C{target}, seen in C{room} (or in none)."""
+    flags = ("G" if target.away else "H") + ("*" if target.operator else "")
+    if room in target.operates:
+        flags += "@"
+    client.reply(
+        irc.RPL_WHOREPLY,
+        channel(room) if room else "*",
+        target.user.id[:10],
+        SERVER,
+        SERVER,
+        target.nick,
+        flags,
+        "0 " + target.realname,
+    )
 
 
 def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
