@@ -72,8 +72,49 @@ class EntryTests(SynchronousTestCase):
         self.assertEqual(HistoryEntry.from_json(line), entry)
 
     def test_not_an_entry(self) -> None:
-        for line in ["", "{", "[]", '{"id": 1}', "null"]:
+        for line in ["", "{", "[]", '{"id": 1}', "null", "[" * 100_000]:
             self.assertRaises(ValueError, HistoryEntry.from_json, line)
+
+    def test_impossible_field_values_are_not_an_entry(self) -> None:
+        good = json.loads(
+            HistoryEntry(
+                "b-1", 1700000000, "general", "u1", "toto", "message", "hi"
+            ).to_json()
+        )
+        edits: list[tuple[str, object]] = [
+            ("time", float("nan")),
+            ("time", float("inf")),
+            ("time", float("-inf")),
+            ("time", 1e300),
+            ("time", -1e20),
+            ("time", -1),
+            ("time", 10**20),
+            ("time", True),
+            ("time", "1700000000000"),
+            ("time", None),
+            ("id", 5),
+            ("nick", None),
+            ("text", ["hi"]),
+            ("user_id", {"a": 1}),
+            ("room", ""),
+            ("room", "a/b"),
+            ("kind", "video"),
+        ]
+        for field, value in edits:
+            edited = json.dumps(
+                {**good, field: value}
+            )  # NaN, Infinity as Python writes them
+            with self.assertRaises(ValueError, msg=f"{field}={value!r}"):
+                HistoryEntry.from_json(edited)
+
+    def test_every_entry_can_be_shown(self) -> None:
+        for milliseconds in [0, 1, 253402300799999]:
+            line = (
+                f'{{"id":"a","time":{milliseconds},"room":"r","user_id":"u",'
+                '"nick":"n","kind":"image","text":"t"}'
+            )
+            entry = HistoryEntry.from_json(line)
+            time.strftime("%H:%M", time.localtime(entry.time))  # what fronts do
 
 
 class FileNameTests(SynchronousTestCase):
