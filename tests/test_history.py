@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -249,6 +251,125 @@ class ReplayTests(HistoryTestCase):
             sorted((w["path"], w["offset"]) for w in warnings),
             [(path, size), (path, size + 21)],
         )
+
+
+class DamagedFileTests(HistoryTestCase):
+    """Files a crash or a person left in a state the writer never leaves them."""
+
+    def path(self, room: str = "general") -> str:
+        return os.path.join(self.folder, file_name(room))
+
+    def logged(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        return events
+
+    def test_a_message_after_a_cut_short_line_starts_a_new_line(self) -> None:
+        writer = self.writer()
+        writer.record(message(1))
+        self.successResultOf(writer.stopService())
+        with open(self.path(), "ab") as file:
+            file.write(b'{"id":"x","time":5,"room":"general","nick":"to')  # crash
+        again = self.writer()
+        again.record(message(2))
+        self.successResultOf(again.stopService())
+        with open(self.path(), "rb") as file:
+            last = file.read().split(b"\n")[-2]
+        self.assertEqual(json.loads(last)["text"], "message 2")
+        third = self.writer()
+        self.assertEqual(
+            [e.text for e in third.recent("general")], ["message 1", "message 2"]
+        )
+
+    def test_impossible_times_are_skipped_and_joins_still_work(self) -> None:
+        os.makedirs(self.folder)
+        logged = self.logged()
+        good = HistoryEntry("a-1", 1000, "general", "u1", "toto", "message", "kept")
+        with open(self.path(), "w", encoding="utf-8") as file:
+            file.write(good.to_json() + "\n")
+            for bad in ["NaN", "Infinity", "-Infinity", "1e300", "-1e20"]:
+                file.write(good.to_json().replace('"time":1000000', f'"time":{bad}'))
+                file.write("\n")
+        history = self.writer()
+        self.assertEqual([e.text for e in history.recent("general")], ["kept"])
+        warnings = [e for e in logged if "unreadable" in e.get("log_format", "")]
+        self.assertEqual(len(warnings), 5)
+        service = ChatService(self.clock, "general", history=history, delivery=Fanout())
+        joiner = LineClient(LineFront(service), 5000)
+        self.assertIn("] [toto] kept", joiner.lines()[-1])
+
+    def test_a_long_run_without_a_newline_is_read_in_linear_time(self) -> None:
+        writer = self.writer()
+        for n in range(3):
+            writer.record(message(n))
+        self.successResultOf(writer.stopService())
+        with open(self.path(), "ab") as file:
+            block = b"garbage, no newline " * 52429  # 1 MiB
+            for _ in range(32):
+                file.write(block)
+        logged = self.logged()
+        started = time.process_time()
+        again = self.writer()
+        spent = time.process_time() - started
+        self.assertEqual(
+            [e.text for e in again.recent("general")],
+            ["message 0", "message 1", "message 2"],
+        )
+        self.assertLess(spent, 2.0)  # was 9 s: quadratic
+        (warning,) = [e for e in logged if "unreadable" in e.get("log_format", "")]
+        self.assertIn("longer than", warning["why"])
+
+    def test_no_line_may_be_longer_than_an_entry(self) -> None:
+        os.makedirs(self.folder)
+        entry = HistoryEntry("a-1", 1, "general", "u1", "toto", "message", "x" * 500)
+        path = self.path()
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(entry.to_json() + "\n")
+            file.write("y" * 5000 + "\n")  # in one read block
+            file.write(entry.to_json() + "\n")
+            file.write("z" * 200_000)  # over several read blocks, at the end
+        warnings: list[tuple[str, int, str]] = []
+        tail = read_tail(path, 10, lambda *w: warnings.append(w), max_line=1000)
+        self.assertEqual(tail, [entry, entry])
+        line = len(entry.to_json()) + 1
+        self.assertEqual(
+            [(offset, why) for _, offset, why in warnings],
+            [
+                (2 * line + 5001, "longer than 1000 bytes"),
+                (line, "longer than 1000 bytes"),
+            ],
+        )
+
+    def test_a_write_cut_short_by_a_full_disk_is_retried_whole(self) -> None:
+        """
+        The file size limit (RLIMIT_FSIZE) stands for a full disk: a write
+        past it writes what fits, then fails; later there is room again.
+        """
+        writer = self.writer(batch=1000)
+        writer.record(message(0))
+        self.successResultOf(writer.flush())
+        size = os.path.getsize(self.path())
+        for n in range(1, 6):
+            writer.record(message(n))
+        limit = size + 2 * size + size // 2  # room for two lines and a half
+        previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        previous_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+        try:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, previous_limit[1]))
+            self.successResultOf(writer.flush())
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, previous_limit)
+            signal.signal(signal.SIGXFSZ, previous_handler)
+        self.assertEqual(writer.written, 1)
+        writer.record(message(6))
+        self.successResultOf(writer.flush())  # the disk has room again
+        self.assertEqual(
+            [line["text"] for line in self.lines()],
+            [f"message {n}" for n in range(7)],
+        )
+        self.assertEqual(writer.written, 7)
 
 
 class FaultTests(HistoryTestCase):
