@@ -186,6 +186,44 @@ class BatchingTests(HistoryTestCase):
         self.assertEqual(writer.written, 250)
 
 
+class ShutdownTests(HistoryTestCase):
+    """stopService waits for every write started or queued, and loses nothing."""
+
+    def test_nothing_recorded_before_or_after_stop_is_lost(self) -> None:
+        in_thread: list[tuple[Deferred[Any], Callable[[], Any]]] = []
+
+        def later(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            done: Deferred[Any] = Deferred()
+            in_thread.append((done, lambda: function(*args)))
+            return done
+
+        def finish_one() -> None:
+            done, work = in_thread.pop(0)
+            done.callback(work())
+
+        writer = HistoryWriter(
+            self.folder, self.clock, run_in_thread=later, batch=2, flush_interval=0.01
+        )
+        writer.startService()
+        for n in range(4):  # two batches: one in the thread, one queued behind
+            writer.record(message(n))
+        self.assertEqual(len(in_thread), 1)
+        stopped = writer.stopService()
+        writer.record(message(4))  # while stopping
+        self.clock.advance(1)
+        finish_one()
+        self.assertNoResult(stopped)
+        writer.record(message(5))
+        finish_one()  # the queued batch: now stopService may end
+        self.assertEqual(in_thread, [])
+        self.successResultOf(stopped)
+        self.assertEqual(writer.written, 6)
+        writer.record(message(6))  # after the stop: written at once
+        self.assertEqual(
+            [line["text"] for line in self.lines()], [f"message {n}" for n in range(7)]
+        )
+
+
 class ReplayTests(HistoryTestCase):
     def test_recent_entries_survive_a_restart_in_order(self) -> None:
         writer = self.writer(replay=3)
