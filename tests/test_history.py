@@ -338,6 +338,21 @@ class DamagedFileTests(HistoryTestCase):
         joiner = LineClient(LineFront(service), 5000)
         self.assertIn("] [toto] kept", joiner.lines()[-1])
 
+    def test_an_entry_of_another_room_is_skipped(self) -> None:
+        os.makedirs(self.folder)
+        logged = self.logged()
+        with open(self.path(), "w", encoding="utf-8") as file:
+            for n, room in enumerate(["general", "General", "dev"]):
+                entry = HistoryEntry(f"a-{n}", 1, room, "u1", "toto", "message", room)
+                file.write(entry.to_json() + "\n")
+        history = self.writer()
+        self.assertEqual(
+            [e.text for e in history.recent("general")], ["general", "General"]
+        )
+        self.assertEqual(history.recent("dev"), ())
+        (warning,) = [e for e in logged if "unreadable" in e.get("log_format", "")]
+        self.assertIn("another room", warning["why"])
+
     def test_a_long_run_without_a_newline_is_read_in_linear_time(self) -> None:
         writer = self.writer()
         for n in range(3):
@@ -385,21 +400,32 @@ class DamagedFileTests(HistoryTestCase):
         The file size limit (RLIMIT_FSIZE) stands for a full disk: a write
         past it writes what fits, then fails; later there is room again.
         """
-        writer = self.writer(batch=1000)
+        limit: list[int] = []  # while set, the file size limit of writes
+
+        def write(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            if not limit:
+                return run_now(function, *args)
+            # Only around the write itself: what the test runner logs must
+            # not meet the limit.
+            handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit[0], previous[1]))
+            try:
+                return run_now(function, *args)
+            finally:
+                resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+                signal.signal(signal.SIGXFSZ, handler)
+
+        writer = HistoryWriter(self.folder, self.clock, run_in_thread=write)
+        writer.startService()
         writer.record(message(0))
         self.successResultOf(writer.flush())
         size = os.path.getsize(self.path())
         for n in range(1, 6):
             writer.record(message(n))
-        limit = size + 2 * size + size // 2  # room for two lines and a half
-        previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        previous_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
-        try:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, previous_limit[1]))
-            self.successResultOf(writer.flush())
-        finally:
-            resource.setrlimit(resource.RLIMIT_FSIZE, previous_limit)
-            signal.signal(signal.SIGXFSZ, previous_handler)
+        limit.append(size + 2 * size + size // 2)  # room for two lines and a half
+        self.successResultOf(writer.flush())
+        limit.clear()
         self.assertEqual(writer.written, 1)
         writer.record(message(6))
         self.successResultOf(writer.flush())  # the disk has room again

@@ -60,6 +60,7 @@ def read_tail(
     wanted: int,
     warn: Callable[[str, int, str], None],
     max_line: int = MAX_LINE,
+    room_file: str | None = None,
 ) -> list[HistoryEntry]:
     """
     The last C{wanted} readable entries of the file at C{path}, oldest first.
@@ -70,7 +71,9 @@ def read_tail(
     number of times, and at most C{max_line} bytes of a line are kept while
     its start is looked for: a longer line is no entry the server wrote, and
     is skipped like any unreadable one. C{warn(path, offset, why)} is told of
-    each unreadable line among those taken.
+    each unreadable line among those taken. Given C{room_file} (the name of
+    the room's file, see L{file_name}), an entry of another room (an edited
+    file) is skipped too, as it would be shown in the wrong room.
     """
     entries: list[HistoryEntry] = []
     if wanted <= 0:
@@ -84,9 +87,14 @@ def read_tail(
         line = b"".join(reversed(pieces))
         if line.strip():
             try:
-                entries.append(HistoryEntry.from_json(line.decode("utf-8")))
+                entry = HistoryEntry.from_json(line.decode("utf-8"))
             except ValueError as e:
                 warn(path, offset, str(e))
+                return
+            if room_file is None or file_name(entry.room) == room_file:
+                entries.append(entry)
+            else:
+                warn(path, offset, f"an entry of another room ({entry.room!r:.60})")
 
     with open(path, "rb") as file:
         position = file.seek(0, os.SEEK_END)  # everything from here on is read

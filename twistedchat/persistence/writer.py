@@ -318,7 +318,11 @@ class HistoryWriter(Service):
             for path in path_group:  # newest first
                 try:
                     older = read_tail(
-                        path, self.replay - len(entries), self._skipped, self.max_entry
+                        path,
+                        self.replay - len(entries),
+                        self._skipped,
+                        self.max_entry,
+                        os.path.basename(path_group[0]),
                     )
                 except OSError as e:
                     self.log.error(
