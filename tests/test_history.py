@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -72,8 +74,49 @@ class EntryTests(SynchronousTestCase):
         self.assertEqual(HistoryEntry.from_json(line), entry)
 
     def test_not_an_entry(self) -> None:
-        for line in ["", "{", "[]", '{"id": 1}', "null"]:
+        for line in ["", "{", "[]", '{"id": 1}', "null", "[" * 100_000]:
             self.assertRaises(ValueError, HistoryEntry.from_json, line)
+
+    def test_impossible_field_values_are_not_an_entry(self) -> None:
+        good = json.loads(
+            HistoryEntry(
+                "b-1", 1700000000, "general", "u1", "toto", "message", "hi"
+            ).to_json()
+        )
+        edits: list[tuple[str, object]] = [
+            ("time", float("nan")),
+            ("time", float("inf")),
+            ("time", float("-inf")),
+            ("time", 1e300),
+            ("time", -1e20),
+            ("time", -1),
+            ("time", 10**20),
+            ("time", True),
+            ("time", "1700000000000"),
+            ("time", None),
+            ("id", 5),
+            ("nick", None),
+            ("text", ["hi"]),
+            ("user_id", {"a": 1}),
+            ("room", ""),
+            ("room", "a/b"),
+            ("kind", "video"),
+        ]
+        for field, value in edits:
+            edited = json.dumps(
+                {**good, field: value}
+            )  # NaN, Infinity as Python writes them
+            with self.assertRaises(ValueError, msg=f"{field}={value!r}"):
+                HistoryEntry.from_json(edited)
+
+    def test_every_entry_can_be_shown(self) -> None:
+        for milliseconds in [0, 1, 253402300799999]:
+            line = (
+                f'{{"id":"a","time":{milliseconds},"room":"r","user_id":"u",'
+                '"nick":"n","kind":"image","text":"t"}'
+            )
+            entry = HistoryEntry.from_json(line)
+            time.strftime("%H:%M", time.localtime(entry.time))  # what fronts do
 
 
 class FileNameTests(SynchronousTestCase):
@@ -143,6 +186,44 @@ class BatchingTests(HistoryTestCase):
         self.assertEqual(writer.written, 250)
 
 
+class ShutdownTests(HistoryTestCase):
+    """stopService waits for every write started or queued, and loses nothing."""
+
+    def test_nothing_recorded_before_or_after_stop_is_lost(self) -> None:
+        in_thread: list[tuple[Deferred[Any], Callable[[], Any]]] = []
+
+        def later(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            done: Deferred[Any] = Deferred()
+            in_thread.append((done, lambda: function(*args)))
+            return done
+
+        def finish_one() -> None:
+            done, work = in_thread.pop(0)
+            done.callback(work())
+
+        writer = HistoryWriter(
+            self.folder, self.clock, run_in_thread=later, batch=2, flush_interval=0.01
+        )
+        writer.startService()
+        for n in range(4):  # two batches: one in the thread, one queued behind
+            writer.record(message(n))
+        self.assertEqual(len(in_thread), 1)
+        stopped = writer.stopService()
+        writer.record(message(4))  # while stopping
+        self.clock.advance(1)
+        finish_one()
+        self.assertNoResult(stopped)
+        writer.record(message(5))
+        finish_one()  # the queued batch: now stopService may end
+        self.assertEqual(in_thread, [])
+        self.successResultOf(stopped)
+        self.assertEqual(writer.written, 6)
+        writer.record(message(6))  # after the stop: written at once
+        self.assertEqual(
+            [line["text"] for line in self.lines()], [f"message {n}" for n in range(7)]
+        )
+
+
 class ReplayTests(HistoryTestCase):
     def test_recent_entries_survive_a_restart_in_order(self) -> None:
         writer = self.writer(replay=3)
@@ -208,6 +289,151 @@ class ReplayTests(HistoryTestCase):
             sorted((w["path"], w["offset"]) for w in warnings),
             [(path, size), (path, size + 21)],
         )
+
+
+class DamagedFileTests(HistoryTestCase):
+    """Files a crash or a person left in a state the writer never leaves them."""
+
+    def path(self, room: str = "general") -> str:
+        return os.path.join(self.folder, file_name(room))
+
+    def logged(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+        return events
+
+    def test_a_message_after_a_cut_short_line_starts_a_new_line(self) -> None:
+        writer = self.writer()
+        writer.record(message(1))
+        self.successResultOf(writer.stopService())
+        with open(self.path(), "ab") as file:
+            file.write(b'{"id":"x","time":5,"room":"general","nick":"to')  # crash
+        again = self.writer()
+        again.record(message(2))
+        self.successResultOf(again.stopService())
+        with open(self.path(), "rb") as file:
+            last = file.read().split(b"\n")[-2]
+        self.assertEqual(json.loads(last)["text"], "message 2")
+        third = self.writer()
+        self.assertEqual(
+            [e.text for e in third.recent("general")], ["message 1", "message 2"]
+        )
+
+    def test_impossible_times_are_skipped_and_joins_still_work(self) -> None:
+        os.makedirs(self.folder)
+        logged = self.logged()
+        good = HistoryEntry("a-1", 1000, "general", "u1", "toto", "message", "kept")
+        with open(self.path(), "w", encoding="utf-8") as file:
+            file.write(good.to_json() + "\n")
+            for bad in ["NaN", "Infinity", "-Infinity", "1e300", "-1e20"]:
+                file.write(good.to_json().replace('"time":1000000', f'"time":{bad}'))
+                file.write("\n")
+        history = self.writer()
+        self.assertEqual([e.text for e in history.recent("general")], ["kept"])
+        warnings = [e for e in logged if "unreadable" in e.get("log_format", "")]
+        self.assertEqual(len(warnings), 5)
+        service = ChatService(self.clock, "general", history=history, delivery=Fanout())
+        joiner = LineClient(LineFront(service), 5000)
+        self.assertIn("] [toto] kept", joiner.lines()[-1])
+
+    def test_an_entry_of_another_room_is_skipped(self) -> None:
+        os.makedirs(self.folder)
+        logged = self.logged()
+        with open(self.path(), "w", encoding="utf-8") as file:
+            for n, room in enumerate(["general", "General", "dev"]):
+                entry = HistoryEntry(f"a-{n}", 1, room, "u1", "toto", "message", room)
+                file.write(entry.to_json() + "\n")
+        history = self.writer()
+        self.assertEqual(
+            [e.text for e in history.recent("general")], ["general", "General"]
+        )
+        self.assertEqual(history.recent("dev"), ())
+        (warning,) = [e for e in logged if "unreadable" in e.get("log_format", "")]
+        self.assertIn("another room", warning["why"])
+
+    def test_a_long_run_without_a_newline_is_read_in_linear_time(self) -> None:
+        writer = self.writer()
+        for n in range(3):
+            writer.record(message(n))
+        self.successResultOf(writer.stopService())
+        with open(self.path(), "ab") as file:
+            block = b"garbage, no newline " * 52429  # 1 MiB
+            for _ in range(32):
+                file.write(block)
+        logged = self.logged()
+        started = time.process_time()
+        again = self.writer()
+        spent = time.process_time() - started
+        self.assertEqual(
+            [e.text for e in again.recent("general")],
+            ["message 0", "message 1", "message 2"],
+        )
+        self.assertLess(spent, 2.0)  # was 9 s: quadratic
+        (warning,) = [e for e in logged if "unreadable" in e.get("log_format", "")]
+        self.assertIn("longer than", warning["why"])
+
+    def test_no_line_may_be_longer_than_an_entry(self) -> None:
+        os.makedirs(self.folder)
+        entry = HistoryEntry("a-1", 1, "general", "u1", "toto", "message", "x" * 500)
+        path = self.path()
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(entry.to_json() + "\n")
+            file.write("y" * 5000 + "\n")  # in one read block
+            file.write(entry.to_json() + "\n")
+            file.write("z" * 200_000)  # over several read blocks, at the end
+        warnings: list[tuple[str, int, str]] = []
+        tail = read_tail(path, 10, lambda *w: warnings.append(w), max_line=1000)
+        self.assertEqual(tail, [entry, entry])
+        line = len(entry.to_json()) + 1
+        self.assertEqual(
+            [(offset, why) for _, offset, why in warnings],
+            [
+                (2 * line + 5001, "longer than 1000 bytes"),
+                (line, "longer than 1000 bytes"),
+            ],
+        )
+
+    def test_a_write_cut_short_by_a_full_disk_is_retried_whole(self) -> None:
+        """
+        The file size limit (RLIMIT_FSIZE) stands for a full disk: a write
+        past it writes what fits, then fails; later there is room again.
+        """
+        limit: list[int] = []  # while set, the file size limit of writes
+
+        def write(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            if not limit:
+                return run_now(function, *args)
+            # Only around the write itself: what the test runner logs must
+            # not meet the limit.
+            handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit[0], previous[1]))
+            try:
+                return run_now(function, *args)
+            finally:
+                resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+                signal.signal(signal.SIGXFSZ, handler)
+
+        writer = HistoryWriter(self.folder, self.clock, run_in_thread=write)
+        writer.startService()
+        writer.record(message(0))
+        self.successResultOf(writer.flush())
+        size = os.path.getsize(self.path())
+        for n in range(1, 6):
+            writer.record(message(n))
+        limit.append(size + 2 * size + size // 2)  # room for two lines and a half
+        self.successResultOf(writer.flush())
+        limit.clear()
+        self.assertEqual(writer.written, 1)
+        writer.record(message(6))
+        self.successResultOf(writer.flush())  # the disk has room again
+        self.assertEqual(
+            [line["text"] for line in self.lines()],
+            [f"message {n}" for n in range(7)],
+        )
+        self.assertEqual(writer.written, 7)
 
 
 class FaultTests(HistoryTestCase):

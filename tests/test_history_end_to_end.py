@@ -4,15 +4,38 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
+import socket
+import subprocess
+import threading
 import time
+from collections import defaultdict
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from .processes import LineClient, ServerProcess
 
 ACCEPTED = re.compile(r"message from \S+ in general relayed to")
+RELAYED = re.compile(r"message from \S+ in (\S+) relayed to \d+ members: (\S+)")
+# What a clean shutdown must never log.
+TROUBLE = re.compile(r"Traceback|Unhandled|Error|could not write|history stopped")
+
+
+def keep_sending(sock: socket.socket, count: int, stop: threading.Event) -> None:
+    """
+    Send C{MSG m0} to C{MSG m<count-1>} in small pieces, as a busy client
+    would, until the server is gone (or C{stop} is set).
+    """
+    try:
+        for start in range(0, count, 10):
+            if stop.is_set():
+                return
+            sock.sendall(b"".join(b"MSG m%d\n" % i for i in range(start, start + 10)))
+            time.sleep(0.01)
+    except OSError:
+        pass  # the server stopped while we were sending: expected
 
 
 class HistoryProcessTests(SynchronousTestCase):
@@ -60,6 +83,91 @@ class HistoryProcessTests(SynchronousTestCase):
         self.assertGreater(accepted, 10)
         self.assertEqual(len(written), accepted)
         self.assertEqual(written, [f"m{n}" for n in range(accepted)])
+
+    def test_sigterm_with_writes_under_way_loses_nothing_accepted(self) -> None:
+        """
+        Many senders, small batches and tiny flush intervals: batches are
+        being written when SIGTERM comes, and messages still arrive while
+        the server stops. In every round, every message the server relayed
+        is on disk, once, in each sender's order, and the log is clean.
+        """
+        settings = [
+            ("--history-batch", "20", "--history-flush-ms", "5"),
+            ("--history-batch", "5", "--history-flush-ms", "2"),
+            ("--history-flush-ms", "2", "--history-fsync", "always"),
+        ]
+        rounds, senders, deadline = 0, 8, time.monotonic() + 35
+        per_sender = 100_000
+        accepted_in_all = cut_short = stopped_while_sending = 0
+        while rounds < 15 and (rounds < 5 or time.monotonic() < deadline):
+            folder = os.path.join(self.folder, f"round{rounds}")
+            os.makedirs(folder)
+            server = ServerProcess(
+                folder,
+                "--log-messages",
+                "yes",
+                "--flood-rate",
+                "0",
+                *settings[rounds % len(settings)],
+            ).start()
+            self.addCleanup(server.stop)
+            threads = []
+            stop = threading.Event()
+            self.addCleanup(stop.set)
+            for n in range(senders):
+                # Each sender in a room of its own: nobody has to read its
+                # messages, so none is dropped as a slow reader.
+                client = LineClient(server.ports["line"])
+                self.addCleanup(client.close)
+                client.expect("[server] you are in #general")
+                client.send(f"JOIN s{n}")
+                client.expect(f"[server] you are in #s{n} (1 member)")
+                threads.append(
+                    threading.Thread(
+                        target=keep_sending, args=(client.socket, per_sender, stop)
+                    )
+                )
+            for thread in threads:
+                thread.start()
+            server.wait_for(RELAYED)
+            time.sleep(random.uniform(0.05, 0.3))
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                server.process.wait(5)
+                stopped_while_sending += 1
+            except subprocess.TimeoutExpired:
+                pass  # not stopping while messages come: see if it does after
+            stop.set()
+            self.assertEqual(server.process.wait(15), -signal.SIGTERM)
+            server.stop()  # (the process is gone: reads the end of its log)
+            for thread in threads:
+                thread.join(10)
+            relayed: dict[str, list[str]] = defaultdict(list)
+            for line in server.output:
+                if match := RELAYED.search(line):
+                    relayed[match.group(1)].append(match.group(2))
+            history = os.path.join(folder, "twistedchat-data", "history")
+            for n in range(senders):
+                room = f"s{n}"
+                path = os.path.join(history, f"{room}.jsonl")
+                on_disk = []
+                if os.path.exists(path):
+                    with open(path, encoding="utf-8") as file:
+                        on_disk = [json.loads(line)["text"] for line in file]
+                self.assertEqual(
+                    (room, len(on_disk)), (room, len(relayed[room])), f"round {rounds}"
+                )
+                self.assertEqual(on_disk, relayed[room])
+                self.assertEqual(on_disk, [f"m{i}" for i in range(len(on_disk))])
+                accepted_in_all += len(on_disk)
+            cut_short += sum(len(relayed[f"s{n}"]) < per_sender for n in range(senders))
+            trouble = [line for line in server.output if TROUBLE.search(line)]
+            self.assertEqual(trouble[:5], [], f"round {rounds}")
+            rounds += 1
+        # Messages were still coming when SIGTERM came, in most rounds.
+        print(f"{rounds} rounds, {accepted_in_all} messages accepted and on disk")
+        self.assertGreater(cut_short, rounds * senders // 2)
+        self.assertEqual(stopped_while_sending, rounds)
 
     def test_sigkill_loses_at_most_the_last_flush_interval(self) -> None:
         server = self.start("--history-flush-ms", "100", "--flood-rate", "0")

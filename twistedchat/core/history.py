@@ -19,6 +19,14 @@ from typing import NamedTuple
 from zope.interface import Interface
 
 from .events import Image, Message
+from .names import is_valid_room
+
+KINDS = frozenset({"message", "image"})
+# The fields of an entry but its time, in the tuple's order.
+_TEXT_FIELDS = ("id", "room", "user_id", "nick", "kind", "text")
+# 9999-12-31T23:59:59.999Z: any later (or negative) time cannot be shown as a
+# date by the fronts (time.localtime, datetime), so no entry may have it.
+_LATEST_MILLISECONDS = 253_402_300_799_999
 
 
 class HistoryEntry(NamedTuple):
@@ -45,20 +53,30 @@ class HistoryEntry(NamedTuple):
 
     @classmethod
     def from_json(cls, line: str) -> HistoryEntry:
-        """The entry in C{line}; ValueError if it is not one."""
+        """
+        The entry in C{line}; ValueError if it is not one, or if a field holds
+        what the server never writes (a person may have edited the file): a
+        replayed entry must never fail where it is shown.
+        """
         try:
             fields = json.loads(line)
-            entry = cls(
-                id=str(fields["id"]),
-                time=float(fields["time"]) / 1000,
-                room=str(fields["room"]),
-                user_id=str(fields["user_id"]),
-                nick=str(fields["nick"]),
-                kind=str(fields["kind"]),
-                text=str(fields["text"]),
-            )
-        except (TypeError, KeyError) as e:
-            raise ValueError(f"not a history entry ({e!r})") from None
+            milliseconds = fields["time"]
+            texts = [fields[name] for name in _TEXT_FIELDS]
+        except (TypeError, KeyError, RecursionError) as e:
+            raise ValueError(f"not a history entry ({e!r:.80})") from None
+        # bool is an int to Python, not a time to us
+        if type(milliseconds) not in (int, float) or not (
+            0 <= milliseconds <= _LATEST_MILLISECONDS  # False for NaN
+        ):
+            raise ValueError(f"impossible time {milliseconds!r}")
+        for name, value in zip(_TEXT_FIELDS, texts, strict=True):
+            if type(value) is not str:
+                raise ValueError(f"{name} is not a string ({value!r:.40})")
+        entry = cls(texts[0], milliseconds / 1000, *texts[1:])
+        if entry.kind not in KINDS:
+            raise ValueError(f"unknown kind {entry.kind!r:.40}")
+        if not is_valid_room(entry.room):
+            raise ValueError(f"invalid room name {entry.room!r:.60}")
         return entry
 
 

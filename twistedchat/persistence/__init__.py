@@ -5,7 +5,14 @@ L{twistedchat.core.history.IHistory}; the server's service tree builds the
 L{HistoryWriter}.
 """
 
-from .files import FSYNC_POLICIES, FsyncPolicy, file_name, read_tail
+from .files import (
+    FSYNC_POLICIES,
+    MAX_LINE,
+    FsyncPolicy,
+    file_name,
+    largest_entry,
+    read_tail,
+)
 from .writer import (
     DEFAULT_BATCH,
     DEFAULT_FLUSH_MS,
@@ -22,8 +29,10 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_REPLAY",
     "FSYNC_POLICIES",
+    "MAX_LINE",
     "FsyncPolicy",
     "HistoryWriter",
     "file_name",
+    "largest_entry",
     "read_tail",
 ]

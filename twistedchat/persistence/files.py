@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from hashlib import sha256
 from typing import Literal
 from urllib.parse import quote
@@ -25,6 +26,9 @@ FSYNC_POLICIES: tuple[FsyncPolicy, ...] = ("always", "interval", "never")
 FSYNC_INTERVAL = 1.0  # seconds between two fsyncs under the "interval" policy
 SUFFIX = ".jsonl"
 _TAIL_BLOCK = 64 * 1024
+# The longest line read_tail takes for an entry, unless told otherwise: the
+# longest a text of 64 KiB (the default largest frame) can make.
+MAX_LINE = 6 * 64 * 1024 + 4096
 # Lines kept for a room whose file cannot be written, before the oldest go.
 MAX_BACKLOG = 200_000
 
@@ -42,43 +46,88 @@ def file_name(room: str) -> str:
     return encoded + SUFFIX
 
 
+def largest_entry(text_bytes: int) -> int:
+    """
+    The longest line an entry whose text has at most C{text_bytes} bytes can
+    take: JSON escapes a byte as at most six (C{\\u0001}), plus the other
+    fields, which are short.
+    """
+    return 6 * text_bytes + 4096
+
+
 def read_tail(
-    path: str, wanted: int, warn: Callable[[str, int, str], None]
+    path: str,
+    wanted: int,
+    warn: Callable[[str, int, str], None],
+    max_line: int = MAX_LINE,
+    room_file: str | None = None,
 ) -> list[HistoryEntry]:
     """
     The last C{wanted} readable entries of the file at C{path}, oldest first.
 
     Blocks are read backwards from the end, and lines taken newest first,
     until there are enough: what comes before is never read, so the cost does
-    not depend on the file's size. C{warn(path, offset, why)} is told of each
-    unreadable line among those taken.
+    not depend on the file's size. Each byte read is looked at a bounded
+    number of times, and at most C{max_line} bytes of a line are kept while
+    its start is looked for: a longer line is no entry the server wrote, and
+    is skipped like any unreadable one. C{warn(path, offset, why)} is told of
+    each unreadable line among those taken. Given C{room_file} (the name of
+    the room's file, see L{file_name}), an entry of another room (an edited
+    file) is skipped too, as it would be shown in the wrong room.
     """
     entries: list[HistoryEntry] = []
     if wanted <= 0:
         return entries
+
+    def take(pieces: list[bytes], size: int, offset: int) -> None:
+        """The line made of C{pieces} (last first), C{size} bytes in all."""
+        if size > max_line:
+            warn(path, offset, f"longer than {max_line} bytes")
+            return
+        line = b"".join(reversed(pieces))
+        if line.strip():
+            try:
+                entry = HistoryEntry.from_json(line.decode("utf-8"))
+            except ValueError as e:
+                warn(path, offset, str(e))
+                return
+            if room_file is None or file_name(entry.room) == room_file:
+                entries.append(entry)
+            else:
+                warn(path, offset, f"an entry of another room ({entry.room!r:.60})")
+
     with open(path, "rb") as file:
-        end = file.seek(0, os.SEEK_END)
-        position = end  # data holds the file's bytes from here to end
-        data = b""
-        while len(entries) < wanted:
-            cut = data.rfind(
-                b"\n", 0, len(data) - 1 if data.endswith(b"\n") else len(data)
-            )
-            if cut < 0 and position > 0:
-                start = max(0, position - _TAIL_BLOCK)
-                file.seek(start)
-                data = file.read(position - start) + data
-                position = start
-                continue
-            line, data = data[cut + 1 :], data[: cut + 1]
-            offset = position + cut + 1
-            if line.strip():
-                try:
-                    entries.append(HistoryEntry.from_json(line.decode("utf-8")))
-                except ValueError as e:
-                    warn(path, offset, str(e))
-            if cut < 0:
-                break  # that was the file's first line
+        position = file.seek(0, os.SEEK_END)  # everything from here on is read
+        # The end of a line whose start is not read yet: its size, and its
+        # pieces (last first) unless it is already too long to be an entry.
+        partial: list[bytes] = []
+        partial_size = 0
+        while position > 0 and len(entries) < wanted:
+            start = max(0, position - _TAIL_BLOCK)
+            file.seek(start)
+            block = file.read(position - start)
+            position = start
+            end = len(block)  # block[:end] is not taken yet
+            while len(entries) < wanted:
+                cut = block.rfind(b"\n", 0, end)
+                if cut < 0:
+                    break
+                size = partial_size + end - cut - 1
+                if size <= max_line:
+                    partial.append(block[cut + 1 : end])
+                take(partial, size, start + cut + 1)
+                partial.clear()
+                partial_size = 0
+                end = cut
+            else:
+                break
+            partial_size += end
+            if partial_size <= max_line:
+                partial.append(block[:end])
+            else:
+                partial.clear()
+        if position == 0 and partial_size and len(entries) < wanted:
+            take(partial, partial_size, 0)  # the file's first line
     entries.reverse()
     return entries
 
@@ -97,6 +146,8 @@ class RoomFiles:
         self.max_bytes = max_bytes
         self.keep = keep
         self.backlog: dict[str, list[bytes]] = {}  # file name -> lines not written yet
+        # file name -> its size before a write that failed (and was not retried yet)
+        self.sizes_before: dict[str, int] = {}
         self.last_fsync = 0.0
 
     def write(self, batch: dict[str, list[bytes]]) -> int:
@@ -128,14 +179,54 @@ class RoomFiles:
         return written
 
     def _append(self, name: str, lines: list[bytes], sync: bool) -> None:
+        """
+        Append C{lines} to file C{name}, starting a line of their own.
+
+        If a write fails part way (a full disk), the file is cut back to the
+        size it had before, now and again before the retry, so that the
+        retried lines are neither doubled nor glued to a partial line.
+        """
         path = os.path.join(self.folder, name)
-        if os.path.exists(path) and os.path.getsize(path) >= self.max_bytes:
-            self._rotate(path)
-        with open(path, "ab") as file:
-            file.write(b"".join(lines))
-            file.flush()
-            if sync:
-                os.fsync(file.fileno())
+        fd = self._open(name, path)
+        try:
+            size = os.fstat(fd).st_size
+            if size >= self.max_bytes:
+                os.close(fd)
+                fd = -1
+                self._rotate(path)
+                fd = self._open(name, path)
+                size = 0
+            data = b"".join(lines)
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # a line cut short (a crash) ends before ours
+            self.sizes_before[name] = size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if sync:
+                    os.fsync(fd)
+            except OSError:
+                with suppress(OSError):  # else the retry cuts it
+                    os.ftruncate(fd, size)
+                raise
+            del self.sizes_before[name]
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _open(self, name: str, path: str) -> int:
+        """File C{name} open for appending, cut back to its size before a failure."""
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        before = self.sizes_before.get(name)
+        if before is not None:
+            try:
+                if os.fstat(fd).st_size > before:
+                    os.ftruncate(fd, before)
+            except OSError:
+                os.close(fd)
+                raise
+        return fd
 
     def _rotate(self, path: str) -> None:
         """C{room.jsonl} becomes C{.1}, C{.1} becomes C{.2}... past C{keep}, gone."""

@@ -7,22 +7,24 @@ never waits: the entry is serialised at once, kept in the room's in-memory
 ring of recent entries (what a joiner is shown) and queued. The queue is
 written in batches by one worker thread, at most every C{flush_interval}
 seconds or as soon as C{batch} entries wait, through L{RoomFiles}.
-C{stopService} writes everything still queued before the process exits. At
-start-up each room's ring is filled from the tail of its files only, so the
-cost does not grow with their size; a line that cannot be read is skipped
-with a warning.
+C{stopService} writes everything recorded before it fires, and what is
+recorded after at once (see its docstring for why nothing can be left
+behind). At start-up each room's ring is filled from the tail of its files
+only, so the cost does not grow with their size; a line that cannot be read
+(cut short, edited, too long) is skipped with a warning.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring as _quote
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorFromThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -33,7 +35,14 @@ from zope.interface import implementer
 from ..core.events import Image, Message
 from ..core.history import HistoryEntry, IHistory, json_line
 from ..core.names import fold_room
-from .files import SUFFIX, FsyncPolicy, RoomFiles, file_name, read_tail
+from .files import (
+    MAX_LINE,
+    SUFFIX,
+    FsyncPolicy,
+    RoomFiles,
+    file_name,
+    read_tail,
+)
 
 DEFAULT_FLUSH_MS = 200
 DEFAULT_BATCH = 1000
@@ -71,11 +80,14 @@ class HistoryWriter(Service):
         replay: int = DEFAULT_REPLAY,
         max_bytes: int = DEFAULT_MAX_BYTES,
         keep: int = DEFAULT_KEEP,
+        max_entry: int = MAX_LINE,
         run_in_thread: Callable[..., Deferred[Any]] | None = None,
     ) -> None:
         """
         C{run_in_thread(f, *args)} runs disk work; by default a thread pool of
         one thread owned by this service, so batches are written in order.
+        C{max_entry}: the longest line an entry can take (see
+        L{largest_entry}); a longer one in a file is skipped at load.
         """
         self.folder = folder
         self.clock: IReactorTime = reactor
@@ -83,6 +95,7 @@ class HistoryWriter(Service):
         self.flush_interval = flush_interval
         self.batch = batch
         self.replay = replay
+        self.max_entry = max_entry
         self.files = RoomFiles(folder, fsync, max_bytes, keep)
         self._run_in_thread = run_in_thread
         self._pool: ThreadPool | None = None
@@ -90,7 +103,14 @@ class HistoryWriter(Service):
         self._rooms_by_key: dict[str, _RoomHistory] = {}  # by folded name
         self._pending_count = 0
         self._timer: IDelayedCall | None = None
-        self._last_write: Deferred[Any] = succeed(None)
+        self._flush_at = batch  # pending entries that start a write at once
+        # Batches waiting for the thread, each with who waits for it.
+        self._batches: deque[tuple[dict[str, list[bytes]], Deferred[None]]] = deque()
+        self._writing = False  # a batch is in the thread
+        self._idle: list[Deferred[None]] = []  # told when no batch is left
+        self._on_stopped: list[Deferred[None]] = []  # flushes while stopping
+        self._stopping = False  # stopService was called
+        self._direct = False  # stopped: writes happen on the caller's thread
         self._boot = f"{int(self.clock.seconds() * 1000):x}"
         self._sequence = 0
         self.written = 0
@@ -99,23 +119,44 @@ class HistoryWriter(Service):
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
+        self._stopping = self._direct = False
+        self._flush_at = self.batch
         self.load()
         if self._run_in_thread is None:
             self._pool = ThreadPool(minthreads=1, maxthreads=1, name="history")
             self._pool.start()
 
     def stopService(self) -> Deferred[None]:
-        """Write everything still queued; fires once it is on disk."""
-        super().stopService()  # type: ignore[no-untyped-call]
-        done = self._drain()
+        """
+        Write everything recorded, before and after this call; fires once it
+        is on disk (or its writing failed, which is logged).
 
-        def stop_pool(result: object) -> object:
+        Every batch already handed to the thread or queued for it is written
+        first, while what is recorded meanwhile waits, starting no write (so
+        the wait is bounded, however fast messages still come). Then, the
+        thread idle and stopped, what waits is written at once on this
+        thread, and so is each entry recorded from then on: at shutdown the
+        reactor may still read a few messages, and no longer runs timers.
+        """
+        super().stopService()  # type: ignore[no-untyped-call]
+        self._stopping = True
+        self._flush_at = sys.maxsize
+        self._cancel_timer()
+        idle: Deferred[None] = Deferred()
+        self._idle.append(idle)
+        if not self._writing:
+            self._write_next()
+
+        def write_the_rest(_: object) -> None:
             if self._pool is not None:
                 self._pool.stop()
                 self._pool = None
-            return result
+            self._direct = True
+            self._flush_at = 1
+            self.flush()
+            self._fire(self._on_stopped)
 
-        return done.addBoth(stop_pool)
+        return idle.addCallback(write_the_rest)
 
     # IHistory
 
@@ -144,10 +185,10 @@ class HistoryWriter(Service):
         )
         room.pending.append(line.encode("utf-8", "replace") + b"\n")
         self._pending_count += 1
-        if self._pending_count >= self.batch:
+        if self._pending_count >= self._flush_at:
             self.flush()
         elif self._timer is None:
-            self._timer = self.clock.callLater(self.flush_interval, self.flush)
+            self._timer = self.clock.callLater(self.flush_interval, self._flush_due)
 
     def _room(self, name: str) -> _RoomHistory:
         """The state of room C{name}, made on its first message."""
@@ -166,52 +207,101 @@ class HistoryWriter(Service):
     # Writing
 
     def flush(self) -> Deferred[None]:
-        """Write what is queued (after any write under way); fires when done."""
-        if self._timer is not None:
-            if self._timer.active():
-                self._timer.cancel()
-            self._timer = None
+        """
+        Write what is queued, after the batches queued before; fires when it
+        is done (written, or failed and logged: the lines are then kept and
+        retried). While stopping, fires when stopService's result does.
+        """
+        self._cancel_timer()
+        done: Deferred[None] = Deferred()
+        if self._stopping and not self._direct:
+            self._on_stopped.append(done)  # stopService writes it
+            return done
         batch: dict[str, list[bytes]] = {}
         for room in self._rooms_by_key.values():
             if room.pending:
                 batch[room.file], room.pending = room.pending, []
         self._pending_count = 0
-        previous = self._last_write
-        done: Deferred[None] = Deferred()
-
-        def write(_: object) -> Deferred[Any]:
-            return self._in_thread(self.files.write, batch)
-
-        def written(count: int) -> None:
-            self.written += count
-
-        def failed(failure: Failure) -> None:
-            # The lines stay in the writer's backlog: the next flush retries.
-            if failure.check(OSError):
-                self.log.error(
-                    "could not write history to {folder}, will retry: {why}",
-                    folder=self.folder,
-                    why=failure.getErrorMessage(),
-                )
-            else:
-                self.log.failure(
-                    "writing history to {folder}", failure, folder=self.folder
-                )
-            if self.running and self._timer is None:
-                self._timer = self.clock.callLater(self.flush_interval, self.flush)
-
-        # Chained on the previous write: one batch at a time, in order.
-        self._last_write = previous.addCallback(write).addCallbacks(written, failed)
-        self._last_write.addBoth(lambda _: done.callback(None))
+        if self._direct:
+            self._write_directly(batch)
+            done.callback(None)
+        else:
+            self._batches.append((batch, done))
+            if not self._writing:
+                self._write_next()
         return done
 
-    def _drain(self) -> Deferred[None]:
-        """Flush until nothing is queued (entries may come while writing)."""
+    def _flush_due(self) -> None:
+        """The flush interval is over."""
+        self._timer = None
+        if not self._stopping:  # stopService writes it
+            self.flush()
 
-        def again(_: object) -> Deferred[None] | None:
-            return self._drain() if self._pending_count else None
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
 
-        return self.flush().addCallback(again)
+    def _write_next(self) -> None:
+        """
+        Hand what is queued to the thread, as one write: one write at a time,
+        so that batches reach the files in order, and however many queued
+        while the last one was written (the queue cannot outgrow the disk).
+        When nothing is left, tell those who wait for that.
+        """
+        if not self._batches:
+            self._writing = False
+            self._fire(self._idle)
+            return
+        self._writing = True
+        batch, done = self._batches.popleft()
+        waiting = [done]
+        if self._batches:
+            batch = {name: lines[:] for name, lines in batch.items()}
+            while self._batches:
+                more, done = self._batches.popleft()
+                waiting.append(done)
+                for name, lines in more.items():
+                    batch.setdefault(name, []).extend(lines)
+        writing = self._in_thread(self.files.write, batch)
+        writing.addCallbacks(self._written, self._failed)
+        writing.addCallback(lambda _: self._fire(waiting))
+        writing.addCallback(lambda _: self._write_next())
+
+    @staticmethod
+    def _fire(waiting: list[Deferred[None]]) -> None:
+        now = waiting[:]
+        del waiting[:]
+        for waiter in now:
+            waiter.callback(None)
+
+    def _written(self, count: int) -> None:
+        self.written += count
+
+    def _failed(self, failure: Failure) -> None:
+        # The lines stay in the writer's backlog: the next write retries them.
+        if failure.check(OSError):
+            self.log.error(
+                "could not write history to {folder}, will retry: {why}",
+                folder=self.folder,
+                why=failure.getErrorMessage(),
+            )
+        else:
+            self.log.failure("writing history to {folder}", failure, folder=self.folder)
+        if self.running and self._timer is None:
+            self._timer = self.clock.callLater(self.flush_interval, self._flush_due)
+
+    def _write_directly(self, batch: dict[str, list[bytes]]) -> None:
+        """Once stopped: the thread is gone, so write on this one, at once."""
+        try:
+            self._written(self.files.write(batch))
+        except Exception:
+            self._failed(Failure())
+            lost = sum(len(lines) for lines in self.files.backlog.values())
+            self.log.error(
+                "history stopped: {lost} entries could not be written", lost=lost
+            )
 
     def _in_thread(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
         if self._run_in_thread is not None:
@@ -227,7 +317,13 @@ class HistoryWriter(Service):
             entries: list[HistoryEntry] = []
             for path in path_group:  # newest first
                 try:
-                    older = read_tail(path, self.replay - len(entries), self._skipped)
+                    older = read_tail(
+                        path,
+                        self.replay - len(entries),
+                        self._skipped,
+                        self.max_entry,
+                        os.path.basename(path_group[0]),
+                    )
                 except OSError as e:
                     self.log.error(
                         "cannot read history file {path}: {why}", path=path, why=e

@@ -29,7 +29,7 @@ from ..fronts.fanout import Fanout
 from ..fronts.framed import FramedFront
 from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
-from ..persistence import HistoryWriter
+from ..persistence import HistoryWriter, largest_entry
 from .keys import load_identities
 from .operators import OperatorsChecker
 from .options import Options, ServerSettings
@@ -79,6 +79,7 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         replay=settings.history_replay,
         max_bytes=settings.history_max_bytes,
         keep=settings.history_keep,
+        max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
     )
     writer.setName("history")  # type: ignore[no-untyped-call]
     writer.setServiceParent(top)  # type: ignore[no-untyped-call]
