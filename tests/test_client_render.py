@@ -86,6 +86,13 @@ class LanguageTests(SynchronousTestCase):
             view.render(codec.Error(4242, "from the future")),
             ["Erreur : from the future"],
         )
+        self.assertEqual(
+            view.render(codec.Error(codec.ErrorCode.TOO_MANY_ROOMS, "too many")),
+            [
+                "Erreur : vous êtes dans autant de salons qu’on peut l’être : "
+                "quittez-en un d’abord"
+            ],
+        )
 
 
 class TimeAndPlaceTests(SynchronousTestCase):

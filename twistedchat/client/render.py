@@ -246,6 +246,9 @@ class Renderer:
                 "invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^"
             ),
             ErrorCode.NOT_ROOM_OPERATOR: self._("you are not an operator of this room"),
+            ErrorCode.TOO_MANY_ROOMS: self._(
+                "you are in as many rooms as one may be: leave one first"
+            ),
             ErrorCode.INCOMPATIBLE_VERSION: self._(
                 "this client is too old or too new for the server"
             ),
