@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twistedchat import codec
 from twistedchat.codec import ErrorCode
 from twistedchat.core.service import ChatService
+from twistedchat.core.views import RoomSummary
 from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
@@ -186,6 +187,22 @@ class ListingTests(CostTestCase):
         rooms = [line.split()[3] for line in lines if " 322 " in line]
         self.assertEqual(len(rooms), 20_000)
         self.assertEqual(rooms, sorted(rooms, key=str.casefold))
+
+    def test_a_listing_stops_when_its_reader_leaves(self) -> None:
+        lister = self.irc_user("lister")
+        pages = []
+        list_rooms = self.service.list_rooms
+
+        def counted(after: str = "", count: int = 0) -> list[RoomSummary]:
+            pages.append(after)
+            return list_rooms(after, count)
+
+        self.patch(self.service, "list_rooms", counted)
+        lister.send("LIST")
+        lister.close()
+        for _ in range(50):
+            self.clock.advance(0.02)
+        self.assertLessEqual(len(pages), 2)
 
     def test_line_and_framed_lists_are_bounded(self) -> None:
         user = LineClient(self.line, next(self.ports))

@@ -194,6 +194,11 @@ class FrontProtocol(TwistedProtocol):
                 return
             yield item
 
+    @property
+    def gone(self) -> bool:
+        """Whether the peer is gone: a long reply may stop."""
+        return self.dropped or not self.connected
+
     async def pace(self, lines: int) -> None:
         """
         After C{lines} of a long reply (a listing), let everything else go

@@ -115,7 +115,7 @@ async def send_names(client: IRCProtocol, room: RoomView) -> None:
             sent += 1
             if sent % NAMES_PAGE == 0:
                 await client.pace(NAMES_PAGE)
-                if client.dropped:
+                if client.gone:
                     return
     if line:
         client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
@@ -139,7 +139,7 @@ async def irc_LIST(client: IRCProtocol, params: list[str]) -> None:
         if len(page) < LIST_PAGE:
             break
         await client.pace(len(page))
-        if client.dropped:
+        if client.gone:
             return
         after = page[-1].name
     client.reply(irc.RPL_LISTEND, "End of /LIST")

@@ -31,7 +31,7 @@ async def irc_WHO(client: IRCProtocol, params: list[str]) -> None:
                     send_who(client, room.name, target)
                 if start + WHO_PAGE < len(members):
                     await client.pace(len(page))
-                    if client.dropped:
+                    if client.gone:
                         return
         else:
             target = service.user(mask)
