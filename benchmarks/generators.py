@@ -383,11 +383,14 @@ def measure(
     pid: int,
     phases: Phases,
     during_send: AbstractContextManager[list[str]],
+    after_send: Callable[[], None] | None = None,
 ) -> Measurement:
     """
     Take the generators through the phases, sampling the server C{pid};
     C{during_send} is entered around the send phase (a profiler) and yields
-    notes for the report.
+    notes for the report; C{after_send}, if given, runs once the send phase
+    is measured and before the generators settle (to stop the server while
+    they are still sending, say).
     """
     measured = Measurement()
     measured.server_rss_start_mib = server_memory_mib(pid)[0]
@@ -406,6 +409,8 @@ def measure(
         measured.server_cpu_seconds = server_cpu_seconds(pid) - cpu
     measured.notes = notes
     measured.server_rss_mib, measured.server_peak_rss_mib = server_memory_mib(pid)
+    if after_send is not None:
+        after_send()
     measured.settled = generators.command("settle", phases.timeout)
     measured.closed = generators.command("close", phases.timeout)
     return measured

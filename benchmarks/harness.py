@@ -25,7 +25,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ from tests.processes import (  # noqa: E402
     server_command,
     server_environment,
 )
+from twistedchat.core.history import HistoryEntry  # noqa: E402
 from twistedchat.persistence import file_name  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -227,8 +230,11 @@ class LogReport:
     shut_down: bool
 
 
-def scan_log(directory: Path) -> LogReport:
-    """Size of the server's log (rotated parts included) and lines worth a look."""
+def scan_log(directory: Path, problem: re.Pattern[bytes] = LOG_PROBLEM) -> LogReport:
+    """
+    Size of the server's log (rotated parts included) and lines worth a look:
+    those C{problem} matches.
+    """
     size, problems = 0, 0
     samples: list[str] = []
     paths = [*sorted(directory.glob("server.log*")), directory / "server.out"]
@@ -238,7 +244,7 @@ def scan_log(directory: Path) -> LogReport:
         data = path.read_bytes()
         size += len(data)
         for line in data.splitlines():
-            if LOG_PROBLEM.search(line):
+            if problem.search(line):
                 problems += 1
                 if len(samples) < 5:
                     samples.append(line.decode("utf-8", "replace")[:300])
@@ -298,6 +304,105 @@ def history_texts(data_dir: Path, room: str) -> list[str]:
             except (ValueError, KeyError, TypeError):
                 texts.append("")  # counted as not ours
     return texts
+
+
+# A server's messages: accepted, as its log says, and kept, as its history says
+
+# Logged with --log-messages yes for every room message the server accepted,
+# once it is in the history's queue; likewise for every picture.
+ACCEPTED = re.compile(
+    rb"(?m)^[^\n]*?#info\] (?:message|image) from \S+ in (\S+) (?:relayed to|\()"
+)
+
+
+def accepted_in_log(directory: Path) -> Counter[str]:
+    """
+    Messages and pictures the server in C{directory} accepted, by room, as its
+    log says (run with C{--log-messages yes}; rotated parts included).
+    """
+    accepted: Counter[str] = Counter()
+    for path in directory.glob("server.log*"):
+        for match in ACCEPTED.finditer(path.read_bytes()):
+            accepted[match.group(1).decode("utf-8", "replace")] += 1
+    return accepted
+
+
+@dataclass
+class HistoryOnDisk:
+    """Every entry of every room's history files, once the server has stopped."""
+
+    by_room: Counter[str]
+    entries: int
+    distinct: int  # entries with distinct ids: fewer means some are there twice
+    unreadable: int  # lines that are no entry
+
+
+def history_on_disk(data_dir: Path) -> HistoryOnDisk:
+    """What the history files under C{data_dir} hold, rotated parts included."""
+    by_room: Counter[str] = Counter()
+    ids: set[str] = set()
+    unreadable = 0
+    folder = data_dir / "history"
+    paths = sorted(folder.iterdir()) if folder.is_dir() else []
+    for path in paths:
+        for line in path.read_text("utf-8", "replace").splitlines():
+            try:
+                entry = HistoryEntry.from_json(line)
+            except ValueError:
+                unreadable += 1
+                continue
+            by_room[entry.room] += 1
+            ids.add(entry.id)
+    return HistoryOnDisk(by_room, sum(by_room.values()), len(ids), unreadable)
+
+
+# Watching the server over time
+
+
+@contextmanager
+def sampled(pid: int, every: float) -> Iterator[list[tuple[float, float, float]]]:
+    """
+    While the block runs, the server C{pid}'s resident memory (MiB) and CPU
+    time (seconds) every C{every} seconds, from a thread: (seconds since the
+    block began, RSS, CPU), from the block's start to its end.
+    """
+    samples: list[tuple[float, float, float]] = []
+    stop = threading.Event()
+    start = time.monotonic()
+
+    def sample_now() -> None:
+        with suppress(OSError):  # the server has gone
+            rss = server_memory_mib(pid)[0]
+            samples.append((time.monotonic() - start, rss, server_cpu_seconds(pid)))
+
+    def sample() -> None:
+        while True:
+            sample_now()
+            if stop.wait(every):
+                return
+
+    sampler = threading.Thread(target=sample, name="server-sampler", daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        sampler.join()
+        sample_now()  # the block's end
+
+
+def slope_per_minute(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (seconds, value) points, per minute; None under 2."""
+    if len(points) < 2:
+        return None
+    count = len(points)
+    mean_t = sum(t for t, _ in points) / count
+    mean_v = sum(v for _, v in points) / count
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if not spread:
+        return None
+    covariance = sum((t - mean_t) * (v - mean_v) for t, v in points)
+    return covariance / spread * 60
 
 
 # The reactor
