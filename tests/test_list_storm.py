@@ -6,37 +6,30 @@ users chatting meanwhile. Their messages must not wait behind the listings.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 
-from twisted.trial.unittest import SynchronousTestCase
-
 from twistedchat import codec
 
-from .processes import LineClient, ServerProcess
+from .processes import ServerProcess
+from .test_faults import FaultTestCase
 
 ROOMS = 20_000
 OWNERS = 4  # framed users that open the rooms, ROOMS / OWNERS each
 
 
-class ListStormTests(SynchronousTestCase):
+class ListStormTests(FaultTestCase):
     def test_a_conversation_is_not_held_up_by_list_storms(self) -> None:
-        folder = os.path.abspath(self.mktemp())
-        os.makedirs(folder)
         # The rooms are opened by a few framed users at once: their Hellos
         # may name thousands of rooms.
-        server = ServerProcess(
-            folder, "--max-rooms", "0", "--flood-burst", str(ROOMS)
-        ).start()
-        self.addCleanup(server.stop)
+        server = self.start("--max-rooms", "0", "--flood-burst", str(ROOMS))
         self.open_rooms(server)
         stop = threading.Event()
         storm = threading.Thread(target=self.storm, args=(server, stop), daemon=True)
         storm.start()
         self.addCleanup(stop.set)
-        talker, hearer = self.chatter(server, "talker"), self.chatter(server, "hearer")
+        talker, hearer = self.client(server, "talker"), self.client(server, "hearer")
         latencies = []
         for n in range(300):
             sent = time.monotonic()
@@ -88,11 +81,3 @@ class ListStormTests(SynchronousTestCase):
                 continue
             self.listed += data.count(b" 322 ")
         connection.close()
-
-    def chatter(self, server: ServerProcess, nick: str) -> LineClient:
-        client = LineClient(server.ports["line"])
-        self.addCleanup(client.close)
-        client.expect("[server] you are in #general")
-        client.send(f"NICK {nick}")
-        client.expect(f'[server] you are now known as "{nick}"')
-        return client
