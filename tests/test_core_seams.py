@@ -184,7 +184,8 @@ class ViewTests(SeamTestCase):
             ["tutu", "toto"],
         )
         self.assertEqual(
-            [u.nick for u in self.service.users_in("dev")], ["toto", "tutu"]
+            [u.nick for u in self.service.present(self.service.names("dev"))],
+            ["toto", "tutu"],
         )
         counts = self.service.counts()
         self.assertEqual((counts.users, counts.operators, counts.rooms), (2, 1, 2))

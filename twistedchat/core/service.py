@@ -488,12 +488,6 @@ class ChatService:
         """C{session}'s own user."""
         return self._view(self._record(session))
 
-    def users_in(self, name: str) -> list[UserView]:
-        """The users in room C{name}, in the order they joined."""
-        room = self._existing_room(name)
-        records = (self._state.user(user_id) for user_id in room.members)
-        return [self._view(record) for record in records if record is not None]
-
     def counts(self) -> ServerCounts:
         users = list(self._state.users())
         operators = sum(1 for record in users if record.operator)
