@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
+import signal
 import struct
 import sys
 import termios
@@ -120,8 +121,10 @@ class _Process(ProcessProtocol):
         return not self.exited.called
 
     def signal(self, name: str) -> None:
+        """Send the signal C{name} ("TERM", "STOP", "CONT"…), if still running."""
+        number = getattr(signal, f"SIG{name}")  # Twisted knows only five by name
         with contextlib.suppress(ProcessExitedAlready):  # it ended meanwhile
-            self.transport.signalProcess(name)  # type: ignore[union-attr]
+            self.transport.signalProcess(number)  # type: ignore[union-attr]
 
     async def stop(self, timeout: float = 30) -> int | None:
         """SIGTERM, then SIGKILL if it does not end within C{timeout}."""

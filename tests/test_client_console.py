@@ -76,7 +76,7 @@ class ConsoleTestCase(SynchronousTestCase):
         self, console: ChatConsole
     ) -> tuple[ServerConnection, FramedProtocol, IOPump]:
         address = IPv4Address("TCP", "127.0.0.1", 40000)
-        factory = ServerConnectionFactory(console)
+        factory = ServerConnectionFactory(console, self.clock)
 
         def server() -> FramedProtocol:
             protocol = self.front.buildProtocol(address)

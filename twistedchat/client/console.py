@@ -17,6 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionRefusedError as Refused
+from twisted.internet.error import DNSLookupError, NoRouteError
+from twisted.internet.error import TimeoutError as NoAnswer
 from twisted.internet.interfaces import (
     IDelayedCall,
     IHalfCloseableProtocol,
@@ -35,6 +38,7 @@ from .connection import (
     IServerListener,
     SecureConnectionRefused,
     ServerConnection,
+    ServerSilent,
     TLSProblem,
     secure_connection_refused,
 )
@@ -86,9 +90,8 @@ class ChatConsole:
         self.finished: Deferred[int] = Deferred()
         self._give_up: IDelayedCall | None = None
         self.heard = False  # whether the server said anything on this connection
-        # Connections in a row that ended before the server said anything; one
-        # can be a server that was going away, more are a port that hangs up.
-        self.unanswered = 0
+        self.attempted = False  # whether we tried to connect yet
+        self.last_state: str | None = None  # what we last said of the connection
 
     # What the person sees
 
@@ -110,14 +113,45 @@ class ChatConsole:
         for line in self.plain.render(frame):
             conversation.info("{line}", line=line)
 
-    # IServerListener
+    # IServerListener: the connection's life, said once per change
+
+    def connecting(self) -> None:
+        if not self.attempted:
+            self.attempted = True
+            self.notice(
+                self._("Connecting to {server}…").format(server=self.settings.server)
+            )
+
+    def still_connecting(self) -> None:
+        self.state(
+            self._("No answer from {server} yet, still trying…").format(
+                server=self.settings.server
+            )
+        )
+
+    def connection_failed(self, reason: Failure) -> None:
+        self.try_again(
+            self._("Cannot reach {server}: {why}.").format(
+                server=self.settings.server, why=self.unreachable(reason)
+            )
+        )
+
+    def unreachable(self, reason: Failure) -> str:
+        """Why a connection could not be made, in the reader's words."""
+        for error, why in UNREACHABLE:
+            if reason.check(error):
+                return self._(why)
+        return neutralise(reason.getErrorMessage())
 
     def connected(self, connection: ServerConnection) -> None:
         # The give-up deadline still runs: a port that accepts and hangs up
         # (e.g. a TLS one, for a client without --tls) is no server of ours.
         self.connection = connection
         self.heard = False
-        self.hello()
+        if self.nick:
+            self.hello()
+        else:
+            self.ask_first_nick()
 
     def hello(self) -> None:
         assert self.connection is not None
@@ -133,7 +167,6 @@ class ChatConsole:
 
     def frame_received(self, frame: Frame) -> None:
         self.heard = True
-        self.unanswered = 0
         if self._give_up is not None and self._give_up.active():
             self._give_up.cancel()
         self._give_up = None
@@ -153,23 +186,56 @@ class ChatConsole:
         refused = None if reason is None else secure_connection_refused(reason)
         was_registered, self.registered = self.registered, False
         self.connection = None
-        if not self.heard:
-            self.unanswered += 1
         if was_registered:
             self.wanted_rooms = list(self.rooms)
         self.rooms.clear()
+        server = self.settings.server
         if self.closing:
             self.finish()
         elif refused is not None:
             # The same certificate would be refused again: no reconnecting.
             self.notice(self.refusal(refused))
             self.finish(1)
+        elif reason is not None and isinstance(reason.value, ServerSilent):
+            self.try_again(
+                self._("{server} stopped answering (silent for {seconds:g} s).").format(
+                    server=server, seconds=2 * reason.value.seconds
+                )
+            )
+        elif not self.heard and not self.settings.tls:
+            # A port that accepts and hangs up at once: a TLS port, most often.
+            self.try_again(
+                self._(
+                    "{server} closed the connection without a word. Does it expect "
+                    "TLS (--tls)?"
+                ).format(server=server)
+            )
         elif self.settings.reconnect == 0:
             self.notice(self._("The server went away."))
             self.finish(1)
         else:
-            self.notice(self._("Connection lost, reconnecting…"))
+            self.state(self._("Connection lost, reconnecting…"))
             self.wait_for_server()
+
+    def try_again(self, text: str) -> None:
+        """Say C{text}, then that we try again until the deadline, or stop."""
+        if self.settings.reconnect == 0:
+            self.notice(text)
+            self.finish(1)
+            return
+        self.wait_for_server()
+        assert self._give_up is not None
+        left = max(0, round(self._give_up.getTime() - self.clock.seconds()))
+        self.state(text, self._("Trying again for {seconds} s.").format(seconds=left))
+
+    def state(self, text: str, then: str = "") -> None:
+        """
+        Say C{text} (and C{then}) unless it was the last thing said of the
+        connection: one line per change, not one per attempt.
+        """
+        if text != self.last_state:
+            self.last_state = text
+            self.notice(f"{text} {then}" if then else text)
 
     def refusal(self, refused: SecureConnectionRefused) -> str:
         server, detail = self.settings.server, neutralise(refused.detail)
@@ -194,14 +260,7 @@ class ChatConsole:
 
     def give_up(self) -> None:
         self._give_up = None
-        if self.connection is None and self.unanswered > 1 and not self.settings.tls:
-            self.notice(
-                self._(
-                    "{server} closes every connection without answering, giving "
-                    "up. Does it expect TLS (--tls)?"
-                ).format(server=self.settings.server)
-            )
-        elif self.screen.me:
+        if self.screen.me:
             self.notice(self._("The server did not come back, giving up."))
         else:
             self.notice(
@@ -211,18 +270,11 @@ class ChatConsole:
             )
         self.finish(1)
 
-    def cannot_connect(self, failure: Failure) -> None:
-        self.notice(
-            self._("Cannot reach {server}: {why}").format(
-                server=self.settings.server, why=failure.getErrorMessage()
-            )
-        )
-        self.finish(1)
-
     # Frames that change our state (shown afterwards)
 
     def on_Welcome(self, frame: codec.Welcome) -> None:
         self.registered = True
+        self.last_state = None  # in again: the next trouble is news
         self.nick = frame.user.nick
         self.screen.me = frame.user.id
         self.tokens.put(self.settings.server, frame.token)
@@ -282,16 +334,36 @@ class ChatConsole:
             ErrorCode.INVALID_NICK,
         )
 
+    def ask_first_nick(self) -> None:
+        """
+        The nick for our first Hello, asked once the server is there (a line
+        typed, or piped, before that is the answer).
+        """
+        if self.awaiting is not None:  # asked already, before a reconnection
+            return
+        if self.pending:
+            self.nick_answered(self.pending.pop(0), self.ask_first_nick)
+        elif self.input_done:
+            self.notice(self._("No more input: leaving."))
+            self.finish(1)
+        else:
+            self.prompt(
+                self._("Nick: "),
+                lambda answer: self.nick_answered(answer, self.ask_first_nick),
+            )
+
     def ask_nick(self) -> None:
         self.prompt(self._("Choose another nick: "), self.nick_answered)
 
-    def nick_answered(self, answer: str) -> None:
+    def nick_answered(
+        self, answer: str, again: Callable[[], None] | None = None
+    ) -> None:
         nick = answer.strip()
         if not is_valid_nick(nick):
             self.notice(
                 self._("invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^")
             )
-            self.ask_nick()
+            (again or self.ask_nick)()
             return
         self.nick = nick
         if self.connection is not None:
@@ -492,6 +564,12 @@ def N_(text: str) -> str:
 
 
 ALIASES = {"room": "join", "di": "image"}
+UNREACHABLE = [
+    (Refused, N_("connection refused")),
+    (DNSLookupError, N_("unknown host")),
+    (NoRouteError, N_("no route to the host")),
+    (NoAnswer, N_("no answer")),
+]
 HELP = [
     N_("Commands:"),
     N_("  /nick <nick>            change your nick"),

@@ -1,87 +1,73 @@
 """
-The C{twistedchat} command: settings, the nick question, then the reactor.
+The C{twistedchat} command: settings, the conversation log, then the reactor.
 
-It asks for a nick synchronously when none was given, then wires the console
-to standard input and output (C{twisted.internet.stdio}) and to the server
-through a reconnecting C{ClientService}, over TLS with C{--tls}. It exits 0
-when the person leaves (C{/quit}, Ctrl+D, end of piped input, Ctrl+C), 1 when
-the server cannot be reached, never comes back or shows a certificate we
-refuse, 2 on bad settings.
+It wires the console to standard input and output (C{twisted.internet.stdio})
+and to the server through a reconnecting C{ClientService}, over TLS with
+C{--tls}; the console says at once where it connects, asks for a nick once the
+server is there (when none was given) and says each failure as it happens. The
+conversation log (private messages included) and the folders made for it are
+the user's alone. It exits 0 when the person leaves (C{/quit}, Ctrl+D, end of
+piped input, Ctrl+C at any moment), 1 when the server cannot be reached, never
+comes back or shows a certificate we refuse, 2 on bad settings.
 """
 
 from __future__ import annotations
 
-import gettext
 import os
 import sys
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TextIO
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import stdio
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.internet.ssl import (
-    optionsForClientTLS,
-    platformTrust,
-    trustRootFromCertificates,
-)
+from twisted.internet.ssl import platformTrust, trustRootFromCertificates
 from twisted.logger import globalLogBeginner, textFileLogObserver
 
-from ..core.names import is_valid_nick
 from . import i18n
-from .connection import ServerConnectionFactory
+from .connection import ReportedEndpoint, ServerConnectionFactory
 from .console import ChatConsole, ConsoleInput
 from .images import render_image
 from .options import ClientSettings, SettingsError, settings_from
-from .state import TokenStore
+from .state import TokenStore, make_private_folder
+from .tls import server_tls_options
 
 IMAGE_COLUMNS = 60
+# Seconds an attempt to connect may take (the console says after one second
+# that it is slow).
+CONNECT_TIMEOUT = 10.0
 
 
-def read_line(fd: int = 0) -> str | None:
+def open_log_file(path: str) -> TextIO:
     """
-    One line from C{fd}, read byte by byte so that nothing after it is taken
-    from the stream stdio will read next; None at end of input.
+    The log file at C{path}, to append to, readable by the user alone (0600,
+    an existing one's mode tightened); its folder is made private if missing.
     """
-    data = bytearray()
-    while not data.endswith(b"\n"):
-        byte = os.read(fd, 1)
-        if not byte:
-            return data.decode("utf-8", "replace") if data else None
-        data += byte
-    return data.decode("utf-8", "replace").rstrip("\r\n")
-
-
-def ask_nick(translations: gettext.NullTranslations) -> str | None:
-    """Ask for a nick until a valid one is typed; None if the input ends."""
-    _ = translations.gettext
-    while True:
-        sys.stdout.write(_("Nick: "))
-        sys.stdout.flush()
-        answer = read_line()
-        if answer is None:
-            return None
-        nick = answer.strip()
-        if is_valid_nick(nick):
-            return nick
-        print(_("invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^"))
+    make_private_folder(os.path.dirname(os.path.abspath(path)))
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def start_logging(path: str) -> None:
     """Send the conversation and Twisted's own messages to the log file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    log_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
     globalLogBeginner.beginLoggingTo(
-        [textFileLogObserver(log_file)], redirectStandardIO=False
+        [textFileLogObserver(open_log_file(path))], redirectStandardIO=False
     )
 
 
 def server_endpoint(reactor: Any, settings: ClientSettings) -> IStreamClientEndpoint:
     """Where the server is: plain TCP, or TLS checking its certificate and name."""
-    endpoint = HostnameEndpoint(reactor, settings.host, settings.port)
+    endpoint = HostnameEndpoint(
+        reactor, settings.host, settings.port, timeout=CONNECT_TIMEOUT
+    )
     if not settings.tls:
         return endpoint
     trust = (
@@ -89,23 +75,25 @@ def server_endpoint(reactor: Any, settings: ClientSettings) -> IStreamClientEndp
         if settings.ca_certificates
         else platformTrust()
     )
-    # optionsForClientTLS checks the host name (or IP address) with
-    # service_identity once OpenSSL has checked the chain.
-    return wrapClientTLS(optionsForClientTLS(settings.host, trustRoot=trust), endpoint)
+    # The host name (or IP address) is checked once OpenSSL has checked the
+    # chain; a certificate naming no host is refused too.
+    return wrapClientTLS(server_tls_options(settings.host, trust), endpoint)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return chat(argv)
+    except KeyboardInterrupt:  # Ctrl+C before the reactor runs (it handles it then)
+        return 0
+
+
+def chat(argv: Sequence[str] | None) -> int:
     try:
         settings = settings_from(argv, os.environ)
     except SettingsError as e:
         print(f"twistedchat: {e}", file=sys.stderr)
         return 2
     translations = i18n.translations(settings.lang)
-    if settings.nick is None:
-        nick = ask_nick(translations)
-        if nick is None:
-            return 1
-        settings = settings.with_nick(nick)
     try:
         start_logging(settings.log_file)
     except OSError as e:
@@ -130,17 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     keyboard = ConsoleInput(console)
     terminal.append(stdio.StandardIO(keyboard))
     connections = ClientService(
-        server_endpoint(reactor, settings),
-        ServerConnectionFactory(console),
+        ReportedEndpoint(server_endpoint(reactor, settings), console, reactor),
+        ServerConnectionFactory(console, reactor, settings.keepalive),
         retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=5.0),
     )
     connections.startService()
-    if settings.reconnect == 0:
-        connections.whenConnected(failAfterFailures=1).addErrback(
-            console.cannot_connect
-        )
-    else:
-        console.wait_for_server()
 
     def leave(status: int) -> None:
         connections.stopService()

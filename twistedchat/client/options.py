@@ -2,7 +2,8 @@
 The client's settings: command-line options over a config file over defaults.
 
 The config file holds C{KEY=VALUE} lines (C{HOST}, C{PORT}, C{NICK}, C{ROOM},
-C{LANG}, C{LOG_FILE}, C{RECONNECT}, C{TLS}, C{CA_FILE}; C{#} starts a comment).
+C{LANG}, C{LOG_FILE}, C{RECONNECT}, C{KEEPALIVE}, C{TLS}, C{CA_FILE}; C{#}
+starts a comment).
 It is the file given with C{--config}, or C{~/.config/twistedchat/client.conf}
 when that exists. A bad value, wherever it comes from, is reported with its
 origin and the command exits with status 2. The CA file is read here, so that
@@ -29,6 +30,7 @@ from .state import default_state_dir, xdg_base
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 9999
 DEFAULT_RECONNECT = 60.0
+DEFAULT_KEEPALIVE = 30.0
 CONFIG_KEYS = (
     "HOST",
     "PORT",
@@ -37,6 +39,7 @@ CONFIG_KEYS = (
     "LANG",
     "LOG_FILE",
     "RECONNECT",
+    "KEEPALIVE",
     "TLS",
     "CA_FILE",
 )
@@ -60,6 +63,9 @@ class ClientSettings:
     log_file: str
     reconnect: float
     state_dir: str
+    # Seconds of silence from the server before we Ping it, and then to wait
+    # for its answer before reconnecting; 0: never.
+    keepalive: float = DEFAULT_KEEPALIVE
     tls: bool = False
     # The authorities trusted instead of the system's (from CA_FILE), if any.
     ca_certificates: tuple[Certificate, ...] = ()
@@ -95,6 +101,12 @@ def parser() -> argparse.ArgumentParser:
         "--reconnect",
         help="seconds to keep trying when the server goes away, 0 to quit at once "
         f"(default {DEFAULT_RECONNECT:g})",
+    )
+    parser.add_argument(
+        "--keepalive",
+        help="seconds of silence from the server before checking that it is "
+        "still there; no answer within as many more and the client reconnects; "
+        f"0 never checks (default {DEFAULT_KEEPALIVE:g})",
     )
     parser.add_argument("--state-dir", help="where resume tokens are kept")
     parser.add_argument(
@@ -138,6 +150,7 @@ def settings_from(
         ("LANG", "lang"),
         ("LOG_FILE", "log_file"),
         ("RECONNECT", "reconnect"),
+        ("KEEPALIVE", "keepalive"),
         ("CA_FILE", "ca_file"),
     ]:
         given = getattr(arguments, option)
@@ -167,6 +180,9 @@ def settings_from(
     reconnect = _seconds(value("RECONNECT"), DEFAULT_RECONNECT)
     if reconnect is None:
         raise bad("RECONNECT", "not a number of seconds (0 or more)")
+    keepalive = _seconds(value("KEEPALIVE"), DEFAULT_KEEPALIVE)
+    if keepalive is None:
+        raise bad("KEEPALIVE", "not a number of seconds (0 or more)")
     tls = YES_NO.get((value("TLS") or "no").lower())
     if tls is None:
         raise bad("TLS", "not yes or no")
@@ -190,6 +206,7 @@ def settings_from(
         log_file=value("LOG_FILE") or os.path.join(state_dir, "client.log"),
         reconnect=reconnect,
         state_dir=state_dir,
+        keepalive=keepalive,
         tls=tls,
         ca_certificates=ca_certificates,
     )

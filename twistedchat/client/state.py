@@ -32,6 +32,26 @@ def default_state_dir(environ: Mapping[str, str]) -> str:
     )
 
 
+def make_private_folder(path: str) -> None:
+    """
+    Make C{path} and any missing folder above it, each readable by the user
+    alone (0700), whatever the umask; folders that exist are left as they are
+    (C{--state-dir /tmp} must not change C{/tmp}).
+    """
+    path = os.path.abspath(path)
+    missing: list[str] = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another run
+            os.mkdir(folder, 0o700)
+            os.chmod(folder, 0o700)
+
+
 def xdg_base(environ: Mapping[str, str], variable: str, fallback: str) -> str:
     """An XDG base directory: the variable if it is absolute, else under HOME."""
     base = environ.get(variable, "")
@@ -108,7 +128,7 @@ class TokenStore:
         }
 
     def _write(self) -> None:
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        make_private_folder(self.directory)
         # mkstemp makes the file with mode 0o600; in the same directory, so
         # that os.replace is an atomic rename.
         handle, temporary = tempfile.mkstemp(
