@@ -25,7 +25,7 @@ from twistedchat.client.connection import TLSProblem, secure_connection_refused
 from twistedchat.client.options import SettingsError, settings_from
 
 from .processes import ClientProcess, LineClient, ServerProcess
-from .tls_certificates import Pki, make_pki
+from .tls_certificates import Pki, make_common_name_only, make_pki
 
 WELCOME = re.compile(r'^\[server\] welcome, you are "([^"]+)"')
 DISCONNECTED = re.compile(r'client disconnected "')
@@ -240,16 +240,60 @@ class TLSClientTests(TLSServerTestCase):
         self.assertNotIn("Bienvenue", mallory.output)
         self.assert_still_serving()
 
-    def test_without_tls_gives_up_with_a_hint(self) -> None:
+    def test_without_tls_hints_at_tls_at_once(self) -> None:
         port = self.server.ports["framed"]
-        # Two unanswered connections at least (retries come within 1.75 s).
+        started = time.monotonic()
         plain = self.client("plain", "localhost", "--reconnect", "4", tls=False)
+        # On the first connection the server hangs up on, not after a minute
+        # of "Connection lost" lines.
         plain.expect(
-            f"localhost:{port} closes every connection without answering, giving "
-            "up. Does it expect TLS (--tls)?"
+            f"localhost:{port} closed the connection without a word. Does it "
+            "expect TLS (--tls)? Trying again for 4 s."
         )
+        self.assertLess(time.monotonic() - started, 4)
+        plain.expect(f"Cannot reach localhost:{port}, giving up.")
         self.assertEqual(plain.wait(), 1)
+        # Every retry was hung up on alike: said once.
+        self.assertEqual(plain.output.count("Does it expect TLS"), 1)
+        self.assertNotIn("Connection lost", plain.output)
         self.assert_still_serving()
+
+
+class CommonNameOnlyTests(TLSServerTestCase):
+    """
+    A self-signed certificate naming its host in the common name only, no
+    subjectAltName: trusted (it is its own authority), and yet refused, since
+    it names no host at all; the refusal is said, and not retried.
+    """
+
+    def setUp(self) -> None:
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        self.pki = make_common_name_only(self.folder, "localhost")
+        key = quoteStringArgument(self.pki.server_key)
+        cert = quoteStringArgument(self.pki.server_cert)
+        endpoint = f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        self.server = ServerProcess(
+            self.folder, "--line", endpoint, "--framed", endpoint, "--irc", endpoint
+        ).start()
+        self.addCleanup(self.server.stop)
+
+    def test_refused_for_the_address_and_for_the_common_name(self) -> None:
+        port = self.server.ports["framed"]
+        for host in ["127.0.0.1", "localhost"]:
+            started = time.monotonic()
+            eve = self.client("eve", host, "--ca-file", self.pki.ca_cert)
+            eve.expect(
+                f"Secure connection refused: the certificate of {host}:{port} "
+                f"does not match the host name {host}."
+            )
+            self.assertEqual(eve.wait(), 1)  # at once, though --reconnect is 60 s
+            self.assertLess(time.monotonic() - started, 15)
+            self.assertNotIn("Welcome", eve.output)
+            self.assertNotIn("Trying again", eve.output)
+            self.assertNotIn("Connection lost", eve.output)
+        # The server never saw a Hello: nobody registered.
+        self.assertNotIn("eve joined", "".join(self.server.output))
 
 
 class EveryFrontTests(TLSServerTestCase):

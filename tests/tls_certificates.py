@@ -162,3 +162,41 @@ def make_pki(
         server_key=_write(os.path.join(folder, "server.key"), key_pem),
         other_ca=_write(os.path.join(folder, "other-ca.pem"), _pem(other.certificate)),
     )
+
+
+def make_common_name_only(folder: str, common_name: str = "localhost") -> Pki:
+    """
+    Write C{cn-only.pem} and C{cn-only.key} into C{folder}: a self-signed
+    certificate naming C{common_name} in its subject only, without any
+    subjectAltName, as C{openssl req -x509 -subj /CN=localhost} makes it
+    (with its default extensions: a CA, key identifiers). Trusted as its own
+    authority, it passes the chain check; only the name check can refuse it.
+    """
+    key = _key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    certificate = (
+        _builder(name, name, key)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    assert not [
+        e
+        for e in certificate.extensions
+        if isinstance(e.value, x509.SubjectAlternativeName)
+    ]
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    cert = _write(os.path.join(folder, "cn-only.pem"), _pem(certificate))
+    return Pki(
+        ca_cert=cert,
+        server_cert=cert,
+        server_key=_write(os.path.join(folder, "cn-only.key"), key_pem),
+        other_ca=cert,
+    )
