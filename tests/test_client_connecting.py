@@ -33,6 +33,7 @@ from twistedchat.client.connection import (
 )
 from twistedchat.client.console import ChatConsole
 from twistedchat.client.main import open_log_file
+from twistedchat.client.options import SettingsError, settings_from
 from twistedchat.client.state import TokenStore, make_private_folder
 from twistedchat.codec import Frame, frame_bytes
 
@@ -328,4 +329,23 @@ class PrivateFilesTests(SynchronousTestCase):
             pass
         self.assertRaises(
             OSError, make_private_folder, os.path.join(top, "file", "below")
+        )
+
+
+class KeepAliveSettingTests(SynchronousTestCase):
+    def test_default_option_and_config_file(self) -> None:
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        environ = {"HOME": folder}
+        self.assertEqual(settings_from([], environ).keepalive, 30)
+        self.assertEqual(settings_from(["--keepalive", "0"], environ).keepalive, 0)
+        config = os.path.join(folder, "client.conf")
+        with open(config, "w") as file:
+            file.write("KEEPALIVE=2.5\n")
+        self.assertEqual(settings_from(["--config", config], environ).keepalive, 2.5)
+        error = self.assertRaises(
+            SettingsError, settings_from, ["--keepalive", "-1"], environ
+        )
+        self.assertIn(
+            "--keepalive: not a number of seconds (0 or more): '-1'", str(error)
         )
