@@ -10,6 +10,7 @@ import stat
 from dataclasses import replace
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import CancelledError
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.error import ConnectionLost, ConnectionRefusedError
 from twisted.internet.protocol import Factory
@@ -205,6 +206,13 @@ class ConnectingTests(ConsoleTestCase):
             "Impossible de joindre 127.0.0.1:9999 : connexion refusée.\n",
         )
         self.assertEqual(self.successResultOf(console.finished), 1)
+
+    def test_an_attempt_called_off_is_no_failure(self) -> None:
+        console, shown = self.make(reconnect=10)
+        console.connecting()
+        console.connection_failed(Failure(CancelledError()))  # Ctrl+C meanwhile
+        self.assertEqual(self.text(shown), "Connecting to 127.0.0.1:9999…\n")
+        self.assertNoResult(console.finished)
 
     def test_a_slow_server_then_a_refusal(self) -> None:
         console, shown = self.make(reconnect=10)

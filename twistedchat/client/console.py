@@ -16,7 +16,7 @@ import gettext
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import ConnectionRefusedError as Refused
 from twisted.internet.error import DNSLookupError, NoRouteError
 from twisted.internet.error import TimeoutError as NoAnswer
@@ -130,6 +130,8 @@ class ChatConsole:
         )
 
     def connection_failed(self, reason: Failure) -> None:
+        if self.closing or reason.check(CancelledError):
+            return  # we are leaving: the attempt was called off, not refused
         self.try_again(
             self._("Cannot reach {server}: {why}.").format(
                 server=self.settings.server, why=self.unreachable(reason)
