@@ -116,7 +116,7 @@ class KeepAliveTests(SynchronousTestCase):
         self.assertTrue(transport.disconnected)  # aborted
         reason = listener.heard[-1]
         assert isinstance(reason, ServerSilent)
-        self.assertEqual(reason.seconds, 30)
+        self.assertEqual(reason.seconds, 60)  # before our Ping and after it
         self.assertEqual(clock.getDelayedCalls(), [])
 
     def test_no_keepalive(self) -> None:
@@ -247,7 +247,7 @@ class ConnectingTests(ConsoleTestCase):
         connection, _, pump = self.connect(console)
         self.assertIn("Welcome alice!", self.text(shown))
         connection.transport.abortConnection()  # type: ignore[union-attr]
-        console.disconnected(Failure(ServerSilent(30)))
+        console.disconnected(Failure(ServerSilent(60)))
         self.assertEqual(
             self.text(shown),
             "127.0.0.1:9999 stopped answering (silent for 60 s). "

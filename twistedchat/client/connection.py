@@ -127,7 +127,8 @@ class ServerConnection(Int32StringReceiver):
                 "the server said nothing for {silent:.1f} s, not even to our ping",
                 silent=silent,
             )
-            self._silent = ServerSilent(keepalive)
+            # Silent before our Ping, and as long after it.
+            self._silent = ServerSilent(2 * keepalive)
             # Not loseConnection: a stopped server would never let it finish.
             self.transport.abortConnection()  # type: ignore[union-attr]
             return

@@ -201,7 +201,7 @@ class ChatConsole:
         elif reason is not None and isinstance(reason.value, ServerSilent):
             self.try_again(
                 self._("{server} stopped answering (silent for {seconds:g} s).").format(
-                    server=server, seconds=2 * reason.value.seconds
+                    server=server, seconds=reason.value.seconds
                 )
             )
         elif not self.heard and not self.settings.tls:
