@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest_twisted
 
-from e2e.programs import ChatServer, TerminalClient
+from e2e.programs import ChatServer, NetcatUser, TerminalClient
 
 
 def free_port() -> int:
@@ -87,3 +87,35 @@ async def test_ctrl_c_while_trying_again(tmp_path: Path) -> None:
     client.interrupt()
     assert await client.wait_exit() == 0
     assert "Traceback" not in client.text()
+
+
+@pytest_twisted.ensureDeferred
+async def test_leaves_when_nobody_reads_its_output(
+    chat_server: ChatServer, tmp_path: Path
+) -> None:
+    """As in `twistedchat | head -3`: the reader goes, the client leaves."""
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    client = TerminalClient.start(
+        "-a",
+        "127.0.0.1",
+        "-p",
+        str(chat_server.ports["framed"]),
+        "--nick",
+        "tutu",
+        "--room",
+        "general",
+        "--state-dir",
+        str(tmp_path / "state"),
+        cwd=tmp_path,
+        terminal=False,
+    )
+    try:
+        await toto.wait_for('"tutu" joined #general')
+        client.transport.closeChildFD(1)  # type: ignore[union-attr]
+        toto.send("MSG anyone there?")  # something for it to show: it cannot
+        await toto.wait_for('client disconnected "tutu"')
+        assert await client.wait_exit() == 0
+    finally:
+        if client.running:
+            await client.stop()
+        toto.close()

@@ -602,6 +602,7 @@ class ConsoleInput(LineReceiver):
     def __init__(self, console: ChatConsole) -> None:
         self.console = console
         self.closed: Deferred[None] = Deferred()
+        self.output_gone = False
 
     def lineReceived(self, line: bytes) -> None:
         self.console.line_received(line.decode("utf-8", "replace").rstrip("\r"))
@@ -614,6 +615,7 @@ class ConsoleInput(LineReceiver):
 
     def writeConnectionLost(self) -> None:
         """Nobody reads us any more (the reader of a pipe went away): leave."""
+        self.output_gone = True
         self.console.quit("")
 
     def connectionLost(self, reason: Failure | None = None) -> None:

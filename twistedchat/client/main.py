@@ -126,7 +126,12 @@ def chat(argv: Sequence[str] | None) -> int:
 
     def leave(status: int) -> None:
         connections.stopService()
-        terminal[0].loseConnection()  # writes what is left to show, then closes
+        if keyboard.output_gone:
+            # Nobody reads us (`twistedchat | head`): stdio would wait for an
+            # output that is already closed, and never say it is done.
+            stop(None)
+        else:
+            terminal[0].loseConnection()  # writes what is left to show, then closes
 
     def stop(_: object) -> None:
         if reactor.running:
