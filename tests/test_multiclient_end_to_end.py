@@ -107,7 +107,7 @@ class TwoTerminalsOfOnePersonTests(SynchronousTestCase):
         first.expect("are you there?")
         second.expect("are you there?")
         netcat.send("NAMES")
-        seen = []
+        seen: list[str] = []
         while True:  # each read bounded; the names end with toto, who came last
             line = netcat.read_line()
             assert line is not None, f"closed; saw {seen}"
