@@ -14,6 +14,7 @@ one leaves the other connected with nobody told.
 from __future__ import annotations
 
 import os
+import re
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -73,7 +74,9 @@ class TwoTerminalsOfOnePersonTests(SynchronousTestCase):
 
         second.send("/quit see you")
         self.assertEqual(second.wait(), 0)
-        server.wait_for('client disconnected "toto"')
+        server.wait_for(
+            re.escape('client disconnected "toto" (see you), 1 other client(s) stay')
+        )
         first.send("still here")
         first.expect("You said: still here")
         seen += netcat.expect("[toto] still here")

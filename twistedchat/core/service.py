@@ -167,7 +167,8 @@ class ChatService:
         if not session.connected:
             return None
         event = Quit(self.clock.seconds(), session.user, message)
-        if len(self._presence.sessions(session.user.id)) == 1:
+        others = len(self._presence.sessions(session.user.id)) - 1
+        if not others:
             broken = self.delivery.to_rooms(self._rooms_of(session), event, session)
         else:
             broken = []
@@ -176,9 +177,10 @@ class ChatService:
                 broken += self.delivery.to_room(fold_room(name), parted, session)
         self._presence.depart(session)
         self.log.info(
-            'client disconnected "{nick}" ({message})',
+            'client disconnected "{nick}" ({message}), {others} other client(s) stay',
             nick=session.nick,
             message=message,
+            others=others,
         )
         self._drop(broken)
         return event
