@@ -3,12 +3,13 @@ The C{twistedchat} command: settings, the conversation log, then the reactor.
 
 It wires the console to standard input and output (C{twisted.internet.stdio})
 and to the server through a reconnecting C{ClientService}, over TLS with
-C{--tls}; the console says at once where it connects, asks for a nick once the
-server is there (when none was given) and says each failure as it happens. The
-conversation log (private messages included) and the folders made for it are
-the user's alone. It exits 0 when the person leaves (C{/quit}, Ctrl+D, end of
-piped input, Ctrl+C at any moment), 1 when the server cannot be reached, never
-comes back or shows a certificate we refuse, 2 on bad settings.
+C{--tls}; the console says at once where it connects, and says each failure as
+it happens. With a resume token for the server it comes back as that identity,
+with its nick; without one or C{--nick}, it asks for a nick once the server is
+there. The conversation log (private messages included) and the folders made
+for it are the user's alone. It exits 0 when the person leaves (C{/quit},
+Ctrl+D, end of piped input, Ctrl+C at any moment), 1 when the server cannot be
+reached, never comes back or shows a certificate we refuse, 2 on bad settings.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.ssl import platformTrust, trustRootFromCertificates
 from twisted.logger import globalLogBeginner, textFileLogObserver
 
+from ..core.names import is_valid_nick
 from . import i18n
 from .connection import ReportedEndpoint, ServerConnectionFactory
 from .console import ChatConsole, ConsoleInput
@@ -54,6 +56,12 @@ def open_log_file(path: str) -> TextIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def identity_nick(tokens: TokenStore, server: str) -> str:
+    """The nick of the identity we hold a token of for C{server}, if any."""
+    nick = tokens.nick(server) if tokens.get(server) else ""
+    return nick if is_valid_nick(nick) else ""
 
 
 def start_logging(path: str) -> None:
@@ -94,6 +102,10 @@ def chat(argv: Sequence[str] | None) -> int:
         print(f"twistedchat: {e}", file=sys.stderr)
         return 2
     translations = i18n.translations(settings.lang)
+    tokens = TokenStore(settings.state_dir)
+    if settings.nick is None and identity_nick(tokens, settings.server):
+        # Our identity's nick; with none, the console asks once connected.
+        settings = settings.with_nick(identity_nick(tokens, settings.server))
     try:
         start_logging(settings.log_file)
     except OSError as e:
@@ -112,7 +124,7 @@ def chat(argv: Sequence[str] | None) -> int:
         lambda text: terminal[0].write(text.encode("utf-8")),
         translations,
         colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
-        tokens=TokenStore(settings.state_dir),
+        tokens=tokens,
         render_image=partial(render_image, columns=IMAGE_COLUMNS),
     )
     keyboard = ConsoleInput(console)
