@@ -103,6 +103,12 @@ SETTINGS = [
         "fsync after each batch (always), at most once a second (interval), or never",
     ),
     Setting(
+        "HISTORY_STOP_RETRY",
+        f"{persistence.DEFAULT_STOP_RETRY:g}",
+        "seconds the history keeps retrying writes that fail when the server "
+        "stops, before it logs what is lost",
+    ),
+    Setting(
         "HISTORY_REPLAY",
         str(persistence.DEFAULT_REPLAY),
         "past messages shown to whoever joins a room (0: none)",
@@ -199,6 +205,7 @@ class ServerSettings:
     history_replay: int = persistence.DEFAULT_REPLAY
     history_max_bytes: int = persistence.DEFAULT_MAX_BYTES
     history_keep: int = persistence.DEFAULT_KEEP
+    history_stop_retry: float = persistence.DEFAULT_STOP_RETRY
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
     log_messages: bool = False
     limits: Limits = field(default_factory=Limits)
@@ -356,6 +363,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_replay=check("HISTORY_REPLAY", _count),
         history_max_bytes=check("HISTORY_MAX_BYTES", _positive),
         history_keep=check("HISTORY_KEEP", _count),
+        history_stop_retry=check("HISTORY_STOP_RETRY", _seconds),
         irc_endpoint=irc or _tcp_endpoint(host, irc_port),
         log_messages=check("LOG_MESSAGES", _yes_no),
         max_rooms=check("MAX_ROOMS", _count),

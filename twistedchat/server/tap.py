@@ -91,6 +91,7 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         replay=settings.history_replay,
         max_bytes=settings.history_max_bytes,
         keep=settings.history_keep,
+        stop_retry=settings.history_stop_retry,
         max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
     )
     writer.setName("history")  # type: ignore[no-untyped-call]
