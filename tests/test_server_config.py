@@ -13,7 +13,6 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import reactor
 from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.testing import MemoryReactorClock
-from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -49,7 +48,14 @@ class OptionsTests(SynchronousTestCase):
         return options.settings
 
     def refused(self, *argv: str) -> str:
-        return str(self.assertRaises(usage.UsageError, self.parse, *argv))
+        """What the refusal says: one line on standard error, exit status 1."""
+        error = io.StringIO()
+        self.patch(sys, "stderr", error)
+        exit = self.assertRaises(SystemExit, self.parse, *argv)
+        self.assertEqual(exit.code, 1)
+        line = error.getvalue()
+        self.assertTrue(line.startswith("twistedchat: ") and line.count("\n") == 1)
+        return line.removeprefix("twistedchat: ").removesuffix("\n")
 
     def test_defaults(self) -> None:
         self.assertEqual(

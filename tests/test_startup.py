@@ -90,6 +90,18 @@ class CannotListenTests(StartUpTestCase):
             "no such file or directory",
         )
 
+    def test_an_endpoint_that_is_not_one(self) -> None:
+        key = os.path.join(self.folder, "missing.pem")
+        result = run_twistd(
+            self.folder, *EPHEMERAL_ALL, "--line", f"ssl:0:privateKey={key}"
+        )
+        self.assertStopsSaying(
+            result,
+            f"--line: not a usable endpoint ([Errno 2] No such file or directory: "
+            f"'{key}'): 'ssl:0:privateKey={key}'",
+        )
+        self.assertEqual(result.stdout, "")  # not twistd's usage text
+
     def test_a_daemon_that_cannot_listen_is_reported_by_its_parent(self) -> None:
         port = self.taken_port()
         result = self.daemon(self.folder, *EPHEMERAL_ALL, "--port", str(port))

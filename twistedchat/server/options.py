@@ -4,8 +4,9 @@ Server settings: command-line options, the C{KEY=VALUE} config file, defaults.
 Every setting is declared once in L{SETTINGS}; from that table come the twistd
 options (C{--default-room}), the config keys (C{DEFAULT_ROOM}) and the help
 text. A value given on the command line wins over the config file, which wins
-over the default. Any bad key or value stops start-up with a message naming
-where it came from (file and line, or option).
+over the default. Any bad key or value stops start-up with one line on
+standard error naming where it came from (file and line, or option), not
+twistd's usage text.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..core.service import DEFAULT_MAX_ROOMS
 from ..fronts.base import Limits
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
+from .startup import refuse
 
 # Twisted listens with a queue of 50 pending connections by default: when a
 # crowd connects at once, the rest wait for SYN retries (1 s, 2 s, 4 s...).
@@ -409,4 +411,4 @@ class Options(usage.Options):
                     values[setting.key] = (self[setting.option], f"--{setting.option}")
             self.settings = settle(values)
         except ConfigError as e:
-            raise usage.UsageError(str(e)) from None
+            refuse(str(e))

@@ -20,7 +20,8 @@ import errno
 import fcntl
 import os
 import re
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
@@ -36,6 +37,13 @@ log = Logger()
 
 class StartupError(Exception):
     """The server cannot start; C{str()} is the one line that says what and why."""
+
+
+def refuse(line: str) -> NoReturn:
+    """Stop the start-up: C{line} on standard error, and a non-zero exit."""
+    sys.stderr.write(f"twistedchat: {line}\n")
+    sys.stderr.flush()
+    raise SystemExit(1)
 
 
 def reason(error: BaseException | None) -> str:

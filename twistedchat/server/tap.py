@@ -11,8 +11,7 @@ one line on standard error (see L{twistedchat.server.startup}).
 from __future__ import annotations
 
 import os
-import sys
-from typing import Any, NoReturn
+from typing import Any
 
 from twisted.application.service import IService, IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
@@ -36,7 +35,7 @@ from ..persistence import HistoryWriter, largest_entry
 from .keys import load_identities
 from .operators import OperatorsChecker
 from .options import Options, ServerSettings
-from .startup import DataFolder, FrontListener, StartupError
+from .startup import DataFolder, FrontListener, StartupError, refuse
 
 __all__ = ["Options", "build_service", "makeService"]
 
@@ -146,12 +145,5 @@ def makeService(options: Options) -> IService:
         top = build_service(options.settings, reactor)
         listen_now(top)
     except StartupError as e:
-        stop_starting(e)
+        refuse(str(e))
     return top
-
-
-def stop_starting(error: StartupError) -> NoReturn:
-    """One line on standard error, and out with a non-zero status."""
-    sys.stderr.write(f"twistedchat: {error}\n")
-    sys.stderr.flush()
-    raise SystemExit(1)
