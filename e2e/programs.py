@@ -264,16 +264,25 @@ class TerminalClient(_Process):
         rows: int = 24,
         terminal: bool = True,
         environment: dict[str, str] | None = None,
+        then: str | None = None,
     ) -> TerminalClient:
+        """
+        @param then: a shell command run on the same terminal once the client
+            has ended (C{"stty -a"}: the terminal as the client left it); the
+            exit status stays the client's.
+        """
         client = cls(columns, rows, terminal)
         env = server_environment()
         env.update({"TERM": "xterm-256color", "LANG": "C.UTF-8"})
         env.pop("NO_COLOR", None)
         env.update(environment or {})
         command = [sys.executable, "-m", "twistedchat.client.main", *arguments]
+        if then is not None:
+            script = f'"$@"; status=$?; {then}; exit $status'
+            command = ["/bin/sh", "-c", script, "sh", *command]
         process_reactor: IReactorProcess = reactor
         transport = process_reactor.spawnProcess(
-            client, sys.executable, command, env=env, path=str(cwd), usePTY=terminal
+            client, command[0], command, env=env, path=str(cwd), usePTY=terminal
         )
         if terminal:
             # Before Python has even started in the child: its first look at

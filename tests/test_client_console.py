@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twistedchat.client import i18n
 from twistedchat.client.connection import ServerConnection, ServerConnectionFactory
 from twistedchat.client.console import ChatConsole
-from twistedchat.client.images import ImageError
+from twistedchat.client.images import ImageError, ImageProblem
 from twistedchat.client.options import ClientSettings
 from twistedchat.client.state import TokenStore
 from twistedchat.core.service import ChatService
@@ -42,7 +42,7 @@ class ConsoleTestCase(SynchronousTestCase):
         if path in self.images:
             return self.images[path]
         failed: Deferred[str] = Deferred()
-        failed.errback(ImageError(f"no such file: {path}"))
+        failed.errback(ImageError(path, ImageProblem.NOT_FOUND))
         return failed
 
     def console(
@@ -121,7 +121,15 @@ class RegistrationTests(ConsoleTestCase):
             "Bienvenue alice !\nSalons :\n  1) #dev (1 dedans)\n"
             "Choisissez un salon : son numéro, ou un nouveau nom [dev] : ",
         )
-        console.line_received("2")  # not in the list: a new room called "2"
+        console.line_received("99")  # not in the list: refused, asked again
+        pump.flush()
+        self.assertEqual(
+            self.text(shown),
+            "Il n’y a pas de salon numéro 99.\nSalons :\n  1) #dev (1 dedans)\n"
+            "Choisissez un salon : son numéro, ou un nouveau nom [dev] : ",
+        )
+        self.assertEqual([r.name for r in self.service.list_rooms()], ["dev"])
+        console.line_received("#2")  # a name with # is a name, digits or not
         pump.flush()
         self.assertIn("Vous êtes dans #2", self.text(shown))
 
@@ -267,7 +275,7 @@ class ChatTests(ConsoleTestCase):
         alice.line_received("/image missing.png")
         self.assertEqual(
             self.text(shown),
-            "Impossible d’afficher cette image : no such file: missing.png\n",
+            "Impossible d’afficher cette image : missing.png: fichier introuvable\n",
         )
 
     def test_help_is_local(self) -> None:

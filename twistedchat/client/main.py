@@ -36,6 +36,7 @@ from .console import ChatConsole, ConsoleInput
 from .images import render_image
 from .options import ClientSettings, SettingsError, settings_from
 from .state import TokenStore
+from .terminal import RawMode, is_interactive, start_terminal
 
 IMAGE_COLUMNS = 60
 
@@ -127,8 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         tokens=TokenStore(settings.state_dir),
         render_image=partial(render_image, columns=IMAGE_COLUMNS),
     )
-    keyboard = ConsoleInput(console)
-    terminal.append(stdio.StandardIO(keyboard))
+    raw = RawMode()
+    if is_interactive(os.environ):
+        screen, input_closed = start_terminal(reactor, console, raw)
+        terminal.append(screen)
+    else:
+        keyboard = ConsoleInput(console)
+        terminal.append(stdio.StandardIO(keyboard))
+        input_closed = keyboard.closed
     connections = ClientService(
         server_endpoint(reactor, settings),
         ServerConnectionFactory(console),
@@ -153,9 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Not from inside the callback: it may run within the ClientService's own
     # state machine (a failed first connection), which must not be re-entered.
     console.finished.addCallback(lambda status: reactor.callLater(0, leave, status))
-    keyboard.closed.addCallback(stop)
+    input_closed.addCallback(stop)
     reactor.addSystemEventTrigger("before", "shutdown", console.leave_now)
-    reactor.run()
+    try:
+        reactor.run()
+    finally:
+        raw.restore()  # never a terminal left in raw mode
     return console.exit_status
 
 
