@@ -57,7 +57,7 @@ async def typed(user: NetcatUser, text: str, after: int = 0) -> str:
 
 
 @pytest_twisted.ensureDeferred
-async def test_editing_keys_ctrl_l_history_tab_and_the_bottom_line(
+async def test_arrows_and_a_stray_ctrl_l_send_nothing_to_the_room(
     chat_server: ChatServer, tmp_path: Path
 ) -> None:
     toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
@@ -65,7 +65,7 @@ async def test_editing_keys_ctrl_l_history_tab_and_the_bottom_line(
     client = start_client(chat_server, tmp_path)
     try:
         await toto.wait_for("alice")  # alice's arrival
-        await client.wait_for_screen("[#general]")
+        await client.wait_for_screen("You are in #general")
 
         # ←/→, Home/End and Backspace edit the line; none of them is sent.
         client.keys(b"hllo wrld")
@@ -77,10 +77,30 @@ async def test_editing_keys_ctrl_l_history_tab_and_the_bottom_line(
         # A stray Ctrl+L before a private message: the room hears nothing.
         heard = len(toto.lines)
         client.keys(CTRL_L + b"/msg tutu psst\r")
-        assert "psst" in await tutu.wait_for("psst")
         client.line("marker")
         await toto.wait_for("marker", after=heard)
         assert not [line for line in toto.lines[heard:] if "psst" in line]
+        assert "psst" in await tutu.wait_for("psst")
+    finally:
+        client.keys(b"\x15")  # Ctrl+U: whatever was left typed
+        client.line("/quit")
+        status = await client.wait_exit()
+        toto.close()
+        tutu.close()
+    assert status == 0
+    assert_terminal_restored(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_input_line_stays_below_history_and_tab_work(
+    chat_server: ChatServer, tmp_path: Path
+) -> None:
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    tutu = await NetcatUser.connect(chat_server.ports["line"], "tutu")
+    client = start_client(chat_server, tmp_path)
+    try:
+        await toto.wait_for("alice")  # alice's arrival
+        await client.wait_for_screen("You are in #general")
 
         # An incoming line while one is half typed: above it, not inside it.
         client.keys(b"half typed")
@@ -129,7 +149,7 @@ async def test_the_terminal_is_restored_after_ctrl_c_and_ctrl_d(
         folder = tmp_path / str(key[0])
         folder.mkdir()
         client = start_client(chat_server, folder)
-        await client.wait_for_screen("[#general]")
+        await client.wait_for_screen("You are in #general")
         client.keys(key)
         assert await client.wait_exit() == 0
         assert_terminal_restored(client)
@@ -140,7 +160,7 @@ async def test_the_terminal_is_restored_when_the_server_goes(tmp_path: Path) -> 
     server = await ChatServer.start(tmp_path / "server")
     try:
         client = start_client(server, tmp_path, "--reconnect", "0")
-        await client.wait_for_screen("[#general]")
+        await client.wait_for_screen("You are in #general")
         client.keys(b"half typed")
         await client.wait_for_screen("[#general] half typed")
     finally:
@@ -157,7 +177,7 @@ async def test_part_says_where_lines_go_now_and_the_prompt_shows_it(
     toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
     client = start_client(chat_server, tmp_path)
     try:
-        await client.wait_for_screen("[#general]")
+        await client.wait_for_screen("You are in #general")
         client.line("/join dev")
         await client.wait_for_screen("[#dev]")
         client.line("/part")
