@@ -96,8 +96,10 @@ class RawMode:
 class ChatTerminal(TerminalProtocol):
     """
     The person's terminal: key presses in, the console's lines out above the
-    input line. C{console} is the L{twistedchat.client.console.ChatConsole};
-    C{size} gives the terminal's (columns, rows).
+    input line. C{size} gives the terminal's (columns, rows).
+
+    From its creation, C{console} shows its lines and puts its questions
+    through this terminal, and keeps its roster of who is in its rooms.
     """
 
     terminal: ServerProtocol
@@ -140,6 +142,9 @@ class ChatTerminal(TerminalProtocol):
             _key("UP_ARROW"): self.editor.history_back,
             _key("DOWN_ARROW"): self.editor.history_forward,
         }
+        console.write = self.show
+        console.ask = lambda question: self.draw_input()
+        console.names_wanted = True
 
     # The connection to the terminal
 
@@ -265,6 +270,11 @@ def terminal_size(fd: int = 1) -> tuple[int, int]:
     return max(20, size.columns), max(3, size.lines)
 
 
+def connect_terminal(chat: ChatTerminal) -> ServerProtocol:
+    """The insults protocol to connect to the terminal, with C{chat} on top."""
+    return ServerProtocol(lambda: chat)
+
+
 def is_interactive(environ: Mapping[str, str]) -> bool:
     """Whether the person types on a terminal we can draw on."""
     return sys.stdin.isatty() and sys.stdout.isatty() and environ.get("TERM") != "dumb"
@@ -279,11 +289,8 @@ def start_terminal(
     lines shown above the input line; and when its input closes.
     """
     chat = ChatTerminal(console, terminal_size)
-    console.write = chat.show
-    console.ask = lambda question: chat.draw_input()
-    console.names_wanted = True
     raw.enter()
-    terminal = StandardIO(ServerProtocol(lambda: chat), reactor=reactor)
+    terminal = StandardIO(connect_terminal(chat), reactor=reactor)
     # Signal handlers run between two bytecodes: hand the work to the reactor.
     signal.signal(
         signal.SIGWINCH, lambda number, frame: reactor.callFromThread(chat.resized)
