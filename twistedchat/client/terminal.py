@@ -115,6 +115,7 @@ class ChatTerminal(TerminalProtocol):
         self._offset = 0  # first character of the line that is visible
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
         self._input_row: int | None = None
+        self._question = ""  # the prompt of the question being answered
         self.closed: Deferred[None] = Deferred()
         self.keys: dict[Key, Callable[[], None]] = {
             b"\r": self.enter,
@@ -143,7 +144,7 @@ class ChatTerminal(TerminalProtocol):
             _key("DOWN_ARROW"): self.editor.history_forward,
         }
         console.write = self.show
-        console.ask = lambda question: self.draw_input()
+        console.ask = self.asked
         console.names_wanted = True
 
     # The connection to the terminal
@@ -208,9 +209,18 @@ class ChatTerminal(TerminalProtocol):
 
     # The screen
 
+    def asked(self, question: str) -> None:
+        """The console asks: in the input line, or above it if too long."""
+        if len(question) <= self.columns - 20:
+            self._question = question
+            self.draw_input()
+        else:
+            self._question = "> "
+            self.show(question.rstrip() + "\n")
+
     def prompt(self) -> str:
         if self.console.awaiting is not None:
-            return str(self.console.question)
+            return self._question
         room = self.console.current_room
         return f"[#{room}] " if room else "> "
 
