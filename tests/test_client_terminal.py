@@ -170,7 +170,9 @@ class RosterTests(SynchronousTestCase):
         self.assertEqual(self.complete("/join g"), (6, ["games", "general"]))
         self.assertEqual(self.complete("see #d"), (4, ["#dev"]))
         # /msg: everyone known, the current room's first
-        self.assertEqual(self.complete("/msg "), (5, ["alice", "titi", "Toto", "robert"]))
+        self.assertEqual(
+            self.complete("/msg "), (5, ["alice", "titi", "Toto", "robert"])
+        )
 
 
 class TerminalTests(ConsoleTestCase):
