@@ -7,6 +7,7 @@ way out (/quit, Ctrl+C, Ctrl+D, the server gone).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest_twisted
@@ -17,8 +18,16 @@ LEFT, RIGHT, UP, HOME, END = b"\x1b[D", b"\x1b[C", b"\x1b[A", b"\x1b[H", b"\x1b[
 CTRL_L, CTRL_C, CTRL_D, TAB = b"\x0c", b"\x03", b"\x04", b"\t"
 
 
+# The terminal as the client left it: its settings, and whether a program
+# reading it next would block as it expects.
+AFTERWARDS = (
+    f"stty -a; {sys.executable} -c "
+    "'import os; print(\"blocking:\", os.get_blocking(0), os.get_blocking(1))'"
+)
+
+
 def start_client(
-    server: ChatServer, folder: Path, *more: str, then: str | None = "stty -a"
+    server: ChatServer, folder: Path, *more: str, then: str | None = AFTERWARDS
 ) -> TerminalClient:
     return TerminalClient.start(
         "-a",
@@ -46,6 +55,7 @@ def assert_terminal_restored(client: TerminalClient) -> None:
     settings = client.text().split()
     for flag in ("icanon", "echo", "isig", "icrnl", "ixon"):
         assert flag in settings, f"{flag} not restored: {client.text()[-1500:]}"
+    assert "blocking: True True" in client.text(), client.text()[-1500:]
     assert client.screen.margins is None or client.screen.margins == (
         0,
         client.screen.lines - 1,

@@ -16,6 +16,7 @@ gives the terminal back as it was.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import os
 import signal
@@ -57,11 +58,11 @@ class RawMode:
         self.fd_in = fd_in
         self.fd_out = fd_out
         self.saved: list[Any] | None = None
-        self.blocking = (True, True)
+        # Taken before stdio makes both non-blocking (which, on a terminal,
+        # the next program would inherit) to be given back as they were.
+        self.blocking = (os.get_blocking(fd_in), os.get_blocking(fd_out))
 
     def enter(self) -> None:
-        # stdio makes both non-blocking, for the terminal's next program too.
-        self.blocking = (os.get_blocking(self.fd_in), os.get_blocking(self.fd_out))
         self.saved = termios.tcgetattr(self.fd_in)
         mode = termios.tcgetattr(self.fd_in)
         mode[_IFLAG] &= ~(
@@ -299,8 +300,11 @@ def start_terminal(
     lines shown above the input line; and when its input closes.
     """
     chat = ChatTerminal(console, terminal_size)
-    raw.enter()
     terminal = StandardIO(connect_terminal(chat), reactor=reactor)
+    raw.enter()
+    # Whatever ends the program after this (an exception before the reactor
+    # runs included), the terminal is given back; restoring twice is harmless.
+    atexit.register(raw.restore)
     # Signal handlers run between two bytecodes: hand the work to the reactor.
     signal.signal(
         signal.SIGWINCH, lambda number, frame: reactor.callFromThread(chat.resized)
