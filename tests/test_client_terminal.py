@@ -144,6 +144,7 @@ class RosterTests(SynchronousTestCase):
             codec.Left(0, "general", user("tutu")),
             codec.Renamed(0, "bob", user("robert", "bob")),
             codec.RoomList((codec.RoomInfo("games", 3),)),
+            codec.Welcome(1, user("alice"), "t", False, (codec.RoomInfo("art", 1),)),
         ):
             self.roster.update(frame)
 
@@ -168,6 +169,7 @@ class RosterTests(SynchronousTestCase):
         self.assertEqual(self.complete("/jo"), (0, ["/join"]))
         self.assertEqual(self.complete("/i"), (0, ["/image"]))
         self.assertEqual(self.complete("/join g"), (6, ["games", "general"]))
+        self.assertEqual(self.complete("/join a"), (6, ["art"]))
         self.assertEqual(self.complete("see #d"), (4, ["#dev"]))
         # /msg: everyone known, the current room's first
         self.assertEqual(
@@ -251,6 +253,15 @@ class TerminalTests(ConsoleTestCase):
         self.assertLessEqual(len(rows[-1]), 40)
         self.type(HOME)
         self.assertEqual(self.rows()[-1], "[#general] " + "x" * 28)
+
+    def test_wide_characters_take_two_columns(self) -> None:
+        self.type("日本語".encode())
+        self.rows()
+        self.assertEqual(self.screen.cursor.x, len("[#general] ") + 6)
+        self.type("漢字".encode() * 10)  # 40 columns: the line scrolls
+        rows = self.rows()
+        self.assertTrue(rows[-1].endswith("漢字"), rows[-1])
+        self.assertLessEqual(self.screen.cursor.x, 39)
 
     def test_up_arrow_brings_back_the_last_line(self) -> None:
         self.type(b"once\r" + UP)

@@ -36,6 +36,7 @@ class Roster:
             codec.Gone: self._gone,  # type: ignore[dict-item]
             codec.KilledOff: self._gone,  # type: ignore[dict-item]
             codec.RoomList: self._room_list,  # type: ignore[dict-item]
+            codec.Welcome: self._room_list,  # type: ignore[dict-item]
         }
 
     def update(self, frame: Frame) -> None:
@@ -80,7 +81,7 @@ class Roster:
         for room in self.members.values():
             room.pop(frame.user.id, None)
 
-    def _room_list(self, frame: codec.RoomList) -> None:
+    def _room_list(self, frame: codec.RoomList | codec.Welcome) -> None:
         self.known_rooms.update(info.name for info in frame.rooms)
 
     # Completion

@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import termios
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -239,17 +240,20 @@ class ChatTerminal(TerminalProtocol):
     def draw_input(self) -> None:
         """The prompt and the part of the line around the cursor, on the last row."""
         prompt = self.prompt()[-max(1, self.columns - 10) :]
-        room = max(1, self.columns - len(prompt) - 1)
-        cursor = self.editor.cursor
+        room = max(2, self.columns - width(prompt) - 1)
+        text, cursor = self.editor.text, self.editor.cursor
         if cursor < self._offset:
             self._offset = cursor
-        elif cursor > self._offset + room:
-            self._offset = cursor - room
-        visible = self.editor.text[self._offset : self._offset + room]
+        while width(text[self._offset : cursor]) > room:
+            self._offset += 1
+        visible = text[self._offset : self._offset + room]
+        while width(visible) > room:
+            visible = visible[:-1]
+        column = width(prompt) + width(text[self._offset : cursor])
         self.terminal.cursorPosition(0, self.rows - 1)
         self.terminal.eraseLine()
         self.terminal.write((prompt + visible).encode("utf-8"))
-        self.terminal.cursorPosition(len(prompt) + cursor - self._offset, self.rows - 1)
+        self.terminal.cursorPosition(column, self.rows - 1)
         self._input_row = self.rows - 1
 
     def lay_out(self) -> None:
@@ -273,6 +277,19 @@ class ChatTerminal(TerminalProtocol):
             self.terminal.eraseLine()
         self.columns, self.rows = columns, rows
         self.lay_out()
+
+
+def width(text: str) -> int:
+    """The columns C{text} takes: two for wide (East Asian) characters, none
+    for combining ones."""
+    return sum(
+        0
+        if unicodedata.combining(c)
+        else 2
+        if unicodedata.east_asian_width(c) in "WF"
+        else 1
+        for c in text
+    )
 
 
 def terminal_size(fd: int = 1) -> tuple[int, int]:
