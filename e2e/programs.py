@@ -349,6 +349,13 @@ class TerminalClient(_Process):
 
         return self.waits.until(found, timeout, f"{text!r} in the output")
 
+    def resize(self, columns: int, rows: int) -> None:
+        """The window resized: the terminal's new size (the kernel sends the
+        client SIGWINCH) and pyte's screen alike."""
+        size = struct.pack("HHHH", rows, columns, 0, 0)
+        fcntl.ioctl(self.transport.fileno(), termios.TIOCSWINSZ, size)  # type: ignore[union-attr]
+        self.screen.resize(rows, columns)
+
     def interrupt(self) -> None:
         """Ctrl+C, as the terminal turns it into SIGINT (or the key, on a pty)."""
         if self.terminal:

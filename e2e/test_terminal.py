@@ -199,3 +199,27 @@ async def test_part_says_where_lines_go_now_and_the_prompt_shows_it(
         client.line("/quit")
         await client.wait_exit()
         toto.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_resized_window_keeps_the_input_line_at_the_bottom(
+    chat_server: ChatServer, tmp_path: Path
+) -> None:
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    client = start_client(chat_server, tmp_path)
+    try:
+        await client.wait_for_screen("You are in #general")
+        client.keys(b"typing")
+        await client.wait_for_screen("[#general] typing")
+        client.resize(100, 30)
+        toto.send("MSG after the resize")
+        rows = await client.wait_for_screen("toto said: after the resize")
+        assert len(rows) == 30
+        assert rows[-1] == "[#general] typing", rows
+        assert "after the resize" in rows[-2], rows
+    finally:
+        client.keys(b"\x15")
+        client.line("/quit")
+        await client.wait_exit()
+        toto.close()
+    assert_terminal_restored(client)
