@@ -2,7 +2,9 @@
 The C{twistedchat} command: settings, the nick question, then the reactor.
 
 It asks for a nick synchronously when none was given, then wires the console
-to standard input and output (C{twisted.internet.stdio}) and to the server
+to standard input and output (C{twisted.internet.stdio}; through the
+interactive terminal of L{twistedchat.client.terminal} when both are a
+terminal, given back as it was however the program ends) and to the server
 through a reconnecting C{ClientService}, over TLS with C{--tls}. It exits 0
 when the person leaves (C{/quit}, Ctrl+D, end of piped input, Ctrl+C), 1 when
 the server cannot be reached, never comes back or shows a certificate we
