@@ -227,6 +227,13 @@ class TerminalTests(ConsoleTestCase):
         self.assertIn("alice", said[0])
         self.assertTrue(said[0].endswith("psst"), said)
 
+    def test_a_line_too_long_is_refused_as_on_pipes(self) -> None:
+        self.chat.editor.insert("é" * 40000)  # 80 000 bytes, a paste
+        self.type(b"\r")
+        self.assertEqual(self.netcat.lines(), [])
+        self.assertIn("Line too long, ignored.", self.rows())
+        self.assertEqual(self.chat.editor.history[-1], "é" * 40000)
+
     def test_utf8_typed_byte_by_byte(self) -> None:
         self.type("déjà vu ✓\r".encode())
         self.assertEqual(self.netcat.lines(), ["[alice] déjà vu ✓"])
@@ -347,3 +354,24 @@ class TerminalQuestionTests(ConsoleTestCase):
         stream.feed(transport.value())
         self.assertEqual(screen.display[-1].rstrip(), "[#general]")
         self.assertEqual(chat.editor.history, [])
+
+    def test_another_nick_is_asked_in_the_input_line(self) -> None:
+        taken, _ = self.console("alice")
+        self.connect(taken)
+        console, _ = self.console("alice", lang="en")
+        chat = ChatTerminal(console, lambda: (80, 10))
+        transport = StringTransport()
+        connect_terminal(chat).makeConnection(transport)
+        screen = pyte.Screen(80, 10)
+        stream = pyte.ByteStream(screen)
+        _, _, pump = self.connect(console)
+        stream.feed(transport.value())
+        self.assertEqual(screen.display[-1].rstrip(), "Choose another nick:")
+        transport.clear()
+        for byte in b"alice2\r":
+            chat.terminal.dataReceived(bytes([byte]))
+        pump.flush()
+        stream.feed(transport.value())
+        rows = [row.rstrip() for row in screen.display]
+        self.assertIn("Welcome alice2!", rows)
+        self.assertEqual(rows[-1], "[#general]")

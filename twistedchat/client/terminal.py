@@ -31,7 +31,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.stdio import StandardIO
 from twisted.python.failure import Failure
 
-from .console import ChatConsole
+from .console import ChatConsole, ConsoleInput
 from .editor import LineEditor
 
 # Key presses as insults gives them: a special key's name, or one byte.
@@ -186,6 +186,9 @@ class ChatTerminal(TerminalProtocol):
         self._offset = 0
         if answering:  # keep the question and its answer above, as a pipe would
             self.show(question + line + "\n")
+        if len(line.encode("utf-8")) > ConsoleInput.MAX_LENGTH:
+            self.console.notice(self.console._("Line too long, ignored."))
+            return
         self.console.line_received(line)
 
     def end_of_input(self) -> None:
