@@ -227,6 +227,12 @@ class TerminalTests(ConsoleTestCase):
         self.assertIn("alice", said[0])
         self.assertTrue(said[0].endswith("psst"), said)
 
+    def test_a_paste_is_drawn_once(self) -> None:
+        self.rows()
+        self.chat.terminal.dataReceived(b"x" * 1000)
+        self.assertEqual(self.transport.value().count(b"\x1b[2K"), 1)
+        self.assertEqual(self.rows()[-1], "[#general] " + "x" * 28)
+
     def test_a_line_too_long_is_refused_as_on_pipes(self) -> None:
         self.chat.editor.insert("é" * 40000)  # 80 000 bytes, a paste
         self.type(b"\r")

@@ -118,6 +118,7 @@ class ChatTerminal(TerminalProtocol):
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
         self._input_row: int | None = None
         self._question = ""  # the prompt of the question being answered
+        self.typed = False  # the line changed since it was last drawn
         self.closed: Deferred[None] = Deferred()
         self.keys: dict[Key, Callable[[], None]] = {
             b"\r": self.enter,
@@ -174,7 +175,7 @@ class ChatTerminal(TerminalProtocol):
             self.editor.insert("".join(c for c in typed if c.isprintable()))
         else:
             return  # another control key, a function key: ignored
-        self.draw_input()
+        self.typed = True
 
     def unhandledControlSequence(self, seq: bytes) -> None:
         """An escape sequence we do not know (Ctrl+arrow, F-keys…): ignored."""
@@ -257,6 +258,7 @@ class ChatTerminal(TerminalProtocol):
         self.terminal.eraseLine()
         self.terminal.write((prompt + visible).encode("utf-8"))
         self.terminal.cursorPosition(column, self.rows - 1)
+        self.typed = False
         self._input_row = self.rows - 1
 
     def lay_out(self) -> None:
@@ -301,9 +303,24 @@ def terminal_size(fd: int = 1) -> tuple[int, int]:
     return max(20, size.columns), max(3, size.lines)
 
 
+class TerminalKeys(ServerProtocol):
+    """
+    insults' key parser, the line drawn once per read rather than once per
+    key: a paste of a thousand characters is one redraw, not a thousand.
+    """
+
+    terminalProtocol: ChatTerminal | None
+
+    def dataReceived(self, data: bytes) -> None:
+        super().dataReceived(data)  # type: ignore[no-untyped-call]
+        chat = self.terminalProtocol  # None once the connection is lost
+        if chat is not None and chat.typed:
+            chat.draw_input()
+
+
 def connect_terminal(chat: ChatTerminal) -> ServerProtocol:
     """The insults protocol to connect to the terminal, with C{chat} on top."""
-    return ServerProtocol(lambda: chat)
+    return TerminalKeys(lambda: chat)  # type: ignore[no-untyped-call]
 
 
 def is_interactive(environ: Mapping[str, str]) -> bool:
