@@ -240,6 +240,12 @@ class TerminalTests(ConsoleTestCase):
         self.assertIn("Line too long, ignored.", self.rows())
         self.assertEqual(self.chat.editor.history[-1], "é" * 40000)
 
+    def test_line_ends(self) -> None:
+        self.type(b"one\r\ntwo\n\nthree\r")
+        self.assertEqual(
+            self.netcat.lines(), ["[alice] one", "[alice] two", "[alice] three"]
+        )
+
     def test_utf8_typed_byte_by_byte(self) -> None:
         self.type("déjà vu ✓\r".encode())
         self.assertEqual(self.netcat.lines(), ["[alice] déjà vu ✓"])
@@ -343,7 +349,7 @@ class TerminalQuestionTests(ConsoleTestCase):
         screen = pyte.Screen(80, 10)
         stream = pyte.ByteStream(screen)
         _, _, pump = self.connect(console)
-        for byte in b"99\r":
+        for byte in b"99\r\n":  # a CRLF (a paste): one answer, not two
             chat.terminal.dataReceived(bytes([byte]))
         pump.flush()
         stream.feed(transport.value())

@@ -77,7 +77,7 @@ class RawMode:
         mode[_LFLAG] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
         mode[_CC][termios.VMIN] = 1
         mode[_CC][termios.VTIME] = 0
-        termios.tcsetattr(self.fd_in, termios.TCSAFLUSH, mode)
+        termios.tcsetattr(self.fd_in, termios.TCSANOW, mode)  # type-ahead kept
 
     def restore(self) -> None:
         """The terminal as it was, the cursor on a blank bottom row. Idempotent."""
@@ -119,6 +119,7 @@ class ChatTerminal(TerminalProtocol):
         self._input_row: int | None = None
         self._question = ""  # the prompt of the question being answered
         self.typed = False  # the line changed since it was last drawn
+        self._after_return = False
         self.closed: Deferred[None] = Deferred()
         self.keys: dict[Key, Callable[[], None]] = {
             b"\r": self.enter,
@@ -165,8 +166,11 @@ class ChatTerminal(TerminalProtocol):
     # Keys
 
     def keystrokeReceived(self, keyID: Key, modifier: object) -> None:
+        after_return, self._after_return = self._after_return, keyID == b"\r"
         if modifier is _ALT:
             return  # Esc and a key: nothing we do, nothing to type either
+        if keyID == b"\n" and after_return:
+            return  # a pasted CRLF is one line end, not two
         action = self.keys.get(keyID)
         if action is not None:
             action()
