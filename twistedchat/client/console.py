@@ -72,7 +72,13 @@ class ChatConsole:
         self.tokens = tokens
         self.render_image = render_image
 
-        self.nick = settings.nick or ""
+        # With a token, we present the nick its identity last had (a token
+        # never comes with another nick: docs/PROTOCOL.md); a --nick other
+        # than that one is asked for once welcomed.
+        held = tokens.nick(settings.server) if tokens.get(settings.server) else ""
+        self.nick = held or settings.nick or ""
+        self.wanted_nick = settings.nick if held and settings.nick != held else None
+        self.with_token = True  # False once we come with a nick of our own
         self.rooms: list[str] = []  # the rooms we are in, in the order entered
         self.current_room: str | None = None
         self.wanted_rooms = [settings.room] if settings.room else []
@@ -138,7 +144,7 @@ class ChatConsole:
             codec.Hello(
                 codec.PROTOCOL_VERSION,
                 self.nick,
-                self.tokens.get(self.settings.server),
+                self.tokens.get(self.settings.server) if self.with_token else "",
                 self.settings.lang,
                 tuple(self.wanted_rooms),
             )
@@ -163,7 +169,10 @@ class ChatConsole:
         if isinstance(frame, codec.Welcome):
             self.welcomed(frame)
         elif isinstance(frame, codec.Error) and self.nick_refused(frame):
-            self.ask_nick()
+            if self.wanted_nick is not None:  # the identity's nick is taken
+                self.nick_answered(self.wanted_nick)
+            else:
+                self.ask_nick()
 
     def bad_frame(self, why: str) -> None:
         self.notice(self._("Error: {text}").format(text=neutralise(why)))
@@ -244,9 +253,10 @@ class ChatConsole:
 
     def on_Welcome(self, frame: codec.Welcome) -> None:
         self.registered = True
+        self.with_token = True  # the token we are given, from now on
         self.nick = frame.user.nick
         self.screen.me = frame.user.id
-        self.tokens.put(self.settings.server, frame.token)
+        self.tokens.put(self.settings.server, frame.token, self.nick)
 
     def welcomed(self, frame: codec.Welcome) -> None:
         """After the Welcome is shown: choose a room if needed, send what waited."""
@@ -257,6 +267,9 @@ class ChatConsole:
         else:
             self.choose_room(frame.rooms)
         self.wanted_rooms = []
+        wanted, self.wanted_nick = self.wanted_nick, None
+        if wanted is not None and wanted != self.nick:  # --nick, with a token
+            self.send(codec.ChangeNick(wanted))
         outbox, self.outbox = self.outbox, []
         for waiting in outbox:
             self.send(waiting)
@@ -307,6 +320,8 @@ class ChatConsole:
     def on_Renamed(self, frame: codec.Renamed) -> None:
         if frame.user.id == self.screen.me:
             self.nick = frame.user.nick
+            server = self.settings.server
+            self.tokens.put(server, self.tokens.get(server), self.nick)
 
     def on_Error(self, frame: codec.Error) -> None:
         if frame.code == ErrorCode.INCOMPATIBLE_VERSION:
@@ -331,6 +346,10 @@ class ChatConsole:
             )
             self.ask_nick()
             return
+        # Our identity's nick is someone else's now: a new nick is a new
+        # identity, never greeted as the old one (docs/PROTOCOL.md).
+        self.wanted_nick = None
+        self.with_token = False
         self.nick = nick
         if self.connection is not None:
             self.hello()
