@@ -45,6 +45,7 @@ from .history import HistoryEntry, IHistory
 from .identity import Identities
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
 from .privileges import OperCheck
+from .reading import IReadMarkers, Reading
 from .session import IChatClient, Session
 from .state import IChatState, MemoryState, RoomRecord, UserRecord
 from .views import (
@@ -78,6 +79,7 @@ class ChatService:
         delivery: IDelivery | None = None,
         max_rooms: int = DEFAULT_MAX_ROOMS,
         log_messages: bool = False,
+        markers: IReadMarkers | None = None,
     ) -> None:
         """
         Without C{identities}, resume tokens last until the server stops;
@@ -95,6 +97,7 @@ class ChatService:
         self._oper_check = OperCheck(operators, clock)
         self.identities = identities or Identities(Identities.new_secret())
         self.history = history
+        self.reading = Reading(history, markers)  # what each one was shown
         self.delivery: IDelivery = delivery or Direct()
         self.max_rooms = max_rooms
         self.log_messages = log_messages
@@ -554,6 +557,7 @@ class ChatService:
 
     def _leave(self, session: Session, room: RoomRecord) -> None:
         session.rooms = tuple(r for r in session.rooms if fold_room(r) != room.key)
+        self.reading.left(session, room.key)
         self.delivery.leave(room.key, session)
         if self._state.remove_member(room.key, session.user.id):
             self.log.info("room {room} is empty and closed", room=room.name)
