@@ -53,7 +53,7 @@ class MissedProcessTests(SynchronousTestCase):
         self.say(speaker, word)
         return client.expect(f"said: {word}")
 
-    def client(self, server: ServerProcess) -> ClientProcess:
+    def client(self, server: ServerProcess, reconnect: int = 0) -> ClientProcess:
         client = ClientProcess(
             "-a",
             "127.0.0.1",
@@ -66,7 +66,7 @@ class MissedProcessTests(SynchronousTestCase):
             "--lang",
             "en",
             "--reconnect",
-            "0",
+            str(reconnect),
             "--state-dir",
             self.state,
             "--log-file",
@@ -172,3 +172,25 @@ class MissedProcessTests(SynchronousTestCase):
         self.assertEqual(
             reader.read_line(), "[server] error: usage: HISTORY [#<room>] [count]"
         )
+
+    def test_a_client_connected_through_a_restart_sees_nothing_again(self) -> None:
+        server = self.start()
+        speaker = self.speaker(server)
+        self.say(speaker, "one")
+        alice = self.client(server, reconnect=60)
+        alice.expect("You are in #general")
+        self.until_live(speaker, alice, "two")  # alice in #general at the stop
+        self.assertEqual(server.stop(), -signal.SIGTERM)
+        speaker.close()
+        alice.expect("Connection lost, reconnecting…")
+        server = self.start()
+        alice.expect("Welcome back alice!")
+        alice.expect("You are in #general")
+        before = alice._seen
+        speaker = self.speaker(server)
+        self.say(speaker, "three")  # after alice's return: live
+        back = self.until_live(speaker, alice, "four")[before:]
+        self.assertNotIn("(history)", back)
+        self.assertNotIn("one", back)
+        self.assertIn("said: three", back)
+        self.quit(alice)
