@@ -711,3 +711,22 @@ class ConsoleHistoryTests(ConsoleTestCase):
         console.line_received("/history #nowhere 3")
         pump.flush()
         self.assertIn("Erreur", self.text(shown))
+
+
+class UnreadableFileTests(SynchronousTestCase):
+    def test_an_unreadable_file_is_said_and_what_was_read_is_kept(self) -> None:
+        clock = Clock()
+        folder = os.path.abspath(self.mktemp())
+        writer = HistoryWriter(
+            folder, clock, run_in_thread=run_now, max_bytes=300, keep=5, batch=1
+        )
+        writer.startService()
+        for n in range(1, 11):
+            writer.record(Message(1000 + n, "general", TOTO, f"m{n}"))
+        logged = Logged(self)
+        os.remove(os.path.join(folder, "general.jsonl.1"))
+        os.mkdir(os.path.join(folder, "general.jsonl.1"))  # cannot be read as a file
+        got = self.successResultOf(writer.older("general", 11, 10))
+        self.assertEqual(texts(got), texts(writer.recent("general"))[-len(got) :])
+        self.assertTrue(got)
+        self.assertEqual(len(logged.matching("cannot read history file")), 1)

@@ -239,14 +239,20 @@ class HistoryWriter(Service):
         for path in paths:
             if len(entries) >= count or not os.path.exists(path):
                 break
-            entries[:0] = read_tail(
-                path,
-                count - len(entries),
-                self._skipped,
-                self.max_entry,
-                os.path.basename(paths[0]),
-                below=below,
-            )
+            try:
+                entries[:0] = read_tail(
+                    path,
+                    count - len(entries),
+                    self._skipped,
+                    self.max_entry,
+                    os.path.basename(paths[0]),
+                    below=below,
+                )
+            except OSError as e:  # what was read is still worth showing
+                self.log.error(
+                    "cannot read history file {path}: {why}", path=path, why=e
+                )
+                break
         return entries
 
     # Writing
