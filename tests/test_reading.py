@@ -348,8 +348,8 @@ class MarkerFileTests(SynchronousTestCase):
         self.assertEqual(len(logged.matching("saved again")), 1)
 
 
-class ReplayTests(SynchronousTestCase):
-    """What a framed client is shown when it enters a room, through the front."""
+class ChatTestCase(SynchronousTestCase):
+    """A chat with history and read markers, a netcat speaker in #general."""
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -394,6 +394,10 @@ class ReplayTests(SynchronousTestCase):
         welcome, *rest = client.received()
         assert isinstance(welcome, codec.Welcome)
         return welcome.token, rest
+
+
+class ReplayTests(ChatTestCase):
+    """What a framed client is shown when it enters a room, through the front."""
 
     def test_a_newcomer_gets_the_last_entries(self) -> None:
         self.say("one", "two", "three", "four")
@@ -501,7 +505,7 @@ class ReplayTests(SynchronousTestCase):
         self.assertFalse(os.path.exists(self.markers_path))
 
 
-class OlderPageTests(ReplayTests):
+class OlderPageTests(ChatTestCase):
     def test_fetch_history_pages_back_from_the_oldest_shown(self) -> None:
         self.say(*[f"m{n}" for n in range(1, 11)])
         client = self.connect()

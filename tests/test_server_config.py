@@ -234,7 +234,8 @@ class ServiceTreeTests(SynchronousTestCase):
         fake = MemoryReactorClock()
         top = build_service(self.settings(self.mktemp()), fake)
         self.assertEqual(
-            [s.name for s in IServiceCollection(top)], ["history", "line", "framed"]
+            [s.name for s in IServiceCollection(top)],
+            ["history", "read-markers", "line", "framed"],
         )
         collection = IServiceCollection(top)
         fronts = [collection.getServiceNamed(name) for name in ("line", "framed")]
