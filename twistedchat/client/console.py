@@ -30,6 +30,7 @@ from zope.interface import implementer
 from .. import codec
 from ..codec import ErrorCode, Frame
 from ..core.names import is_valid_nick, is_valid_room
+from ..core.reading import DEFAULT_PAGE, MAX_PAGE
 from ..text import neutralise
 from .connection import (
     IServerListener,
@@ -494,6 +495,17 @@ class ChatConsole:
         if room is not None:
             self.send(codec.ListNames(room))
 
+    def command_history(self, argument: str) -> None:
+        words = argument.split()
+        room = words.pop(0)[1:] if words and words[0].startswith("#") else None
+        count = words[0] if words else str(DEFAULT_PAGE)
+        if len(words) > 1 or room == "" or not count.isascii() or not count.isdigit():
+            self.notice(self._("Usage: /history [#room] [count]"))
+        elif not 1 <= int(count) <= MAX_PAGE:
+            self.notice(self._("ask for 1 to 200 older messages at a time"))
+        elif (room := room or self.room_or_notice()) is not None:
+            self.send(codec.FetchHistory(room, int(count)))
+
     def command_msg(self, argument: str) -> None:
         nick, _, text = argument.partition(" ")
         if not nick or not text.strip():
@@ -593,6 +605,7 @@ HELP = [
     N_("  /list                   the rooms"),
     N_("  /names [room]           who is in the room"),
     N_("  /msg <nick> <message>   a private message"),
+    N_("  /history [#room] [N]    N older messages of the room (20 by default)"),
     N_("  /image <path>           show a picture as ASCII art (also /di)"),
     N_("  /quit [message]         leave the chat"),
     N_("Anything else is said in your current room."),
