@@ -267,16 +267,25 @@ class TerminalClient(_Process):
         rows: int = 24,
         terminal: bool = True,
         environment: dict[str, str] | None = None,
+        then: str | None = None,
     ) -> TerminalClient:
+        """
+        @param then: a shell command run on the same terminal once the client
+            has ended (C{"stty -a"}: the terminal as the client left it); the
+            exit status stays the client's.
+        """
         client = cls(columns, rows, terminal)
         env = server_environment()
         env.update({"TERM": "xterm-256color", "LANG": "C.UTF-8"})
         env.pop("NO_COLOR", None)
         env.update(environment or {})
         command = [sys.executable, "-m", "twistedchat.client.main", *arguments]
+        if then is not None:
+            script = f'"$@"; status=$?; {then}; exit $status'
+            command = ["/bin/sh", "-c", script, "sh", *command]
         process_reactor: IReactorProcess = reactor
         transport = process_reactor.spawnProcess(
-            client, sys.executable, command, env=env, path=str(cwd), usePTY=terminal
+            client, command[0], command, env=env, path=str(cwd), usePTY=terminal
         )
         if terminal:
             # Before Python has even started in the child: its first look at
@@ -342,6 +351,13 @@ class TerminalClient(_Process):
             return written if text in written else None
 
         return self.waits.until(found, timeout, f"{text!r} in the output")
+
+    def resize(self, columns: int, rows: int) -> None:
+        """The window resized: the terminal's new size (the kernel sends the
+        client SIGWINCH) and pyte's screen alike."""
+        size = struct.pack("HHHH", rows, columns, 0, 0)
+        fcntl.ioctl(self.transport.fileno(), termios.TIOCSWINSZ, size)  # type: ignore[union-attr]
+        self.screen.resize(rows, columns)
 
     def interrupt(self) -> None:
         """Ctrl+C, as the terminal turns it into SIGINT (or the key, on a pty)."""

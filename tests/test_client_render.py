@@ -113,11 +113,11 @@ class TimeAndPlaceTests(SynchronousTestCase):
         entries = json.dumps([{"time": NOON, "nick": "bob", "text": "earlier"}])
         self.assertEqual(
             renderer("en").render(codec.History("general", entries)),
-            ["[12:05] (history) bob: earlier"],
+            ["[12:05] (history) bob: earlier", "— live —"],
         )
         self.assertEqual(
             renderer("en").render(codec.History("general", "{broken")),
-            ["Error: unreadable history"],
+            ["Error: unreadable history", "— live —"],
         )
 
 

@@ -166,6 +166,7 @@ class BatchingTests(HistoryTestCase):
         self.assertEqual(
             {k: v for k, v in first.items() if k != "id"},
             {
+                "seq": 1,
                 "time": 1001000,
                 "room": "general",
                 "user_id": "u1",
@@ -175,6 +176,7 @@ class BatchingTests(HistoryTestCase):
             },
         )
         self.assertEqual((second["kind"], second["text"]), ("image", " /\\\n/__\\"))
+        self.assertEqual(second["seq"], 2)
         self.assertNotEqual(first["id"], second["id"])
 
     def test_stop_writes_everything_queued(self) -> None:

@@ -54,6 +54,7 @@ entries = st.lists(
         nick=texts,
         kind=st.sampled_from(["message", "image"]),
         text=texts,
+        seq=st.integers(min_value=0, max_value=2**53),
     ),
     min_size=1,
     max_size=12,

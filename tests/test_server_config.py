@@ -242,7 +242,7 @@ class ServiceTreeTests(SynchronousTestCase):
         top = build_service(self.settings(self.mktemp()), fake)
         self.assertEqual(
             [s.name for s in IServiceCollection(top)],
-            ["data", "history", "line", "framed"],
+            ["data", "history", "read-markers", "line", "framed"],
         )
         self.addCleanup(_data(top).release)
         collection = IServiceCollection(top)

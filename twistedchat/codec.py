@@ -63,6 +63,8 @@ class ErrorCode(IntEnum):
     FLOODING = 22
     LIMIT = 23
     TOO_MANY_ROOMS = 24
+    BAD_HISTORY_COUNT = 30
+    NO_HISTORY = 31
     INTERNAL = 99
 
 
@@ -316,6 +318,15 @@ class Kick(Frame):
     reason: str = ""
 
 
+@frame(0x0C, ("room", STR), ("count", U16))
+@dataclass(slots=True)
+class FetchHistory(Frame):
+    """Older entries of a room: before the oldest this session was shown."""
+
+    room: str
+    count: int = 20
+
+
 # Either way.
 
 
@@ -497,6 +508,29 @@ class Invitation(Frame):
     time: int
     user: User
     room: str
+
+
+@frame(0x92, ("room", STR), ("skipped", U32), ("entries", TEXT))
+@dataclass(slots=True)
+class Missed(Frame):
+    """
+    What a returning identity missed in a room since it left: C{entries} as
+    in L{History}, and how many more came before them (C{skipped}).
+    """
+
+    room: str
+    skipped: int
+    entries: str
+
+
+@frame(0x93, ("room", STR), ("more", BOOL), ("entries", TEXT))
+@dataclass(slots=True)
+class Older(Frame):
+    """The answer to L{FetchHistory}: C{entries} as in L{History}."""
+
+    room: str
+    more: bool
+    entries: str
 
 
 _TYPE_BYTES = [bytes((frame_type,)) for frame_type in range(256)]

@@ -33,6 +33,7 @@ from zope.interface import implementer
 from .. import codec
 from ..codec import ErrorCode, Frame
 from ..core.names import is_valid_nick, is_valid_room
+from ..core.reading import DEFAULT_PAGE, MAX_PAGE
 from ..text import neutralise
 from .connection import (
     IServerListener,
@@ -42,9 +43,11 @@ from .connection import (
     TLSProblem,
     secure_connection_refused,
 )
-from .images import ImageError
+from .editor import plain_text
+from .images import ImageError, ImageProblem, image_path
 from .options import ClientSettings
 from .render import Renderer
+from .roster import Roster
 from .state import TokenStore
 
 RenderImage = Callable[[str], Deferred[str]]
@@ -87,6 +90,16 @@ class ChatConsole:
         self.connection: ServerConnection | None = None
         self.registered = False
         self.awaiting: Callable[[str], None] | None = None  # answers a prompt
+        self.question = ""  # the prompt awaiting an answer
+        # How a question is put: written out on pipes; the interactive
+        # terminal (client/terminal.py) puts it in its input line instead,
+        # tracks who is where (asking NAMES of the rooms entered) and
+        # completes nicks and rooms from the roster.
+        self.ask: Callable[[str], None] = write
+        self.roster = Roster()
+        self.names_wanted = False
+        self._quiet_names: set[str] = set()  # NameLists asked for the roster
+        self._moved_from: str | None = None  # left the current room
         self.pending: list[str] = []  # lines typed before we were registered
         self.outbox: list[Frame] = []  # frames made while disconnected
         self.busy = 0  # picture conversions under way
@@ -107,8 +120,9 @@ class ChatConsole:
         conversation.info("{line}", line=text)
 
     def prompt(self, text: str, answer: Callable[[str], None]) -> None:
-        self.write(text)
+        self.question = text
         self.awaiting = answer
+        self.ask(text)
 
     def show(self, frame: Frame) -> None:
         for renderer in (self.screen, self.plain):
@@ -178,10 +192,16 @@ class ChatConsole:
         if self._give_up is not None and self._give_up.active():
             self._give_up.cancel()
         self._give_up = None
+        self.roster.update(frame)
         handler = getattr(self, "on_" + type(frame).__name__, None)
         if handler is not None:
             handler(frame)
-        self.show(frame)
+        if isinstance(frame, codec.NameList) and frame.room in self._quiet_names:
+            self._quiet_names.discard(frame.room)
+        else:
+            self.show(frame)
+        if self._moved_from is not None:
+            self.say_current_room()
         if isinstance(frame, codec.Welcome):
             self.welcomed(frame)
         elif isinstance(frame, codec.Error) and self.nick_refused(frame):
@@ -200,6 +220,8 @@ class ChatConsole:
         if was_registered:
             self.wanted_rooms = list(self.rooms)
         self.rooms.clear()
+        self.roster.forget()
+        self._quiet_names.clear()
         server = self.settings.server
         if self.closing:
             self.finish()
@@ -313,6 +335,9 @@ class ChatConsole:
         if frame.user.id == self.screen.me and frame.room not in self.rooms:
             self.rooms.append(frame.room)
             self.current_room = frame.room
+            if self.names_wanted and not self.roster.knows(frame.room):
+                self._quiet_names.add(frame.room)
+                self.send(codec.ListNames(frame.room))
 
     def on_Left(self, frame: codec.Left) -> None:
         if frame.user.id == self.screen.me:
@@ -325,8 +350,22 @@ class ChatConsole:
     def leave(self, room: str) -> None:
         if room in self.rooms:
             self.rooms.remove(room)
+        self.roster.forget(room)
         if self.current_room == room:
             self.current_room = self.rooms[-1] if self.rooms else None
+            self._moved_from = room
+
+    def say_current_room(self) -> None:
+        """After leaving the current room: where the next line goes."""
+        self._moved_from = None
+        if self.current_room is None:
+            self.notice(self._("You are in no room now: /join one."))
+        else:
+            self.notice(
+                self._("What you type now goes to #{room}.").format(
+                    room=neutralise(self.current_room)
+                )
+            )
 
     def on_KilledOff(self, frame: codec.KilledOff) -> None:
         if frame.user.id == self.screen.me:  # an operator put us out: stay out
@@ -405,8 +444,17 @@ class ChatConsole:
         default = rooms[0].name if rooms else "general"
 
         def answered(answer: str) -> None:
-            choice = answer.strip().removeprefix("#") or default
-            if choice.isdigit() and 1 <= int(choice) <= len(rooms):
+            named = answer.strip().startswith("#")  # "#99" is a name, "99" not
+            choice = plain_text(answer).strip().removeprefix("#") or default
+            if choice.isdigit() and not named:
+                if not 1 <= int(choice) <= len(rooms):
+                    self.notice(
+                        self._("There is no room number {number}.").format(
+                            number=choice
+                        )
+                    )
+                    self.choose_room(rooms)
+                    return
                 choice = rooms[int(choice) - 1].name
             if not is_valid_room(choice):
                 self.notice(
@@ -457,7 +505,9 @@ class ChatConsole:
             self.quit("")
 
     def dispatch(self, line: str) -> None:
-        text = line.rstrip("\r\n")
+        # Never a control character or an escape sequence as text: a stray
+        # Ctrl+L must not make "/msg" a message to the whole room.
+        text = plain_text(line.rstrip("\r\n"))
         if not text.strip():
             return
         if not text.startswith("/"):
@@ -526,6 +576,17 @@ class ChatConsole:
         if room is not None:
             self.send(codec.ListNames(room))
 
+    def command_history(self, argument: str) -> None:
+        words = argument.split()
+        room = words.pop(0)[1:] if words and words[0].startswith("#") else None
+        count = words[0] if words else str(DEFAULT_PAGE)
+        if len(words) > 1 or room == "" or not count.isascii() or not count.isdigit():
+            self.notice(self._("Usage: /history [#room] [count]"))
+        elif not 1 <= int(count) <= MAX_PAGE:
+            self.notice(self._("ask for 1 to 200 older messages at a time"))
+        elif (room := room or self.room_or_notice()) is not None:
+            self.send(codec.FetchHistory(room, int(count)))
+
     def command_msg(self, argument: str) -> None:
         nick, _, text = argument.partition(" ")
         if not nick or not text.strip():
@@ -534,7 +595,9 @@ class ChatConsole:
             self.send(codec.Whisper(nick, text))
 
     def command_image(self, argument: str) -> None:
-        if not argument:
+        try:
+            path = image_path(argument)
+        except ValueError:
             self.notice(self._("Usage: /image <path>"))
             return
         room = self.room_or_notice()
@@ -547,9 +610,14 @@ class ChatConsole:
 
         def failed(failure: Failure) -> None:
             failure.trap(ImageError)
+            error = failure.value
+            assert isinstance(error, ImageError)
+            why = self._(IMAGE_PROBLEMS[error.problem])
+            if error.detail:
+                why = f"{why} ({error.detail})"
             self.notice(
                 self._("Cannot show that picture: {why}").format(
-                    why=neutralise(failure.getErrorMessage())
+                    why=neutralise(f"{error.path}: {why}")
                 )
             )
 
@@ -558,10 +626,16 @@ class ChatConsole:
             self.maybe_finish()
             return result
 
-        self.render_image(argument).addCallbacks(converted, failed).addBoth(done)
+        self.render_image(path).addCallbacks(converted, failed).addBoth(done)
 
     def command_quit(self, argument: str) -> None:
         self.quit(argument)
+
+    @classmethod
+    def known_commands(cls) -> list[str]:
+        """The /commands and their aliases, for completion."""
+        commands = {name[8:] for name in dir(cls) if name.startswith("command_")}
+        return sorted(commands | set(ALIASES))
 
     def quit(self, message: str) -> None:
         self.closing = True
@@ -598,6 +672,18 @@ UNREACHABLE = [
     (NoRouteError, N_("no route to the host")),
     (NoAnswer, N_("no answer")),
 ]
+IMAGE_PROBLEMS = {
+    ImageProblem.NOT_FOUND: N_("no such file"),
+    ImageProblem.DIRECTORY: N_("a folder, not a picture"),
+    ImageProblem.NOT_REGULAR: N_("not a regular file"),
+    ImageProblem.NOT_READABLE: N_("not readable (permission denied)"),
+    ImageProblem.CANNOT_READ: N_("cannot read it"),
+    ImageProblem.NOT_AN_IMAGE: N_("not a picture (or in a format we cannot read)"),
+    ImageProblem.TOO_LARGE: N_("the picture is too large"),
+    ImageProblem.DAMAGED: N_("the picture is damaged"),
+    ImageProblem.EMPTY: N_("the picture is empty"),
+    ImageProblem.BLANK: N_("the picture comes out blank (all dark)"),
+}
 HELP = [
     N_("Commands:"),
     N_("  /nick <nick>            change your nick"),
@@ -606,6 +692,7 @@ HELP = [
     N_("  /list                   the rooms"),
     N_("  /names [room]           who is in the room"),
     N_("  /msg <nick> <message>   a private message"),
+    N_("  /history [#room] [N]    N older messages of the room (20 by default)"),
     N_("  /image <path>           show a picture as ASCII art (also /di)"),
     N_("  /quit [message]         leave the chat"),
     N_("Anything else is said in your current room."),

@@ -1,15 +1,17 @@
 """
 The C{twistedchat} command: settings, the conversation log, then the reactor.
 
-It wires the console to standard input and output (C{twisted.internet.stdio})
-and to the server through a reconnecting C{ClientService}, over TLS with
-C{--tls}; the console says at once where it connects, and says each failure as
-it happens. With a resume token for the server it comes back as that identity,
-with its nick; without one or C{--nick}, it asks for a nick once the server is
-there. The conversation log (private messages included) and the folders made
-for it are the user's alone. It exits 0 when the person leaves (C{/quit},
-Ctrl+D, end of piped input, Ctrl+C at any moment), 1 when the server cannot be
-reached, never comes back or shows a certificate we refuse, 2 on bad settings.
+It wires the console to standard input and output (C{twisted.internet.stdio};
+through the interactive terminal of L{twistedchat.client.terminal} when both
+are a terminal, given back as it was however the program ends) and to the
+server through a reconnecting C{ClientService}, over TLS with C{--tls}; the
+console says at once where it connects, and says each failure as it happens.
+With a resume token for the server it comes back as that identity, with its
+nick; without one or C{--nick}, it asks for a nick once the server is there.
+The conversation log (private messages included) and the folders made for it
+are the user's alone. It exits 0 when the person leaves (C{/quit}, Ctrl+D, end
+of piped input, Ctrl+C at any moment), 1 when the server cannot be reached,
+never comes back or shows a certificate we refuse, 2 on bad settings.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .console import ChatConsole, ConsoleInput
 from .images import render_image
 from .options import ClientSettings, SettingsError, settings_from
 from .state import TokenStore, make_private_folder
+from .terminal import RawMode, is_interactive, start_terminal
 from .tls import server_tls_options
 
 IMAGE_COLUMNS = 60
@@ -127,8 +130,15 @@ def chat(argv: Sequence[str] | None) -> int:
         tokens=tokens,
         render_image=partial(render_image, columns=IMAGE_COLUMNS),
     )
-    keyboard = ConsoleInput(console)
-    terminal.append(stdio.StandardIO(keyboard))
+    raw = RawMode()
+    keyboard: ConsoleInput | None = None  # on pipes
+    if is_interactive(os.environ):
+        screen, input_closed = start_terminal(reactor, console, raw)
+        terminal.append(screen)
+    else:
+        keyboard = ConsoleInput(console)
+        terminal.append(stdio.StandardIO(keyboard))
+        input_closed = keyboard.closed
     connections = ClientService(
         ReportedEndpoint(server_endpoint(reactor, settings), console, reactor),
         ServerConnectionFactory(console, reactor, settings.keepalive),
@@ -138,7 +148,7 @@ def chat(argv: Sequence[str] | None) -> int:
 
     def leave(status: int) -> None:
         connections.stopService()
-        if keyboard.output_gone:
+        if keyboard is not None and keyboard.output_gone:
             # Nobody reads us (`twistedchat | head`): stdio would wait for an
             # output that is already closed, and never say it is done.
             stop(None)
@@ -152,9 +162,12 @@ def chat(argv: Sequence[str] | None) -> int:
     # Not from inside the callback: it may run within the ClientService's own
     # state machine (a failed first connection), which must not be re-entered.
     console.finished.addCallback(lambda status: reactor.callLater(0, leave, status))
-    keyboard.closed.addCallback(stop)
+    input_closed.addCallback(stop)
     reactor.addSystemEventTrigger("before", "shutdown", console.leave_now)
-    reactor.run()
+    try:
+        reactor.run()
+    finally:
+        raw.restore()  # never a terminal left in raw mode
     return console.exit_status
 
 

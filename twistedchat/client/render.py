@@ -212,10 +212,46 @@ class Renderer:
         ]
 
     def render_History(self, frame: codec.History) -> list[str]:
+        """A newcomer's past messages of a room, then where live ones start."""
+        return [*self.entries(frame.entries), self._("— live —")]
+
+    def render_Missed(self, frame: codec.Missed) -> list[str]:
+        """What came since we left a room: how many, those shown, then live."""
+        shown = self.entries(frame.entries)
+        count = frame.skipped + len(shown)
+        heading = [
+            self._("— 1 message since you left —")
+            if count == 1
+            else self._("— {count} messages since you left —").format(count=count)
+        ]
+        if frame.skipped == 1:
+            heading.append(self._("— the first one is not shown: /history shows it —"))
+        elif frame.skipped:
+            heading.append(
+                self._(
+                    "— the first {count} are not shown: /history shows them —"
+                ).format(count=frame.skipped)
+            )
+        return [*heading, *shown, self._("— live —")]
+
+    def render_Older(self, frame: codec.Older) -> list[str]:
+        """An answer to /history: older entries, and whether there are more."""
+        room = neutralise(frame.room)
+        shown = self.entries(frame.entries)
+        if not shown:
+            return [self._("No older messages in #{room}.").format(room=room)]
+        heading = self._("— older messages of #{room} —").format(room=room)
+        if frame.more:
+            end = self._("— /history for older ones —")
+        else:
+            end = self._("— start of the history of #{room} —").format(room=room)
+        return [heading, *shown, end]
+
+    def entries(self, array: str) -> list[str]:
         """Past messages and pictures of a room, each marked as history."""
         lines = []
         try:
-            for entry in json.loads(frame.entries):
+            for entry in json.loads(array):
                 stamp = self.clock(int(entry["time"]))
                 nick = neutralise(str(entry["nick"]))
                 if entry.get("kind") == "image":
@@ -255,6 +291,10 @@ class Renderer:
             ErrorCode.TOKEN_REFUSED: self._(
                 "the server did not recognise you: you have a new identity"
             ),
+            ErrorCode.BAD_HISTORY_COUNT: self._(
+                "ask for 1 to 200 older messages at a time"
+            ),
+            ErrorCode.NO_HISTORY: self._("this server keeps no history"),
         }
         try:
             return known.get(ErrorCode(frame.code), neutralise(frame.text))

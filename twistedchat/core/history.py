@@ -4,9 +4,11 @@ joiner is shown and the interface of whatever keeps them.
 
 The core hands each room message or picture to an L{IHistory}'s C{record},
 which must never wait for a disk, and asks it for a room's C{recent} entries
-when someone joins. Where and how the entries are kept (JSON Lines files
-written by a thread, see L{twistedchat.persistence}) is not the core's
-business.
+when someone joins. Each entry has a C{seq}: its position in its room (1, 2,
+3...), to which what an identity was last shown is compared (see
+L{twistedchat.core.reading}); entries written before positions existed have 0.
+Where and how the entries are kept (JSON Lines files written by a thread, see
+L{twistedchat.persistence}) is not the core's business.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring as _quote
 from typing import NamedTuple
 
+from twisted.internet.defer import Deferred
 from zope.interface import Interface
 
 from .events import Image, Message
@@ -39,10 +42,12 @@ class HistoryEntry(NamedTuple):
     nick: str
     kind: str  # "message" or "image"
     text: str
+    seq: int = 0  # its position in its room; 0: written before positions existed
 
     def to_json(self) -> str:
         return json_line(
             self.id,
+            self.seq,
             round(self.time * 1000),
             _quote(self.room),
             self.user_id,
@@ -62,7 +67,8 @@ class HistoryEntry(NamedTuple):
             fields = json.loads(line)
             milliseconds = fields["time"]
             texts = [fields[name] for name in _TEXT_FIELDS]
-        except (TypeError, KeyError, RecursionError) as e:
+            seq = fields.get("seq", 0)
+        except (TypeError, KeyError, AttributeError, RecursionError) as e:
             raise ValueError(f"not a history entry ({e!r:.80})") from None
         # bool is an int to Python, not a time to us
         if type(milliseconds) not in (int, float) or not (
@@ -72,7 +78,10 @@ class HistoryEntry(NamedTuple):
         for name, value in zip(_TEXT_FIELDS, texts, strict=True):
             if type(value) is not str:
                 raise ValueError(f"{name} is not a string ({value!r:.40})")
-        entry = cls(texts[0], milliseconds / 1000, *texts[1:])
+        if type(seq) is not int or seq < 0:
+            raise ValueError(f"impossible position {seq!r:.40}")
+        room, user_id, nick, kind, text = texts[1:]
+        entry = cls(texts[0], milliseconds / 1000, room, user_id, nick, kind, text, seq)
         if entry.kind not in KINDS:
             raise ValueError(f"unknown kind {entry.kind!r:.40}")
         if not is_valid_room(entry.room):
@@ -82,6 +91,7 @@ class HistoryEntry(NamedTuple):
 
 def json_line(
     entry_id: str,
+    seq: int,
     milliseconds: int,
     quoted_room: str,
     user_id: str,
@@ -90,12 +100,13 @@ def json_line(
     text: str,
 ) -> str:
     """
-    An entry as one JSON object (no newline): id, time (ms), room, user_id,
-    nick, kind, text. Written by hand with the C string encoder, as
+    An entry as one JSON object (no newline): id, seq, time (ms), room,
+    user_id, nick, kind, text. Written by hand with the C string encoder, as
     C{json.dumps} of a dict costs several times more on the hot path.
     """
     return (
-        f'{{"id":{_quote(entry_id)},"time":{milliseconds},"room":{quoted_room},'
+        f'{{"id":{_quote(entry_id)},"seq":{seq},"time":{milliseconds},'
+        f'"room":{quoted_room},'
         f'"user_id":{_quote(user_id)},"nick":{_quote(nick)},"kind":"{kind}",'
         f'"text":{_quote(text)}}}'
     )
@@ -107,3 +118,13 @@ class IHistory(Interface):
 
     def recent(room: str) -> Sequence[HistoryEntry]:
         """The last entries of C{room}, oldest first."""
+
+    def last_seq(room: str) -> int:
+        """The position of C{room}'s last entry (0 if it has none)."""
+
+    def older(room: str, below: int, count: int) -> Deferred[list[HistoryEntry]]:
+        """
+        The last C{count} entries of C{room} whose position is below
+        C{below}, oldest first, read from the end of the room's files off
+        the reactor thread.
+        """

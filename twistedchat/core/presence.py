@@ -14,7 +14,7 @@ delivery (L{IDelivery}) still works per session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from twisted.logger import Logger
 
@@ -30,9 +30,16 @@ class Presence:
 
     log = Logger()
 
-    def __init__(self, state: IChatState, delivery: IDelivery) -> None:
+    def __init__(
+        self,
+        state: IChatState,
+        delivery: IDelivery,
+        left: Callable[[Session, str], None] | None = None,
+    ) -> None:
+        """C{left(session, room_key)} is told each time a session leaves a room."""
         self.state = state
         self.delivery = delivery
+        self._left = left
         self._by_user: dict[str, tuple[Session, ...]] = {}
 
     def sessions(self, user_id: str) -> tuple[Session, ...]:
@@ -82,6 +89,8 @@ class Presence:
         key = room.key
         session.rooms = tuple(r for r in session.rooms if fold_room(r) != key)
         self.delivery.leave(key, session)
+        if self._left is not None:
+            self._left(session, key)
         if self.hearing(session.user.id, key):
             return
         if self.state.remove_member(key, session.user.id):

@@ -47,6 +47,7 @@ from .identity import Identities
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
 from .presence import Presence, hears
 from .privileges import OperCheck
+from .reading import IReadMarkers, Reading
 from .session import IChatClient, Session
 from .state import IChatState, MemoryState, RoomRecord, UserRecord
 from .views import (
@@ -80,6 +81,7 @@ class ChatService:
         delivery: IDelivery | None = None,
         max_rooms: int = DEFAULT_MAX_ROOMS,
         log_messages: bool = False,
+        markers: IReadMarkers | None = None,
     ) -> None:
         """
         Without C{identities}, resume tokens last until the server stops;
@@ -97,11 +99,14 @@ class ChatService:
         self._oper_check = OperCheck(operators, clock)
         self.identities = identities or Identities(Identities.new_secret())
         self.history = history
+        self.reading = Reading(history, markers)  # what each one was shown
         self.delivery: IDelivery = delivery or Direct()
         self.max_rooms = max_rooms
         self.log_messages = log_messages
         self._state: IChatState = state or MemoryState()
-        self._presence = Presence(self._state, self.delivery)  # our sessions
+        self._presence = Presence(  # our sessions
+            self._state, self.delivery, left=self.reading.left
+        )
         self._to_room_and_author = self._presence.to_room_and_author
 
     # Sessions

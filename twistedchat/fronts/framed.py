@@ -12,7 +12,7 @@ docs/PROTOCOL.md describes the wire format.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from twisted.internet.defer import maybeDeferred
 from twisted.protocols.basic import Int32StringReceiver
@@ -35,6 +35,8 @@ from ..core.events import (
     Quit,
     TopicChanged,
 )
+from ..core.history import HistoryEntry
+from ..core.reading import HistoryCountInvalid, HistoryUnavailable
 from ..core.service import ChatService
 from ..core.session import Session
 from .base import Front, FrontProtocol
@@ -55,6 +57,8 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.EmptyMessage: ErrorCode.EMPTY_MESSAGE,
     errors.CannotSendToRoom: ErrorCode.NOT_ROOM_OPERATOR,
     errors.TooManyRooms: ErrorCode.TOO_MANY_ROOMS,
+    HistoryCountInvalid: ErrorCode.BAD_HISTORY_COUNT,
+    HistoryUnavailable: ErrorCode.NO_HISTORY,
 }
 
 
@@ -252,11 +256,19 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
                 self.refused(e)
 
     def entered(self, joined: Joined) -> None:
-        """Tell the joiner (after its Joined) what was said there lately."""
-        entries = self.factory.service.recent(joined.room)
-        if entries:
-            array = "[" + ",".join(entry.to_json() for entry in entries) + "]"
-            self.send(codec.History(joined.room, array))
+        """
+        Tell the joiner (after its Joined) what was said there lately: a
+        newcomer the last entries, a returning identity what it missed.
+        """
+        replay = self.factory.service.reading.replay(
+            self._session(), joined.room, lasting=True
+        )
+        if replay.since_left:
+            if replay.entries or replay.skipped:
+                entries = _json_array(replay.entries)
+                self.send(codec.Missed(joined.room, replay.skipped, entries))
+        elif replay.entries:
+            self.send(codec.History(joined.room, _json_array(replay.entries)))
 
     async def handle_Join(self, frame: codec.Join) -> None:
         service = self.factory.service
@@ -290,6 +302,11 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         users = self.factory.service.room(frame.room).members
         self.send(codec.NameList(frame.room, users))
 
+    async def handle_FetchHistory(self, frame: codec.FetchHistory) -> None:
+        reading = self.factory.service.reading
+        page = await reading.older(self._session(), frame.room, frame.count)
+        self.send(codec.Older(frame.room, page.more, _json_array(page.entries)))
+
     def handle_Goodbye(self, frame: codec.Goodbye) -> None:
         self.factory.service.disconnect(self._session(), frame.message)
         self.session = None
@@ -300,6 +317,10 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
 
     def handle_Pong(self, frame: codec.Pong) -> None:
         pass
+
+
+def _json_array(entries: Sequence[HistoryEntry]) -> str:
+    return "[" + ",".join(entry.to_json() for entry in entries) + "]"
 
 
 class FramedFront(Front[FramedProtocol]):

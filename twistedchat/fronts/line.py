@@ -35,6 +35,7 @@ from ..core.events import (
     TopicChanged,
 )
 from ..core.history import HistoryEntry
+from ..core.reading import DEFAULT_PAGE
 from ..core.service import ChatService
 from ..core.session import Session
 from ..text import action, neutralise
@@ -54,6 +55,7 @@ HELP = [
     "  JOIN <room>               go to a room (created if needed)",
     "  PART                      leave your room",
     "  LIST                      rooms and how many are in each",
+    "  HISTORY [#<room>] [count] older messages of your room (or another of yours)",
     "  KICK <nick> [reason]      remove someone from your room (room operators)",
     "  OPER <name> <password>    become a server operator",
     "  KILL <nick> [message]     disconnect someone (server operators)",
@@ -237,7 +239,9 @@ class LineProtocol(LineReceiver, FrontProtocol):
 
     def replay(self, room: str) -> None:
         """Show a joiner what was said lately, before anything new."""
-        for entry in self.factory.service.recent(room):
+        session = self.session
+        assert session is not None
+        for entry in self.factory.service.reading.replay(session, room).entries:
             self.write(render_history(entry))
 
     def current_room(self, session: Session) -> str | None:
@@ -304,6 +308,25 @@ class LineProtocol(LineReceiver, FrontProtocol):
             listed += f" and {more} more (JOIN one by its name)"
         self.reply("rooms: " + listed)
 
+    async def line_HISTORY(self, session: Session, argument: str) -> None:
+        words = argument.split()
+        room = words.pop(0)[1:] if words and words[0].startswith("#") else None
+        if len(words) > 1 or room == "" or not all(map(_is_number, words)):
+            raise _Usage("usage: HISTORY [#<room>] [count]")
+        room = room or self._room_or_fail(session)
+        count = int(words[0]) if words else DEFAULT_PAGE
+        page = await self.factory.service.reading.older(session, room, count)
+        if not page.entries:
+            self.reply(f"no older messages in #{room}")
+            return
+        self.reply(f"{_messages(len(page.entries))} before those shown, in #{room}:")
+        for entry in page.entries:
+            self.write(render_history(entry))
+        if page.more:
+            self.reply(f"end of these; HISTORY #{room} shows older ones")
+        else:
+            self.reply(f"that is the start of #{room}'s history")
+
     def line_KICK(self, session: Session, argument: str) -> None:
         nick, _, reason = argument.partition(" ")
         if not nick:
@@ -347,6 +370,14 @@ class _Usage(ChatError):
 
     def __str__(self) -> str:
         return self.text
+
+
+def _is_number(word: str) -> bool:
+    return word.isascii() and word.isdigit()
+
+
+def _messages(count: int) -> str:
+    return "1 message" if count == 1 else f"{count} messages"
 
 
 def _count(members: int) -> str:

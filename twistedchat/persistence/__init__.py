@@ -1,6 +1,7 @@
 """
 Persistence: where the history the core records goes (JSON Lines files per
-room, written by a thread of their own). The core sees only
+room, written by a thread of their own), and what each identity was last
+shown of each room (one JSON file, see L{MarkerFile}). The core sees only
 L{twistedchat.core.history.IHistory}; the server's service tree builds the
 L{HistoryWriter}.
 """
@@ -13,6 +14,7 @@ from .files import (
     largest_entry,
     read_tail,
 )
+from .markers import MarkerFile
 from .writer import (
     DEFAULT_BATCH,
     DEFAULT_FLUSH_MS,
@@ -34,6 +36,7 @@ __all__ = [
     "MAX_LINE",
     "FsyncPolicy",
     "HistoryWriter",
+    "MarkerFile",
     "file_name",
     "largest_entry",
     "read_tail",

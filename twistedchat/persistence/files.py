@@ -61,9 +61,14 @@ def read_tail(
     warn: Callable[[str, int, str], None],
     max_line: int = MAX_LINE,
     room_file: str | None = None,
+    *,
+    below: int | None = None,
+    block_size: int = _TAIL_BLOCK,
 ) -> list[HistoryEntry]:
     """
-    The last C{wanted} readable entries of the file at C{path}, oldest first.
+    The last C{wanted} readable entries of the file at C{path}, oldest first;
+    given C{below}, the last of those whose position (C{seq}) is below it
+    (the later ones are passed over).
 
     Blocks are read backwards from the end, and lines taken newest first,
     until there are enough: what comes before is never read, so the cost does
@@ -91,6 +96,8 @@ def read_tail(
             except ValueError as e:
                 warn(path, offset, str(e))
                 return
+            if below is not None and entry.seq >= below:
+                return
             if room_file is None or file_name(entry.room) == room_file:
                 entries.append(entry)
             else:
@@ -103,7 +110,7 @@ def read_tail(
         partial: list[bytes] = []
         partial_size = 0
         while position > 0 and len(entries) < wanted:
-            start = max(0, position - _TAIL_BLOCK)
+            start = max(0, position - block_size)
             file.seek(start)
             block = file.read(position - start)
             position = start

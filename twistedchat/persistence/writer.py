@@ -11,7 +11,10 @@ C{stopService} writes everything recorded before it fires, and what is
 recorded after at once (see its docstring for why nothing can be left
 behind). At start-up each room's ring is filled from the tail of its files
 only, so the cost does not grow with their size; a line that cannot be read
-(cut short, edited, too long) is skipped with a warning.
+(cut short, edited, too long) is skipped with a warning. Each entry gets the
+next position (C{seq}) of its room, carried on from the last one on disk;
+L{HistoryWriter.older} reads older entries back from the files' ends, on the
+writer's thread.
 
 When the disk refuses (a full disk, a folder made read-only), the lines wait
 in memory and are retried until they can be written: one error says so, then
@@ -31,7 +34,7 @@ from json.encoder import encode_basestring as _quote
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorFromThreads, IReactorTime
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -65,13 +68,14 @@ REMINDER_INTERVAL = 60.0  # seconds between two reminders that writes fail
 class _RoomHistory:
     """One room's recent entries, and its lines waiting to be written."""
 
-    __slots__ = ("file", "pending", "quoted_name", "ring")
+    __slots__ = ("file", "pending", "quoted_name", "ring", "seq")
 
     def __init__(self, name: str, file: str, ring: deque[HistoryEntry]) -> None:
         self.quoted_name = _quote(name)
         self.file = file
         self.ring = ring
         self.pending: list[bytes] = []
+        self.seq = 0  # the position of the room's last entry
 
 
 @implementer(IHistory)
@@ -223,6 +227,7 @@ class HistoryWriter(Service):
         room = self._rooms.get(event.room) or self._room(event.room)
         self._sequence += 1
         entry_id = f"{self._boot}-{self._sequence}"
+        room.seq = seq = room.seq + 1
         user = event.user
         if isinstance(event, Message):
             kind, text = "message", event.text
@@ -230,11 +235,12 @@ class HistoryWriter(Service):
             kind, text = "image", event.art
         room.ring.append(
             HistoryEntry(
-                entry_id, event.time, event.room, user.id, user.nick, kind, text
+                entry_id, event.time, event.room, user.id, user.nick, kind, text, seq
             )
         )
         line = json_line(
             entry_id,
+            seq,
             round(event.time * 1000),
             room.quoted_name,
             user.id,
@@ -262,6 +268,51 @@ class HistoryWriter(Service):
     def recent(self, room: str) -> Sequence[HistoryEntry]:
         state = self._rooms_by_key.get(fold_room(room))
         return () if state is None else state.ring
+
+    def last_seq(self, room: str) -> int:
+        state = self._rooms_by_key.get(fold_room(room))
+        return 0 if state is None else state.seq
+
+    def older(self, room: str, below: int, count: int) -> Deferred[list[HistoryEntry]]:
+        """
+        The last C{count} entries of C{room} below position C{below}, oldest
+        first: once what is queued is written, read backwards from the end of
+        the room's files (the newest first) on the writer's thread, which is
+        the only one that touches them.
+        """
+        path = os.path.join(self.folder, file_name(room))
+        rotated = [f"{path}.{n}" for n in range(1, self.files.keep + 1)]
+
+        def read(_: object) -> Deferred[list[HistoryEntry]]:
+            if self._direct or self._stopping:  # the thread is going or gone
+                return succeed([])
+            return self._in_thread(self._read_older, [path, *rotated], below, count)
+
+        return self.flush().addCallback(read)
+
+    def _read_older(
+        self, paths: list[str], below: int, count: int
+    ) -> list[HistoryEntry]:
+        """On the writer's thread: L{older}'s reading, file after file."""
+        entries: list[HistoryEntry] = []
+        for path in paths:
+            if len(entries) >= count or not os.path.exists(path):
+                break
+            try:
+                entries[:0] = read_tail(
+                    path,
+                    count - len(entries),
+                    self._skipped,
+                    self.max_entry,
+                    os.path.basename(paths[0]),
+                    below=below,
+                )
+            except OSError as e:  # what was read is still worth showing
+                self.log.error(
+                    "cannot read history file {path}: {why}", path=path, why=e
+                )
+                break
+        return entries
 
     # Writing
 
@@ -436,13 +487,14 @@ class HistoryWriter(Service):
 
     def load(self) -> None:
         """Fill each room's ring from the tails of its files."""
+        wanted = max(self.replay, 1)  # the last entry, for the room's position
         for path_group in self._files_by_room():
             entries: list[HistoryEntry] = []
             for path in path_group:  # newest first
                 try:
                     older = read_tail(
                         path,
-                        self.replay - len(entries),
+                        wanted - len(entries),
                         self._skipped,
                         self.max_entry,
                         os.path.basename(path_group[0]),
@@ -453,10 +505,12 @@ class HistoryWriter(Service):
                     )
                     break
                 entries[:0] = older
-                if len(entries) >= self.replay:
+                if len(entries) >= wanted:
                     break
             if entries:
-                self._room(entries[-1].room).ring.extend(entries)
+                room = self._room(entries[-1].room)
+                room.ring.extend(entries)
+                room.seq = max(room.seq, max(entry.seq for entry in entries))
 
     def _files_by_room(self) -> Iterator[list[str]]:
         """For each room's file, it and its rotated files, newest first."""

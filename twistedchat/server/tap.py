@@ -31,7 +31,8 @@ from ..fronts.fanout import Fanout
 from ..fronts.framed import FramedFront
 from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
-from ..persistence import HistoryWriter, largest_entry
+from ..persistence import HistoryWriter, MarkerFile, largest_entry
+from ..persistence.markers import FILE_NAME as MARKERS_FILE
 from .keys import load_identities
 from .operators import OperatorsChecker
 from .options import Options, ServerSettings
@@ -95,6 +96,11 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
     )
     writer.setName("history")  # type: ignore[no-untyped-call]
     writer.setServiceParent(top)  # type: ignore[no-untyped-call]
+    # Stopped after the fronts, before the history: it first marks what those
+    # still in a room saw (they are disconnected after the services stop).
+    markers = MarkerFile(os.path.join(settings.data_dir, MARKERS_FILE), reactor)
+    markers.setName("read-markers")  # type: ignore[no-untyped-call]
+    markers.setServiceParent(top)  # type: ignore[no-untyped-call]
     chat = ChatService(
         reactor,
         settings.default_room,
@@ -104,7 +110,9 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         delivery=Fanout(),  # the fronts' batched fan-out
         max_rooms=settings.max_rooms,
         log_messages=settings.log_messages,
+        markers=markers,
     )
+    markers.before_stop.append(chat.reading.mark_present)
     limits = settings.limits
     connections = ConnectionCounter(limits)  # one count for every front
     fronts: list[tuple[str, str, IProtocolFactory]] = [
