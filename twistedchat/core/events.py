@@ -11,6 +11,7 @@ event keeps the nick its author had when it happened.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +23,19 @@ class User:
     colour: int
 
 
+class Style(TypedDict, total=False):
+    """How a message is said: the flags L{Message} and L{PrivateMessage} share."""
+
+    notice: bool
+    action: bool
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """
     C{user} said C{text} in C{room}. A C{notice} (IRC's NOTICE) is a message
-    that automatic clients must never answer.
+    that automatic clients must never answer; an C{action} (C{/me}) tells
+    what the user does: C{text} follows their nick ("* toto waves").
     """
 
     time: float
@@ -34,17 +43,19 @@ class Message:
     user: User
     text: str
     notice: bool = False
+    action: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
-    """C{user} said C{text} to the user called C{to} alone."""
+    """C{user} said C{text} to the user called C{to} alone (or did: C{action})."""
 
     time: float
     user: User
     to: str
     text: str
     notice: bool = False
+    action: bool = False
 
 
 @dataclass(frozen=True, slots=True)

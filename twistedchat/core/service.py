@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Unpack
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet.defer import Deferred
@@ -38,6 +39,7 @@ from .events import (
     Parted,
     PrivateMessage,
     Quit,
+    Style,
     TopicChanged,
     User,
 )
@@ -240,11 +242,11 @@ class ChatService:
         return event
 
     def say(
-        self, session: Session, name: str, text: str, *, notice: bool = False
+        self, session: Session, name: str, text: str, **style: Unpack[Style]
     ) -> Message:
         """
-        Relay C{text} from C{session} to every other member of room C{name}
-        (and to C{session} if its client echoes messages).
+        Relay C{text} (said as C{style} says) from C{session} to every other
+        member of room C{name} (and to C{session} if its client echoes them).
 
         The sender need not be a member, unless the room has mode C{n}; in a
         moderated room (C{m}) only its operators speak.
@@ -255,7 +257,7 @@ class ChatService:
             raise errors.EmptyMessage()
         if "n" in room.modes or "m" in room.modes:
             self._check_may_speak(session, room)
-        event = Message(self.clock.seconds(), room.name, session.user, text, notice)
+        event = Message(self.clock.seconds(), room.name, session.user, text, **style)
         if self.history is not None:
             self.history.record(event)
         if not session.echo_messages:
@@ -277,14 +279,14 @@ class ChatService:
         return event
 
     def whisper(
-        self, session: Session, nick: str, text: str, *, notice: bool = False
+        self, session: Session, nick: str, text: str, **style: Unpack[Style]
     ) -> PrivateMessage:
         """Deliver C{text} from C{session} to the user called C{nick} alone."""
         target = self._find(nick)
         if not text.strip():
             raise errors.EmptyMessage()
         event = PrivateMessage(
-            self.clock.seconds(), session.user, target.nick, text, notice
+            self.clock.seconds(), session.user, target.nick, text, **style
         )
         recipients = [target]
         if session.echo_messages and target is not session:

@@ -166,7 +166,7 @@ class HistoryWriter(Service):
         entry_id = f"{self._boot}-{self._sequence}"
         user = event.user
         if isinstance(event, Message):
-            kind, text = "message", event.text
+            kind, text = "action" if event.action else "message", event.text
         else:
             kind, text = "image", event.art
         room.ring.append(
