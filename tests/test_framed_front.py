@@ -122,7 +122,12 @@ class RegistrationTests(FramedFrontTestCase):
         client = self.hello("TOTO")
         error = self.error(client)
         self.assertEqual(
-            error, codec.Error(ErrorCode.NICK_IN_USE, 'nick "TOTO" is already in use')
+            error,
+            codec.Error(
+                ErrorCode.NICK_IN_USE,
+                'nick "TOTO" is already in use',
+                details='{"nick":"TOTO"}',
+            ),
         )
         client.send(codec.Hello(1, "toto[2]"))
         (welcome,) = client.received()

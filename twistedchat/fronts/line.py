@@ -39,7 +39,7 @@ from ..core.history import HistoryEntry
 from ..core.service import ChatService
 from ..core.session import Session
 from ..core.views import UserView
-from ..text import is_ctcp, neutralise, readable
+from ..text import action, is_ctcp, neutralise, readable
 from .base import Front, FrontProtocol
 from .policy import ConnectionCounter, Limits
 
@@ -84,12 +84,14 @@ def render_event(event: Event) -> bytes:
             # made readable (and copied) only if it holds one.
             if event.action:
                 return f"* {user.nick} {readable(event.text)}\r\n".encode()
-            if is_ctcp(event.text):  # for IRC clients only
-                return b""
+            if is_ctcp(event.text):  # for IRC clients only, but a /me
+                did = action(event.text)
+                return b"" if did is None else _line(f"* {user.nick} {readable(did)}")
             return f"[{user.nick}] {readable(event.text)}\r\n".encode()
         case PrivateMessage(user=user):
-            if event.action:
-                return _line(f"(private) * {user.nick} {readable(event.text)}")
+            did = event.text if event.action else action(event.text)
+            if did is not None:
+                return _line(f"(private) * {user.nick} {readable(did)}")
             if is_ctcp(event.text):
                 return b""
             return _line(f"[{user.nick}] (private) {readable(event.text)}")
