@@ -331,7 +331,10 @@ class Renderer:
         ):
             return self._(named).format(**details)
         if unnamed is not None:
-            return self._(unnamed).format(text=neutralise(frame.text))
+            words = self._(unnamed)
+            if "{text}" not in words:  # some hold braces of their own: {}
+                return words
+            return words.format(text=neutralise(frame.text))
         return neutralise(frame.text)
 
 
