@@ -192,7 +192,7 @@ class TopicTests(IRCFrontTestCase):
         lina.send("TOPIC on parle de \x02Twisted\x02\n")
         self.assertEqual(
             lina.lines(),
-            ["[server] you set the topic of #general: on parle de \ufffdTwisted\ufffd"],
+            ["[server] you set the topic of #general: on parle de Twisted"],
         )
         self.assertEqual(
             toto.lines(),
@@ -237,6 +237,15 @@ class TopicTests(IRCFrontTestCase):
         self.assertEqual(
             other.lines(), ['[server] "lina" set the topic of #dev: the dev room']
         )
+
+    def test_cleared_topic(self) -> None:
+        lina, nina = self.line_user("lina"), self.line_user("nina")
+        lina.send("JOIN dev\n")
+        nina.send("JOIN dev\n")
+        lina.send("TOPIC here\n")
+        nina.lines()
+        self.service.set_topic(self.service._find("lina"), "dev", "")
+        self.assertEqual(nina.lines(), ['[server] "lina" cleared the topic of #dev'])
 
     def test_framed_set_topic(self) -> None:
         fred = self.framed_user("fred")

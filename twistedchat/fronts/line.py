@@ -107,7 +107,11 @@ def render_event(event: Event) -> bytes:
         case Parted(user=user):
             return _server(f'"{user.nick}" left #{event.room}{_reason(event.reason)}')
         case Quit(user=user):
-            farewell = _line(f"[{user.nick}] {event.message}") if event.message else b""
+            farewell = (
+                _line(f"[{user.nick}] {readable(event.message)}")
+                if event.message
+                else b""
+            )
             return farewell + _server(f'client disconnected "{user.nick}"')
         case NickChanged(user=user):
             return _server(f'client "{event.old}" => "{user.nick}"')
@@ -117,12 +121,14 @@ def render_event(event: Event) -> bytes:
                 + _reason(event.reason)
             )
         case Killed(user=user, by=by):
-            return _line(f"[{by.nick}] {event.message}") + _server(
+            return _line(f"[{by.nick}] {readable(event.message)}") + _server(
                 f'"{user.nick}" was disconnected by "{by.nick}"'
             )
+        case TopicChanged(user=user) if not event.topic:
+            return _server(f'"{user.nick}" cleared the topic of #{event.room}')
         case TopicChanged(user=user):
             return _server(
-                f'"{user.nick}" set the topic of #{event.room}: {event.topic}'
+                f'"{user.nick}" set the topic of #{event.room}: {readable(event.topic)}'
             )
         case ModeChanged(user=user):
             modes = " ".join(f"{mode} {arg}".strip() for mode, arg in event.changes)
@@ -137,15 +143,16 @@ def render_history(entry: HistoryEntry) -> bytes:
     if entry.kind == "image":
         art = b"".join(_line(f"  {row}") for row in entry.text.splitlines())
         return _line(f"{mark} [{entry.nick}] shows a picture:") + art
-    if entry.kind == "action":
-        return _line(f"{mark} * {entry.nick} {readable(entry.text)}")
+    did = entry.text if entry.kind == "action" else action(entry.text)
+    if did is not None:
+        return _line(f"{mark} * {entry.nick} {readable(did)}")
     if is_ctcp(entry.text):  # a CTCP request an IRC client sent the room
         return b""
     return _line(f"{mark} [{entry.nick}] {readable(entry.text)}")
 
 
 def _reason(reason: str) -> str:
-    return f": {reason}" if reason else ""
+    return f": {readable(reason)}" if reason else ""
 
 
 class LineProtocol(LineReceiver, FrontProtocol):
@@ -332,7 +339,7 @@ class LineProtocol(LineReceiver, FrontProtocol):
                 self.reply(f"#{view.name} has no topic; TOPIC <topic> sets one")
             return
         event = service.set_topic(session, room, topic)
-        self.reply(f"you set the topic of #{event.room}: {event.topic}")
+        self.reply(f"you set the topic of #{event.room}: {readable(event.topic)}")
 
     def line_AWAY(self, session: Session, argument: str) -> None:
         self.factory.service.set_away(session, argument or None)
@@ -419,7 +426,8 @@ class LineProtocol(LineReceiver, FrontProtocol):
         ):
             # After what the room sees, our own farewell; the core then closes.
             self.reply(
-                f'you were disconnected by "{event.by.nick}": {event.message}; goodbye'
+                f'you were disconnected by "{event.by.nick}": '
+                f"{readable(event.message)}; goodbye"
             )
 
     def stopping(self) -> None:
