@@ -270,7 +270,7 @@ class ConsoleCommandTests(ConsoleTestCase):
             [
                 "* alice waves",
                 "(private) * alice winks",
-                '[server] "alice" set the topic of #general: all about \ufffdTwisted',
+                '[server] "alice" set the topic of #general: all about Twisted',
             ],
         )
         self.assertEqual(
@@ -297,3 +297,16 @@ class ConsoleCommandTests(ConsoleTestCase):
             "You are marked as away: brb\n",
         )
         self.assertEqual(self.service.user("alice").away, "brb")
+
+    def test_reserved_nick_is_asked_again(self) -> None:
+        """--nick server: the server says it is reserved, the client asks again."""
+        console, shown = self.console("server")
+        _, _, pump = self.connect(console)
+        self.assertEqual(
+            self.text(shown),
+            "Erreur : le pseudo server est réservé : choisissez-en un autre\n"
+            "Choisissez un autre pseudo : ",
+        )
+        console.line_received("serveur")
+        pump.flush()
+        self.assertIn("Bienvenue serveur !", self.text(shown))

@@ -281,6 +281,7 @@ class ChatConsole:
         return not self.registered and frame.code in (
             ErrorCode.NICK_IN_USE,
             ErrorCode.INVALID_NICK,
+            ErrorCode.NICK_RESERVED,
         )
 
     def ask_nick(self) -> None:
