@@ -24,7 +24,11 @@ class User:
 
 
 class Style(TypedDict, total=False):
-    """How a message is said: the flags L{Message} and L{PrivateMessage} share."""
+    """
+    How a message is said: the flags L{Message} and L{PrivateMessage} share
+    (L{ChatService.whisper} takes them so; C{say}, on the hot path, spells
+    them out: a call with C{**} costs twice as much).
+    """
 
     notice: bool
     action: bool

@@ -39,10 +39,9 @@ def send_message(client: IRCProtocol, params: list[str], notice: bool) -> None:
         return
     service = client.factory.service
     session = client.registered_session()
-    text, did = params[1], action(params[1])
-    acting = did is not None
-    if did is not None:
-        text = did
+    text, acting = params[1], False
+    if text.startswith("\x01") and (did := action(text)) is not None:
+        text, acting = did, True  # a /me; other CTCP requests pass as they are
     targets: Iterable[str] = params[0].split(",")
     if "," in params[0]:  # each one more is paid for (most messages have one)
         targets = client.each(targets, target_key)

@@ -103,14 +103,11 @@ def fit(source: str, command: str, target: str, text: str, ctcp: str = "") -> li
         row = clean(row)
         while len(encoded := row.encode()) > budget:
             cut = len(encoded[:budget].decode("utf-8", "ignore"))
-            lines.append(head + _trailing(_wrap(ctcp, row[:cut])))
+            piece = row[:cut]
+            lines.append(head + _trailing(f"\x01{ctcp} {piece}\x01" if ctcp else piece))
             row = row[cut:]
-        lines.append(head + _trailing(_wrap(ctcp, row)))
+        lines.append(head + _trailing(f"\x01{ctcp} {row}\x01" if ctcp else row))
     return lines
-
-
-def _wrap(ctcp: str, text: str) -> str:
-    return f"\x01{ctcp} {text}\x01" if ctcp else text
 
 
 def render_lines(event: Event) -> list[str]:
