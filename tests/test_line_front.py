@@ -10,7 +10,14 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from twistedchat.core.events import Joined, Message, PrivateMessage, User
+from twistedchat.core.events import (
+    Action,
+    Joined,
+    Message,
+    PrivateAction,
+    PrivateMessage,
+    User,
+)
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.fanout import Fanout, RenderOnce
 from twistedchat.fronts.line import LineFront, LineProtocol, render_event
@@ -446,7 +453,7 @@ class ActionTests(SynchronousTestCase):
     def test_irc_me_reads_as_an_action(self) -> None:
         toto = User("1", "toto", 33)
         self.assertEqual(
-            render_event(Message(0.0, "general", toto, "waves", action=True)),
+            render_event(Action(0.0, "general", toto, "waves")),
             b"* toto waves\r\n",
         )
         # As a client of the framed protocol could still send it
@@ -455,7 +462,7 @@ class ActionTests(SynchronousTestCase):
             b"* toto waves\r\n",
         )
         self.assertEqual(
-            render_event(PrivateMessage(0.0, toto, "tutu", "hugs you", action=True)),
+            render_event(PrivateAction(0.0, toto, "tutu", "hugs you")),
             b"(private) * toto hugs you\r\n",
         )
 

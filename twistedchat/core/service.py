@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from . import errors, modes
+from . import errors, events, modes
 from .delivery import Direct, IDelivery
 from .events import (
     Event,
@@ -39,7 +39,6 @@ from .events import (
     Parted,
     PrivateMessage,
     Quit,
-    Style,
     TopicChanged,
     User,
 )
@@ -260,8 +259,8 @@ class ChatService:
             raise errors.EmptyMessage()
         if "n" in room.modes or "m" in room.modes:
             self._check_may_speak(session, room)
-        now = self.clock.seconds()
-        event = Message(now, room.name, session.user, text, notice, action)
+        kind = events.Action if action else Message
+        event = kind(self.clock.seconds(), room.name, session.user, text, notice)
         if self.history is not None:
             self.history.record(event)
         if not session.echo_messages:
@@ -283,15 +282,15 @@ class ChatService:
         return event
 
     def whisper(
-        self, session: Session, nick: str, text: str, **style: Unpack[Style]
+        self, session: Session, nick: str, text: str, **style: Unpack[events.Style]
     ) -> PrivateMessage:
         """Deliver C{text} from C{session} to the user called C{nick} alone."""
         target = self._find(nick)
         if not text.strip():
             raise errors.EmptyMessage()
-        event = PrivateMessage(
-            self.clock.seconds(), session.user, target.nick, text, **style
-        )
+        kind = events.PrivateAction if style.get("action") else PrivateMessage
+        notice = style.get("notice", False)
+        event = kind(self.clock.seconds(), session.user, target.nick, text, notice)
         recipients = [target]
         if session.echo_messages and target is not session:
             recipients.append(session)
