@@ -8,8 +8,8 @@ retitle or take over someone else's screen.
 
 IRC users' messages carry IRC-isms that only IRC clients understand: CTCP
 requests between C{\\x01} bytes (an action, C{/me}, is one) and formatting
-codes (bold, colours...). An action is a kind of message in the core (a flag
-of the event, the C{"action"} kind in history); the other CTCP requests are
+codes (bold, colours...). An action is a kind of message in the core (an
+L{Action} event, the C{"action"} kind in history); the other CTCP requests are
 for IRC clients only, and formatting codes are dropped where text is shown
 plain (L{readable}).
 """
