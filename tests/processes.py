@@ -71,6 +71,61 @@ def run_twistd(
     )
 
 
+def run_twistd_daemon(
+    folder: str, *arguments: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """
+    Run C{twistd twistedchat ARGUMENTS} as a daemon (pid and log files in
+    C{folder}); returns when the parent exits, that is once the daemon has
+    started or failed to. Stop a started one with L{stop_daemon}.
+    """
+    return subprocess.run(
+        [
+            TWISTD,
+            f"--pidfile={os.path.join(folder, 'twistd.pid')}",
+            f"--logfile={os.path.join(folder, 'twistd.log')}",
+            "twistedchat",
+            *arguments,
+        ],
+        cwd=folder,
+        env=server_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def daemon_pid(folder: str) -> int | None:
+    """The pid in the daemon's pid file in C{folder}, if there is one."""
+    try:
+        with open(os.path.join(folder, "twistd.pid")) as file:
+            return int(file.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def is_running(pid: int) -> bool:
+    """Whether process C{pid} runs (a zombie, dead but not reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_daemon(pid: int, timeout: float = 30) -> None:
+    """SIGTERM to a daemon (not our child), then wait, bounded, for it to go."""
+    if not is_running(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while is_running(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"daemon {pid} still running {timeout}s after SIGTERM")
+        time.sleep(0.05)
+
+
 class ServerProcess:
     """C{twistd -n twistedchat} on 127.0.0.1, port chosen by the system."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
@@ -12,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twistedchat.client import i18n
 from twistedchat.client.connection import ServerConnection, ServerConnectionFactory
 from twistedchat.client.console import ChatConsole
-from twistedchat.client.images import ImageError
+from twistedchat.client.images import ImageError, ImageProblem
 from twistedchat.client.options import ClientSettings
 from twistedchat.client.state import TokenStore
 from twistedchat.core.service import ChatService
@@ -42,7 +44,7 @@ class ConsoleTestCase(SynchronousTestCase):
         if path in self.images:
             return self.images[path]
         failed: Deferred[str] = Deferred()
-        failed.errback(ImageError(f"no such file: {path}"))
+        failed.errback(ImageError(path, ImageProblem.NOT_FOUND))
         return failed
 
     def console(
@@ -121,7 +123,15 @@ class RegistrationTests(ConsoleTestCase):
             "Bienvenue alice !\nSalons :\n  1) #dev (1 présent)\n"
             "Choisissez un salon : son numéro, ou un nouveau nom [dev] : ",
         )
-        console.line_received("2")  # not in the list: a new room called "2"
+        console.line_received("99")  # not in the list: refused, asked again
+        pump.flush()
+        self.assertEqual(
+            self.text(shown),
+            "Il n’y a pas de salon numéro 99.\nSalons :\n  1) #dev (1 présent)\n"
+            "Choisissez un salon : son numéro, ou un nouveau nom [dev] : ",
+        )
+        self.assertEqual([r.name for r in self.service.list_rooms()], ["dev"])
+        console.line_received("#2")  # a name with # is a name, digits or not
         pump.flush()
         self.assertIn("Vous êtes dans #2", self.text(shown))
 
@@ -267,7 +277,7 @@ class ChatTests(ConsoleTestCase):
         alice.line_received("/image missing.png")
         self.assertEqual(
             self.text(shown),
-            "Impossible d’afficher cette image : no such file: missing.png\n",
+            "Impossible d’afficher cette image : missing.png: fichier introuvable\n",
         )
 
     def test_help_is_local(self) -> None:
@@ -333,3 +343,89 @@ class KilledTests(ConsoleTestCase):
         pump.flush()
         self.assertIn("alice a été déconnecté par admin : enough", self.text(shown))
         self.assertEqual(self.successResultOf(alice.finished), 1)
+
+
+class TypedLineTests(ConsoleTestCase):
+    """What is typed on pipes: the issue's point 3 (controls) and point 10 bits."""
+
+    def test_control_characters_are_never_sent(self) -> None:
+        alice, _ = self.console()
+        _, _, pump = self.connect(alice)
+        room = LineClient(self.line_front, 6000)
+        tutu = LineClient(self.line_front, 6001)
+        tutu.send("NICK tutu\n")
+        pump.flush()
+        room.lines()
+        tutu.lines()
+        alice.line_received("\x0c/msg tutu psst")
+        alice.line_received("left\x1b[D\x1b[Darrow\x07")
+        pump.flush()
+        self.assertEqual(room.lines(), ["[alice] leftarrow"])
+        said = tutu.lines()
+        self.assertTrue(said[0].endswith("psst"), said)
+        self.assertNotIn("psst", "".join(said[1:]))
+
+    def test_part_says_where_lines_go_now(self) -> None:
+        alice, shown = self.console(lang="en")
+        _, _, pump = self.connect(alice)
+        alice.line_received("/join dev")
+        pump.flush()
+        self.text(shown)
+        alice.line_received("/part")
+        pump.flush()
+        self.assertEqual(
+            self.text(shown).splitlines()[1:], ["What you type now goes to #general."]
+        )
+        alice.line_received("/part")
+        pump.flush()
+        self.assertEqual(
+            self.text(shown).splitlines()[1:], ["You are in no room now: /join one."]
+        )
+
+    def test_part_of_another_room_says_nothing_more(self) -> None:
+        alice, shown = self.console(lang="en")
+        _, _, pump = self.connect(alice)
+        alice.line_received("/join dev")
+        pump.flush()
+        alice.line_received("/join general")
+        pump.flush()
+        self.text(shown)
+        alice.line_received("/part dev")
+        pump.flush()
+        self.assertEqual(self.text(shown), "[12:00] You left #dev\n")
+
+    def test_image_paths_as_typed(self) -> None:
+        alice, shown = self.console(lang="en")
+        _, _, pump = self.connect(alice)
+        home = os.path.expanduser("~")
+        for typed, path in [
+            ("~/pic.png", f"{home}/pic.png"),
+            ('"my pic.png"', "my pic.png"),
+            ("'~/my pic.png'", f"{home}/my pic.png"),
+            ("my pic.png", "my pic.png"),
+        ]:
+            converting: Deferred[str] = Deferred()
+            self.images[path] = converting
+            alice.line_received(f"/image {typed}")
+            converting.callback(typed)
+            pump.flush()
+            self.assertIn(f"You showed a picture:\n  {typed}\n", self.text(shown))
+        alice.line_received('/image "open quote.png')
+        alice.line_received('/image "one.png" "two.png"')
+        self.assertEqual(
+            self.text(shown), "Usage: /image <path>\nUsage: /image <path>\n"
+        )
+
+    def test_image_reasons_in_the_readers_language(self) -> None:
+        alice, shown = self.console(lang="fr")
+        self.connect(alice)
+        self.text(shown)
+        for problem, french in [
+            (ImageProblem.NOT_AN_IMAGE, "pas une image"),
+            (ImageProblem.NOT_READABLE, "illisible (permission refusée)"),
+        ]:
+            failed: Deferred[str] = Deferred()
+            failed.errback(ImageError("x.png", problem))
+            self.images["x.png"] = failed
+            alice.line_received("/image x.png")
+            self.assertIn(f"image : x.png: {french}", self.text(shown))

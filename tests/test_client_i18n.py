@@ -137,7 +137,7 @@ class TranslationsTests(SynchronousTestCase):
         self.assertIsInstance(translation, gettext.GNUTranslations)
         _ = translation.gettext
         self.assertEqual(_("You said: {text}"), "You said: {text}")
-        self.assertEqual(_("{nick} is back!"), "{nick} is back!")
+        self.assertEqual(_("{nick} is back in #{room}"), "{nick} is back in #{room}")
 
     def test_everyLanguageShipped(self) -> None:
         """Each of L{i18n.LANGUAGES} has a compiled catalog."""

@@ -58,10 +58,37 @@ class TokenStoreTests(SynchronousTestCase):
         self.assertEqual(os.listdir(self.directory), [TOKENS_FILE])
 
     def test_file_is_json(self) -> None:
-        """The file is a plain JSON mapping from server to token."""
-        TokenStore(self.directory).put("chat.example:6667", "a1.sig")
+        """The file is a plain JSON mapping from server to token and nick."""
+        TokenStore(self.directory).put("chat.example:6667", "a1.sig", "toto")
         with open(self.path, "rb") as file:
-            self.assertEqual(json.load(file), {"chat.example:6667": "a1.sig"})
+            self.assertEqual(
+                json.load(file),
+                {"chat.example:6667": {"token": "a1.sig", "nick": "toto"}},
+            )
+
+    def test_the_nick_is_kept_with_the_token(self) -> None:
+        """The next run knows the identity's nick: it need not ask one."""
+        TokenStore(self.directory).put("chat.example:6667", "a1.sig", "toto")
+        store = TokenStore(self.directory)
+        self.assertEqual(store.nick("chat.example:6667"), "toto")
+        self.assertEqual(store.get("chat.example:6667"), "a1.sig")
+        self.assertEqual(store.nick("127.0.0.1:7000"), "")
+
+    def test_a_bare_token_has_no_nick(self) -> None:
+        """A file of an earlier version (server: token) still gives its tokens."""
+        self.write(json.dumps({"a:1": "a1.sig"}).encode())
+        store = TokenStore(self.directory)
+        self.assertEqual((store.get("a:1"), store.nick("a:1")), ("a1.sig", ""))
+
+    def test_two_clients_of_one_user_share_the_file(self) -> None:
+        """A client started earlier does not erase what another one saved since."""
+        first = TokenStore(self.directory)
+        second = TokenStore(self.directory)
+        second.put("b:2", "b2.sig", "bob")
+        first.put("a:1", "a1.sig", "toto")
+        third = TokenStore(self.directory)
+        self.assertEqual(third.get("b:2"), "b2.sig")
+        self.assertEqual(third.nick("a:1"), "toto")
 
     def test_corrupt_file(self) -> None:
         """A damaged file is taken as empty, then replaced at the next put."""

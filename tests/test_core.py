@@ -357,30 +357,42 @@ class IdentityTests(ServiceTestCase):
         self.assertFalse(other.resumed)
         self.assertNotEqual(other.user.id, toto.user.id)
 
-    def test_coming_back_while_still_connected_replaces_the_old_session(self) -> None:
+    def test_coming_back_while_still_connected_is_one_more_session(self) -> None:
         toto, toto_client = self.user("toto")
         _, tutu_client = self.user("tutu")
         tutu_client.take()
         back = self.service.connect(
             RecordingClient(), "toto", token=self.service.token(toto)
         )
-        self.assertTrue(toto_client.closed)
-        self.assertFalse(toto.connected)
-        self.assertEqual(tutu_client.take(), [Quit(1000.0, toto.user, "reconnected")])
-        self.assertEqual(self.service.user("toto").user, back.user)
+        self.assertFalse(toto_client.closed)  # nobody is replaced (issue 14)
+        self.assertTrue(toto.connected)
+        self.assertEqual(tutu_client.take(), [])
+        self.assertEqual(back.user, toto.user)
+        self.assertTrue(back.resumed)
 
     def test_a_token_does_not_take_someone_elses_nick(self) -> None:
         toto, toto_client = self.user("toto")
+        self.user("tutu")
+        back = self.service.connect(
+            RecordingClient(), "tutu", token=self.service.token(toto)
+        )
+        self.assertEqual(back.user, toto.user)  # the token wins: toto's nick
+        self.assertEqual(self.service.user("tutu").nick, "tutu")
+        self.assertTrue(toto.connected)
+        self.assertFalse(toto_client.closed)
+
+    def test_a_token_of_someone_gone_does_not_take_a_taken_nick(self) -> None:
+        toto, _ = self.user("toto")
+        token = self.service.token(toto)
+        self.service.disconnect(toto)
         self.user("tutu")
         self.assertRaises(
             errors.NickInUse,
             self.service.connect,
             RecordingClient(),
             "tutu",
-            token=self.service.token(toto),
+            token=token,
         )
-        self.assertTrue(toto.connected)
-        self.assertFalse(toto_client.closed)
 
     def test_returning_join(self) -> None:
         _, toto_client = self.user("toto")

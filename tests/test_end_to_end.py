@@ -81,7 +81,11 @@ class StartUpErrorTests(SynchronousTestCase):
     def test_bad_option_exits_non_zero_with_reason(self) -> None:
         result = run_twistd(self.folder, "--port", "99999")
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn("--port: not a port number (0-65535): '99999'", result.stdout)
+        self.assertEqual(
+            result.stderr,
+            "twistedchat: --port: not a port number (0-65535): '99999'\n",
+        )
+        self.assertEqual(result.stdout, "")  # not twistd's usage text
 
     def test_bad_config_line_exits_non_zero_naming_it(self) -> None:
         config = os.path.join(self.folder, "chat.conf")
@@ -89,4 +93,10 @@ class StartUpErrorTests(SynchronousTestCase):
             file.write("PORT=7777\nDEFAULT_ROOM=../etc\n")
         result = run_twistd(self.folder, "--config", config)
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn(f"{config}, line 2, DEFAULT_ROOM: not a room name", result.stdout)
+        self.assertTrue(
+            result.stderr.startswith(
+                f"twistedchat: {config}, line 2, DEFAULT_ROOM: not a room name"
+            ),
+            result.stderr,
+        )
+        self.assertEqual(result.stderr.count("\n"), 1)

@@ -466,6 +466,125 @@ class FaultTests(HistoryTestCase):
         self.assertEqual([line["text"] for line in self.lines()], ["message 1"])
 
 
+class TroubleTests(HistoryTestCase):
+    """
+    Writes that keep failing: said once, then a reminder a minute with the
+    count waiting; nothing lost when the disk comes back; at stop, retried
+    for a bounded time, then the loss is told exactly, room by room.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.events: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, self.events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+
+    def block(self) -> None:
+        """A file where the folder should be: fails for root too."""
+        os.makedirs(os.path.dirname(self.folder), exist_ok=True)
+        with open(self.folder, "w") as blocker:
+            blocker.write("in the way")
+
+    def said(self, *words: str) -> list[dict[str, Any]]:
+        """The writer's log events whose format has all of C{words}."""
+        return [
+            event
+            for event in self.events
+            if event.get("log_namespace", "").endswith("HistoryWriter")
+            and all(word in event["log_format"] for word in words)
+        ]
+
+    def run_for(self, seconds: float, step: float = 0.2) -> None:
+        for _ in range(round(seconds / step)):
+            self.clock.advance(step)
+
+    def test_one_error_then_a_reminder_a_minute_then_back_to_work(self) -> None:
+        self.block()
+        writer = self.writer(flush_interval=0.2)
+        for n in range(3):
+            writer.record(message(n))
+        self.run_for(0.2)
+        (first,) = self.said("cannot write history")
+        self.assertEqual(first["waiting"], 3)
+        self.assertEqual(first["log_level"].name, "error")
+        writer.record(message(3))
+        writer.record(message(4))
+        self.run_for(59.6)  # about 300 failed retries: nothing more said
+        self.assertEqual(len(self.said("cannot write history")), 1)
+        self.assertEqual(self.said("still cannot"), [])
+        self.run_for(0.4)
+        (reminder,) = self.said("still cannot")
+        self.assertEqual((reminder["waiting"], reminder["lost"]), (5, 0))
+        self.run_for(59.6)
+        self.assertEqual(len(self.said("still cannot")), 1)
+        self.run_for(0.4)
+        self.assertEqual(len(self.said("still cannot")), 2)
+        self.assertEqual(writer.written, 0)
+        os.remove(self.folder)  # the disk is usable again
+        self.run_for(0.2)
+        (back,) = self.said("written again")
+        self.assertEqual(back["count"], 5)
+        self.assertEqual(
+            [line["text"] for line in self.lines()], [f"message {n}" for n in range(5)]
+        )
+        # A later failure is news again: said at once.
+        os.remove(os.path.join(self.folder, file_name("general")))
+        os.rmdir(self.folder)
+        self.block()
+        writer.record(message(5))
+        self.run_for(0.2)
+        self.assertEqual(len(self.said("cannot write history")), 2)
+
+    def test_stop_retries_and_loses_nothing_when_the_disk_comes_back(self) -> None:
+        self.block()
+        writer = self.writer(flush_interval=0.2, stop_retry=5)
+        writer.record(message(0))
+        self.run_for(0.2)
+        stopping = writer.stopService()
+        writer.record(message(1))  # read while stopping
+        self.run_for(3)
+        self.assertNoResult(stopping)
+        (retrying,) = self.said("retrying for up to")
+        self.assertEqual(retrying["waiting"], 1)  # message 1 came after
+        os.remove(self.folder)
+        self.run_for(0.2)
+        self.successResultOf(stopping)
+        self.assertEqual(
+            [line["text"] for line in self.lines()], ["message 0", "message 1"]
+        )
+        self.assertEqual(self.said("lost"), [])
+
+    def test_stop_gives_up_after_its_time_and_counts_what_is_lost(self) -> None:
+        self.block()
+        writer = self.writer(flush_interval=0.2, stop_retry=5)
+        for n in range(3):
+            writer.record(message(n))
+        writer.record(message(3, room="Other"))
+        self.run_for(0.2)
+        stopping = writer.stopService()
+        writer.record(message(4, room="Other"))
+        self.run_for(4.6)
+        self.assertNoResult(stopping)
+        self.run_for(0.4)  # 5 s: given up
+        self.successResultOf(stopping)
+        (total,) = self.said("accepted messages could not be written")
+        self.assertEqual(total["lost"], 5)
+        rooms = {e["room"]: e["count"] for e in self.said("messages of room")}
+        self.assertEqual(rooms, {"general": 3, "Other": 2})
+
+    def test_a_failure_first_met_at_stop_is_retried_too(self) -> None:
+        writer = self.writer(flush_interval=0.2, stop_retry=1)
+        writer.record(message(0))
+        self.block()  # before the first write
+        stopping = writer.stopService()
+        self.assertNoResult(stopping)
+        self.run_for(1)
+        self.successResultOf(stopping)
+        (total,) = self.said("accepted messages could not be written")
+        self.assertEqual(total["lost"], 1)
+
+
 class RotationTests(HistoryTestCase):
     def test_rotates_and_keeps_a_bounded_number_of_files(self) -> None:
         writer = self.writer(max_bytes=1000, keep=2, replay=30)

@@ -20,7 +20,9 @@ from .processes import LineClient, ServerProcess
 ACCEPTED = re.compile(r"message from \S+ in general relayed to")
 RELAYED = re.compile(r"message from \S+ in (\S+) relayed to \d+ members: (\S+)")
 # What a clean shutdown must never log.
-TROUBLE = re.compile(r"Traceback|Unhandled|Error|could not write|history stopped")
+TROUBLE = re.compile(
+    r"Traceback|Unhandled|Error|could not write|cannot write|history stopped"
+)
 
 
 def keep_sending(sock: socket.socket, count: int, stop: threading.Event) -> None:
@@ -203,3 +205,74 @@ class HistoryProcessTests(SynchronousTestCase):
             ],
             ["before restart 2", "before restart 3", "before restart 4"],
         )
+
+
+class HistoryTroubleProcessTests(SynchronousTestCase):
+    """
+    The room's file cannot be written while the server runs (a folder in its
+    place: refused to root too), then SIGTERM comes.
+    """
+
+    def setUp(self) -> None:
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        self.history = os.path.join(self.folder, "twistedchat-data", "history")
+        self.blocked = os.path.join(self.history, "general.jsonl")
+
+    def run_session(self, *arguments: str) -> ServerProcess:
+        """Seven messages in #general, whose file is blocked; two in #other."""
+        server = ServerProcess(self.folder, "--log-messages", "yes", *arguments)
+        server.start()
+        self.addCleanup(server.stop)
+        toto, tutu = LineClient(server.ports["line"]), LineClient(server.ports["line"])
+        for client in (toto, tutu):
+            self.addCleanup(client.close)
+            client.expect("[server] you are in #general")
+        os.makedirs(self.blocked)  # (the server has read its history by now)
+        tutu.send("JOIN other")
+        tutu.expect("[server] you are in #other (1 member)")
+        for n in range(7):
+            toto.send(f"MSG g{n}")
+            server.wait_for(f"in general relayed to 0 members: g{n}")
+        for n in range(2):
+            tutu.send(f"MSG o{n}")
+            server.wait_for(f"in other relayed to 0 members: o{n}")
+        server.wait_for("cannot write history")
+        return server
+
+    def said(self, server: ServerProcess, text: str) -> list[str]:
+        return [line for line in server.output if text in line]
+
+    def on_disk(self, room: str) -> list[str]:
+        with open(os.path.join(self.history, f"{room}.jsonl"), encoding="utf-8") as f:
+            return [json.loads(line)["text"] for line in f]
+
+    def test_sigterm_tells_exactly_what_could_not_be_written(self) -> None:
+        server = self.run_session("--history-stop-retry", "1")
+        # Writes are retried about five times a second: said once.
+        self.assertEqual(server.stop(), -signal.SIGTERM)
+        self.assertEqual(len(self.said(server, "cannot write history")), 1)
+        self.assertEqual(len(self.said(server, "retrying for up to 1 s")), 1)
+        (total,) = self.said(server, "accepted messages could not be written")
+        self.assertIn(
+            f"history stopped: 7 accepted messages could not be written to "
+            f"{self.history} and are lost",
+            total,
+        )
+        (general,) = self.said(server, "messages of room")
+        self.assertIn(
+            f"history stopped: 7 messages of room general lost ({self.blocked})",
+            general,
+        )
+        self.assertEqual(self.on_disk("other"), ["o0", "o1"])
+
+    def test_sigterm_waits_for_the_disk_and_loses_nothing(self) -> None:
+        server = self.run_session("--history-stop-retry", "20")
+        server.process.send_signal(signal.SIGTERM)
+        server.wait_for("retrying for up to 20 s")
+        os.rmdir(self.blocked)  # the disk is usable again
+        self.assertEqual(server.process.wait(15), -signal.SIGTERM)
+        server.stop()
+        self.assertEqual(self.on_disk("general"), [f"g{n}" for n in range(7)])
+        self.assertEqual(self.said(server, "are lost"), [])
+        self.assertEqual(self.on_disk("other"), ["o0", "o1"])

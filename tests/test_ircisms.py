@@ -244,7 +244,8 @@ class TopicTests(IRCFrontTestCase):
         nina.send("JOIN dev\n")
         lina.send("TOPIC here\n")
         nina.lines()
-        self.service.set_topic(self.service._find("lina"), "dev", "")
+        assert lina.protocol.session is not None
+        self.service.set_topic(lina.protocol.session, "dev", "")
         self.assertEqual(nina.lines(), ['[server] "lina" cleared the topic of #dev'])
 
     def test_framed_set_topic(self) -> None:

@@ -13,7 +13,6 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import reactor
 from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.testing import MemoryReactorClock
-from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -29,6 +28,7 @@ from twistedchat.server.operators import (
     parse_operators,
 )
 from twistedchat.server.options import SETTINGS, Options, ServerSettings
+from twistedchat.server.startup import DataFolder, StartupError
 from twistedchat.server.tap import build_service
 
 
@@ -48,7 +48,14 @@ class OptionsTests(SynchronousTestCase):
         return options.settings
 
     def refused(self, *argv: str) -> str:
-        return str(self.assertRaises(usage.UsageError, self.parse, *argv))
+        """What the refusal says: one line on standard error, exit status 1."""
+        error = io.StringIO()
+        self.patch(sys, "stderr", error)
+        exit = self.assertRaises(SystemExit, self.parse, *argv)
+        self.assertEqual(exit.code, 1)
+        line = error.getvalue()
+        self.assertTrue(line.startswith("twistedchat: ") and line.count("\n") == 1)
+        return line.removeprefix("twistedchat: ").removesuffix("\n")
 
     def test_defaults(self) -> None:
         self.assertEqual(
@@ -234,8 +241,10 @@ class ServiceTreeTests(SynchronousTestCase):
         fake = MemoryReactorClock()
         top = build_service(self.settings(self.mktemp()), fake)
         self.assertEqual(
-            [s.name for s in IServiceCollection(top)], ["history", "line", "framed"]
+            [s.name for s in IServiceCollection(top)],
+            ["data", "history", "line", "framed"],
         )
+        self.addCleanup(_data(top).release)
         collection = IServiceCollection(top)
         fronts = [collection.getServiceNamed(name) for name in ("line", "framed")]
         for front in fronts:  # the history has its own tests, with real threads
@@ -255,9 +264,11 @@ class ServiceTreeTests(SynchronousTestCase):
     def test_identity_key_is_made_once_and_kept(self) -> None:
         data_dir = self.mktemp()
         first = build_service(self.settings(data_dir), MemoryReactorClock())
+        _data(first).release()  # as when its process ends
         key = FilePath(data_dir).child("identity.key")
         self.assertEqual(os.stat(key.path).st_mode & 0o777, 0o600)
         second = build_service(self.settings(data_dir), MemoryReactorClock())
+        _data(second).release()
         tokens = [_chat(top).identities.token("someone") for top in (first, second)]
         self.assertEqual(tokens[0], tokens[1])
 
@@ -271,7 +282,35 @@ class ServiceTreeTests(SynchronousTestCase):
             self.settings(data_dir.path),
             MemoryReactorClock(),
         )
-        self.assertIn("identity.key: unusable identity key", str(error))
+        self.assertEqual(
+            str(error),
+            f"unusable identity key {data_dir.child('identity.key').path}: "
+            "not a key of this server (non-hexadecimal number found in fromhex() "
+            "arg at position 0)",
+        )
+        # The folder is not left locked by a start-up that failed.
+        data_dir.child("identity.key").remove()
+        top = build_service(self.settings(data_dir.path), MemoryReactorClock())
+        _data(top).release()
+
+    def test_a_second_tree_on_the_same_data_folder_is_refused(self) -> None:
+        data_dir = os.path.abspath(self.mktemp())
+        first = build_service(self.settings(data_dir), MemoryReactorClock())
+        self.addCleanup(_data(first).release)
+        error = self.assertRaises(
+            StartupError, build_service, self.settings(data_dir), MemoryReactorClock()
+        )
+        self.assertEqual(
+            str(error),
+            f"the data folder {data_dir} is in use by the server of pid "
+            f"{os.getpid()} (locked: {data_dir}/server.lock)",
+        )
+
+
+def _data(top: object) -> DataFolder:
+    data = IServiceCollection(top).getServiceNamed("data")
+    assert isinstance(data, DataFolder)
+    return data
 
 
 def _chat(top: object) -> ChatService:

@@ -38,9 +38,11 @@ from .connection import (
     TLSProblem,
     secure_connection_refused,
 )
-from .images import ImageError
+from .editor import plain_text
+from .images import ImageError, ImageProblem, image_path
 from .options import ClientSettings
 from .render import Renderer
+from .roster import Roster
 from .state import TokenStore
 
 RenderImage = Callable[[str], Deferred[str]]
@@ -70,7 +72,13 @@ class ChatConsole:
         self.tokens = tokens
         self.render_image = render_image
 
-        self.nick = settings.nick or ""
+        # With a token, we present the nick its identity last had (a token
+        # never comes with another nick: docs/PROTOCOL.md); a --nick other
+        # than that one is asked for once welcomed.
+        held = tokens.nick(settings.server) if tokens.get(settings.server) else ""
+        self.nick = held or settings.nick or ""
+        self.wanted_nick = settings.nick if held and settings.nick != held else None
+        self.with_token = True  # False once we come with a nick of our own
         self.rooms: list[str] = []  # the rooms we are in, in the order entered
         self.current_room: str | None = None
         self.topics: dict[str, str] = {}  # of the rooms we entered, as last told
@@ -78,6 +86,16 @@ class ChatConsole:
         self.connection: ServerConnection | None = None
         self.registered = False
         self.awaiting: Callable[[str], None] | None = None  # answers a prompt
+        self.question = ""  # the prompt awaiting an answer
+        # How a question is put: written out on pipes; the interactive
+        # terminal (client/terminal.py) puts it in its input line instead,
+        # tracks who is where (asking NAMES of the rooms entered) and
+        # completes nicks and rooms from the roster.
+        self.ask: Callable[[str], None] = write
+        self.roster = Roster()
+        self.names_wanted = False
+        self._quiet_names: set[str] = set()  # NameLists asked for the roster
+        self._moved_from: str | None = None  # left the current room
         self.pending: list[str] = []  # lines typed before we were registered
         self.outbox: list[Frame] = []  # frames made while disconnected
         self.busy = 0  # picture conversions under way
@@ -99,8 +117,9 @@ class ChatConsole:
         conversation.info("{line}", line=text)
 
     def prompt(self, text: str, answer: Callable[[str], None]) -> None:
-        self.write(text)
+        self.question = text
         self.awaiting = answer
+        self.ask(text)
 
     def show(self, frame: Frame) -> None:
         for renderer in (self.screen, self.plain):
@@ -126,7 +145,7 @@ class ChatConsole:
             codec.Hello(
                 codec.PROTOCOL_VERSION,
                 self.nick,
-                self.tokens.get(self.settings.server),
+                self.tokens.get(self.settings.server) if self.with_token else "",
                 self.settings.lang,
                 tuple(self.wanted_rooms),
             )
@@ -138,14 +157,23 @@ class ChatConsole:
         if self._give_up is not None and self._give_up.active():
             self._give_up.cancel()
         self._give_up = None
+        self.roster.update(frame)
         handler = getattr(self, "on_" + type(frame).__name__, None)
         if handler is not None:
             handler(frame)
-        self.show(frame)
+        if isinstance(frame, codec.NameList) and frame.room in self._quiet_names:
+            self._quiet_names.discard(frame.room)
+        else:
+            self.show(frame)
+        if self._moved_from is not None:
+            self.say_current_room()
         if isinstance(frame, codec.Welcome):
             self.welcomed(frame)
         elif isinstance(frame, codec.Error) and self.nick_refused(frame):
-            self.ask_nick()
+            if self.wanted_nick is not None:  # the identity's nick is taken
+                self.nick_answered(self.wanted_nick)
+            else:
+                self.ask_nick()
 
     def bad_frame(self, why: str) -> None:
         self.notice(self._("Error: {text}").format(text=neutralise(why)))
@@ -159,6 +187,8 @@ class ChatConsole:
         if was_registered:
             self.wanted_rooms = list(self.rooms)
         self.rooms.clear()
+        self.roster.forget()
+        self._quiet_names.clear()
         if self.closing:
             self.finish()
         elif refused is not None:
@@ -224,9 +254,10 @@ class ChatConsole:
 
     def on_Welcome(self, frame: codec.Welcome) -> None:
         self.registered = True
+        self.with_token = True  # the token we are given, from now on
         self.nick = frame.user.nick
         self.screen.me = frame.user.id
-        self.tokens.put(self.settings.server, frame.token)
+        self.tokens.put(self.settings.server, frame.token, self.nick)
 
     def welcomed(self, frame: codec.Welcome) -> None:
         """After the Welcome is shown: choose a room if needed, send what waited."""
@@ -237,6 +268,9 @@ class ChatConsole:
         else:
             self.choose_room(frame.rooms)
         self.wanted_rooms = []
+        wanted, self.wanted_nick = self.wanted_nick, None
+        if wanted is not None and wanted != self.nick:  # --nick, with a token
+            self.send(codec.ChangeNick(wanted))
         outbox, self.outbox = self.outbox, []
         for waiting in outbox:
             self.send(waiting)
@@ -247,6 +281,9 @@ class ChatConsole:
         if frame.user.id == self.screen.me and frame.room not in self.rooms:
             self.rooms.append(frame.room)
             self.current_room = frame.room
+            if self.names_wanted and not self.roster.knows(frame.room):
+                self._quiet_names.add(frame.room)
+                self.send(codec.ListNames(frame.room))
 
     def on_Left(self, frame: codec.Left) -> None:
         if frame.user.id == self.screen.me:
@@ -259,8 +296,22 @@ class ChatConsole:
     def leave(self, room: str) -> None:
         if room in self.rooms:
             self.rooms.remove(room)
+        self.roster.forget(room)
         if self.current_room == room:
             self.current_room = self.rooms[-1] if self.rooms else None
+            self._moved_from = room
+
+    def say_current_room(self) -> None:
+        """After leaving the current room: where the next line goes."""
+        self._moved_from = None
+        if self.current_room is None:
+            self.notice(self._("You are in no room now: /join one."))
+        else:
+            self.notice(
+                self._("What you type now goes to #{room}.").format(
+                    room=neutralise(self.current_room)
+                )
+            )
 
     def on_KilledOff(self, frame: codec.KilledOff) -> None:
         if frame.user.id == self.screen.me:  # an operator put us out: stay out
@@ -270,6 +321,8 @@ class ChatConsole:
     def on_Renamed(self, frame: codec.Renamed) -> None:
         if frame.user.id == self.screen.me:
             self.nick = frame.user.nick
+            server = self.settings.server
+            self.tokens.put(server, self.tokens.get(server), self.nick)
 
     def on_Error(self, frame: codec.Error) -> None:
         if frame.code == ErrorCode.INCOMPATIBLE_VERSION:
@@ -295,6 +348,10 @@ class ChatConsole:
             )
             self.ask_nick()
             return
+        # Our identity's nick is someone else's now: a new nick is a new
+        # identity, never greeted as the old one (docs/PROTOCOL.md).
+        self.wanted_nick = None
+        self.with_token = False
         self.nick = nick
         if self.connection is not None:
             self.hello()
@@ -307,8 +364,17 @@ class ChatConsole:
         default = rooms[0].name if rooms else "general"
 
         def answered(answer: str) -> None:
-            choice = answer.strip().removeprefix("#") or default
-            if choice.isdigit() and 1 <= int(choice) <= len(rooms):
+            named = answer.strip().startswith("#")  # "#99" is a name, "99" not
+            choice = plain_text(answer).strip().removeprefix("#") or default
+            if choice.isdigit() and not named:
+                if not 1 <= int(choice) <= len(rooms):
+                    self.notice(
+                        self._("There is no room number {number}.").format(
+                            number=choice
+                        )
+                    )
+                    self.choose_room(rooms)
+                    return
                 choice = rooms[int(choice) - 1].name
             if not is_valid_room(choice):
                 self.notice(
@@ -359,7 +425,9 @@ class ChatConsole:
             self.quit("")
 
     def dispatch(self, line: str) -> None:
-        text = line.rstrip("\r\n")
+        # Never a control character or an escape sequence as text: a stray
+        # Ctrl+L must not make "/msg" a message to the whole room.
+        text = plain_text(line.rstrip("\r\n"))
         if not text.strip():
             return
         if not text.startswith("/"):
@@ -478,7 +546,9 @@ class ChatConsole:
         self.send(codec.SetAway(argument))
 
     def command_image(self, argument: str) -> None:
-        if not argument:
+        try:
+            path = image_path(argument)
+        except ValueError:
             self.notice(self._("Usage: /image <path>"))
             return
         room = self.room_or_notice()
@@ -491,9 +561,14 @@ class ChatConsole:
 
         def failed(failure: Failure) -> None:
             failure.trap(ImageError)
+            error = failure.value
+            assert isinstance(error, ImageError)
+            why = self._(IMAGE_PROBLEMS[error.problem])
+            if error.detail:
+                why = f"{why} ({error.detail})"
             self.notice(
                 self._("Cannot show that picture: {why}").format(
-                    why=neutralise(failure.getErrorMessage())
+                    why=neutralise(f"{error.path}: {why}")
                 )
             )
 
@@ -502,10 +577,16 @@ class ChatConsole:
             self.maybe_finish()
             return result
 
-        self.render_image(argument).addCallbacks(converted, failed).addBoth(done)
+        self.render_image(path).addCallbacks(converted, failed).addBoth(done)
 
     def command_quit(self, argument: str) -> None:
         self.quit(argument)
+
+    @classmethod
+    def known_commands(cls) -> list[str]:
+        """The /commands and their aliases, for completion."""
+        commands = {name[8:] for name in dir(cls) if name.startswith("command_")}
+        return sorted(commands | set(ALIASES))
 
     def quit(self, message: str) -> None:
         self.closing = True
@@ -536,6 +617,18 @@ def N_(text: str) -> str:
 
 
 ALIASES = {"room": "join", "di": "image"}
+IMAGE_PROBLEMS = {
+    ImageProblem.NOT_FOUND: N_("no such file"),
+    ImageProblem.DIRECTORY: N_("a folder, not a picture"),
+    ImageProblem.NOT_REGULAR: N_("not a regular file"),
+    ImageProblem.NOT_READABLE: N_("not readable (permission denied)"),
+    ImageProblem.CANNOT_READ: N_("cannot read it"),
+    ImageProblem.NOT_AN_IMAGE: N_("not a picture (or in a format we cannot read)"),
+    ImageProblem.TOO_LARGE: N_("the picture is too large"),
+    ImageProblem.DAMAGED: N_("the picture is damaged"),
+    ImageProblem.EMPTY: N_("the picture is empty"),
+    ImageProblem.BLANK: N_("the picture comes out blank (all dark)"),
+}
 HELP = [
     N_("Commands:"),
     N_("  /nick <nick>            change your nick"),

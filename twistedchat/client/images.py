@@ -6,13 +6,18 @@ must be plain printable text (lines joined by C{"\\n"}, no escape codes) and
 small: at most L{MAX_ROWS} lines of at most L{MAX_COLUMNS} characters, a few
 KiB, far below the 64 KiB frame limit. Decoding an image is slow and blocking,
 so L{render_image} runs L{image_to_art} off the reactor thread; every failure a
-user can cause (no such file, unreadable, not an image) is one L{ImageError}.
+user can cause (no such file, unreadable, not an image) is one L{ImageError},
+whose L{ImageProblem} the client says in the reader's language. L{image_path}
+reads the path as a person types it after C{/image}: C{~} expanded, quotes
+allowed.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import re
+import shlex
 import stat
 import struct
 from collections.abc import Callable
@@ -30,8 +35,52 @@ _CELL_RATIO = 2.2
 _ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|.)?")
 
 
+class ImageProblem(enum.Enum):
+    """Why an image file could not be turned into art (the value, in English)."""
+
+    NOT_FOUND = "no such file"
+    DIRECTORY = "is a directory, not an image file"
+    NOT_REGULAR = "not a regular file"
+    NOT_READABLE = "not readable (permission denied)"
+    CANNOT_READ = "cannot read it"
+    NOT_AN_IMAGE = "not an image (or in a format Pillow cannot read)"
+    TOO_LARGE = "the picture is too large"
+    DAMAGED = "cannot decode the picture"
+    EMPTY = "the picture is empty (no pixels)"
+    BLANK = "the picture comes out blank (all dark)"
+
+
 class ImageError(Exception):
-    """An image file could not be turned into art; the message says why."""
+    """
+    An image file could not be turned into art: C{problem} says why, C{detail}
+    adds what the system or the decoder said, if anything; the message is
+    the English of both.
+    """
+
+    def __init__(self, path: str, problem: ImageProblem, detail: str = "") -> None:
+        self.path = path
+        self.problem = problem
+        self.detail = detail
+        why = f"{problem.value} ({detail})" if detail else problem.value
+        super().__init__(f"{path}: {why}")
+
+
+def image_path(argument: str) -> str:
+    """
+    The file named by what follows C{/image}: the whole of it (a name may
+    hold blanks), or one quoted name; C{~} and C{~user} expanded.
+
+    @raise ValueError: no name, a quote left open, or several quoted names.
+    """
+    text = argument.strip()
+    if text[:1] in ("'", '"'):
+        names = shlex.split(text)  # ValueError for an unclosed quote
+        if len(names) != 1:
+            raise ValueError(f"one file name expected, not {len(names)}")
+        text = names[0]
+    if not text:
+        raise ValueError("no file name")
+    return os.path.expanduser(text)
 
 
 def image_to_art(path: str, columns: int = 60) -> str:
@@ -57,7 +106,7 @@ def image_to_art(path: str, columns: int = 60) -> str:
     )
     lines = [_plain(line) for line in art.splitlines()[:MAX_ROWS]]
     if not any(lines):
-        raise ImageError(f"{path}: the picture comes out blank (all dark)")
+        raise ImageError(path, ImageProblem.BLANK)
     return "\n".join(lines)
 
 
@@ -88,25 +137,25 @@ def _shrink(path: str, columns: int) -> Image.Image:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
+        raise ImageError(path, ImageProblem.NOT_FOUND) from None
     except OSError as e:
-        raise ImageError(f"{path}: cannot read it ({e.strerror or e})") from e
+        raise ImageError(path, ImageProblem.CANNOT_READ, str(e.strerror or e)) from e
     if stat.S_ISDIR(mode):
-        raise ImageError(f"{path}: is a directory, not an image file")
+        raise ImageError(path, ImageProblem.DIRECTORY)
     if not stat.S_ISREG(mode):
         # A FIFO or a device could block the worker thread for ever.
-        raise ImageError(f"{path}: not a regular file")
+        raise ImageError(path, ImageProblem.NOT_REGULAR)
     try:
         file = open(path, "rb")  # noqa: SIM115 (the with below closes it)
     except PermissionError:
-        raise ImageError(f"{path}: not readable (permission denied)") from None
+        raise ImageError(path, ImageProblem.NOT_READABLE) from None
     except OSError as e:
-        raise ImageError(f"{path}: cannot read it ({e.strerror or e})") from e
+        raise ImageError(path, ImageProblem.CANNOT_READ, str(e.strerror or e)) from e
     with file:
         try:
             with Image.open(file) as picture:
                 if not picture.width or not picture.height:
-                    raise ImageError(f"{path}: the picture is empty (no pixels)")
+                    raise ImageError(path, ImageProblem.EMPTY)
                 size = _art_size(picture.width, picture.height, columns)
                 # JPEG can decode at a fraction of full size, much faster.
                 picture.draft(None, size)
@@ -115,14 +164,12 @@ def _shrink(path: str, columns: int) -> Image.Image:
                 # and on pictures that would come out less than a row tall.
                 small = picture.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
         except UnidentifiedImageError:
-            raise ImageError(
-                f"{path}: not an image (or in a format Pillow cannot read)"
-            ) from None
+            raise ImageError(path, ImageProblem.NOT_AN_IMAGE) from None
         except Image.DecompressionBombError as e:
-            raise ImageError(f"{path}: the picture is too large ({e})") from e
+            raise ImageError(path, ImageProblem.TOO_LARGE, str(e)) from e
         except (OSError, ValueError, EOFError, SyntaxError, struct.error) as e:
             # Pillow's decoders fail in all these ways on a damaged file.
-            raise ImageError(f"{path}: cannot decode the picture ({e})") from e
+            raise ImageError(path, ImageProblem.DAMAGED, str(e)) from e
     black = Image.new("RGBA", size, (0, 0, 0, 255))
     return Image.alpha_composite(black, small).convert("RGB")
 

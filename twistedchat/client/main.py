@@ -1,8 +1,12 @@
 """
 The C{twistedchat} command: settings, the nick question, then the reactor.
 
-It asks for a nick synchronously when none was given, then wires the console
-to standard input and output (C{twisted.internet.stdio}) and to the server
+It asks for a nick synchronously when none was given and it holds no resume
+token for the server (with one, the identity's nick is kept with it and
+reused), then wires the console to standard input and output
+(C{twisted.internet.stdio}; through the interactive terminal of
+L{twistedchat.client.terminal} when both are a terminal, given back as it
+was however the program ends) and to the server
 through a reconnecting C{ClientService}, over TLS with C{--tls}. It exits 0
 when the person leaves (C{/quit}, Ctrl+D, end of piped input, Ctrl+C), 1 when
 the server cannot be reached, never comes back or shows a certificate we
@@ -36,6 +40,7 @@ from .console import ChatConsole, ConsoleInput
 from .images import render_image
 from .options import ClientSettings, SettingsError, settings_from
 from .state import TokenStore
+from .terminal import RawMode, is_interactive, start_terminal
 
 IMAGE_COLUMNS = 60
 
@@ -67,6 +72,12 @@ def ask_nick(translations: gettext.NullTranslations) -> str | None:
         if is_valid_nick(nick):
             return nick
         print(_("invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^"))
+
+
+def identity_nick(tokens: TokenStore, server: str) -> str:
+    """The nick of the identity we hold a token of for C{server}, if any."""
+    nick = tokens.nick(server) if tokens.get(server) else ""
+    return nick if is_valid_nick(nick) else ""
 
 
 def start_logging(path: str) -> None:
@@ -101,8 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"twistedchat: {e}", file=sys.stderr)
         return 2
     translations = i18n.translations(settings.lang)
+    tokens = TokenStore(settings.state_dir)
     if settings.nick is None:
-        nick = ask_nick(translations)
+        nick = identity_nick(tokens, settings.server) or ask_nick(translations)
         if nick is None:
             return 1
         settings = settings.with_nick(nick)
@@ -124,11 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         lambda text: terminal[0].write(text.encode("utf-8")),
         translations,
         colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
-        tokens=TokenStore(settings.state_dir),
+        tokens=tokens,
         render_image=partial(render_image, columns=IMAGE_COLUMNS),
     )
-    keyboard = ConsoleInput(console)
-    terminal.append(stdio.StandardIO(keyboard))
+    raw = RawMode()
+    if is_interactive(os.environ):
+        screen, input_closed = start_terminal(reactor, console, raw)
+        terminal.append(screen)
+    else:
+        keyboard = ConsoleInput(console)
+        terminal.append(stdio.StandardIO(keyboard))
+        input_closed = keyboard.closed
     connections = ClientService(
         server_endpoint(reactor, settings),
         ServerConnectionFactory(console),
@@ -153,9 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Not from inside the callback: it may run within the ClientService's own
     # state machine (a failed first connection), which must not be re-entered.
     console.finished.addCallback(lambda status: reactor.callLater(0, leave, status))
-    keyboard.closed.addCallback(stop)
+    input_closed.addCallback(stop)
     reactor.addSystemEventTrigger("before", "shutdown", console.leave_now)
-    reactor.run()
+    try:
+        reactor.run()
+    finally:
+        raw.restore()  # never a terminal left in raw mode
     return console.exit_status
 
 

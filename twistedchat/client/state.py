@@ -1,11 +1,14 @@
 """
-What the terminal client remembers between runs: one resume token per server.
+What the terminal client remembers between runs: one resume token per server,
+with the nick its identity last had.
 
 A server hands out a resume token when someone logs in; presenting it on the
-next connection gets the same identity back. The tokens live in C{tokens.json}
-in a state directory private to the user, keyed by C{"host:port"}. Losing them
-only costs an identity, so a missing, unreadable or damaged file is taken as
-empty rather than stopping the client.
+next connection gets the same identity back, so the client presents it with
+the identity's nick and asks no nick. The tokens live in C{tokens.json} in a
+state directory private to the user, keyed by C{"host:port"}; several clients
+of the same user share it (each rewrites only its own server's entry).
+Losing them only costs an identity, so a missing, unreadable or damaged file
+is taken as empty rather than stopping the client.
 """
 
 from __future__ import annotations
@@ -45,8 +48,11 @@ class TokenStore:
     """
     The resume tokens kept in C{tokens.json} in C{directory}, by server.
 
-    The file is read once, here; a missing, unreadable or corrupt file is taken
-    as empty (a corrupt one is replaced at the next L{put}), never an error.
+    The file is read here and again before each L{put} (another client of
+    the same user may have written it meanwhile); a missing, unreadable or
+    corrupt file is taken as empty (a corrupt one is replaced at the next
+    L{put}), never an error. Each server's entry is C{{"token": ..., "nick":
+    ...}}; a bare token string (as earlier versions wrote) has no nick.
     """
 
     log = Logger()
@@ -58,18 +64,25 @@ class TokenStore:
 
     def get(self, server: str) -> str:
         """The token for C{server} (C{"host:port"}), or C{""} when there is none."""
-        return self._tokens.get(server, "")
+        return self._tokens.get(server, ("", ""))[0]
 
-    def put(self, server: str, token: str) -> None:
+    def nick(self, server: str) -> str:
+        """The nick kept with C{server}'s token, or C{""} when there is none."""
+        return self._tokens.get(server, ("", ""))[1]
+
+    def put(self, server: str, token: str, nick: str = "") -> None:
         """
-        Remember C{token} for C{server} (C{""} forgets it) and save every token.
+        Remember C{token} for C{server} (C{""} forgets it), with C{nick}, the
+        nick its identity has; save every token.
 
         The file is replaced atomically, readable by the user alone; the
         directory is made (private to the user) if missing. A failure to save
         is logged, not raised: the token is still kept for this run.
         """
+        if os.path.exists(self.path):  # what other clients of ours wrote
+            self._tokens = {**self._tokens, **self._read()}
         if token:
-            self._tokens[server] = token
+            self._tokens[server] = (token, nick)
         else:
             self._tokens.pop(server, None)
         try:
@@ -82,7 +95,7 @@ class TokenStore:
                 path=self.path,
             )
 
-    def _read(self) -> dict[str, str]:
+    def _read(self) -> dict[str, tuple[str, str]]:
         try:
             with open(self.path, "rb") as file:
                 content = json.loads(file.read())
@@ -101,11 +114,14 @@ class TokenStore:
                 "ignoring resume tokens in {path}: no mapping", path=self.path
             )
             return {}
-        return {
-            server: token
-            for server, token in content.items()
-            if isinstance(token, str) and token
-        }
+        entries = {}
+        for server, entry in content.items():
+            token, nick = entry, ""
+            if isinstance(entry, dict):
+                token, nick = entry.get("token"), entry.get("nick", "")
+            if isinstance(token, str) and token and isinstance(nick, str):
+                entries[server] = (token, nick)
+        return entries
 
     def _write(self) -> None:
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
@@ -116,7 +132,11 @@ class TokenStore:
         )
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(self._tokens, file, indent=1, sort_keys=True)
+                entries = {
+                    server: {"token": token, "nick": nick}
+                    for server, (token, nick) in self._tokens.items()
+                }
+                json.dump(entries, file, indent=1, sort_keys=True)
                 file.write("\n")
                 file.flush()
                 os.fsync(file.fileno())

@@ -10,7 +10,9 @@ receives their own event is the user's client's declaration
 never re-delivered by a front. Queries answer with immutable views
 (L{twistedchat.core.views}). The state itself sits behind L{IChatState}, the
 way events reach the local sessions behind L{IDelivery}; the core never sees
-bytes, sockets or wire formats.
+bytes, sockets or wire formats. One user may be connected through several
+sessions at once (L{twistedchat.core.presence}): the state knows the user,
+the delivery its sessions.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from twisted.logger import Logger
 from . import errors, events, modes
 from .delivery import Direct, IDelivery
 from .events import (
-    Event,
     Image,
     Invited,
     Joined,
@@ -45,6 +46,7 @@ from .events import (
 from .history import HistoryEntry, IHistory
 from .identity import Identities
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
+from .presence import Presence, hears
 from .privileges import OperCheck
 from .session import IChatClient, Session
 from .state import IChatState, MemoryState, RoomRecord, UserRecord
@@ -100,7 +102,8 @@ class ChatService:
         self.max_rooms = max_rooms
         self.log_messages = log_messages
         self._state: IChatState = state or MemoryState()
-        self._sessions: dict[str, Session] = {}  # this process's, by user id
+        self._presence = Presence(self._state, self.delivery)  # our sessions
+        self._to_room_and_author = self._presence.to_room_and_author
 
     # Sessions
 
@@ -122,29 +125,31 @@ class ChatService:
         keeps the two sets of names apart.
 
         With a resume C{token} of ours, the session keeps the identity (id and
-        colour) the token was made for, and C{session.resumed} is true; a
-        session still holding that identity is disconnected (its user came
-        back from elsewhere). Any other token gets a fresh identity. C{host}
-        is the address the user came from (OPER attempts are counted by it).
+        colour) the token was made for, and C{session.resumed} is true. If
+        that identity is connected, the session is one more of that user's
+        (the token wins: it has the user's nick, whatever C{nick} it asked,
+        and the rooms see nobody arrive); otherwise it takes C{nick}. Any
+        other token gets a fresh identity. C{host} is the address the user
+        came from (OPER attempts are counted by it).
         """
-        if not provisional and not is_valid_nick(nick):
-            raise errors.InvalidNick(nick)
         user_id = self.identities.resume(token) if token else None
-        previous = self._sessions.get(user_id) if user_id else None
-        holder = self._state.holder(fold_nick(nick))
-        if holder is not None and (previous is None or holder.user.id != user_id):
-            raise errors.NickInUse(nick)
-        if previous is not None:
-            self.disconnect(previous, "reconnected")
-            previous.client.disconnect()
         if token and user_id is None:
             self.log.warn("unrecognised resume token from {nick}", nick=nick)
+        others = self._presence.sessions(user_id) if user_id else ()
+        if others:
+            session = Session(client, others[0].user, True, host)
+            self._presence.arrive(session, None)
+            self.log.info('"{nick}" connected one more client', nick=session.nick)
+            return session
+        if not provisional and not is_valid_nick(nick):
+            raise errors.InvalidNick(nick)
+        if self._state.holder(fold_nick(nick)) is not None:
+            raise errors.NickInUse(nick)
         resumed = user_id is not None
         user_id = user_id or self.identities.new_id()
         user = User(user_id, nick, self.identities.colour(user_id))
         session = Session(client, user, resumed, host)
-        self._state.add_user(UserRecord(user, realname))
-        self._sessions[user_id] = session
+        self._presence.arrive(session, UserRecord(user, realname))
         return session
 
     def token(self, session: Session) -> str:
@@ -153,7 +158,9 @@ class ChatService:
 
     def disconnect(self, session: Session, message: str = "") -> Quit | None:
         """
-        Forget C{session}, telling its peers it left with C{message}.
+        Forget C{session}, telling its peers it left with C{message}: a quit
+        if it was its user's last session; else a part, with C{message} as
+        its reason, from each room no other session of the user is in.
 
         Calling it again for the same session does nothing, so a front may
         call it both on QUIT and when the connection is lost.
@@ -161,13 +168,20 @@ class ChatService:
         if not session.connected:
             return None
         event = Quit(self.clock.seconds(), session.user, message)
-        rooms = self._rooms_of(session)
-        broken = self.delivery.to_rooms(rooms, event, session)
-        self._forget(session)
+        others = len(self._presence.sessions(session.user.id)) - 1
+        if not others:
+            broken = self.delivery.to_rooms(self._rooms_of(session), event, session)
+        else:
+            broken = []
+            for name in self._presence.alone_in(session):
+                parted = Parted(event.time, name, session.user, message)
+                broken += self.delivery.to_room(fold_room(name), parted, session)
+        self._presence.depart(session)
         self.log.info(
-            'client disconnected "{nick}" ({message})',
+            'client disconnected "{nick}" ({message}), {others} other client(s) stay',
             nick=session.nick,
             message=message,
+            others=others,
         )
         self._drop(broken)
         return event
@@ -181,15 +195,16 @@ class ChatService:
         holder = self._state.holder(fold_nick(nick))
         if holder is not None and holder.user.id != session.user.id:
             raise errors.NickInUse(nick)
-        session.user = replace(session.user, nick=nick)
-        self._state.rename(session.user.id, session.user)
-        event = NickChanged(self.clock.seconds(), old, session.user)
-        rooms = self._rooms_of(session)
-        if session.echo_actions and not rooms:
-            broken = self.delivery.to_sessions([session], event)
-        else:
-            exclude = None if session.echo_actions else session
-            broken = self.delivery.to_rooms(rooms, event, exclude)
+        user = replace(session.user, nick=nick)
+        self._presence.rename(user.id, user)  # all the user's sessions
+        event = NickChanged(self.clock.seconds(), old, user)
+        exclude = None if session.echo_actions else session
+        broken = [
+            *self.delivery.to_rooms(self._rooms_of(session), event, exclude),
+            *self.delivery.to_sessions(
+                self._presence.roomless(user.id, exclude), event
+            ),
+        ]
         self.log.info('client "{old}" => "{new}"', old=old, new=nick)
         self._drop(broken)
         return event
@@ -211,21 +226,26 @@ class ChatService:
         key = self._room_key(name)
         user_id = session.user.id
         room = self._state.room(key)
-        if room is not None and user_id in room.members:
+        if room is not None and hears(session, key):
             raise errors.AlreadyInRoom(room.name)
-        if self.max_rooms and len(session.rooms) >= self.max_rooms:
+        present = room is not None and user_id in room.members  # another session
+        rooms = self._record(session).rooms
+        if not present and self.max_rooms and len(rooms) >= self.max_rooms:
             raise errors.TooManyRooms(name, self.max_rooms)
         if room is None:
             room = self._state.open_room(key, name, self.clock.seconds(), user_id)
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
+        # A user connected through other sessions never left: not "back".
+        returning = returning and len(self._presence.sessions(user_id)) == 1
         event = Joined(
             self.clock.seconds(), room.name, session.user, arrival, returning
         )
-        self._state.add_member(key, user_id)
-        session.rooms = (*session.rooms, room.name)
-        self.delivery.enter(key, session)
-        exclude = None if session.echo_actions else session
-        broken = self.delivery.to_room(key, event, exclude)
+        self._presence.enter(session, room)
+        if present:  # the room has the user already: only this session is told
+            broken = self._presence.to_self(session, event)
+        else:
+            exclude = None if session.echo_actions else session
+            broken = self.delivery.to_room(key, event, exclude)
         self.log.info("{nick} joined {room}", nick=session.nick, room=room.name)
         self._drop(broken)
         return event
@@ -233,9 +253,12 @@ class ChatService:
     def part(self, session: Session, name: str, reason: str = "") -> Parted:
         room = self._membership(session, name)
         event = Parted(self.clock.seconds(), room.name, session.user, reason)
-        exclude = None if session.echo_actions else session
-        broken = self.delivery.to_room(room.key, event, exclude)
-        self._leave(session, room)
+        if len(self._presence.hearing(session.user.id, room.key)) > 1:
+            broken = self._presence.to_self(session, event)  # the user stays
+        else:
+            exclude = None if session.echo_actions else session
+            broken = self.delivery.to_room(room.key, event, exclude)
+        self._presence.leave(session, room)
         self.log.info("{nick} left {room}", nick=session.nick, room=room.name)
         self._drop(broken)
         return event
@@ -265,7 +288,7 @@ class ChatService:
             self.history.record(event)
         if not session.echo_messages:
             broken = self.delivery.to_room(room.key, event, session)
-        elif session.user.id in room.members:
+        elif room.name in session.rooms:
             broken = self.delivery.to_room(room.key, event, None)
         else:
             broken = self._to_room_and_author(event, room, session, True)
@@ -284,20 +307,23 @@ class ChatService:
     def whisper(
         self, session: Session, nick: str, text: str, **style: Unpack[events.Style]
     ) -> PrivateMessage:
-        """Deliver C{text} from C{session} to the user called C{nick} alone."""
-        target = self._find(nick)
+        """
+        Deliver C{text} from C{session} to the user called C{nick} alone (to
+        each of its sessions), and to the sender's other sessions.
+        """
+        targets = self._find(nick)
         if not text.strip():
             raise errors.EmptyMessage()
+        to = targets[0].nick
         kind = events.PrivateAction if style.get("action") else PrivateMessage
         notice = style.get("notice", False)
-        event = kind(self.clock.seconds(), session.user, target.nick, text, notice)
-        recipients = [target]
-        if session.echo_messages and target is not session:
-            recipients.append(session)
+        event = kind(self.clock.seconds(), session.user, to, text, notice)
+        recipients = dict.fromkeys(targets)
+        for own in self._presence.sessions(session.user.id):
+            if own is not session or session.echo_messages:
+                recipients[own] = None
         broken = self.delivery.to_sessions(recipients, event)
-        self.log.info(
-            "private message from {nick} to {to}", nick=session.nick, to=target.nick
-        )
+        self.log.info("private message from {nick} to {to}", nick=session.nick, to=to)
         self._drop(broken)
         return event
 
@@ -374,11 +400,12 @@ class ChatService:
     def invite(self, session: Session, nick: str, name: str) -> Invited:
         """Tell the user called C{nick} that C{session} invites them to a room it is in."""
         room = self._membership(session, name)
-        target = self._find(nick)
-        if target.user.id in room.members:
+        targets = self._find(nick)
+        target = targets[0].user
+        if target.id in room.members:
             raise errors.UserAlreadyInRoom(target.nick, room.name)
         event = Invited(self.clock.seconds(), session.user, target.nick, room.name)
-        self._drop(self.delivery.to_sessions([target], event))
+        self._drop(self.delivery.to_sessions(targets, event))
         return event
 
     # Privileges
@@ -388,12 +415,13 @@ class ChatService:
         room = self._existing_room(name)
         if not self._operates(actor, room):
             raise errors.NotRoomOperator(room.name)
-        target = self._find(nick)
-        if target.user.id not in room.members:
+        target = self._find(nick)[0].user
+        if target.id not in room.members:
             raise errors.UserNotInRoom(target.nick, room.name)
-        event = Kicked(self.clock.seconds(), room.name, target.user, actor.user, reason)
+        event = Kicked(self.clock.seconds(), room.name, target, actor.user, reason)
         broken = self._to_room_and_author(event, room, actor, actor.echo_actions)
-        self._leave(target, room)
+        for session in self._presence.hearing(target.id, room.key):
+            self._presence.leave(session, room)
         self.log.info(
             "{by} kicked {nick} from {room} ({reason})",
             by=actor.nick,
@@ -406,26 +434,30 @@ class ChatService:
 
     def kill(self, actor: Session, nick: str, message: str) -> Killed:
         """
-        Disconnect C{nick}; C{actor} must be a server operator. Those sharing
-        a room with the victim are told, and the victim is told last: its
-        front says its farewell, then the connection closes.
+        Disconnect C{nick}, every session of theirs; C{actor} must be a server
+        operator. Those sharing a room with the victim are told, and the
+        victim is told last: its fronts say their farewell, then the
+        connections close.
         """
         if not self._is_operator(actor):
             raise errors.NotServerOperator()
-        target = self._find(nick)
-        event = Killed(self.clock.seconds(), target.user, actor.user, message)
-        rooms = self._rooms_of(target)
-        self._forget(target)  # so the rooms' delivery leaves it out
+        targets = self._find(nick)
+        victim = targets[0].user
+        event = Killed(self.clock.seconds(), victim, actor.user, message)
+        rooms = self._rooms_of(targets[0])
+        for target in targets:
+            self._presence.depart(target)  # so the rooms' delivery leaves it out
         exclude = None if actor.echo_actions else actor
         broken = [
             *self.delivery.to_rooms(rooms, event, exclude),
-            *self.delivery.to_sessions([target], event),
+            *self.delivery.to_sessions(targets, event),
         ]
-        target.client.disconnect()
+        for target in targets:
+            target.client.disconnect()
         self.log.info(
             "{by} killed {nick} ({message})",
             by=actor.nick,
-            nick=target.nick,
+            nick=victim.nick,
             message=message,
         )
         self._drop(broken)
@@ -514,12 +546,12 @@ class ChatService:
             raise errors.NoSuchNick(nick)
         return record
 
-    def _find(self, nick: str) -> Session:
-        """The local session of the user called C{nick}, or L{errors.NoSuchNick}."""
-        session = self._sessions.get(self._find_user(nick).user.id)
-        if session is None:
+    def _find(self, nick: str) -> tuple[Session, ...]:
+        """The local sessions of the user called C{nick}, or L{errors.NoSuchNick}."""
+        sessions = self._presence.sessions(self._find_user(nick).user.id)
+        if not sessions:
             raise errors.NoSuchNick(nick)
-        return session
+        return sessions
 
     def _is_operator(self, session: Session) -> bool:
         return self._record(session).operator is not None
@@ -549,44 +581,13 @@ class ChatService:
 
     def _membership(self, session: Session, name: str) -> RoomRecord:
         room = self._state.room(self._room_key(name))
-        if room is None or session.user.id not in room.members:
+        if room is None or not hears(session, room.key):
             raise errors.NotInRoom(name)
         return room
 
     def _rooms_of(self, session: Session) -> list[str]:
         """The keys of the rooms C{session} is in."""
         return list(self._record(session).rooms)
-
-    def _leave(self, session: Session, room: RoomRecord) -> None:
-        session.rooms = tuple(r for r in session.rooms if fold_room(r) != room.key)
-        self.delivery.leave(room.key, session)
-        if self._state.remove_member(room.key, session.user.id):
-            self.log.info("room {room} is empty and closed", room=room.name)
-
-    def _forget(self, session: Session) -> None:
-        for key in self._rooms_of(session):
-            room = self._state.room(key)
-            if room is not None:
-                self._leave(session, room)
-        self._state.remove_user(session.user.id)
-        del self._sessions[session.user.id]
-        session.connected = False
-
-    def _to_room_and_author(
-        self, event: Event, room: RoomRecord, author: Session, echo: bool
-    ) -> Sequence[Session]:
-        """
-        Hand C{event} to the room's members; to its C{author} too if C{echo},
-        member or not (a server operator kicking from outside the room, say).
-        """
-        if not echo:
-            return self.delivery.to_room(room.key, event, author)
-        if author.user.id in room.members:
-            return self.delivery.to_room(room.key, event, None)
-        return [
-            *self.delivery.to_room(room.key, event, author),
-            *self.delivery.to_sessions([author], event),
-        ]
 
     def _drop(self, broken: Sequence[Session]) -> None:
         """

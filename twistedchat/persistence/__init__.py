@@ -19,6 +19,7 @@ from .writer import (
     DEFAULT_KEEP,
     DEFAULT_MAX_BYTES,
     DEFAULT_REPLAY,
+    DEFAULT_STOP_RETRY,
     HistoryWriter,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_KEEP",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_REPLAY",
+    "DEFAULT_STOP_RETRY",
     "FSYNC_POLICIES",
     "MAX_LINE",
     "FsyncPolicy",

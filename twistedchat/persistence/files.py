@@ -132,6 +132,21 @@ def read_tail(
     return entries
 
 
+class HistoryWriteError(OSError):
+    """
+    Lines could not be written: they wait in L{RoomFiles.backlog} for the
+    next write. Carries a copy of what waits, taken on the writer's thread,
+    for the reactor's thread to report.
+    """
+
+    def __init__(
+        self, why: str, waiting: dict[str, int], dropped: dict[str, int]
+    ) -> None:
+        super().__init__(why)
+        self.waiting = waiting  # file name -> lines waiting
+        self.dropped = dropped  # file name -> lines given up past MAX_BACKLOG
+
+
 class RoomFiles:
     """
     The worker thread's side: appends batches, rotates, fsyncs. Only ever
@@ -146,6 +161,7 @@ class RoomFiles:
         self.max_bytes = max_bytes
         self.keep = keep
         self.backlog: dict[str, list[bytes]] = {}  # file name -> lines not written yet
+        self.dropped: dict[str, int] = {}  # file name -> lines lost past MAX_BACKLOG
         # file name -> its size before a write that failed (and was not retried yet)
         self.sizes_before: dict[str, int] = {}
         self.last_fsync = 0.0
@@ -154,7 +170,10 @@ class RoomFiles:
         """Append C{batch} (and what earlier failures left); return lines written."""
         for name, lines in batch.items():
             self.backlog.setdefault(name, []).extend(lines)
-        os.makedirs(self.folder, exist_ok=True)
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+        except OSError as e:
+            raise self._error(f"{self.folder}: {e.strerror or e}") from None
         written = 0
         now = time.monotonic()
         sync = self.fsync == "always" or (
@@ -166,17 +185,23 @@ class RoomFiles:
             try:
                 self._append(name, lines, sync)
             except OSError as e:
-                failures.append(f"{name}: {e}")
+                failures.append(f"{name}: {e.strerror or e}")
                 if len(lines) > MAX_BACKLOG:
-                    del lines[: len(lines) - MAX_BACKLOG]
+                    excess = len(lines) - MAX_BACKLOG
+                    del lines[:excess]
+                    self.dropped[name] = self.dropped.get(name, 0) + excess
                 continue
             written += len(lines)
             del self.backlog[name]
         if sync:
             self.last_fsync = now
         if failures:
-            raise OSError("; ".join(failures))
+            raise self._error("; ".join(failures))
         return written
+
+    def _error(self, why: str) -> HistoryWriteError:
+        waiting = {name: len(lines) for name, lines in self.backlog.items()}
+        return HistoryWriteError(why, waiting, dict(self.dropped))
 
     def _append(self, name: str, lines: list[bytes], sync: bool) -> None:
         """

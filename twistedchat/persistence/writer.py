@@ -12,6 +12,13 @@ recorded after at once (see its docstring for why nothing can be left
 behind). At start-up each room's ring is filled from the tail of its files
 only, so the cost does not grow with their size; a line that cannot be read
 (cut short, edited, too long) is skipped with a warning.
+
+When the disk refuses (a full disk, a folder made read-only), the lines wait
+in memory and are retried until they can be written: one error says so, then
+a reminder at most every C{reminder_interval} with the count waiting, and a
+line when writing works again. At shutdown, writes that still fail are
+retried for up to C{stop_retry} seconds; then the log says exactly how many
+messages of which rooms were lost.
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ from ..core.events import Image, Message
 from ..core.history import HistoryEntry, IHistory, json_line
 from ..core.names import fold_room
 from .files import (
+    MAX_BACKLOG,
     MAX_LINE,
     SUFFIX,
     FsyncPolicy,
+    HistoryWriteError,
     RoomFiles,
     file_name,
     read_tail,
@@ -49,6 +58,8 @@ DEFAULT_BATCH = 1000
 DEFAULT_REPLAY = 50
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_KEEP = 5
+DEFAULT_STOP_RETRY = 5.0  # seconds a failing write is retried at shutdown
+REMINDER_INTERVAL = 60.0  # seconds between two reminders that writes fail
 
 
 class _RoomHistory:
@@ -81,6 +92,8 @@ class HistoryWriter(Service):
         max_bytes: int = DEFAULT_MAX_BYTES,
         keep: int = DEFAULT_KEEP,
         max_entry: int = MAX_LINE,
+        stop_retry: float = DEFAULT_STOP_RETRY,
+        reminder_interval: float = REMINDER_INTERVAL,
         run_in_thread: Callable[..., Deferred[Any]] | None = None,
     ) -> None:
         """
@@ -88,6 +101,7 @@ class HistoryWriter(Service):
         one thread owned by this service, so batches are written in order.
         C{max_entry}: the longest line an entry can take (see
         L{largest_entry}); a longer one in a file is skipped at load.
+        C{stop_retry}: how long C{stopService} retries writes that fail.
         """
         self.folder = folder
         self.clock: IReactorTime = reactor
@@ -96,6 +110,8 @@ class HistoryWriter(Service):
         self.batch = batch
         self.replay = replay
         self.max_entry = max_entry
+        self.stop_retry = stop_retry
+        self.reminder_interval = reminder_interval
         self.files = RoomFiles(folder, fsync, max_bytes, keep)
         self._run_in_thread = run_in_thread
         self._pool: ThreadPool | None = None
@@ -114,12 +130,17 @@ class HistoryWriter(Service):
         self._boot = f"{int(self.clock.seconds() * 1000):x}"
         self._sequence = 0
         self.written = 0
+        # While writes fail: since when, when it was last said, the last error.
+        self._failing_since: float | None = None
+        self._reminded_at = 0.0
+        self._trouble: HistoryWriteError | None = None
+        self._gave_up = False  # stopped: what cannot be written now is lost
 
     # Service
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
-        self._stopping = self._direct = False
+        self._stopping = self._direct = self._gave_up = False
         self._flush_at = self.batch
         self.load()
         if self._run_in_thread is None:
@@ -129,14 +150,16 @@ class HistoryWriter(Service):
     def stopService(self) -> Deferred[None]:
         """
         Write everything recorded, before and after this call; fires once it
-        is on disk (or its writing failed, which is logged).
+        is on disk, or once C{stop_retry} seconds of failed writes are over
+        (then what is lost is logged, room by room).
 
         Every batch already handed to the thread or queued for it is written
         first, while what is recorded meanwhile waits, starting no write (so
         the wait is bounded, however fast messages still come). Then, the
         thread idle and stopped, what waits is written at once on this
         thread, and so is each entry recorded from then on: at shutdown the
-        reactor may still read a few messages, and no longer runs timers.
+        reactor may still read a few messages, and no longer runs timers
+        once this has fired.
         """
         super().stopService()  # type: ignore[no-untyped-call]
         self._stopping = True
@@ -146,17 +169,53 @@ class HistoryWriter(Service):
         self._idle.append(idle)
         if not self._writing:
             self._write_next()
+        deadline = self.clock.seconds() + self.stop_retry
 
-        def write_the_rest(_: object) -> None:
+        def write_the_rest(_: object) -> Deferred[None] | None:
             if self._pool is not None:
                 self._pool.stop()
                 self._pool = None
             self._direct = True
             self._flush_at = 1
             self.flush()
+            if self._trouble is not None and self.stop_retry > 0:
+                return self._retry_before_stop(deadline)
+            return None
+
+        def done(_: object) -> None:
+            self._gave_up = True
+            if self._trouble is not None:
+                self._tell_loss(self._trouble)
             self._fire(self._on_stopped)
 
-        return idle.addCallback(write_the_rest)
+        return idle.addCallback(write_the_rest).addCallback(done)
+
+    def _retry_before_stop(self, deadline: float) -> Deferred[None]:
+        """
+        Writes fail as the server stops: retry (what waits, with what comes
+        meanwhile) every C{flush_interval} until it works or C{deadline}.
+        """
+        assert self._trouble is not None
+        finished: Deferred[None] = Deferred()
+        self.log.warn(
+            "stopping: {waiting} history entries not written yet to {folder} "
+            "({why}); retrying for up to {seconds:g} s",
+            waiting=self._waiting(self._trouble),
+            folder=self.folder,
+            why=str(self._trouble),
+            seconds=self.stop_retry,
+        )
+
+        def attempt() -> None:
+            self.flush()  # on this thread: the pool is stopped
+            over = self.clock.seconds() + self.flush_interval > deadline
+            if self._trouble is None or over:
+                finished.callback(None)
+            else:
+                self.clock.callLater(self.flush_interval, attempt)
+
+        self.clock.callLater(self.flush_interval, attempt)
+        return finished
 
     # IHistory
 
@@ -217,11 +276,7 @@ class HistoryWriter(Service):
         if self._stopping and not self._direct:
             self._on_stopped.append(done)  # stopService writes it
             return done
-        batch: dict[str, list[bytes]] = {}
-        for room in self._rooms_by_key.values():
-            if room.pending:
-                batch[room.file], room.pending = room.pending, []
-        self._pending_count = 0
+        batch = self._take_pending()
         if self._direct:
             self._write_directly(batch)
             done.callback(None)
@@ -230,6 +285,15 @@ class HistoryWriter(Service):
             if not self._writing:
                 self._write_next()
         return done
+
+    def _take_pending(self) -> dict[str, list[bytes]]:
+        """The lines waiting in each room (by file), taken from the rooms."""
+        batch: dict[str, list[bytes]] = {}
+        for room in self._rooms_by_key.values():
+            if room.pending:
+                batch[room.file], room.pending = room.pending, []
+        self._pending_count = 0
+        return batch
 
     def _flush_due(self) -> None:
         """The flush interval is over."""
@@ -278,29 +342,88 @@ class HistoryWriter(Service):
 
     def _written(self, count: int) -> None:
         self.written += count
+        self._trouble = None
+        if self._failing_since is not None:
+            self.log.info(
+                "history written again to {folder}: {count} entries that waited "
+                "{seconds:.0f} s are on disk",
+                folder=self.folder,
+                count=count,
+                seconds=self.clock.seconds() - self._failing_since,
+            )
+            self._failing_since = None
 
     def _failed(self, failure: Failure) -> None:
         # The lines stay in the writer's backlog: the next write retries them.
-        if failure.check(OSError):
-            self.log.error(
-                "could not write history to {folder}, will retry: {why}",
-                folder=self.folder,
-                why=failure.getErrorMessage(),
-            )
+        if isinstance(failure.value, HistoryWriteError):
+            self._tell_trouble(failure.value)
         else:
             self.log.failure("writing history to {folder}", failure, folder=self.folder)
         if self.running and self._timer is None:
             self._timer = self.clock.callLater(self.flush_interval, self._flush_due)
 
+    def _waiting(self, error: HistoryWriteError) -> int:
+        """Entries not on disk: those the failed write kept, and those since."""
+        return sum(error.waiting.values()) + self._pending_count
+
+    def _tell_trouble(self, error: HistoryWriteError) -> None:
+        """Say once that writes fail, then remind at most every reminder_interval."""
+        self._trouble = error
+        now = self.clock.seconds()
+        if self._failing_since is None:
+            self._failing_since = self._reminded_at = now
+            self.log.error(
+                "cannot write history to {folder}: {why}; {waiting} entries wait "
+                "in memory and are retried until they can be written",
+                folder=self.folder,
+                why=str(error),
+                waiting=self._waiting(error),
+            )
+        elif now - self._reminded_at >= self.reminder_interval:
+            self._reminded_at = now
+            self.log.error(
+                "history still cannot be written to {folder} ({seconds:.0f} s): "
+                "{waiting} entries waiting, {lost} lost (over {limit} for one "
+                "room); {why}",
+                folder=self.folder,
+                seconds=now - self._failing_since,
+                waiting=self._waiting(error),
+                lost=sum(error.dropped.values()),
+                limit=MAX_BACKLOG,
+                why=str(error),
+            )
+
     def _write_directly(self, batch: dict[str, list[bytes]]) -> None:
         """Once stopped: the thread is gone, so write on this one, at once."""
         try:
             self._written(self.files.write(batch))
+        except HistoryWriteError as e:
+            self._trouble = e  # stopService retries it, or tells the loss
+            if self._gave_up:
+                self._tell_loss(e)
         except Exception:
-            self._failed(Failure())
-            lost = sum(len(lines) for lines in self.files.backlog.values())
+            self.log.failure("writing history to {folder}", folder=self.folder)
+
+    def _tell_loss(self, error: HistoryWriteError) -> None:
+        """The server stops and these lines will never be written: say which."""
+        rooms = {room.file: name for name, room in self._rooms.items()}
+        lost = {
+            name: error.waiting.get(name, 0) + error.dropped.get(name, 0)
+            for name in {*error.waiting, *error.dropped}
+        }
+        self.log.error(
+            "history stopped: {lost} accepted messages could not be written to "
+            "{folder} and are lost ({why})",
+            lost=sum(lost.values()),
+            folder=self.folder,
+            why=str(error),
+        )
+        for name, count in sorted(lost.items()):
             self.log.error(
-                "history stopped: {lost} entries could not be written", lost=lost
+                "history stopped: {count} messages of room {room} lost ({path})",
+                count=count,
+                room=rooms.get(name, name),
+                path=os.path.join(self.folder, name),
             )
 
     def _in_thread(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 
 from ..core.identity import Identities
+from .startup import StartupError, reason
 
 KEY_FILE = "identity.key"
 
 
-class KeyFileError(ValueError):
-    pass
+class KeyFileError(StartupError):
+    """The key file cannot be read, made or used: the server cannot start."""
 
 
 def load_identities(data_dir: str) -> Identities:
@@ -25,8 +26,11 @@ def load_identities(data_dir: str) -> Identities:
     try:
         os.makedirs(data_dir, exist_ok=True)
         return Identities(_read_or_make(path))
-    except (OSError, ValueError) as e:
-        raise KeyFileError(f"{path}: unusable identity key ({e})") from None
+    except OSError as e:
+        why = reason(e)
+    except ValueError as e:  # not hex, or too short a secret
+        why = f"not a key of this server ({e})"
+    raise KeyFileError(f"unusable identity key {path}: {why}")
 
 
 def _read_or_make(path: str) -> bytes:

@@ -4,8 +4,9 @@ Server settings: command-line options, the C{KEY=VALUE} config file, defaults.
 Every setting is declared once in L{SETTINGS}; from that table come the twistd
 options (C{--default-room}), the config keys (C{DEFAULT_ROOM}) and the help
 text. A value given on the command line wins over the config file, which wins
-over the default. Any bad key or value stops start-up with a message naming
-where it came from (file and line, or option).
+over the default. Any bad key or value stops start-up with one line on
+standard error naming where it came from (file and line, or option), not
+twistd's usage text.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..core.service import DEFAULT_MAX_ROOMS
 from ..fronts.base import Limits
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
+from .startup import refuse
 
 # Twisted listens with a queue of 50 pending connections by default: when a
 # crowd connects at once, the rest wait for SYN retries (1 s, 2 s, 4 s...).
@@ -101,6 +103,12 @@ SETTINGS = [
         "HISTORY_FSYNC",
         "interval",
         "fsync after each batch (always), at most once a second (interval), or never",
+    ),
+    Setting(
+        "HISTORY_STOP_RETRY",
+        f"{persistence.DEFAULT_STOP_RETRY:g}",
+        "seconds the history keeps retrying writes that fail when the server "
+        "stops, before it logs what is lost",
     ),
     Setting(
         "HISTORY_REPLAY",
@@ -199,6 +207,7 @@ class ServerSettings:
     history_replay: int = persistence.DEFAULT_REPLAY
     history_max_bytes: int = persistence.DEFAULT_MAX_BYTES
     history_keep: int = persistence.DEFAULT_KEEP
+    history_stop_retry: float = persistence.DEFAULT_STOP_RETRY
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
     log_messages: bool = False
     limits: Limits = field(default_factory=Limits)
@@ -303,10 +312,8 @@ def _endpoint(value: str) -> str:
 def _data_dir(value: str) -> str:
     if not value:
         raise ValueError("a folder is needed")
-    path = os.path.abspath(value)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"not a folder: {path!r}")
-    return path
+    # Whether it can be used is checked when the server claims it (startup.py).
+    return os.path.abspath(value)
 
 
 def _escape(text: str) -> str:
@@ -358,6 +365,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_replay=check("HISTORY_REPLAY", _count),
         history_max_bytes=check("HISTORY_MAX_BYTES", _positive),
         history_keep=check("HISTORY_KEEP", _count),
+        history_stop_retry=check("HISTORY_STOP_RETRY", _seconds),
         irc_endpoint=irc or _tcp_endpoint(host, irc_port),
         log_messages=check("LOG_MESSAGES", _yes_no),
         max_rooms=check("MAX_ROOMS", _count),
@@ -403,4 +411,4 @@ class Options(usage.Options):
                     values[setting.key] = (self[setting.option], f"--{setting.option}")
             self.settings = settle(values)
         except ConfigError as e:
-            raise usage.UsageError(str(e)) from None
+            refuse(str(e))

@@ -3,6 +3,9 @@ The service tree that C{twistd twistedchat} runs.
 
 L{makeService} is what the twistd plugin calls; L{build_service} does the work
 with the reactor passed in, so tests can build the tree on a fake reactor.
+L{makeService} also opens the fronts' ports: everything that can keep the
+server from starting happens there, before twistd forks, and stops it with
+one line on standard error (see L{twistedchat.server.startup}).
 """
 
 from __future__ import annotations
@@ -10,8 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
@@ -33,6 +35,7 @@ from ..persistence import HistoryWriter, largest_entry
 from .keys import load_identities
 from .operators import OperatorsChecker
 from .options import Options, ServerSettings
+from .startup import DataFolder, FrontListener, StartupError, refuse
 
 __all__ = ["Options", "build_service", "makeService"]
 
@@ -66,8 +69,16 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
     checker = None
     if settings.operators is not None:
         checker = OperatorsChecker(reactor, FilePath(settings.operators))
-    identities = load_identities(settings.data_dir)
     top = MultiService()
+    data = DataFolder(settings.data_dir)
+    data.claim()  # first: a second server on the folder stops here
+    data.setName("data")  # type: ignore[no-untyped-call]
+    data.setServiceParent(top)  # type: ignore[no-untyped-call]
+    try:
+        identities = load_identities(settings.data_dir)
+    except StartupError:
+        data.release()
+        raise
     # First in, so stopped last: the fronts stop listening, then the history
     # writes what is still queued.
     writer = HistoryWriter(
@@ -79,6 +90,7 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         replay=settings.history_replay,
         max_bytes=settings.history_max_bytes,
         keep=settings.history_keep,
+        stop_retry=settings.history_stop_retry,
         max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
     )
     writer.setName("history")  # type: ignore[no-untyped-call]
@@ -113,13 +125,25 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         )
     for name, description, factory in fronts:
         endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
-        listening = StreamServerEndpointService(endpoint, factory)
-        listening.setName(name)
-        listening.setServiceParent(top)
+        listening = FrontListener(name, description, endpoint, factory, reactor)
+        listening.setName(name)  # type: ignore[no-untyped-call]
+        listening.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
+
+
+def listen_now(top: MultiService) -> None:
+    """Open every front's port now, or raise L{StartupError} for the first that fails."""
+    for service in IServiceCollection(top):
+        if isinstance(service, FrontListener):
+            service.listen_now()
 
 
 def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
-    return build_service(options.settings, reactor)
+    try:
+        top = build_service(options.settings, reactor)
+        listen_now(top)
+    except StartupError as e:
+        refuse(str(e))
+    return top

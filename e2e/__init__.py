@@ -1,0 +1,1 @@
+"""The end-to-end tests: real programs on loopback (run with e2e/pytest.ini)."""
