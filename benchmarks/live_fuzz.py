@@ -125,8 +125,8 @@ CONTROLS = bytes(range(32)) + b"\x7f"
 def framed_samples() -> list[codec.Frame]:
     """Valid client frames, to be sent as they are or mutated."""
     return [
-        codec.Hello(1, "fuzzer", "", "en", ("general",)),
-        codec.Hello(1, "fz", "sometoken", "", ("general", "fuzz")),
+        codec.Hello(codec.PROTOCOL_VERSION, "fuzzer", "", "en", ("general",)),
+        codec.Hello(codec.PROTOCOL_VERSION, "fz", "sometoken", "", ("general", "fuzz")),
         codec.Say(ROOM, "hello from the framed fuzzer"),
         codec.Say("nowhere", "hi"),
         codec.Whisper("somebody", "psst"),
@@ -377,7 +377,7 @@ class FuzzRun:
                 return b"NICK " + nick + b"\r\nUSER f 0 * :f\r\n"
             return mutator.line_input(IRC_COMMANDS, b"\r\n")
         if mutator.rng.random() < 0.05:
-            hello = codec.Hello(1, nick.decode(), "", "", (ROOM,))
+            hello = codec.Hello(codec.PROTOCOL_VERSION, nick.decode(), "", "", (ROOM,))
             return codec.frame_bytes(hello)
         return mutator.framed_input(samples)
 

@@ -120,14 +120,14 @@ class RegistrationTests(ConsoleTestCase):
         _, _, pump = self.connect(console)
         self.assertEqual(
             self.text(shown),
-            "Bienvenue alice !\nSalons :\n  1) #dev (1 dedans)\n"
+            "Bienvenue alice !\nSalons :\n  1) #dev (1 présent)\n"
             "Choisissez un salon : son numéro, ou un nouveau nom [dev] : ",
         )
         console.line_received("99")  # not in the list: refused, asked again
         pump.flush()
         self.assertEqual(
             self.text(shown),
-            "Il n’y a pas de salon numéro 99.\nSalons :\n  1) #dev (1 dedans)\n"
+            "Il n’y a pas de salon numéro 99.\nSalons :\n  1) #dev (1 présent)\n"
             "Choisissez un salon : son numéro, ou un nouveau nom [dev] : ",
         )
         self.assertEqual([r.name for r in self.service.list_rooms()], ["dev"])
@@ -162,7 +162,7 @@ class RegistrationTests(ConsoleTestCase):
         _, _, pump = self.connect(console)
         self.assertEqual(
             self.text(shown),
-            "Erreur : ce pseudo est déjà pris\nChoisissez un autre pseudo : ",
+            "Erreur : le pseudo ALICE est déjà pris\nChoisissez un autre pseudo : ",
         )
         console.line_received("not valid!")
         self.assertIn("pseudo invalide", self.text(shown))
@@ -189,7 +189,7 @@ class ChatTests(ConsoleTestCase):
         bob, bob_shown = self.console("bob", lang="en")
         _, _, bob_pump = self.connect(bob)
         alice_pump.flush()
-        self.assertIn("Annonce : bob a rejoint la chatroom", self.text(alice_shown))
+        self.assertIn("bob a rejoint #general", self.text(alice_shown))
         alice.line_received("salut bob")
         alice_pump.flush()
         bob_pump.flush()
@@ -229,7 +229,7 @@ class ChatTests(ConsoleTestCase):
         self.assertEqual(
             self.text(shown),
             "Dans #general : alice\n"
-            "Salons :\n  1) #dev (1 dedans)\n  2) #general (1 dedans)\n"
+            "Salons :\n  1) #dev (1 présent)\n  2) #general (1 présent)\n"
             "[12:00] Vous avez dit à bob (en privé) : psst\n"
             "Usage : /msg <pseudo> <message>\n"
             "Commande inconnue /nothing ; tapez /help\n"
@@ -244,7 +244,7 @@ class ChatTests(ConsoleTestCase):
         alice.line_received("/part dev")
         pump.flush()
         bob_pump.flush()
-        self.assertIn("Announcement: alice left the chatroom", self.text(bob_shown))
+        self.assertIn("alice left #dev", self.text(bob_shown))
         self.assertEqual(alice.rooms, ["general"])
 
     def test_nick_change(self) -> None:
@@ -300,7 +300,7 @@ class LeavingTests(ConsoleTestCase):
         bob_pump.flush()
         seen = self.text(bob_shown)
         self.assertIn("alice said: last words", seen)
-        self.assertIn("Announcement: alice left the chatroom", seen)
+        self.assertIn("alice left the chat", seen)
         self.assertEqual(self.successResultOf(alice.finished), 0)
         self.assertFalse(self.service.nick_taken("alice"))
 
@@ -325,7 +325,7 @@ class LeavingTests(ConsoleTestCase):
         pump.flush()
         self.connect(alice)
         self.assertIn(
-            "Welcome back alice !\n[12:00] Vous êtes dans #general", self.text(shown)
+            "Bon retour, alice !\n[12:00] Vous êtes dans #general", self.text(shown)
         )
         self.assertEqual(self.service.user("alice").user, user)
         self.assertNoResult(alice.finished)
@@ -392,7 +392,7 @@ class TypedLineTests(ConsoleTestCase):
         self.text(shown)
         alice.line_received("/part dev")
         pump.flush()
-        self.assertEqual(self.text(shown), "[12:00] #dev You left #dev\n")
+        self.assertEqual(self.text(shown), "[12:00] You left #dev\n")
 
     def test_image_paths_as_typed(self) -> None:
         alice, shown = self.console(lang="en")

@@ -63,7 +63,7 @@ class TwoClientsTests(ClientTestCase):
             "bob", framed, "--nick", "bob", "--room", "general", "--lang", "en"
         )
         bob.expect("Welcome bob!")
-        alice.expect("Annonce : bob a rejoint la chatroom")
+        alice.expect("bob a rejoint #general")
 
         netcat = LineClient(server.ports["line"])
         self.addCleanup(netcat.close)
@@ -93,13 +93,13 @@ class TwoClientsTests(ClientTestCase):
 
         alice.send("/quit à plus")
         self.assertEqual(alice.wait(), 0)
-        bob.expect("Announcement: alice left the chatroom (à plus)")
+        bob.expect("alice left the chat (à plus)")
 
         back = self.client(
             "alice", framed, "--nick", "alice", "--room", "general", "--lang", "fr"
         )
-        back.expect("Welcome back alice !")
-        bob.expect("alice is back!")
+        back.expect("Bon retour, alice !")
+        bob.expect("alice is back in #general")
         back.send("je suis revenue")
         bob.expect("alice said: je suis revenue")
 
@@ -114,7 +114,7 @@ class TwoClientsTests(ClientTestCase):
             "Welcome bob!",
             "alice said: bonjour à tous",
             "You showed a picture:",
-            "alice is back!",
+            "alice is back in #general",
             "alice said: je suis revenue",
         ]:
             self.assertIn(line, conversation)
@@ -133,7 +133,7 @@ class ReconnectTests(ClientTestCase):
         carol.expect("Connexion perdue, reconnexion…")
 
         self.start_server(*endpoint)
-        carol.expect("Welcome back carol !")
+        carol.expect("Bon retour, carol !")
         carol.expect("Vous êtes dans #dev")
         carol.send("me revoilà")
         carol.expect("Vous avez dit : me revoilà")

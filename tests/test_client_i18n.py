@@ -105,18 +105,31 @@ class TranslationsTests(SynchronousTestCase):
         _ = translations("fr").gettext
         self.assertEqual(_("You said: {text}"), "Vous avez dit : {text}")
         self.assertEqual(_("{nick} said: {text}"), "{nick} a dit : {text}")
-        self.assertEqual(_("{nick} is back!"), "{nick} est de retour !")
-        self.assertEqual(_("Welcome back {nick}!"), "Welcome back {nick} !")
+        self.assertEqual(
+            _("{nick} is back in #{room}"), "{nick} est de retour dans #{room}"
+        )
+        self.assertEqual(_("Welcome back {nick}!"), "Bon retour, {nick} !")
         self.assertEqual(_("Welcome {nick}!"), "Bienvenue {nick} !")
-        self.assertEqual(
-            _("Announcement: {nick} joined the chatroom"),
-            "Annonce : {nick} a rejoint la chatroom",
-        )
-        self.assertEqual(
-            _("Announcement: {nick} left the chatroom"),
-            "Annonce : {nick} a quitté la chatroom",
-        )
+        self.assertEqual(_("{nick} joined #{room}"), "{nick} a rejoint #{room}")
+        self.assertEqual(_("{nick} left #{room}"), "{nick} a quitté #{room}")
         self.assertEqual(_("Error: {text}"), "Erreur : {text}")
+
+    def test_frenchPlurals(self) -> None:
+        """A French count is singular for 0 and 1, plural from 2 on."""
+        ngettext = translations("fr").ngettext
+        present = "  {number}) #{room} ({count} present)"
+        for count, text in [(0, "présent"), (1, "présent"), (2, "présents")]:
+            self.assertEqual(
+                ngettext(present, present, count),
+                f"  {{number}}) #{{room}} ({{count}} {text})",
+            )
+
+    def test_pluralsFound(self) -> None:
+        """An ngettext call's two texts are one msgid, as the catalog keys it."""
+        self.assertEqual(
+            extract_msgids('self.ngettext("{n} room", "{n} rooms", n)'),
+            ["{n} room\0{n} rooms"],
+        )
 
     def test_english(self) -> None:
         """The English catalog gives the English texts back."""
@@ -124,7 +137,7 @@ class TranslationsTests(SynchronousTestCase):
         self.assertIsInstance(translation, gettext.GNUTranslations)
         _ = translation.gettext
         self.assertEqual(_("You said: {text}"), "You said: {text}")
-        self.assertEqual(_("{nick} is back!"), "{nick} is back!")
+        self.assertEqual(_("{nick} is back in #{room}"), "{nick} is back in #{room}")
 
     def test_everyLanguageShipped(self) -> None:
         """Each of L{i18n.LANGUAGES} has a compiled catalog."""

@@ -38,19 +38,19 @@ class LanguageTests(SynchronousTestCase):
         )
         self.assertEqual(
             view.render(codec.Entered(NOON, "general", BOB)),
-            ["[12:05] Annonce : bob a rejoint la chatroom"],
+            ["[12:05] bob a rejoint #general"],
         )
         self.assertEqual(
             view.render(codec.Left(NOON, "general", BOB)),
-            ["[12:05] Annonce : bob a quitté la chatroom"],
+            ["[12:05] bob a quitté #general"],
         )
         self.assertEqual(
             view.render(codec.Entered(NOON, "general", BOB, returning=True)),
-            ["[12:05] bob est de retour !"],
+            ["[12:05] bob est de retour dans #general"],
         )
         self.assertEqual(
             view.render(codec.Welcome(1, ME, "t", resumed=True)),
-            ["Welcome back alice !"],
+            ["Bon retour, alice !"],
         )
 
     def test_english(self) -> None:
@@ -64,7 +64,7 @@ class LanguageTests(SynchronousTestCase):
         )
         self.assertEqual(
             view.render(codec.Gone(NOON, BOB, "ciao")),
-            ["[12:05] Announcement: bob left the chatroom (ciao)"],
+            ["[12:05] bob left the chat (ciao)"],
         )
         self.assertEqual(
             view.render(codec.Welcome(1, ME, "t", False)), ["Welcome alice!"]
@@ -80,7 +80,7 @@ class LanguageTests(SynchronousTestCase):
             view.render(
                 codec.Error(codec.ErrorCode.NO_SUCH_ROOM, "there is no room #x")
             ),
-            ["Erreur : there is no room #x"],
+            ["Erreur : ce salon n’existe pas"],
         )
         self.assertEqual(
             view.render(codec.Error(4242, "from the future")),

@@ -6,6 +6,7 @@ clients are written from) agrees with the code byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
 from pathlib import Path
@@ -67,6 +68,8 @@ def strategy_for(field: codec.Field) -> st.SearchStrategy[Any]:
     """Values of wire type C{field}, as the decoder gives them back."""
     if isinstance(field, codec._List):
         return st.lists(strategy_for(field.item), max_size=3).map(tuple)
+    if isinstance(field, codec._Trailing):
+        return strategy_for(field.field)
     try:
         return _WIRE_STRATEGIES[field]
     except KeyError:
@@ -76,6 +79,8 @@ def strategy_for(field: codec.Field) -> st.SearchStrategy[Any]:
 def wire_name(field: codec.Field) -> str:
     if isinstance(field, codec._List):
         return f"LIST of {wire_name(field.item)}"
+    if isinstance(field, codec._Trailing):
+        return f"optional {wire_name(field.field)}"
     return _WIRE_NAMES[field]
 
 
@@ -216,10 +221,32 @@ class BadPayloadTests(SynchronousTestCase):
     @settings(max_examples=200, deadline=None)
     @given(any_frame)
     def test_truncated(self, value: Frame) -> None:
-        """Every strict prefix of a valid payload, the empty one too, is malformed."""
+        """
+        Every strict prefix of a valid payload, the empty one too, is
+        malformed, but the one that ends where an optional last field starts
+        (the same frame, without it).
+        """
         payload = encode(value)
+        name, last = value.FIELDS[-1] if value.FIELDS else ("", None)
+        without = -1
+        if isinstance(last, codec._Trailing):
+            without = len(encode(dataclasses.replace(value, **{name: last.empty})))  # type: ignore[type-var]
         for end in range(len(payload)):
-            self.assertRaises(MalformedFrame, decode, payload[:end])
+            if end == without:
+                self.assertEqual(
+                    decode(payload[:end]),
+                    dataclasses.replace(value, **{name: last.empty}),  # type: ignore[type-var,union-attr]
+                )
+            else:
+                self.assertRaises(MalformedFrame, decode, payload[:end])
+
+    def test_error_without_details(self) -> None:
+        """An Error frame as servers wrote it before details reads as one without."""
+        old = bytes([0x8E, 0, 13]) + b"\x00\x00\x00\x02no" + b"\x00"
+        self.assertEqual(decode(old), codec.Error(13, "no", False, ""))
+        self.assertEqual(encode(codec.Error(13, "no")), old)
+        detailed = codec.Error(13, "no", details='{"room":"x"}')
+        self.assertEqual(decode(encode(detailed)), detailed)
 
     @settings(max_examples=200, deadline=None)
     @given(any_frame, st.binary(min_size=1, max_size=4))

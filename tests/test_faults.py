@@ -52,7 +52,9 @@ class VanishingClientTests(FaultTestCase):
 
         framed = self.raw(server.ports["framed"])
         framed.sendall(
-            codec.frame_bytes(codec.Hello(1, "halfframe", "", "", ("general",)))
+            codec.frame_bytes(
+                codec.Hello(codec.PROTOCOL_VERSION, "halfframe", "", "", ("general",))
+            )
         )
         watcher.expect('[server] "halfframe" joined #general')
         payload = codec.encode(codec.Say("general", "cut short"))

@@ -112,9 +112,9 @@ class RegistrationTests(FramedFrontTestCase):
         error = self.error(client)
         self.assertEqual(error.code, ErrorCode.INCOMPATIBLE_VERSION)
         self.assertTrue(error.fatal)
-        self.assertIn("version 1, not 99", error.text)
+        self.assertIn(f"version {codec.PROTOCOL_VERSION}, not 99", error.text)
         self.assertTrue(client.closed)
-        client.send(codec.Hello(1, "toto"))
+        client.send(codec.Hello(codec.PROTOCOL_VERSION, "toto"))
         self.assertEqual(client.received(), [])
 
     def test_taken_nick_can_be_retried(self) -> None:
@@ -122,13 +122,18 @@ class RegistrationTests(FramedFrontTestCase):
         client = self.hello("TOTO")
         error = self.error(client)
         self.assertEqual(
-            error, codec.Error(ErrorCode.NICK_IN_USE, 'nick "TOTO" is already in use')
+            error,
+            codec.Error(
+                ErrorCode.NICK_IN_USE,
+                'nick "TOTO" is already in use',
+                details='{"nick":"TOTO"}',
+            ),
         )
-        client.send(codec.Hello(1, "toto[2]"))
+        client.send(codec.Hello(codec.PROTOCOL_VERSION, "toto[2]"))
         (welcome,) = client.received()
         assert isinstance(welcome, codec.Welcome)
         self.assertEqual(welcome.user.nick, "toto[2]")
-        client.send(codec.Hello(1, "again"))
+        client.send(codec.Hello(codec.PROTOCOL_VERSION, "again"))
         self.assertEqual(self.error(client).code, ErrorCode.ALREADY_REGISTERED)
 
     def test_invalid_nick(self) -> None:
@@ -302,9 +307,9 @@ class HostileInputTests(FramedFrontTestCase):
         tutu = self.hello("tutu", "general")
         tutu.received()
         toto = self.client()
-        data = frame_bytes(codec.Hello(1, "toto", "", "", ("general",))) + frame_bytes(
-            codec.Say("general", "é" * 10)
-        )
+        data = frame_bytes(
+            codec.Hello(codec.PROTOCOL_VERSION, "toto", "", "", ("general",))
+        ) + frame_bytes(codec.Say("general", "é" * 10))
         for i in range(len(data)):
             toto.protocol.dataReceived(data[i : i + 1])
         _, said = tutu.received()
@@ -327,7 +332,11 @@ class FuzzTests(SynchronousTestCase):
                 ),
                 st.sampled_from(
                     [
-                        frame_bytes(codec.Hello(1, "fuzz", "", "", ("general",))),
+                        frame_bytes(
+                            codec.Hello(
+                                codec.PROTOCOL_VERSION, "fuzz", "", "", ("general",)
+                            )
+                        ),
                         frame_bytes(codec.Say("general", "\x1b[2J")),
                         frame_bytes(codec.Join("../etc")),
                         frame_bytes(codec.Goodbye("x")),
@@ -341,7 +350,9 @@ class FuzzTests(SynchronousTestCase):
         service = ChatService(Clock(), "general", delivery=Fanout())
         front = FramedFront(service, max_frame=1000)
         observer = FramedClient(front, 1)
-        observer.send(codec.Hello(1, "observer", "", "", ("general",)))
+        observer.send(
+            codec.Hello(codec.PROTOCOL_VERSION, "observer", "", "", ("general",))
+        )
         fuzzer = FramedClient(front, 2)
         for chunk in chunks:
             fuzzer.protocol.dataReceived(chunk)
@@ -350,7 +361,7 @@ class FuzzTests(SynchronousTestCase):
         if fuzzer.closed:
             fuzzer.close()
         talker = FramedClient(front, 3)
-        talker.send(codec.Hello(1, "talker", "", "", ("general",)))
+        talker.send(codec.Hello(codec.PROTOCOL_VERSION, "talker", "", "", ("general",)))
         talker.send(codec.Say("general", "still working"))
         seen = observer.received()
         self.assertIn(

@@ -677,7 +677,7 @@ class ReplayToClientsTests(HistoryTestCase):
         speaker = LineClient(self.line_front, 5000)
         speaker.send("MSG one\nMSG two\nMSG three\n")
         client = FramedClient(self.framed_front, 6000)
-        client.send(codec.Hello(1, "toto", "", "fr", ("general",)))
+        client.send(codec.Hello(codec.PROTOCOL_VERSION, "toto", "", "fr", ("general",)))
         _, entered, history = client.received()
         self.assertIsInstance(entered, codec.Entered)
         assert isinstance(history, codec.History)

@@ -178,7 +178,7 @@ class TimeoutTests(LimitsTestCase):
 
     def test_framed_clients_are_pinged_too(self) -> None:
         framed = FramedClient(self.framed, 7000)
-        framed.send(codec.Hello(1, "toto"))
+        framed.send(codec.Hello(codec.PROTOCOL_VERSION, "toto"))
         framed.received()
         self.clock.advance(120)
         self.assertEqual(framed.received(), [codec.Ping(1)])
@@ -232,7 +232,7 @@ class FloodTests(LimitsTestCase):
 
     def test_framed_and_irc_flood_notices(self) -> None:
         framed = FramedClient(self.framed, 7000)
-        framed.send(codec.Hello(1, "framed", "", "", ("general",)))
+        framed.send(codec.Hello(codec.PROTOCOL_VERSION, "framed", "", "", ("general",)))
         for _ in range(4):
             framed.send(codec.Say("general", "x"))
         framed.received()

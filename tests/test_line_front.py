@@ -10,7 +10,14 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from twistedchat.core.events import Joined, Message, User
+from twistedchat.core.events import (
+    Action,
+    Joined,
+    Message,
+    PrivateAction,
+    PrivateMessage,
+    User,
+)
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.fanout import Fanout, RenderOnce
 from twistedchat.fronts.line import LineFront, LineProtocol, render_event
@@ -167,8 +174,7 @@ class CommandTests(LineFrontTestCase):
                 '[server] error: nick "TUTU" is already in use',
                 '[server] error: invalid nick "bad!nick": use 1 to 30 letters, digits '
                 "or _-[]{}\\|^",
-                '[server] error: invalid nick "server": use 1 to 30 letters, digits '
-                "or _-[]{}\\|^",
+                '[server] error: the nick "server" is reserved: choose another one',
             ],
         )
         self.assertEqual(self.service.names("general"), ["toto", "tutu"])
@@ -245,7 +251,7 @@ class CommandTests(LineFrontTestCase):
         self.assertEqual(
             toto.lines(),
             [
-                '[server] "tata" was kicked from #general',
+                '[server] "tata" was kicked from #general: flooding',
                 "[server] error: usage: KICK <nick> [reason]",
                 '[server] error: no user is called "nobody"',
             ],
@@ -447,10 +453,41 @@ class ActionTests(SynchronousTestCase):
     def test_irc_me_reads_as_an_action(self) -> None:
         toto = User("1", "toto", 33)
         self.assertEqual(
+            render_event(Action(0.0, "general", toto, "waves")),
+            b"* toto waves\r\n",
+        )
+        # As a client of the framed protocol could still send it
+        self.assertEqual(
             render_event(Message(0.0, "general", toto, "\x01ACTION waves\x01")),
             b"* toto waves\r\n",
         )
         self.assertEqual(
-            render_event(Message(0.0, "general", toto, "\x01ACTION\x01")),
-            b"[toto] \xef\xbf\xbdACTION\xef\xbf\xbd\r\n",
+            render_event(PrivateAction(0.0, toto, "tutu", "hugs you")),
+            b"(private) * toto hugs you\r\n",
         )
+
+    def test_other_ctcp_is_not_shown(self) -> None:
+        """A CTCP request (VERSION, PING, an empty ACTION...) is for IRC clients."""
+        toto = User("1", "toto", 33)
+        for text in ["\x01VERSION\x01", "\x01PING 123\x01", "\x01ACTION\x01"]:
+            self.assertEqual(render_event(Message(0.0, "general", toto, text)), b"")
+            self.assertEqual(render_event(PrivateMessage(0.0, toto, "tutu", text)), b"")
+
+    def test_formatting_stripped(self) -> None:
+        """IRC's bold, colours, italics... are dropped; other controls neutralised."""
+        toto = User("1", "toto", 33)
+        cases = {
+            "\x02bold\x02 \x0304,12red\x03 \x1ditalic\x1d \x1funder\x1f": (
+                "bold red italic under"
+            ),
+            "\x0412AB9F,000000hex\x0f \x11mono\x11 \x16rev\x16 \x1estrike\x1e": (
+                "hex mono rev strike"
+            ),
+            "\x03,5comma \x031digit": ",5comma digit",
+            "bell\x07 esc\x1b[2J": "bell\N{REPLACEMENT CHARACTER} esc\N{REPLACEMENT CHARACTER}[2J",
+        }
+        for text, shown in cases.items():
+            self.assertEqual(
+                render_event(Message(0.0, "general", toto, text)),
+                f"[toto] {shown}\r\n".encode(),
+            )

@@ -51,7 +51,9 @@ class ListStormTests(FaultTestCase):
             connection = socket.create_connection(("127.0.0.1", server.ports["framed"]))
             self.addCleanup(connection.close)
             connection.sendall(
-                codec.frame_bytes(codec.Hello(1, f"owner{owner}", "", "", rooms))
+                codec.frame_bytes(
+                    codec.Hello(codec.PROTOCOL_VERSION, f"owner{owner}", "", "", rooms)
+                )
             )
             owners.append(connection)
         counter = socket.create_connection(("127.0.0.1", server.ports["irc"]))

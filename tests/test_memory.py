@@ -65,7 +65,9 @@ class ChurnMemoryTests(SynchronousTestCase):
                 "PRIVMSG #general :hi\r\nLIST\r\nNAMES #general\r\nWHO #general\r\n"
             ).encode()
         else:
-            hello = codec.Hello(1, f"f{n}", "", "", ("general", f"r{n % 20}"))
+            hello = codec.Hello(
+                codec.PROTOCOL_VERSION, f"f{n}", "", "", ("general", f"r{n % 20}")
+            )
             data = codec.frame_bytes(hello) + codec.frame_bytes(
                 codec.Say("general", "yo")
             )

@@ -160,7 +160,7 @@ class LaterStateTests(SynchronousTestCase):
 
     def test_framed(self) -> None:
         toto = FramedClient(FramedFront(self.service), 5001)
-        toto.send(codec.Hello(1, "toto", "", "", ()))
+        toto.send(codec.Hello(codec.PROTOCOL_VERSION, "toto", "", "", ()))
         toto.send(codec.Join("dev"))
         toto.send(codec.Say("dev", "hello"))
         self.assertEqual(toto.received(), [])

@@ -387,7 +387,7 @@ class ChatTestCase(SynchronousTestCase):
         self, token: str = "", rooms: tuple[str, ...] = ("general",)
     ) -> FramedClient:
         client = FramedClient(self.framed, 6000)
-        client.send(codec.Hello(1, "toto", token, "en", rooms))
+        client.send(codec.Hello(codec.PROTOCOL_VERSION, "toto", token, "en", rooms))
         return client
 
     def arrival(self, client: FramedClient) -> tuple[str, list[codec.Frame]]:
@@ -565,7 +565,7 @@ class OlderPageTests(ChatTestCase):
     def test_no_history_kept(self) -> None:
         service = ChatService(self.clock, "general", delivery=Fanout())
         client = FramedClient(FramedFront(service), 6001)
-        client.send(codec.Hello(1, "toto", "", "en", ("general",)))
+        client.send(codec.Hello(codec.PROTOCOL_VERSION, "toto", "", "en", ("general",)))
         client.received()
         client.send(codec.FetchHistory("general", 5))
         (error,) = client.received()

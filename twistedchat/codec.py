@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .core.events import User
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 DEFAULT_MAX_FRAME = 64 * 1024
 ROOM_LIST_MAX = 1000  # rooms a Welcome or RoomList holds, the first by name
 
@@ -63,6 +63,8 @@ class ErrorCode(IntEnum):
     FLOODING = 22
     LIMIT = 23
     TOO_MANY_ROOMS = 24
+    NICK_RESERVED = 25
+    CANNOT_SEND = 26
     BAD_HISTORY_COUNT = 30
     NO_HISTORY = 31
     INTERNAL = 99
@@ -158,6 +160,25 @@ class _Recurring(Field):
         return self._pack(value)
 
     def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
+        return self.field.unpack(data, offset)
+
+
+class _Trailing(Field):
+    """
+    A last field that may be left out: a peer that does not know it sends a
+    frame without it, or reads one that does not carry it (its empty value).
+    """
+
+    def __init__(self, field: Field, empty: Any) -> None:
+        self.field = field
+        self.empty = empty
+
+    def pack(self, value: Any) -> bytes:
+        return b"" if value == self.empty else self.field.pack(value)
+
+    def unpack(self, data: bytes, offset: int) -> tuple[Any, int]:
+        if offset == len(data):
+            return self.empty, offset
         return self.field.unpack(data, offset)
 
 
@@ -327,6 +348,39 @@ class FetchHistory(Frame):
     count: int = 20
 
 
+@frame(0x0D, ("room", STR), ("text", TEXT))
+@dataclass(slots=True)
+class Act(Frame):
+    """Say what one does in C{room} (C{/me waves}: C{text} is C{"waves"})."""
+
+    room: str
+    text: str
+
+
+@frame(0x0E, ("nick", STR), ("text", TEXT))
+@dataclass(slots=True)
+class ActPrivately(Frame):
+    nick: str
+    text: str
+
+
+@frame(0x12, ("room", STR), ("topic", TEXT))
+@dataclass(slots=True)
+class SetTopic(Frame):
+    """Set the topic of C{room}; an empty C{topic} clears it."""
+
+    room: str
+    topic: str
+
+
+@frame(0x13, ("message", TEXT))
+@dataclass(slots=True)
+class SetAway(Frame):
+    """Be marked away with C{message}; an empty one: back."""
+
+    message: str = ""
+
+
 # Either way.
 
 
@@ -474,12 +528,25 @@ class History(Frame):
     entries: str
 
 
-@frame(0x8E, ("code", U16), ("text", TEXT), ("fatal", BOOL))
+@frame(
+    0x8E,
+    ("code", U16),
+    ("text", TEXT),
+    ("fatal", BOOL),
+    ("details", _Trailing(TEXT, "")),
+)
 @dataclass(slots=True)
 class Error(Frame):
+    """
+    C{text}: the server's English; C{details}: a JSON object of what the
+    error names (C{{"room": "nosuch"}}), for a client to say it in its
+    reader's language. A frame without details ends after C{fatal}.
+    """
+
     code: int
     text: str
     fatal: bool = False
+    details: str = ""
 
 
 @frame(0x8F, ("time", TIME), ("room", STR), ("user", USER), ("topic", TEXT))
@@ -531,6 +598,54 @@ class Older(Frame):
     room: str
     more: bool
     entries: str
+
+
+@frame(0x96, ("time", TIME), ("room", STR), ("user", USER), ("text", TEXT))
+@dataclass(slots=True)
+class Acted(Frame):
+    """C{user} did C{text} in C{room} ("* toto waves")."""
+
+    time: int
+    room: str
+    user: User
+    text: str
+
+
+@frame(0x97, ("time", TIME), ("user", USER), ("to", STR), ("text", TEXT))
+@dataclass(slots=True)
+class ActedPrivately(Frame):
+    time: int
+    user: User
+    to: str
+    text: str
+
+
+@frame(0x98, ("room", STR), ("topic", TEXT), ("by", STR), ("time", TIME))
+@dataclass(slots=True)
+class Topic(Frame):
+    """The topic of a room one enters, who set it and when."""
+
+    room: str
+    topic: str
+    by: str
+    time: int
+
+
+@frame(0x99, ("nick", STR), ("message", TEXT))
+@dataclass(slots=True)
+class Away(Frame):
+    """The user one wrote to privately is away, saying C{message}."""
+
+    nick: str
+    message: str
+
+
+@frame(0x9A, ("message", TEXT))
+@dataclass(slots=True)
+class AwaySet(Frame):
+    """One's own away status changed: away with C{message}, or back (empty)."""
+
+    message: str
 
 
 _TYPE_BYTES = [bytes((frame_type,)) for frame_type in range(256)]

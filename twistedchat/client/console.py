@@ -34,7 +34,7 @@ from .. import codec
 from ..codec import ErrorCode, Frame
 from ..core.names import is_valid_nick, is_valid_room
 from ..core.reading import DEFAULT_PAGE, MAX_PAGE
-from ..text import neutralise
+from ..text import neutralise, readable
 from .connection import (
     IServerListener,
     SecureConnectionRefused,
@@ -86,6 +86,7 @@ class ChatConsole:
         self.with_token = True  # False once we come with a nick of our own
         self.rooms: list[str] = []  # the rooms we are in, in the order entered
         self.current_room: str | None = None
+        self.topics: dict[str, str] = {}  # of the rooms we entered, as last told
         self.wanted_rooms = [settings.room] if settings.room else []
         self.connection: ServerConnection | None = None
         self.registered = False
@@ -388,6 +389,7 @@ class ChatConsole:
         return not self.registered and frame.code in (
             ErrorCode.NICK_IN_USE,
             ErrorCode.INVALID_NICK,
+            ErrorCode.NICK_RESERVED,
         )
 
     def ask_first_nick(self) -> None:
@@ -594,6 +596,48 @@ class ChatConsole:
         else:
             self.send(codec.Whisper(nick, text))
 
+    def command_me(self, argument: str) -> None:
+        room = self.room_or_notice() if argument else None
+        if not argument:
+            self.notice(self._("Usage: /me <action>"))
+        elif room is not None:
+            self.send(codec.Act(room, argument))
+
+    def command_describe(self, argument: str) -> None:
+        nick, _, text = argument.partition(" ")
+        if not nick or not text.strip():
+            self.notice(self._("Usage: /describe <nick> <action>"))
+        else:
+            self.send(codec.ActPrivately(nick, text))
+
+    def command_topic(self, argument: str) -> None:
+        room = self.room_or_notice()
+        if room is None:
+            return
+        if argument:
+            self.send(codec.SetTopic(room, argument))
+        elif self.topics.get(room):
+            self.notice(
+                self._("Topic of #{room}: {topic}").format(
+                    room=neutralise(room), topic=readable(self.topics[room])
+                )
+            )
+        else:
+            self.notice(
+                self._("#{room} has no topic; /topic <topic> sets one").format(
+                    room=neutralise(room)
+                )
+            )
+
+    def on_Topic(self, frame: codec.Topic) -> None:
+        self.topics[frame.room] = frame.topic
+
+    def on_TopicSet(self, frame: codec.TopicSet) -> None:
+        self.topics[frame.room] = frame.topic
+
+    def command_away(self, argument: str) -> None:
+        self.send(codec.SetAway(argument))
+
     def command_image(self, argument: str) -> None:
         try:
             path = image_path(argument)
@@ -692,6 +736,10 @@ HELP = [
     N_("  /list                   the rooms"),
     N_("  /names [room]           who is in the room"),
     N_("  /msg <nick> <message>   a private message"),
+    N_("  /me <action>            say what you do (/me waves: * you waves)"),
+    N_("  /describe <nick> <action>  the same, privately"),
+    N_("  /topic [topic]          show or set the room's topic"),
+    N_("  /away [message]         mark yourself away (none: back)"),
     N_("  /history [#room] [N]    N older messages of the room (20 by default)"),
     N_("  /image <path>           show a picture as ASCII art (also /di)"),
     N_("  /quit [message]         leave the chat"),

@@ -229,7 +229,11 @@ _MARKERS = frozenset({"_", "N_"})
 
 
 def _msgid(node: ast.AST) -> str | None:
-    """The msgid of C{node} if it is a marker call with one string literal."""
+    """
+    The msgid of C{node} if it is a marker call with one string literal, or
+    a call of C{ngettext} with two (the catalog's key for a plural: the
+    singular, a NUL, the plural).
+    """
     match node:
         case ast.Call(
             func=ast.Name(id=name) | ast.Attribute(attr=name),
@@ -237,6 +241,12 @@ def _msgid(node: ast.AST) -> str | None:
             keywords=[],
         ) if name in _MARKERS:
             return text
+        case ast.Call(
+            func=ast.Name(id="ngettext") | ast.Attribute(attr="ngettext"),
+            args=[ast.Constant(value=str(one)), ast.Constant(value=str(many)), _],
+            keywords=[],
+        ):
+            return f"{one}\0{many}"
     return None
 
 

@@ -5,7 +5,14 @@ Pure functions of a frame, the reader's language (a gettext catalog), whether
 colour is on and the local time zone: no I/O. Everything that came from another
 user (nicks, messages, picture art, room names) has its control characters
 neutralised before our own colour codes are added, so nobody can act on
-another user's terminal.
+another user's terminal; IRC users' formatting codes are dropped and their
+CTCP requests (but actions) not shown.
+
+Where a line happened: what is said in a room other than the current one is
+marked C{#room} before it; what happens to a room (joins, parts, kicks,
+topics) names its room in its own words, always, and is never marked.
+Server errors are said in the reader's language by their code, with what
+they name (a room, a nick) taken from the Error frame's details.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from datetime import datetime, tzinfo
 from .. import codec
 from ..codec import ErrorCode, Frame
 from ..core.events import User
-from ..text import action, neutralise
+from ..text import action, is_ctcp, neutralise, readable
 
 RESET = "\x1b[0m"
 
@@ -33,6 +40,7 @@ class Renderer:
         tz: tzinfo | None = None,
     ) -> None:
         self._: Callable[[str], str] = translations.gettext
+        self.ngettext: Callable[[str, str, int], str] = translations.ngettext
         self.colour = colour
         self.tz = tz
         # Kept up to date by the console: whose screen this is, and the room
@@ -71,11 +79,13 @@ class Renderer:
         return [self._("Welcome {nick}!").format(nick=self.nick(frame.user))]
 
     def render_Said(self, frame: codec.Said) -> list[str]:
-        text = neutralise(frame.text)
         did = action(frame.text)
-        if did is not None:  # an IRC user's /me
-            line = f"* {self.nick(frame.user)} {neutralise(did)}"
+        if did is not None:  # a /me as IRC clients send it
+            line = f"* {self.nick(frame.user)} {readable(did)}"
             return [self._stamp(frame.time, frame.room, line)]
+        if is_ctcp(frame.text):  # an IRC client's request to IRC clients
+            return []
+        text = readable(frame.text)
         if frame.user.id == self.me:
             line = self._("You said: {text}").format(text=text)
         else:
@@ -84,8 +94,27 @@ class Renderer:
             )
         return [self._stamp(frame.time, frame.room, line)]
 
+    def render_Acted(self, frame: codec.Acted) -> list[str]:
+        line = f"* {self.nick(frame.user)} {readable(frame.text)}"
+        return [self._stamp(frame.time, frame.room, line)]
+
+    def render_ActedPrivately(self, frame: codec.ActedPrivately) -> list[str]:
+        if frame.user.id == self.me:
+            line = self._("(private, to {nick}) * {me} {text}").format(
+                nick=neutralise(frame.to),
+                me=self.nick(frame.user),
+                text=readable(frame.text),
+            )
+        else:
+            line = self._("(private) * {nick} {text}").format(
+                nick=self.nick(frame.user), text=readable(frame.text)
+            )
+        return [self._stamp(frame.time, None, line)]
+
     def render_Whispered(self, frame: codec.Whispered) -> list[str]:
-        text = neutralise(frame.text)
+        if is_ctcp(frame.text):
+            return []
+        text = readable(frame.text)
         if frame.user.id == self.me:
             line = self._("You said to {nick} (private): {text}").format(
                 nick=neutralise(frame.to), text=text
@@ -105,34 +134,40 @@ class Renderer:
         return [self._stamp(frame.time, frame.room, line), *art]
 
     def render_Entered(self, frame: codec.Entered) -> list[str]:
+        room = neutralise(frame.room)
         if frame.user.id == self.me:
-            line = self._("You are in #{room}").format(room=neutralise(frame.room))
+            line = self._("You are in #{room}").format(room=room)
         elif frame.returning:
-            line = self._("{nick} is back!").format(nick=self.nick(frame.user))
-        else:
-            line = self._("Announcement: {nick} joined the chatroom").format(
-                nick=self.nick(frame.user)
+            line = self._("{nick} is back in #{room}").format(
+                nick=self.nick(frame.user), room=room
             )
-        return [self._stamp(frame.time, frame.room, line)]
+        else:
+            line = self._("{nick} joined #{room}").format(
+                nick=self.nick(frame.user), room=room
+            )
+        return [self._stamp(frame.time, None, line)]
 
     def render_Left(self, frame: codec.Left) -> list[str]:
+        room, nick = neutralise(frame.room), self.nick(frame.user)
         if frame.user.id == self.me:
-            line = self._("You left #{room}").format(room=neutralise(frame.room))
+            line = self._("You left #{room}").format(room=room)
+        elif frame.reason:
+            line = self._("{nick} left #{room} ({reason})").format(
+                nick=nick, room=room, reason=readable(frame.reason)
+            )
         else:
-            line = self._left(frame.user, frame.reason)
-        return [self._stamp(frame.time, frame.room, line)]
+            line = self._("{nick} left #{room}").format(nick=nick, room=room)
+        return [self._stamp(frame.time, None, line)]
 
     def render_Gone(self, frame: codec.Gone) -> list[str]:
-        return [self._stamp(frame.time, None, self._left(frame.user, frame.message))]
-
-    def _left(self, user: User, reason: str) -> str:
-        if reason:
-            return self._("Announcement: {nick} left the chatroom ({reason})").format(
-                nick=self.nick(user), reason=neutralise(reason)
+        nick = self.nick(frame.user)
+        if frame.message:
+            line = self._("{nick} left the chat ({reason})").format(
+                nick=nick, reason=readable(frame.message)
             )
-        return self._("Announcement: {nick} left the chatroom").format(
-            nick=self.nick(user)
-        )
+        else:
+            line = self._("{nick} left the chat").format(nick=nick)
+        return [self._stamp(frame.time, None, line)]
 
     def render_Renamed(self, frame: codec.Renamed) -> list[str]:
         if frame.user.id == self.me:
@@ -146,32 +181,62 @@ class Renderer:
         return [self._stamp(frame.time, None, line)]
 
     def render_KickedOut(self, frame: codec.KickedOut) -> list[str]:
-        reason = f" ({neutralise(frame.reason)})" if frame.reason else ""
+        reason = f" ({readable(frame.reason)})" if frame.reason else ""
+        room = neutralise(frame.room)
         if frame.user.id == self.me:
             line = self._("You were kicked out of #{room} by {by}").format(
-                room=neutralise(frame.room), by=self.nick(frame.by)
+                room=room, by=self.nick(frame.by)
             )
         else:
-            line = self._("{nick} was kicked out by {by}").format(
-                nick=self.nick(frame.user), by=self.nick(frame.by)
+            line = self._("{nick} was kicked out of #{room} by {by}").format(
+                nick=self.nick(frame.user), room=room, by=self.nick(frame.by)
             )
-        return [self._stamp(frame.time, frame.room, line + reason)]
+        return [self._stamp(frame.time, None, line + reason)]
 
     def render_KilledOff(self, frame: codec.KilledOff) -> list[str]:
         line = self._("{nick} was disconnected by {by}: {message}").format(
             nick=self.nick(frame.user),
             by=self.nick(frame.by),
-            message=neutralise(frame.message),
+            message=readable(frame.message),
         )
         return [self._stamp(frame.time, None, line)]
 
     def render_TopicSet(self, frame: codec.TopicSet) -> list[str]:
+        if not frame.topic:
+            line = self._("{nick} cleared the topic of #{room}").format(
+                nick=self.nick(frame.user), room=neutralise(frame.room)
+            )
+            return [self._stamp(frame.time, None, line)]
         line = self._("{nick} set the topic of #{room}: {topic}").format(
             nick=self.nick(frame.user),
             room=neutralise(frame.room),
-            topic=neutralise(frame.topic),
+            topic=readable(frame.topic),
         )
         return [self._stamp(frame.time, None, line)]
+
+    def render_Topic(self, frame: codec.Topic) -> list[str]:
+        line = self._("Topic of #{room}: {topic} (set by {nick})").format(
+            room=neutralise(frame.room),
+            topic=readable(frame.topic),
+            nick=neutralise(frame.by),
+        )
+        return [self._stamp(frame.time, None, line)]
+
+    def render_Away(self, frame: codec.Away) -> list[str]:
+        return [
+            self._("{nick} is away: {message}").format(
+                nick=neutralise(frame.nick), message=readable(frame.message)
+            )
+        ]
+
+    def render_AwaySet(self, frame: codec.AwaySet) -> list[str]:
+        if frame.message:
+            return [
+                self._("You are marked as away: {message}").format(
+                    message=neutralise(frame.message)
+                )
+            ]
+        return [self._("You are back (no longer marked as away).")]
 
     def render_ModesSet(self, frame: codec.ModesSet) -> list[str]:
         line = self._("{nick} set the modes of #{room}: {changes}").format(
@@ -197,9 +262,11 @@ class Renderer:
         lines = [self._("Rooms:")]
         for number, room in enumerate(rooms, start=1):
             lines.append(
-                self._("  {number}) #{room} ({count} in it)").format(
-                    number=number, room=neutralise(room.name), count=room.members
-                )
+                self.ngettext(
+                    "  {number}) #{room} ({count} present)",
+                    "  {number}) #{room} ({count} present)",
+                    room.members,
+                ).format(number=number, room=neutralise(room.name), count=room.members)
             )
         return lines
 
@@ -261,12 +328,20 @@ class Renderer:
                         f"  {neutralise(row)}"
                         for row in str(entry["text"]).splitlines()
                     )
-                else:
-                    text = neutralise(str(entry["text"]))
-                    line = self._("(history) {nick}: {text}").format(
-                        nick=nick, text=text
+                    continue
+                text = str(entry["text"])
+                did = text if entry.get("kind") == "action" else action(text)
+                if did is not None:
+                    line = self._("(history) * {nick} {text}").format(
+                        nick=nick, text=readable(did)
                     )
-                    lines.append(f"{stamp} {line}")
+                elif is_ctcp(text):
+                    continue
+                else:
+                    line = self._("(history) {nick}: {text}").format(
+                        nick=nick, text=readable(text)
+                    )
+                lines.append(f"{stamp} {line}")
         except (ValueError, TypeError, KeyError, AttributeError):
             return [self._("Error: {text}").format(text=self._("unreadable history"))]
         return lines
@@ -275,28 +350,128 @@ class Renderer:
         return [self._("Error: {text}").format(text=self.error_text(frame))]
 
     def error_text(self, frame: codec.Error) -> str:
-        """The reader's words for an error, or the server's when we have none."""
-        known = {
-            ErrorCode.NICK_IN_USE: self._("this nick is already taken"),
-            ErrorCode.INVALID_NICK: self._(
-                "invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^"
-            ),
-            ErrorCode.NOT_ROOM_OPERATOR: self._("you are not an operator of this room"),
-            ErrorCode.TOO_MANY_ROOMS: self._(
-                "you are in as many rooms as one may be: leave one first"
-            ),
-            ErrorCode.INCOMPATIBLE_VERSION: self._(
-                "this client is too old or too new for the server"
-            ),
-            ErrorCode.TOKEN_REFUSED: self._(
-                "the server did not recognise you: you have a new identity"
-            ),
-            ErrorCode.BAD_HISTORY_COUNT: self._(
-                "ask for 1 to 200 older messages at a time"
-            ),
-            ErrorCode.NO_HISTORY: self._("this server keeps no history"),
-        }
+        """
+        The reader's words for an error, by its code, naming what its details
+        name; the server's words for a code newer than this client.
+        """
+        details = _details(frame.details)
         try:
-            return known.get(ErrorCode(frame.code), neutralise(frame.text))
+            code: int = ErrorCode(frame.code)
         except ValueError:  # a code newer than this client
             return neutralise(frame.text)
+        if code is ErrorCode.CANNOT_SEND and "(+m)" in details.get("why", ""):
+            code = _MODERATED
+        named, unnamed = _ERRORS.get(code, (None, None))
+        if named is not None and all(
+            f"{{{key}}}" not in named or key in details for key in ("room", "nick")
+        ):
+            return self._(named).format(**details)
+        if unnamed is not None:
+            words = self._(unnamed)
+            if "{text}" not in words:  # some hold braces of their own: {}
+                return words
+            return words.format(text=neutralise(frame.text))
+        return neutralise(frame.text)
+
+
+def _details(text: str) -> dict[str, str]:
+    """The names an Error frame's details hold, made harmless to show."""
+    try:
+        details = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    if not isinstance(details, dict):
+        return {}
+    return {
+        key: neutralise(str(value))
+        for key, value in details.items()
+        if isinstance(key, str)
+    }
+
+
+def N_(text: str) -> str:
+    """Marks C{text} for translation where it is defined, not where it is shown."""
+    return text
+
+
+_MODERATED = -1  # CANNOT_SEND, in a moderated room
+# An error's text naming what the details name (None: none to name), and its
+# text when they name nothing ({text}: the server's own words, for a detail
+# only the server knows).
+_ERRORS: dict[int, tuple[str | None, str | None]] = {
+    ErrorCode.MALFORMED: (None, N_("the server could not read a request ({text})")),
+    ErrorCode.UNKNOWN_TYPE: (None, N_("the server does not know that request")),
+    ErrorCode.TOO_LARGE: (None, N_("that was too large for the server")),
+    ErrorCode.INCOMPATIBLE_VERSION: (
+        None,
+        N_("this client is too old or too new for the server"),
+    ),
+    ErrorCode.NOT_REGISTERED: (None, N_("the server does not know you yet")),
+    ErrorCode.ALREADY_REGISTERED: (None, N_("the server knows you already")),
+    ErrorCode.NICK_IN_USE: (
+        N_("the nick {nick} is already taken"),
+        N_("this nick is already taken"),
+    ),
+    ErrorCode.INVALID_NICK: (
+        None,
+        N_("invalid nick: use 1 to 30 letters, digits or _-[]{}\\|^"),
+    ),
+    ErrorCode.NICK_RESERVED: (
+        N_("the nick {nick} is reserved: choose another one"),
+        N_("this nick is reserved: choose another one"),
+    ),
+    ErrorCode.INVALID_ROOM: (
+        None,
+        N_("invalid room name: use 1 to 50 letters, digits or _-."),
+    ),
+    ErrorCode.NO_SUCH_ROOM: (
+        N_("there is no room #{room}"),
+        N_("there is no such room"),
+    ),
+    ErrorCode.NO_SUCH_NICK: (
+        N_("no user is called {nick}"),
+        N_("there is no such user"),
+    ),
+    ErrorCode.NOT_IN_ROOM: (
+        N_("you are not in #{room}"),
+        N_("you are not in that room"),
+    ),
+    ErrorCode.ALREADY_IN_ROOM: (
+        N_("you are already in #{room}"),
+        N_("you are already in that room"),
+    ),
+    ErrorCode.USER_NOT_IN_ROOM: (
+        N_("{nick} is not in #{room}"),
+        N_("that user is not in the room"),
+    ),
+    ErrorCode.NOT_ROOM_OPERATOR: (
+        N_("you are not an operator of #{room}"),
+        N_("you are not an operator of this room"),
+    ),
+    ErrorCode.NOT_SERVER_OPERATOR: (None, N_("you are not a server operator")),
+    ErrorCode.EMPTY_MESSAGE: (None, N_("empty message, nothing sent")),
+    ErrorCode.TOKEN_REFUSED: (
+        None,
+        N_("the server did not recognise you: you have a new identity"),
+    ),
+    ErrorCode.FLOODING: (None, N_("slow down: the server ignored that")),
+    ErrorCode.LIMIT: (None, N_("refused by the server's limits ({text})")),
+    ErrorCode.TOO_MANY_ROOMS: (
+        None,
+        N_("you are in as many rooms as one may be: leave one first"),
+    ),
+    ErrorCode.CANNOT_SEND: (
+        N_("only the members of #{room} may speak there"),
+        N_("you may not speak in that room"),
+    ),
+    _MODERATED: (
+        N_("#{room} is moderated: only its operators may speak"),
+        N_("that room is moderated: only its operators may speak"),
+    ),
+    ErrorCode.BAD_HISTORY_COUNT: (
+        None,
+        N_("ask for 1 to 200 older messages at a time"),
+    ),
+    ErrorCode.NO_HISTORY: (None, N_("this server keeps no history")),
+    ErrorCode.INTERNAL: (None, N_("internal error on the server, nothing was done")),
+}

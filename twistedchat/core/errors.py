@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .names import NICK_MAX_LENGTH, NICK_SPECIALS, ROOM_MAX_LENGTH, ROOM_SPECIALS
+from .names import (
+    NICK_MAX_LENGTH,
+    NICK_SPECIALS,
+    RESERVED_NICKS,
+    ROOM_MAX_LENGTH,
+    ROOM_SPECIALS,
+    fold_nick,
+)
 
 EXCERPT = 40  # characters of a refused name an error message quotes
 
@@ -37,9 +44,16 @@ class InvalidNick(ChatError):
     nick: str
     why: str = ""
 
+    @property
+    def reserved(self) -> bool:
+        """Whether the nick is one the server keeps for itself ("server")."""
+        return fold_nick(self.nick) in RESERVED_NICKS
+
     def __str__(self) -> str:
         if self.why:
             return f'invalid nick "{excerpt(self.nick)}": {self.why}'
+        if self.reserved:
+            return f'the nick "{self.nick}" is reserved: choose another one'
         return (
             f'invalid nick "{excerpt(self.nick)}": use 1 to {NICK_MAX_LENGTH} letters, '
             f"digits or {NICK_SPECIALS}"

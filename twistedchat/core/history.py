@@ -21,10 +21,12 @@ from typing import NamedTuple
 from twisted.internet.defer import Deferred
 from zope.interface import Interface
 
+from ..text import action
 from .events import Image, Message
 from .names import is_valid_room
 
-KINDS = frozenset({"message", "image"})
+# An "action" is an IRC-style /me: its text follows the nick ("* toto waves").
+KINDS = frozenset({"message", "action", "image"})
 # The fields of an entry but its time, in the tuple's order.
 _TEXT_FIELDS = ("id", "room", "user_id", "nick", "kind", "text")
 # 9999-12-31T23:59:59.999Z: any later (or negative) time cannot be shown as a
@@ -40,7 +42,7 @@ class HistoryEntry(NamedTuple):
     room: str
     user_id: str
     nick: str
-    kind: str  # "message" or "image"
+    kind: str  # "message", "action" or "image"
     text: str
     seq: int = 0  # its position in its room; 0: written before positions existed
 
@@ -61,7 +63,9 @@ class HistoryEntry(NamedTuple):
         """
         The entry in C{line}; ValueError if it is not one, or if a field holds
         what the server never writes (a person may have edited the file): a
-        replayed entry must never fail where it is shown.
+        replayed entry must never fail where it is shown. A message written
+        before actions were a kind of their own, as the IRC client sent it
+        (C{"\x01ACTION waves\x01"}), is read as the action it was.
         """
         try:
             fields = json.loads(line)
@@ -86,6 +90,8 @@ class HistoryEntry(NamedTuple):
             raise ValueError(f"unknown kind {entry.kind!r:.40}")
         if not is_valid_room(entry.room):
             raise ValueError(f"invalid room name {entry.room!r:.60}")
+        if entry.kind == "message" and (did := action(entry.text)) is not None:
+            return entry._replace(kind="action", text=did)
         return entry
 
 

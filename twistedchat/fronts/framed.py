@@ -12,6 +12,8 @@ docs/PROTOCOL.md describes the wire format.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable, Sequence
 
 from twisted.internet.defer import maybeDeferred
@@ -55,7 +57,7 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.NotRoomOperator: ErrorCode.NOT_ROOM_OPERATOR,
     errors.NotServerOperator: ErrorCode.NOT_SERVER_OPERATOR,
     errors.EmptyMessage: ErrorCode.EMPTY_MESSAGE,
-    errors.CannotSendToRoom: ErrorCode.NOT_ROOM_OPERATOR,
+    errors.CannotSendToRoom: ErrorCode.CANNOT_SEND,
     errors.TooManyRooms: ErrorCode.TOO_MANY_ROOMS,
     HistoryCountInvalid: ErrorCode.BAD_HISTORY_COUNT,
     HistoryUnavailable: ErrorCode.NO_HISTORY,
@@ -72,8 +74,12 @@ def event_frame(event: Event) -> Frame:
     time = milliseconds(event.time)
     match event:
         case Message():
+            if event.action:
+                return codec.Acted(time, event.room, event.user, event.text)
             return codec.Said(time, event.room, event.user, event.text)
         case PrivateMessage():
+            if event.action:
+                return codec.ActedPrivately(time, event.user, event.to, event.text)
             return codec.Whispered(time, event.user, event.to, event.text)
         case Image():
             return codec.ImageShown(time, event.room, event.user, event.art)
@@ -187,7 +193,10 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         return True
 
     def refused(self, error: errors.ChatError) -> None:
-        self.fail(ERROR_CODES.get(type(error), ErrorCode.INTERNAL), str(error))
+        code = ERROR_CODES.get(type(error), ErrorCode.INTERNAL)
+        if isinstance(error, errors.InvalidNick) and error.reserved:
+            code = ErrorCode.NICK_RESERVED
+        self.send(codec.Error(code, str(error), details=error_details(error)))
 
     def internal_error(self, command: str) -> None:
         self.fail(ErrorCode.INTERNAL, "internal error, nothing was done")
@@ -257,9 +266,17 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
 
     def entered(self, joined: Joined) -> None:
         """
-        Tell the joiner (after its Joined) what was said there lately: a
-        newcomer the last entries, a returning identity what it missed.
+        Tell the joiner (after its Joined) the room's topic and what was said
+        there lately: a newcomer the last entries, a returning identity what
+        it missed.
         """
+        room = self.factory.service.room(joined.room)
+        if room.topic:
+            self.send(
+                codec.Topic(
+                    room.name, room.topic, room.topic_by, milliseconds(room.topic_time)
+                )
+            )
         replay = self.factory.service.reading.replay(
             self._session(), joined.room, lasting=True
         )
@@ -282,6 +299,28 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
 
     def handle_Whisper(self, frame: codec.Whisper) -> None:
         self.factory.service.whisper(self._session(), frame.nick, frame.text)
+        self.tell_away(frame.nick)
+
+    def handle_Act(self, frame: codec.Act) -> None:
+        self.factory.service.say(self._session(), frame.room, frame.text, action=True)
+
+    def handle_ActPrivately(self, frame: codec.ActPrivately) -> None:
+        service = self.factory.service
+        service.whisper(self._session(), frame.nick, frame.text, action=True)
+        self.tell_away(frame.nick)
+
+    def tell_away(self, nick: str) -> None:
+        """After a private message: say so if its recipient is away (IRC's 301)."""
+        for user in self.factory.service.present([nick]):
+            if user.away:
+                self.send(codec.Away(user.nick, user.away))
+
+    def handle_SetTopic(self, frame: codec.SetTopic) -> None:
+        self.factory.service.set_topic(self._session(), frame.room, frame.topic)
+
+    def handle_SetAway(self, frame: codec.SetAway) -> None:
+        self.factory.service.set_away(self._session(), frame.message or None)
+        self.send(codec.AwaySet(frame.message))
 
     def handle_ShowImage(self, frame: codec.ShowImage) -> None:
         self.factory.service.show_image(self._session(), frame.room, frame.art)
@@ -321,6 +360,13 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
 
 def _json_array(entries: Sequence[HistoryEntry]) -> str:
     return "[" + ",".join(entry.to_json() for entry in entries) + "]"
+
+
+def error_details(error: errors.ChatError) -> str:
+    """What C{error} names (a room, a nick...), as the JSON of an Error frame."""
+    if not dataclasses.is_dataclass(error):
+        return ""
+    return json.dumps(dataclasses.asdict(error), separators=(",", ":"))
 
 
 class FramedFront(Front[FramedProtocol]):

@@ -17,6 +17,7 @@ import time
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
 
 from ..core.errors import ChatError, excerpt
 from ..core.events import (
@@ -38,7 +39,8 @@ from ..core.history import HistoryEntry
 from ..core.reading import DEFAULT_PAGE
 from ..core.service import ChatService
 from ..core.session import Session
-from ..text import action, neutralise
+from ..core.views import UserView
+from ..text import action, is_ctcp, neutralise, readable
 from .base import Front, FrontProtocol
 from .policy import ConnectionCounter, Limits
 
@@ -48,19 +50,24 @@ LIST_MAX = 100  # rooms a LIST shows, first by name
 
 HELP = [
     "commands (case-insensitive):",
+    "  HELP                      this list",
     "  NICK <nick>               change your nick",
     "  MSG <message>             say something in your room",
     "  MSG #<room> <message>     say something in another room",
+    "  ME <action>               say what you do (ME waves: * you waves)",
     "  NAMES [#<room>]           who is in your room (or another)",
     "  JOIN <room>               go to a room (created if needed)",
-    "  PART                      leave your room",
+    "  PART [reason]             leave your room",
     "  LIST                      rooms and how many are in each",
+    "  TOPIC [#<room>] [topic]   show or set the topic of your room (or another)",
+    "  AWAY [message]            mark yourself away; without a message, back",
     "  HISTORY [#<room>] [count] older messages of your room (or another of yours)",
     "  KICK <nick> [reason]      remove someone from your room (room operators)",
     "  OPER <name> <password>    become a server operator",
     "  KILL <nick> [message]     disconnect someone (server operators)",
     "  QUIT [message]            say goodbye and leave",
 ]
+STOPPING = "the server is stopping; goodbye"
 
 
 def _line(text: str) -> bytes:
@@ -75,12 +82,21 @@ def render_event(event: Event) -> bytes:
     """An event as the lines a netcat user reads."""
     match event:
         case Message(user=user):
-            did = action(event.text)
-            if did is not None:
-                return _line(f"* {user.nick} {did}")
-            return _line(f"[{user.nick}] {event.text}")
+            # The hot path: a nick holds no control character, the text is
+            # made readable (and copied) only if it holds one.
+            if event.action:
+                return f"* {user.nick} {readable(event.text)}\r\n".encode()
+            if is_ctcp(event.text):  # for IRC clients only, but a /me
+                did = action(event.text)
+                return b"" if did is None else _line(f"* {user.nick} {readable(did)}")
+            return f"[{user.nick}] {readable(event.text)}\r\n".encode()
         case PrivateMessage(user=user):
-            return _line(f"[{user.nick}] (private) {event.text}")
+            did = event.text if event.action else action(event.text)
+            if did is not None:
+                return _line(f"(private) * {user.nick} {readable(did)}")
+            if is_ctcp(event.text):
+                return b""
+            return _line(f"[{user.nick}] (private) {readable(event.text)}")
         case Image(user=user):
             art = b"".join(_line(f"  {row}") for row in event.art.splitlines())
             return _line(f"[{user.nick}] shows a picture:") + art
@@ -93,7 +109,11 @@ def render_event(event: Event) -> bytes:
         case Parted(user=user):
             return _server(f'"{user.nick}" left #{event.room}{_reason(event.reason)}')
         case Quit(user=user):
-            farewell = _line(f"[{user.nick}] {event.message}") if event.message else b""
+            farewell = (
+                _line(f"[{user.nick}] {readable(event.message)}")
+                if event.message
+                else b""
+            )
             return farewell + _server(f'client disconnected "{user.nick}"')
         case NickChanged(user=user):
             return _server(f'client "{event.old}" => "{user.nick}"')
@@ -103,12 +123,14 @@ def render_event(event: Event) -> bytes:
                 + _reason(event.reason)
             )
         case Killed(user=user, by=by):
-            return _line(f"[{by.nick}] {event.message}") + _server(
+            return _line(f"[{by.nick}] {readable(event.message)}") + _server(
                 f'"{user.nick}" was disconnected by "{by.nick}"'
             )
+        case TopicChanged(user=user) if not event.topic:
+            return _server(f'"{user.nick}" cleared the topic of #{event.room}')
         case TopicChanged(user=user):
             return _server(
-                f'"{user.nick}" set the topic of #{event.room}: {event.topic}'
+                f'"{user.nick}" set the topic of #{event.room}: {readable(event.topic)}'
             )
         case ModeChanged(user=user):
             modes = " ".join(f"{mode} {arg}".strip() for mode, arg in event.changes)
@@ -123,11 +145,16 @@ def render_history(entry: HistoryEntry) -> bytes:
     if entry.kind == "image":
         art = b"".join(_line(f"  {row}") for row in entry.text.splitlines())
         return _line(f"{mark} [{entry.nick}] shows a picture:") + art
-    return _line(f"{mark} [{entry.nick}] {entry.text}")
+    did = entry.text if entry.kind == "action" else action(entry.text)
+    if did is not None:
+        return _line(f"{mark} * {entry.nick} {readable(did)}")
+    if is_ctcp(entry.text):  # a CTCP request an IRC client sent the room
+        return b""
+    return _line(f"{mark} [{entry.nick}] {readable(entry.text)}")
 
 
 def _reason(reason: str) -> str:
-    return f": {reason}" if reason else ""
+    return f": {readable(reason)}" if reason else ""
 
 
 class LineProtocol(LineReceiver, FrontProtocol):
@@ -146,9 +173,14 @@ class LineProtocol(LineReceiver, FrontProtocol):
         if not self.admitted:
             return
         self.MAX_LENGTH = self.factory.max_line
+        self.factory.connected.add(self)
         nick = self.peer or self.factory.guest_nick()
         self.log.info('client connected "{peer}"', peer=nick)
         self.perform("connect", self.arrive, nick)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.factory.connected.discard(self)
+        super().connectionLost(reason)
 
     async def arrive(self, nick: str) -> None:
         """Take C{nick} and, if there is one, land in the default room."""
@@ -164,6 +196,7 @@ class LineProtocol(LineReceiver, FrontProtocol):
             return
         await maybeDeferred(service.join, session, service.default_room, arrival=True)
         self.reply(f"you are in #{service.default_room}")
+        self.show_topic(service.default_room)
         self.replay(service.default_room)
 
     # Reading lines
@@ -237,6 +270,12 @@ class LineProtocol(LineReceiver, FrontProtocol):
     def flooded(self) -> None:
         self.error("slow down: line ignored (flood control)")
 
+    def show_topic(self, room: str) -> None:
+        """Tell a joiner the room's topic, if it has one."""
+        view = self.factory.service.room(room)
+        if view.topic:
+            self.reply(f"topic of #{view.name}: {readable(view.topic)}")
+
     def replay(self, room: str) -> None:
         """Show a joiner what was said lately, before anything new."""
         session = self.session
@@ -274,9 +313,44 @@ class LineProtocol(LineReceiver, FrontProtocol):
             raise _Usage("usage: MSG <message> or MSG #<room> <message>")
         self.factory.service.say(session, room, text)
 
+    def line_ME(self, session: Session, argument: str) -> None:
+        if not argument:
+            raise _Usage("usage: ME <action> (ME waves: * you waves)")
+        self.factory.service.say(
+            session, self._room_or_fail(session), argument, action=True
+        )
+
     def line_NAMES(self, session: Session, argument: str) -> None:
         room = argument.removeprefix("#") if argument else self._room_or_fail(session)
-        self.reply(" ".join(self.factory.service.names(room)))
+        service = self.factory.service
+        users = service.present(service.names(room))
+        self.reply(" ".join(_named(user) for user in users))
+
+    def line_TOPIC(self, session: Session, argument: str) -> None:
+        if argument.startswith("#"):
+            room, _, topic = argument[1:].partition(" ")
+        else:
+            room, topic = self._room_or_fail(session), argument
+        topic = topic.strip()
+        service = self.factory.service
+        if not topic:
+            view = service.room(room)
+            if view.topic:
+                self.reply(
+                    f'topic of #{view.name}: {readable(view.topic)} (set by "{view.topic_by}")'
+                )
+            else:
+                self.reply(f"#{view.name} has no topic; TOPIC <topic> sets one")
+            return
+        event = service.set_topic(session, room, topic)
+        self.reply(f"you set the topic of #{event.room}: {readable(event.topic)}")
+
+    def line_AWAY(self, session: Session, argument: str) -> None:
+        self.factory.service.set_away(session, argument or None)
+        if argument:
+            self.reply(f"you are marked as away: {argument}")
+        else:
+            self.reply("you are back (no longer marked as away)")
 
     async def line_JOIN(self, session: Session, argument: str) -> None:
         room = argument.removeprefix("#")
@@ -289,6 +363,7 @@ class LineProtocol(LineReceiver, FrontProtocol):
             service.part(session, previous)
         members = len(service.names(room))
         self.reply(f"you are in #{self.current_room(session)} ({_count(members)})")
+        self.show_topic(room)
         self.replay(room)
 
     def line_PART(self, session: Session, argument: str) -> None:
@@ -333,7 +408,9 @@ class LineProtocol(LineReceiver, FrontProtocol):
             raise _Usage("usage: KICK <nick> [reason]")
         room = self._room_or_fail(session)
         event = self.factory.service.kick(session, room, nick, reason.strip())
-        self.reply(f'"{event.user.nick}" was kicked from #{event.room}')
+        self.reply(
+            f'"{event.user.nick}" was kicked from #{event.room}{_reason(event.reason)}'
+        )
 
     def line_OPER(self, session: Session, argument: str) -> Deferred[None]:
         name, _, password = argument.partition(" ")
@@ -358,7 +435,29 @@ class LineProtocol(LineReceiver, FrontProtocol):
 
     def line_QUIT(self, session: Session, argument: str) -> None:
         self.factory.service.disconnect(session, argument)
+        self.reply("goodbye")
         self.transport.loseConnection()
+
+    # Farewells
+
+    def deliver(self, event: Event) -> None:
+        super().deliver(event)
+        if (
+            isinstance(event, Killed)
+            and self.session is not None
+            and event.user.id == self.session.user.id
+        ):
+            # After what the room sees, our own farewell; the core then closes.
+            self.reply(
+                f'you were disconnected by "{event.by.nick}": '
+                f"{readable(event.message)}; goodbye"
+            )
+
+    def stopping(self) -> None:
+        """The server is stopping: say so, then close."""
+        if self.session is not None and not self.dropped:
+            self.reply(STOPPING)
+            self.transport.loseConnection()
 
 
 class _Usage(ChatError):
@@ -380,6 +479,11 @@ def _messages(count: int) -> str:
     return "1 message" if count == 1 else f"{count} messages"
 
 
+def _named(user: UserView) -> str:
+    """A nick as NAMES shows it: marked if its user is away."""
+    return f"{user.nick} (away)" if user.away else user.nick
+
+
 def _count(members: int) -> str:
     return f"{members} member" if members == 1 else f"{members} members"
 
@@ -399,6 +503,13 @@ class LineFront(Front[LineProtocol]):
         super().__init__(service, render_event, limits, connections)
         self.max_line = max_line
         self._guests = 0
+        self.connected: set[LineProtocol] = set()
+
+    def stopFactory(self) -> None:
+        # Every user is told, in order after what the broadcasts owe them.
+        for protocol in list(self.connected):
+            protocol.stopping()
+        super().stopFactory()
 
     def guest_nick(self) -> str:
         """A provisional nick for a peer with no IP address (a UNIX socket)."""

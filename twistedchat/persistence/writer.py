@@ -230,7 +230,7 @@ class HistoryWriter(Service):
         room.seq = seq = room.seq + 1
         user = event.user
         if isinstance(event, Message):
-            kind, text = "message", event.text
+            kind, text = "action" if event.action else "message", event.text
         else:
             kind, text = "image", event.art
         room.ring.append(

@@ -61,21 +61,23 @@ def replay(client: IRCProtocol, room: RoomView) -> None:
         lines = rows(entry.text) or [""]
         if entry.kind == "image":
             lines = ["shows a picture:", *lines]
+        acted = entry.kind == "action"
         for row in lines:
             if client.tagged:
                 tags = f"@time={server_time(entry.time)} "
+                text = f"\x01ACTION {clean(row)}\x01" if acted else clean(row) or " "
                 client.send_line(
-                    tags
-                    + compose(source, "PRIVMSG", channel(room.name), clean(row) or " ")
+                    tags + compose(source, "PRIVMSG", channel(room.name), text)
                 )
             else:
                 stamp = time.strftime("%H:%M", time.localtime(entry.time))
+                said = f"* {entry.nick}" if acted else f"<{entry.nick}>"
                 client.send_line(
                     compose(
                         SERVER,
                         "NOTICE",
                         channel(room.name),
-                        f"[{stamp}] <{entry.nick}> {clean(row)}",
+                        f"[{stamp}] {said} {clean(row)}",
                     )
                 )
 

@@ -1,6 +1,8 @@
 """
 PRIVMSG and NOTICE, to channels and to users. A NOTICE is never answered
-with an error (RFC 1459), so its refusals go unsaid.
+with an error (RFC 1459), so its refusals go unsaid. A CTCP ACTION (C{/me})
+becomes an action of the core, which every front shows its own way; other
+CTCP requests pass as they came, for the IRC clients that answer them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING
 from twisted.words.protocols import irc
 
 from ...core import errors
+from ...text import action
 from .numerics import room_name, target_key
 
 if TYPE_CHECKING:
@@ -36,16 +39,21 @@ def send_message(client: IRCProtocol, params: list[str], notice: bool) -> None:
         return
     service = client.factory.service
     session = client.registered_session()
+    text, acting = params[1], False
+    if text.startswith("\x01") and (did := action(text)) is not None:
+        text, acting = did, True  # a /me; other CTCP requests pass as they are
     targets: Iterable[str] = params[0].split(",")
     if "," in params[0]:  # each one more is paid for (most messages have one)
         targets = client.each(targets, target_key)
     for target in targets:
         try:
             if target.startswith("#"):
-                service.say(session, room_name(target), params[1], notice=notice)
+                service.say(
+                    session, room_name(target), text, notice=notice, action=acting
+                )
             else:
                 recipient = service.user(target)
-                service.whisper(session, target, params[1], notice=notice)
+                service.whisper(session, target, text, notice=notice, action=acting)
                 if recipient.away and not notice:
                     client.reply(irc.RPL_AWAY, recipient.nick, recipient.away)
         except errors.ChatError as e:

@@ -159,5 +159,7 @@ def irc_QUIT(client: IRCProtocol, params: list[str]) -> None:
     if client.session is not None:
         client.factory.service.disconnect(client.session, message)
         client.session = None
-    client.send_line(f"ERROR :Closing Link: {client.peer} (Quit: {clean(message)})")
+    # As ircd-hybrid, ratbox and solanum say it: without a message, "Client Quit".
+    why = f"Quit: {clean(message)}" if message else "Client Quit"
+    client.send_line(f"ERROR :Closing Link: {client.peer} ({why})")
     client.disconnect()

@@ -87,22 +87,26 @@ def _trailing(param: str) -> str:
     return param
 
 
-def fit(source: str, command: str, target: str, text: str) -> list[str]:
+def fit(source: str, command: str, target: str, text: str, ctcp: str = "") -> list[str]:
     """
     C{text} as one or more C{command} lines from C{source} to C{target}, each
     within the 512 bytes of RFC 1459 (CRLF included): other fronts accept
     longer messages than IRC does. Cuts fall between characters, not inside.
+    With a C{ctcp} command (C{"ACTION"}), each line is one such request.
     """
     head = f":{source} {command} {clean(target)} "
     budget = MAX_LINE - 2 - len(head.encode()) - 1  # 1: the colon of the text
+    if ctcp:
+        budget -= len(ctcp) + 3  # \x01, a space, \x01
     lines = []
     for row in rows(text) or [""]:
         row = clean(row)
         while len(encoded := row.encode()) > budget:
             cut = len(encoded[:budget].decode("utf-8", "ignore"))
-            lines.append(head + _trailing(row[:cut]))
+            piece = row[:cut]
+            lines.append(head + _trailing(f"\x01{ctcp} {piece}\x01" if ctcp else piece))
             row = row[cut:]
-        lines.append(head + _trailing(row))
+        lines.append(head + _trailing(f"\x01{ctcp} {row}\x01" if ctcp else row))
     return lines
 
 
@@ -111,10 +115,15 @@ def render_lines(event: Event) -> list[str]:
     match event:
         case Message(user=user):
             command = "NOTICE" if event.notice else "PRIVMSG"
+            if event.action:
+                return fit(
+                    prefix(user), command, channel(event.room), event.text, "ACTION"
+                )
             return fit(prefix(user), command, channel(event.room), event.text)
         case PrivateMessage(user=user):
             command = "NOTICE" if event.notice else "PRIVMSG"
-            return fit(prefix(user), command, event.to, event.text)
+            ctcp = "ACTION" if event.action else ""
+            return fit(prefix(user), command, event.to, event.text, ctcp)
         case Image(user=user):
             room = channel(event.room)
             heading = compose(
