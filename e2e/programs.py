@@ -243,6 +243,34 @@ class NetcatUser(LineReceiver):
         self.transport.loseConnection()  # type: ignore[union-attr]
 
 
+def client_arguments(
+    port: int,
+    folder: Path,
+    *more: str,
+    nick: str | None = "tutu",
+    room: str | None = "general",
+    lang: str = "en",
+) -> list[str]:
+    """
+    The client's command line for a test: the server on 127.0.0.1 C{port},
+    C{nick} and C{room} given (None: asked), resume tokens and the
+    conversation log in C{folder}/state, then C{more}.
+    """
+    given = [*(["--nick", nick] if nick else []), *(["--room", room] if room else [])]
+    return [
+        "-a",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        *given,
+        "--lang",
+        lang,
+        "--state-dir",
+        str(folder / "state"),
+        *more,
+    ]
+
+
 class TerminalClient(_Process):
     """
     The C{twistedchat} client as a person runs it: on a pseudo-terminal of

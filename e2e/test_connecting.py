@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest_twisted
 
-from e2e.programs import ChatServer, NetcatUser, TerminalClient
+from e2e.programs import ChatServer, NetcatUser, TerminalClient, client_arguments
 
 
 def free_port() -> int:
@@ -25,16 +25,7 @@ def free_port() -> int:
 
 def start_client(port: int, folder: Path, *more: str) -> TerminalClient:
     return TerminalClient.start(
-        "-a",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "--lang",
-        "en",
-        "--state-dir",
-        str(folder / "state"),
-        *more,
-        cwd=folder,
+        *client_arguments(port, folder, *more, nick=None, room=None), cwd=folder
     )
 
 
@@ -96,16 +87,7 @@ async def test_leaves_when_nobody_reads_its_output(
     """As in `twistedchat | head -3`: the reader goes, the client leaves."""
     toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
     client = TerminalClient.start(
-        "-a",
-        "127.0.0.1",
-        "-p",
-        str(chat_server.ports["framed"]),
-        "--nick",
-        "tutu",
-        "--room",
-        "general",
-        "--state-dir",
-        str(tmp_path / "state"),
+        *client_arguments(chat_server.ports["framed"], tmp_path),
         cwd=tmp_path,
         terminal=False,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest_twisted
 
-from e2e.programs import ChatServer, NetcatUser, TerminalClient
+from e2e.programs import ChatServer, NetcatUser, TerminalClient, client_arguments
 
 
 @pytest_twisted.ensureDeferred
@@ -18,21 +18,7 @@ async def test_netcat_users_and_terminal_client_share_the_room(
 ) -> None:
     toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
     client = TerminalClient.start(
-        "-a",
-        "127.0.0.1",
-        "-p",
-        str(chat_server.ports["framed"]),
-        "--nick",
-        "tutu",
-        "--room",
-        "general",
-        "--lang",
-        "en",
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--log-file",
-        str(tmp_path / "client.log"),
-        cwd=tmp_path,
+        *client_arguments(chat_server.ports["framed"], tmp_path), cwd=tmp_path
     )
     try:
         await toto.wait_for("tutu")  # the announcement of tutu's arrival

@@ -14,29 +14,16 @@ from pathlib import Path
 import pytest_twisted
 from twisted.internet.task import deferLater
 
-from e2e.programs import ChatServer, NetcatUser, TerminalClient, reactor
+from e2e.programs import (
+    ChatServer,
+    NetcatUser,
+    TerminalClient,
+    client_arguments,
+    reactor,
+)
 
 # The server pings a peer silent for IDLE s and drops it PING s later.
 IDLE, PING = 2, 2
-
-
-def client_arguments(server: ChatServer, folder: Path, *more: str) -> list[str]:
-    return [
-        "-a",
-        "127.0.0.1",
-        "-p",
-        str(server.ports["framed"]),
-        "--nick",
-        "tutu",
-        "--room",
-        "general",
-        "--lang",
-        "en",
-        # The conversation log goes where it goes by default: the state dir.
-        "--state-dir",
-        str(folder / "state"),
-        *more,
-    ]
 
 
 @pytest_twisted.ensureDeferred
@@ -49,7 +36,9 @@ async def test_idle_client_is_not_dropped(tmp_path: Path) -> None:
     try:
         toto = await NetcatUser.connect(server.ports["line"], "toto")
         client = TerminalClient.start(
-            *client_arguments(server, tmp_path), cwd=tmp_path, terminal=False
+            *client_arguments(server.ports["framed"], tmp_path),
+            cwd=tmp_path,
+            terminal=False,
         )
         await toto.wait_for('"tutu" joined #general')
         toto.send("MSG before the quiet time")
@@ -96,7 +85,9 @@ async def test_stopped_server_is_noticed(
 ) -> None:
     keepalive = 1.0
     client = TerminalClient.start(
-        *client_arguments(chat_server, tmp_path, "--keepalive", f"{keepalive:g}"),
+        *client_arguments(
+            chat_server.ports["framed"], tmp_path, "--keepalive", f"{keepalive:g}"
+        ),
         cwd=tmp_path,
         terminal=False,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest_twisted
 
-from e2e.programs import ChatServer, NetcatUser, TerminalClient
+from e2e.programs import ChatServer, NetcatUser, TerminalClient, client_arguments
 
 LEFT, RIGHT, UP, HOME, END = b"\x1b[D", b"\x1b[C", b"\x1b[A", b"\x1b[H", b"\x1b[F"
 CTRL_L, CTRL_C, CTRL_D, TAB = b"\x0c", b"\x03", b"\x04", b"\t"
@@ -30,21 +30,14 @@ def start_client(
     server: ChatServer, folder: Path, *more: str, then: str | None = AFTERWARDS
 ) -> TerminalClient:
     return TerminalClient.start(
-        "-a",
-        "127.0.0.1",
-        "-p",
-        str(server.ports["framed"]),
-        "--nick",
-        "alice",
-        "--room",
-        "general",
-        "--lang",
-        "en",
-        "--state-dir",
-        str(folder / "state"),
-        "--log-file",
-        str(folder / "client.log"),
-        *more,
+        *client_arguments(
+            server.ports["framed"],
+            folder,
+            "--log-file",
+            str(folder / "client.log"),
+            *more,
+            nick="alice",
+        ),
         cwd=folder,
         then=then,
     )
