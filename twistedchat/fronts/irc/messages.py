@@ -20,15 +20,12 @@ if TYPE_CHECKING:
     from .protocol import IRCProtocol
 
 
-def irc_PRIVMSG(client: IRCProtocol, params: list[str]) -> None:
-    send_message(client, params, notice=False)
-
-
 def irc_NOTICE(client: IRCProtocol, params: list[str]) -> None:
-    send_message(client, params, notice=True)
+    irc_PRIVMSG(client, params, True)
 
 
-def send_message(client: IRCProtocol, params: list[str], notice: bool) -> None:
+def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) -> None:
+    # A PRIVMSG comes straight here from the table: the hot path, one call.
     if not params or not params[0]:
         if not notice:
             client.reply(irc.ERR_NORECIPIENT, "No recipient given (PRIVMSG)")
@@ -38,9 +35,10 @@ def send_message(client: IRCProtocol, params: list[str], notice: bool) -> None:
             client.reply(irc.ERR_NOTEXTTOSEND, "No text to send")
         return
     service = client.factory.service
-    session = client.registered_session()
+    session = client.session
+    assert session is not None  # the table admits PRIVMSG once registered
     text, acting = params[1], False
-    if text.startswith("\x01") and (did := action(text)) is not None:
+    if text[0] == "\x01" and (did := action(text)) is not None:
         text, acting = did, True  # a /me; other CTCP requests pass as they are
     targets: Iterable[str] = params[0].split(",")
     if "," in params[0]:  # each one more is paid for (most messages have one)
