@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from dataclasses import replace
 from typing import cast
 
 from twisted.application.service import IServiceCollection
@@ -18,6 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.framed import FramedFront
+from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
 from twistedchat.server import passwd
 from twistedchat.server.keys import KeyFileError
@@ -128,6 +130,29 @@ class OptionsTests(SynchronousTestCase):
         self.assertIn(
             "--line: not a usable endpoint", self.refused("--line", "tcp:notaport")
         )
+
+    def test_server_name_from_option_or_config(self) -> None:
+        self.assertEqual(self.parse().server_name, "twistedchat")
+        self.assertEqual(
+            self.parse("--server-name", "irc.example.org").server_name,
+            "irc.example.org",
+        )
+        config = self.write("chat.conf", "SERVER_NAME=My.Little.Server\n")
+        self.assertEqual(self.parse("--config", config).server_name, "My.Little.Server")
+
+    def test_bad_server_names_are_refused(self) -> None:
+        for bad in ("", "irc example", "irc..example", ".irc", "irc.", "-irc", "a:b"):
+            self.assertEqual(
+                self.refused("--server-name", bad),
+                "--server-name: not an IRC server name (up to 63 letters, digits, "
+                f"hyphens and dots, like irc.example.org): {bad!r}",
+            )
+        self.assertIn(
+            "--server-name: not an IRC server name",
+            self.refused("--server-name", "a" * 64),
+        )
+        config = self.write("chat.conf", "SERVER_NAME=caf\u00e9\n")
+        self.assertIn("not an IRC server name", self.refused("--config", config))
 
     def test_bad_config_lines_name_file_line_and_key(self) -> None:
         path = self.write("bad.conf", "PORT=7777\nCOLOR=blue\n")
@@ -260,6 +285,23 @@ class ServiceTreeTests(SynchronousTestCase):
         self.assertEqual(framed.max_frame, 1000)
         for front in fronts:
             self.successResultOf(front.stopService())
+
+    def test_irc_front_goes_by_the_server_name(self) -> None:
+        fake = MemoryReactorClock()
+        settings = replace(
+            self.settings(self.mktemp()),
+            irc_endpoint="tcp:7003:interface=127.0.0.1",
+            server_name="irc.example.org",
+        )
+        top = build_service(settings, fake)
+        self.addCleanup(_data(top).release)
+        listener = IServiceCollection(top).getServiceNamed("irc")
+        listener.startService()
+        (port, irc, _, _) = fake.tcpServers[-1]
+        self.assertEqual(port, 7003)
+        assert isinstance(irc, IRCFront)
+        self.assertEqual(irc.server_name, "irc.example.org")
+        self.successResultOf(listener.stopService())
 
     def test_identity_key_is_made_once_and_kept(self) -> None:
         data_dir = self.mktemp()

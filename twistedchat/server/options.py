@@ -27,6 +27,7 @@ from ..configfile import ConfigFileError, read_config_file
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
 from ..core.service import DEFAULT_MAX_ROOMS
 from ..fronts.base import Limits
+from ..fronts.irc.servername import DEFAULT_SERVER_NAME, check_server_name
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
 from .startup import refuse
@@ -77,6 +78,12 @@ SETTINGS = [
         "",
         "endpoint of the IRC front, e.g. ssl:6697:privateKey=key.pem "
         "(overrides HOST and IRC_PORT)",
+    ),
+    Setting(
+        "SERVER_NAME",
+        DEFAULT_SERVER_NAME,
+        "name the IRC front gives the server, e.g. irc.example.org (letters, "
+        "digits, hyphens and dots)",
     ),
     Setting(
         "MAX_FRAME",
@@ -209,6 +216,7 @@ class ServerSettings:
     history_keep: int = persistence.DEFAULT_KEEP
     history_stop_retry: float = persistence.DEFAULT_STOP_RETRY
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
+    server_name: str = DEFAULT_SERVER_NAME  # as the IRC front names the server
     log_messages: bool = False
     limits: Limits = field(default_factory=Limits)
     max_rooms: int = DEFAULT_MAX_ROOMS
@@ -367,6 +375,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_keep=check("HISTORY_KEEP", _count),
         history_stop_retry=check("HISTORY_STOP_RETRY", _seconds),
         irc_endpoint=irc or _tcp_endpoint(host, irc_port),
+        server_name=check("SERVER_NAME", check_server_name),
         log_messages=check("LOG_MESSAGES", _yes_no),
         max_rooms=check("MAX_ROOMS", _count),
         limits=Limits(

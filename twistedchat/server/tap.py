@@ -128,9 +128,8 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         ),
     ]
     if settings.irc_endpoint is not None:
-        fronts.append(
-            ("irc", settings.irc_endpoint, IRCFront(chat, None, limits, connections))
-        )
+        irc = IRCFront(chat, None, limits, connections, settings.server_name)
+        fronts.append(("irc", settings.irc_endpoint, irc))
     for name, description, factory in fronts:
         endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
         listening = FrontListener(name, description, endpoint, factory, reactor)

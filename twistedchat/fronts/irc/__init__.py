@@ -7,6 +7,7 @@ as the other fronts' users.
  - L{commands}: the command table, each command's handler and rules;
  - L{registration}, L{server}, L{channels}, L{messages}, L{users},
    L{operators}: the handlers, by topic;
+ - L{servername}: the server's name (a setting) and its rule;
  - L{render}: core events as IRC lines; L{numerics}: core refusals as
    numeric replies; L{queries}: the reads of the core's state.
 """
@@ -17,8 +18,8 @@ from .front import IRCFront
 from .numerics import NUMERICS, NotAChannel
 from .protocol import IRCProtocol
 from .render import (
+    HOST,
     MAX_LINE,
-    SERVER,
     clean,
     fit,
     prefix,
@@ -28,18 +29,21 @@ from .render import (
     rows,
     server_time,
 )
+from .servername import DEFAULT_SERVER_NAME, is_valid_server_name
 
 __all__ = [
     "COMMANDS",
+    "DEFAULT_SERVER_NAME",
+    "HOST",
     "MAX_LINE",
     "NUMERICS",
-    "SERVER",
     "Command",
     "IRCFront",
     "IRCProtocol",
     "NotAChannel",
     "clean",
     "fit",
+    "is_valid_server_name",
     "parse_modes",
     "prefix",
     "render_lines",

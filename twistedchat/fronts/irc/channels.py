@@ -17,8 +17,8 @@ from ...core.names import fold_nick
 from ...core.session import Session
 from ...core.views import RoomView
 from .numerics import RPL_CREATIONTIME, RPL_TOPICWHOTIME, room_name
-from .registration import KICKLEN, TOPICLEN
-from .render import SERVER, channel, clean, compose, rows, server_time
+from .render import HOST, channel, clean, compose, rows, server_time
+from .server import KICKLEN, TOPICLEN
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -57,7 +57,7 @@ def replay(client: IRCProtocol, room: RoomView) -> None:
     """Recent history, as NOTICEs (with their time when the client asked)."""
     entries = client.factory.service.recent(room.name)
     for entry in entries:
-        source = f"{clean(entry.nick)}!history@{SERVER}"
+        source = f"{clean(entry.nick)}!history@{HOST}"
         lines = rows(entry.text) or [""]
         if entry.kind == "image":
             lines = ["shows a picture:", *lines]
@@ -74,7 +74,7 @@ def replay(client: IRCProtocol, room: RoomView) -> None:
                 said = f"* {entry.nick}" if acted else f"<{entry.nick}>"
                 client.send_line(
                     compose(
-                        SERVER,
+                        client.server_name,
                         "NOTICE",
                         channel(room.name),
                         f"[{stamp}] {said} {clean(row)}",

@@ -48,6 +48,10 @@ COMMANDS: Mapping[str, Command] = {
     "PONG": Command(server.irc_PONG, registering=True),
     "LUSERS": Command(server.irc_LUSERS),
     "MOTD": Command(server.irc_MOTD),
+    "TIME": Command(server.irc_TIME),
+    "VERSION": Command(server.irc_VERSION),
+    "INFO": Command(server.irc_INFO),
+    "ADMIN": Command(server.irc_ADMIN),
     # Channels
     "JOIN": Command(channels.irc_JOIN, 1),
     "PART": Command(channels.irc_PART, 1),

@@ -23,7 +23,7 @@ from ...core.session import Session
 from ..base import FrontProtocol
 from ..fanout import Broadcaster
 from .numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR, NUMERICS, error_target
-from .render import MAX_LINE, SERVER, clean, compose
+from .render import MAX_LINE, clean, compose
 
 if TYPE_CHECKING:
     from .front import IRCFront
@@ -140,6 +140,11 @@ class IRCProtocol(FrontProtocol):
 
     # Replies
 
+    @property
+    def server_name(self) -> str:
+        """The name the server goes by (the C{SERVER_NAME} setting)."""
+        return self.factory.server_name
+
     def send_line(self, line: str) -> None:
         self.write(line.encode("utf-8") + b"\r\n")
 
@@ -149,7 +154,7 @@ class IRCProtocol(FrontProtocol):
 
     def reply(self, numeric: str, *params: str) -> None:
         """A numeric from the server to this client."""
-        self.send_line(compose(SERVER, numeric, self.nick, *params))
+        self.send_line(compose(self.server_name, numeric, self.nick, *params))
 
     def send(self, source: str, command: str, *params: str) -> None:
         self.send_line(compose(source, command, *params))
@@ -182,9 +187,12 @@ class IRCProtocol(FrontProtocol):
 
     def flooded(self) -> None:
         self.send(
-            SERVER, "NOTICE", self.nick, "Slow down: line ignored (flood control)"
+            self.server_name,
+            "NOTICE",
+            self.nick,
+            "Slow down: line ignored (flood control)",
         )
 
     def send_ping(self) -> bool:
-        self.send_line(f"PING :{SERVER}")
+        self.send_line(f"PING :{self.server_name}")
         return True

@@ -19,15 +19,13 @@ from ...core import errors
 from ...core.names import is_valid_nick
 from ..fanout import Fanout
 from .numerics import ERR_INVALIDCAPCMD
-from .render import SERVER, clean
-from .server import irc_LUSERS, irc_MOTD
+from .render import clean
+from .server import irc_LUSERS, irc_MOTD, send_isupport
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
 
 CAPABILITIES = ("server-time",)
-# Lengths announced in 005 (ISUPPORT), and kept to: longer ones are cut.
-TOPICLEN, KICKLEN, AWAYLEN = 390, 390, 200
 
 
 def irc_PASS(client: IRCProtocol, params: list[str]) -> None:
@@ -39,10 +37,16 @@ async def irc_CAP(client: IRCProtocol, params: list[str]) -> None:
     if sub == "LS":
         if client.session is None:
             client.negotiating = True
-        client.send(SERVER, "CAP", client.nick, "LS", " ".join(CAPABILITIES))
+        client.send(
+            client.server_name, "CAP", client.nick, "LS", " ".join(CAPABILITIES)
+        )
     elif sub == "LIST":
         client.send(
-            SERVER, "CAP", client.nick, "LIST", "server-time" if client.tagged else ""
+            client.server_name,
+            "CAP",
+            client.nick,
+            "LIST",
+            "server-time" if client.tagged else "",
         )
     elif sub == "REQ":
         if client.session is None:
@@ -54,9 +58,9 @@ async def irc_CAP(client: IRCProtocol, params: list[str]) -> None:
             delivery = client.factory.service.delivery
             if client.session is not None and isinstance(delivery, Fanout):
                 delivery.regroup(client.session)  # its rooms follow
-            client.send(SERVER, "CAP", client.nick, "ACK", " ".join(wanted))
+            client.send(client.server_name, "CAP", client.nick, "ACK", " ".join(wanted))
         else:
-            client.send(SERVER, "CAP", client.nick, "NAK", " ".join(wanted))
+            client.send(client.server_name, "CAP", client.nick, "NAK", " ".join(wanted))
     elif sub == "END":
         client.negotiating = False
         await register(client)
@@ -119,37 +123,17 @@ async def register(client: IRCProtocol) -> None:
     welcome(client)
 
 
-def chanlimit(rooms: int) -> list[str]:
-    """ISUPPORT's CHANLIMIT token: how many channels a client may join."""
-    return [f"CHANLIMIT=#:{rooms}"] if rooms else []
-
-
 def welcome(client: IRCProtocol) -> None:
     client.reply(
         irc.RPL_WELCOME, f"Welcome to the twistedchat IRC network, {client.nick}"
     )
     client.reply(
         irc.RPL_YOURHOST,
-        f"Your host is {SERVER}, running twistedchat {__version__}",
+        f"Your host is {client.server_name}, running twistedchat {__version__}",
     )
     client.reply(irc.RPL_CREATED, f"This server was created {client.factory.started}")
-    client.reply(irc.RPL_MYINFO, SERVER, __version__, "o", "mnot")
-    client.reply(
-        irc.RPL_ISUPPORT,
-        "CASEMAPPING=rfc1459",
-        "CHANTYPES=#",
-        *chanlimit(client.factory.service.max_rooms),
-        "CHANMODES=,,,mnt",
-        "PREFIX=(o)@",
-        "NICKLEN=30",
-        "CHANNELLEN=51",
-        f"TOPICLEN={TOPICLEN}",
-        f"KICKLEN={KICKLEN}",
-        f"AWAYLEN={AWAYLEN}",
-        "MODES=4",
-        "NETWORK=twistedchat",
-        "are supported by this server",
-    )
+    client.reply(irc.RPL_MYINFO, client.server_name, __version__, "o", "mnot")
+    send_isupport(client)
     irc_LUSERS(client, [])
     irc_MOTD(client, [])
 

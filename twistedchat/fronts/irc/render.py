@@ -28,7 +28,9 @@ from ...core.events import (
     User,
 )
 
-SERVER = "twistedchat"
+# The host part of every user's mask (C{nick!id@twistedchat}): users' real
+# addresses are not shown. The server's own name is a setting, L{ServerName}.
+HOST = "twistedchat"
 MAX_LINE = 512  # bytes, CRLF included (RFC 1459)
 # Controls that would end or corrupt an IRC line; IRC's own formatting codes
 # (bold, colours, italics, underline, reset...) and CTCP's \x01 pass through.
@@ -65,7 +67,7 @@ def rows(text: str) -> list[str]:
 
 def prefix(user: User, nick: str | None = None) -> str:
     """C{nick!user@host} for C{user}: the id stands for the user name."""
-    return f"{clean(nick or user.nick).replace(' ', '_')}!{user.id[:10]}@{SERVER}"
+    return f"{clean(nick or user.nick).replace(' ', '_')}!{user.id[:10]}@{HOST}"
 
 
 def channel(room: str) -> str:

@@ -1,18 +1,29 @@
 """
 Questions about the server itself, and keeping the connection alive: LUSERS,
-MOTD, PING and PONG.
+MOTD, TIME, VERSION (with the ISUPPORT lines), INFO, ADMIN, PING and PONG.
+
+TIME, VERSION, INFO and ADMIN may name a server: this one (its name, or a
+mask matching it) or a user's nick (every user is on this server); any other
+name is answered with 402, as there is no other server.
 """
 
 from __future__ import annotations
 
+import time
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from twisted.words.protocols import irc
 
-from .render import SERVER
+from ... import __version__
+from ...core import errors
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
+
+# Lengths announced in 005 (ISUPPORT), and kept to: longer ones are cut.
+TOPICLEN, KICKLEN, AWAYLEN = 390, 390, 200
+VERSION = f"twistedchat-{__version__}"
 
 
 def irc_LUSERS(client: IRCProtocol, params: list[str]) -> None:
@@ -27,17 +38,102 @@ def irc_LUSERS(client: IRCProtocol, params: list[str]) -> None:
 
 
 def irc_MOTD(client: IRCProtocol, params: list[str]) -> None:
-    client.reply(irc.RPL_MOTDSTART, f"- {SERVER} Message of the day -")
+    client.reply(irc.RPL_MOTDSTART, f"- {client.server_name} Message of the day -")
     for text in client.factory.motd:
         client.reply(irc.RPL_MOTD, f"- {text}")
     client.reply(irc.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+
+def is_here(client: IRCProtocol, params: list[str]) -> bool:
+    """
+    Whether the server C{params} name, if any, is this one; 402 otherwise.
+    Server names are matched without regard to case, masks allowed.
+    """
+    if not params or not params[0]:
+        return True
+    target = params[0]
+    if fnmatchcase(client.server_name.lower(), target.lower()):
+        return True
+    try:
+        client.factory.service.user(target)
+    except errors.ChatError:
+        client.reply(irc.ERR_NOSUCHSERVER, target, "No such server")
+        return False
+    return True
+
+
+def irc_TIME(client: IRCProtocol, params: list[str]) -> None:
+    if not is_here(client, params):
+        return
+    now = time.gmtime(client.factory.service.clock.seconds())
+    stamp = time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", now)
+    client.reply(irc.RPL_TIME, client.server_name, stamp)
+
+
+def irc_VERSION(client: IRCProtocol, params: list[str]) -> None:
+    """The version (351), then the ISUPPORT lines, as Ergo and ngIRCd do."""
+    if not is_here(client, params):
+        return
+    client.reply(
+        irc.RPL_VERSION,
+        VERSION,
+        client.server_name,
+        "a chat service built on Twisted",
+    )
+    send_isupport(client)
+
+
+def irc_INFO(client: IRCProtocol, params: list[str]) -> None:
+    if not is_here(client, params):
+        return
+    for text in (
+        f"{VERSION}: a chat service built on Twisted.",
+        "IRC, netcat and twistedchat users share the same rooms.",
+        f"This server was started {client.factory.started}.",
+    ):
+        client.reply(irc.RPL_INFO, text)
+    client.reply(irc.RPL_ENDOFINFO, "End of /INFO list.")
+
+
+def irc_ADMIN(client: IRCProtocol, params: list[str]) -> None:
+    if not is_here(client, params):
+        return
+    client.reply(irc.RPL_ADMINME, client.server_name, "Administrative info")
+    client.reply(irc.RPL_ADMINLOC1, f"{client.server_name}, a twistedchat server")
+    client.reply(irc.RPL_ADMINLOC2, "No administrator details are configured")
+    client.reply(irc.RPL_ADMINEMAIL, "No contact address is configured")
+
+
+def chanlimit(rooms: int) -> list[str]:
+    """ISUPPORT's CHANLIMIT token: how many channels a client may join."""
+    return [f"CHANLIMIT=#:{rooms}"] if rooms else []
+
+
+def send_isupport(client: IRCProtocol) -> None:
+    """The 005 (ISUPPORT) line: what this server offers and its limits."""
+    client.reply(
+        irc.RPL_ISUPPORT,
+        "CASEMAPPING=rfc1459",
+        "CHANTYPES=#",
+        *chanlimit(client.factory.service.max_rooms),
+        "CHANMODES=,,,mnt",
+        "PREFIX=(o)@",
+        "NICKLEN=30",
+        "CHANNELLEN=51",
+        f"TOPICLEN={TOPICLEN}",
+        f"KICKLEN={KICKLEN}",
+        f"AWAYLEN={AWAYLEN}",
+        "MODES=4",
+        "NETWORK=twistedchat",
+        "are supported by this server",
+    )
 
 
 def irc_PING(client: IRCProtocol, params: list[str]) -> None:
     if not params:
         client.reply(irc.ERR_NOORIGIN, "No origin specified")
         return
-    client.send(SERVER, "PONG", SERVER, params[0])
+    client.send(client.server_name, "PONG", client.server_name, params[0])
 
 
 def irc_PONG(client: IRCProtocol, params: list[str]) -> None:

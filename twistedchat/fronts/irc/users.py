@@ -11,8 +11,8 @@ from ...core import errors
 from ...core.views import UserView
 from .numerics import room_name
 from .protocol import IRCProtocol
-from .registration import AWAYLEN
-from .render import SERVER, channel
+from .render import HOST, channel
+from .server import AWAYLEN
 
 WHO_PAGE = 100  # members described between two turns of the reactor
 
@@ -50,8 +50,8 @@ def send_who(client: IRCProtocol, room: str, target: UserView) -> None:
         irc.RPL_WHOREPLY,
         channel(room) if room else "*",
         target.user.id[:10],
-        SERVER,
-        SERVER,
+        HOST,
+        client.server_name,
         target.nick,
         flags,
         "0 " + target.realname,
@@ -71,7 +71,7 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
         irc.RPL_WHOISUSER,
         target.nick,
         target.user.id[:10],
-        SERVER,
+        HOST,
         "*",
         target.realname,
     )
@@ -81,7 +81,7 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
     ]
     if rooms:
         client.reply(irc.RPL_WHOISCHANNELS, target.nick, " ".join(rooms))
-    client.reply(irc.RPL_WHOISSERVER, target.nick, SERVER, "twistedchat")
+    client.reply(irc.RPL_WHOISSERVER, target.nick, client.server_name, "twistedchat")
     if target.operator:
         client.reply(irc.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
     if target.away:
@@ -108,5 +108,5 @@ def irc_USERHOST(client: IRCProtocol, params: list[str]) -> None:
     for target in client.factory.service.present(" ".join(params).split()[:5]):
         star = "*" if target.operator else ""
         away = "-" if target.away else "+"
-        found.append(f"{target.nick}{star}={away}{target.user.id[:10]}@{SERVER}")
+        found.append(f"{target.nick}{star}={away}{target.user.id[:10]}@{HOST}")
     client.reply(irc.RPL_USERHOST, " ".join(found))
