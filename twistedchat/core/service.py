@@ -105,9 +105,7 @@ class ChatService:
         self.max_rooms = max_rooms
         self.log_messages = log_messages
         self._state: IChatState = state or MemoryState()
-        self._presence = Presence(  # our sessions
-            self._state, self.delivery, left=self.reading.left
-        )
+        self._presence = Presence(self._state, self.delivery, self.reading.left)
         self._to_room_and_author = self._presence.to_room_and_author
 
     # Sessions
@@ -333,10 +331,7 @@ class ChatService:
         return event
 
     def show_image(self, session: Session, name: str, art: str) -> Image:
-        """
-        Relay a picture, already turned into plain-text C{art}, to room
-        C{name}, as L{say} relays text.
-        """
+        """Relay a picture (already plain-text C{art}) to room C{name}, as say."""
         room = self._existing_room(name)
         if not art.strip():
             raise errors.EmptyMessage()
