@@ -23,6 +23,7 @@ from .events import Event, User
 from .names import fold_room
 from .session import Session
 from .state import IChatState, RoomRecord, UserRecord
+from .whowas import Whowas
 
 
 class Presence:
@@ -35,9 +36,14 @@ class Presence:
         state: IChatState,
         delivery: IDelivery,
         left: Callable[[Session, str], None] | None = None,
+        whowas: Whowas | None = None,
     ) -> None:
-        """C{left(session, room_key)} is told each time a session leaves a room."""
+        """
+        C{left(session, room_key)} is told each time a session leaves a room;
+        C{whowas} who gives up a nick, leaving or renamed.
+        """
         self.state = state
+        self.whowas = whowas
         self.delivery = delivery
         self._left = left
         self._by_user: dict[str, tuple[Session, ...]] = {}
@@ -68,14 +74,23 @@ class Presence:
             self._by_user[user_id] = others
         else:
             self._by_user.pop(user_id, None)
+            self._note_departure(user_id, session.host)
             self.state.remove_user(user_id)
         session.connected = False
 
     def rename(self, user_id: str, user: User) -> None:
         """Every session of the user is now C{user} (a new nick)."""
+        sessions = self.sessions(user_id)
+        self._note_departure(user_id, sessions[0].host if sessions else "")
         self.state.rename(user_id, user)
         for session in self.sessions(user_id):
             session.user = user
+
+    def _note_departure(self, user_id: str, host: str) -> None:
+        """The user gives up its nick: WHOWAS remembers who had it."""
+        record = self.state.user(user_id)
+        if self.whowas is not None and record is not None:
+            self.whowas.record(record, host)
 
     def enter(self, session: Session, room: RoomRecord) -> None:
         """C{session} now hears C{room}; its user is in it."""

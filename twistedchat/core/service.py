@@ -51,14 +51,8 @@ from .privileges import OperCheck
 from .reading import IReadMarkers, Reading
 from .session import IChatClient, Session
 from .state import IChatState, MemoryState, RoomRecord, UserRecord
-from .views import (
-    RoomSummary,
-    RoomView,
-    ServerCounts,
-    UserView,
-    room_view,
-    user_view,
-)
+from .views import RoomSummary, RoomView, ServerCounts, UserView, room_view, user_view
+from .whowas import Whowas
 
 __all__ = ["ChatService", "IChatClient", "Session"]
 
@@ -105,7 +99,10 @@ class ChatService:
         self.max_rooms = max_rooms
         self.log_messages = log_messages
         self._state: IChatState = state or MemoryState()
-        self._presence = Presence(self._state, self.delivery, self.reading.left)
+        self.whowas = Whowas(clock)  # who had which nick
+        self._presence = Presence(  # our sessions
+            self._state, self.delivery, self.reading.left, self.whowas
+        )
         self._to_room_and_author = self._presence.to_room_and_author
 
     # Sessions
@@ -118,6 +115,7 @@ class ChatService:
         provisional: bool = False,
         token: str = "",
         realname: str = "",
+        username: str = "",
         host: str = "",
     ) -> Session:
         """
@@ -133,7 +131,8 @@ class ChatService:
         (the token wins: it has the user's nick, whatever C{nick} it asked,
         and the rooms see nobody arrive); otherwise it takes C{nick}. Any
         other token gets a fresh identity. C{host} is the address the user
-        came from (OPER attempts are counted by it).
+        came from (OPER attempts are counted by it); C{username} and
+        C{realname} what an IRC client said of itself.
         """
         user_id = self.identities.resume(token) if token else None
         if token and user_id is None:
@@ -152,7 +151,7 @@ class ChatService:
         user_id = user_id or self.identities.new_id()
         user = User(user_id, nick, self.identities.colour(user_id))
         session = Session(client, user, resumed, host)
-        self._presence.arrive(session, UserRecord(user, realname))
+        self._presence.arrive(session, UserRecord(user, realname, username))
         return session
 
     def token(self, session: Session) -> str:

@@ -31,11 +31,12 @@ DEFAULT_MODES = frozenset({"t"})
 class UserRecord:
     """A user present in the chat."""
 
-    __slots__ = ("away", "operator", "realname", "rooms", "user")
+    __slots__ = ("away", "operator", "realname", "rooms", "user", "username")
 
-    def __init__(self, user: User, realname: str = "") -> None:
+    def __init__(self, user: User, realname: str = "", username: str = "") -> None:
         self.user = user
         self.realname = realname
+        self.username = username  # what an IRC client gave as its user name
         self.away: str | None = None
         self.operator: str | None = None  # server operator name
         self.rooms: dict[str, None] = {}  # room keys, in join order

@@ -55,6 +55,7 @@ class UserView:
     away: str | None  # why they are away, if they are
     operator: str | None  # their server operator name, if they are one
     realname: str  # what an IRC client gave as its real name, else the nick
+    username: str  # what an IRC client gave as its user name, else ""
     rooms: tuple[str, ...]  # in the order they joined them
     operates: frozenset[str]  # those of their rooms they are an operator of
 
@@ -94,6 +95,7 @@ def user_view(record: UserRecord, rooms: Iterable[RoomRecord | None]) -> UserVie
         record.away,
         record.operator,
         record.realname or record.user.nick,
+        record.username,
         tuple(room.name for room in present),
         frozenset(room.name for room in present if user_id in room.operators),
     )

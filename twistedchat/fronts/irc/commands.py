@@ -67,6 +67,7 @@ COMMANDS: Mapping[str, Command] = {
     # Users
     "WHO": Command(users.irc_WHO),
     "WHOIS": Command(users.irc_WHOIS, 1),
+    "WHOWAS": Command(users.irc_WHOWAS, 1),
     "AWAY": Command(users.irc_AWAY),
     "ISON": Command(users.irc_ISON, 1),
     "USERHOST": Command(users.irc_USERHOST, 1),

@@ -16,6 +16,8 @@ from ...core.names import fold_nick, fold_room
 from .render import channel
 
 # Newer than twisted.words' list of numerics (Modern IRC names them so).
+RPL_LOCALUSERS = "265"
+RPL_GLOBALUSERS = "266"
 RPL_CREATIONTIME = "329"
 RPL_TOPICWHOTIME = "333"
 ERR_UNKNOWNERROR = "400"

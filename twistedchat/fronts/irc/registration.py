@@ -74,6 +74,8 @@ async def irc_NICK(client: IRCProtocol, params: list[str]) -> None:
         return
     if client.session is not None:
         session = client.session
+        if params[0] == session.nick:
+            return  # the nick it has, in the same case: nothing to tell anyone
         await maybeDeferred(client.factory.service.change_nick, session, params[0])
         client.nick = session.nick
         return
@@ -110,6 +112,7 @@ async def register(client: IRCProtocol) -> None:
             client,
             client.nick,
             realname=client.realname,
+            username=client.username,
             host=client.host,
         )
     except errors.ChatError as e:

@@ -17,6 +17,7 @@ from twisted.words.protocols import irc
 
 from ... import __version__
 from ...core import errors
+from .numerics import RPL_GLOBALUSERS, RPL_LOCALUSERS
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -35,6 +36,9 @@ def irc_LUSERS(client: IRCProtocol, params: list[str]) -> None:
     client.reply(irc.RPL_LUSEROP, str(counts.operators), "operator(s) online")
     client.reply(irc.RPL_LUSERCHANNELS, str(counts.rooms), "channels formed")
     client.reply(irc.RPL_LUSERME, f"I have {counts.users} clients and 0 servers")
+    # Modern IRC's 265 and 266, in their short form (no peak is counted).
+    client.reply(RPL_LOCALUSERS, f"Current local users: {counts.users}")
+    client.reply(RPL_GLOBALUSERS, f"Current global users: {counts.users}")
 
 
 def irc_MOTD(client: IRCProtocol, params: list[str]) -> None:

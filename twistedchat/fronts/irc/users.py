@@ -1,9 +1,12 @@
 """
-Who is who: WHO, WHOIS, ISON and USERHOST, and AWAY, answered from the core's
-views of its users. A user of another front has its nick as real name.
+Who is who: WHO, WHOIS, WHOWAS, ISON and USERHOST, and AWAY, answered from
+the core's views of its users. A user of another front has its nick as real
+name, and the start of its id as user name.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from twisted.words.protocols import irc
 
@@ -49,7 +52,7 @@ def send_who(client: IRCProtocol, room: str, target: UserView) -> None:
     client.reply(
         irc.RPL_WHOREPLY,
         channel(room) if room else "*",
-        target.user.id[:10],
+        user_name(target),
         HOST,
         client.server_name,
         target.nick,
@@ -70,7 +73,7 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
     client.reply(
         irc.RPL_WHOISUSER,
         target.nick,
-        target.user.id[:10],
+        user_name(target),
         HOST,
         "*",
         target.realname,
@@ -87,6 +90,41 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
     if target.away:
         client.reply(irc.RPL_AWAY, target.nick, target.away)
     client.reply(irc.RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list.")
+
+
+def irc_WHOWAS(client: IRCProtocol, params: list[str]) -> None:
+    """Who had a nick: newest first, C{count} at most (all if not positive)."""
+    nick = params[0]
+    try:
+        count = int(params[1]) if len(params) > 1 else 0
+    except ValueError:
+        count = 0  # not a number: a full search, as for a non-positive one
+    found = client.factory.service.whowas.lookup(nick, count)
+    if not found:
+        client.reply(irc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    for departed in found:
+        client.reply(
+            irc.RPL_WHOWASUSER,
+            departed.nick,
+            departed.username or departed.user_id[:10],
+            HOST,
+            "*",
+            departed.realname,
+        )
+        client.reply(
+            irc.RPL_WHOISSERVER, departed.nick, client.server_name, left(departed.time)
+        )
+    client.reply(irc.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+
+
+def left(time: float) -> str:
+    """When someone gave up a nick, as ircds tell it in WHOWAS's 312."""
+    return datetime.fromtimestamp(time, UTC).strftime("%a %b %d %H:%M:%S %Y UTC")
+
+
+def user_name(target: UserView) -> str:
+    """The user name IRC shows: the one its client gave, else the start of its id."""
+    return target.username or target.user.id[:10]
 
 
 def irc_AWAY(client: IRCProtocol, params: list[str]) -> None:
@@ -108,5 +146,5 @@ def irc_USERHOST(client: IRCProtocol, params: list[str]) -> None:
     for target in client.factory.service.present(" ".join(params).split()[:5]):
         star = "*" if target.operator else ""
         away = "-" if target.away else "+"
-        found.append(f"{target.nick}{star}={away}{target.user.id[:10]}@{HOST}")
+        found.append(f"{target.nick}{star}={away}{user_name(target)}@{HOST}")
     client.reply(irc.RPL_USERHOST, " ".join(found))
