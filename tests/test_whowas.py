@@ -10,19 +10,7 @@ from twistedchat.core.service import ChatService
 from twistedchat.core.state import UserRecord
 from twistedchat.core.whowas import Departed, Whowas
 
-
-class Client:
-    echo_messages = False
-    echo_actions = True
-
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def deliver(self, event: object) -> None:
-        self.events.append(event)
-
-    def disconnect(self) -> None:
-        pass
+from .test_core import RecordingClient
 
 
 def record(nick: str, user_id: str = "id") -> UserRecord:
@@ -77,7 +65,11 @@ class ServiceWhowasTests(SynchronousTestCase):
 
     def test_quit_and_nick_change_are_remembered(self) -> None:
         session = self.service.connect(
-            Client(), "alice", realname="Alice A", username="al", host="10.1.1.1"
+            RecordingClient(),
+            "alice",
+            realname="Alice A",
+            username="al",
+            host="10.1.1.1",
         )
         self.clock.advance(10)
         self.service.change_nick(session, "alicia")
@@ -95,15 +87,15 @@ class ServiceWhowasTests(SynchronousTestCase):
         )
 
     def test_a_user_with_another_session_left_has_not_left(self) -> None:
-        first = self.service.connect(Client(), "bob")
+        first = self.service.connect(RecordingClient(), "bob")
         token = self.service.token(first)
-        second = self.service.connect(Client(), "bob", token=token)
+        second = self.service.connect(RecordingClient(), "bob", token=token)
         self.service.disconnect(second)
         self.assertEqual(self.service.whowas.lookup("bob"), [])
         self.service.disconnect(first)
         self.assertEqual(len(self.service.whowas.lookup("bob")), 1)
 
     def test_same_nick_again_is_no_departure(self) -> None:
-        session = self.service.connect(Client(), "carol")
+        session = self.service.connect(RecordingClient(), "carol")
         self.service.change_nick(session, "carol")
         self.assertEqual(self.service.whowas.lookup("carol"), [])
