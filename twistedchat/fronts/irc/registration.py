@@ -74,8 +74,6 @@ async def irc_NICK(client: IRCProtocol, params: list[str]) -> None:
         return
     if client.session is not None:
         session = client.session
-        if params[0] == session.nick:
-            return  # the nick it has, in the same case: nothing to tell anyone
         await maybeDeferred(client.factory.service.change_nick, session, params[0])
         client.nick = session.nick
         return
