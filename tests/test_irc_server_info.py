@@ -60,11 +60,10 @@ class ServerNameTests(IRCFrontTestCase):
 
     def test_who_and_whois_give_the_server_name(self) -> None:
         (toto,) = self.connect_all("toto")
-        user_id = self.service.user("toto").user.id[:10]
         toto.send("WHO #general", "WHOIS toto")
         lines = toto.lines()
         self.assertIn(
-            f":My.Little.Server 352 toto #general {user_id} twistedchat "
+            ":My.Little.Server 352 toto #general toto twistedchat "
             "My.Little.Server toto H@ :0 Real toto",
             lines,
         )
@@ -73,7 +72,7 @@ class ServerNameTests(IRCFrontTestCase):
         )
         # Users' masks keep their host, which is not the server's name.
         self.assertIn(
-            f":My.Little.Server 311 toto toto {user_id} twistedchat * :Real toto", lines
+            ":My.Little.Server 311 toto toto toto twistedchat * :Real toto", lines
         )
 
     def test_the_default_name_is_twistedchat(self) -> None:
