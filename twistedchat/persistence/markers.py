@@ -23,14 +23,13 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorFromThreads, IReactorTime
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from ..core.reading import IReadMarkers
+from .worker import DiskWorker
 
 FILE_NAME = "read-markers.json"
 FORMAT = 1
@@ -76,13 +75,11 @@ class MarkerFile(Service):
         """
         self.path = path
         self.clock: IReactorTime = reactor
-        self._reactor: IReactorFromThreads = reactor
         self.save_interval = save_interval
         self.max_identities = max_identities
         self.max_rooms = max_rooms
         self.max_age = max_age
-        self._run_in_thread = run_in_thread
-        self._pool: ThreadPool | None = None
+        self._worker = DiskWorker(reactor, "read-markers", run_in_thread)
         self._identities: OrderedDict[str, _Identity] = OrderedDict()  # seen last, last
         self._timer: IDelayedCall | None = None
         self._saving: Deferred[None] | None = None
@@ -140,7 +137,7 @@ class MarkerFile(Service):
             return succeed(None)
         self._dirty = False
         snapshot = self._snapshot()
-        saving = self._in_thread(write_markers, self.path, snapshot)
+        saving = self._worker.run(write_markers, self.path, snapshot)
         saving.addCallbacks(self._saved, self._failed)
         self._saving = saving
 
@@ -183,12 +180,6 @@ class MarkerFile(Service):
                 why=failure.getErrorMessage(),
             )
 
-    def _in_thread(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
-        if self._run_in_thread is not None:
-            return self._run_in_thread(function, *args)
-        assert self._pool is not None, "read markers service not started"
-        return deferToThreadPool(self._reactor, self._pool, function, *args)
-
     def _forget_old(self) -> None:
         oldest = self.clock.seconds() - self.max_age
         while self._identities:
@@ -202,9 +193,7 @@ class MarkerFile(Service):
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
         self.load()
-        if self._run_in_thread is None:
-            self._pool = ThreadPool(minthreads=1, maxthreads=1, name="read-markers")
-            self._pool.start()
+        self._worker.start()
 
     def stopService(self) -> Deferred[None]:
         """Mark what those still present saw, save, then stop the thread."""
@@ -214,9 +203,7 @@ class MarkerFile(Service):
         super().stopService()  # type: ignore[no-untyped-call]
 
         def stop_thread(_: object) -> None:
-            if self._pool is not None:
-                self._pool.stop()
-                self._pool = None
+            self._worker.stop()
 
         return saving.addBoth(stop_thread)
 

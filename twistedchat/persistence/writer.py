@@ -35,11 +35,9 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorFromThreads, IReactorTime
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from ..core.events import Image, Message
@@ -55,6 +53,7 @@ from .files import (
     file_name,
     read_tail,
 )
+from .worker import DiskWorker
 
 DEFAULT_FLUSH_MS = 200
 DEFAULT_BATCH = 1000
@@ -109,7 +108,6 @@ class HistoryWriter(Service):
         """
         self.folder = folder
         self.clock: IReactorTime = reactor
-        self._reactor: IReactorFromThreads = reactor
         self.flush_interval = flush_interval
         self.batch = batch
         self.replay = replay
@@ -117,8 +115,7 @@ class HistoryWriter(Service):
         self.stop_retry = stop_retry
         self.reminder_interval = reminder_interval
         self.files = RoomFiles(folder, fsync, max_bytes, keep)
-        self._run_in_thread = run_in_thread
-        self._pool: ThreadPool | None = None
+        self._worker = DiskWorker(reactor, "history", run_in_thread)
         self._rooms: dict[str, _RoomHistory] = {}  # by name as the core spells it
         self._rooms_by_key: dict[str, _RoomHistory] = {}  # by folded name
         self._pending_count = 0
@@ -147,9 +144,7 @@ class HistoryWriter(Service):
         self._stopping = self._direct = self._gave_up = False
         self._flush_at = self.batch
         self.load()
-        if self._run_in_thread is None:
-            self._pool = ThreadPool(minthreads=1, maxthreads=1, name="history")
-            self._pool.start()
+        self._worker.start()
 
     def stopService(self) -> Deferred[None]:
         """
@@ -176,9 +171,7 @@ class HistoryWriter(Service):
         deadline = self.clock.seconds() + self.stop_retry
 
         def write_the_rest(_: object) -> Deferred[None] | None:
-            if self._pool is not None:
-                self._pool.stop()
-                self._pool = None
+            self._worker.stop()
             self._direct = True
             self._flush_at = 1
             self.flush()
@@ -286,7 +279,7 @@ class HistoryWriter(Service):
         def read(_: object) -> Deferred[list[HistoryEntry]]:
             if self._direct or self._stopping:  # the thread is going or gone
                 return succeed([])
-            return self._in_thread(self._read_older, [path, *rotated], below, count)
+            return self._worker.run(self._read_older, [path, *rotated], below, count)
 
         return self.flush().addCallback(read)
 
@@ -379,7 +372,7 @@ class HistoryWriter(Service):
                 waiting.append(done)
                 for name, lines in more.items():
                     batch.setdefault(name, []).extend(lines)
-        writing = self._in_thread(self.files.write, batch)
+        writing = self._worker.run(self.files.write, batch)
         writing.addCallbacks(self._written, self._failed)
         writing.addCallback(lambda _: self._fire(waiting))
         writing.addCallback(lambda _: self._write_next())
@@ -476,12 +469,6 @@ class HistoryWriter(Service):
                 room=rooms.get(name, name),
                 path=os.path.join(self.folder, name),
             )
-
-    def _in_thread(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
-        if self._run_in_thread is not None:
-            return self._run_in_thread(function, *args)
-        assert self._pool is not None, "history service not started"
-        return deferToThreadPool(self._reactor, self._pool, function, *args)
 
     # Loading
 
