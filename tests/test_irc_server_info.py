@@ -13,8 +13,9 @@ from .test_irc_front import IRCClient, IRCFrontTestCase
 ISUPPORT = (
     "CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 CHANMODES=,,,mnt "
     "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
-    "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server"
+    "AWAYLEN=200 MODES=4 NETWORK=twistedchat WHOX :are supported by this server"
 )
+ISUPPORT_MORE = "BOT=B :are supported by this server"
 
 
 class ServerNameTests(IRCFrontTestCase):
@@ -34,7 +35,7 @@ class ServerNameTests(IRCFrontTestCase):
             lines,
         )
         self.assertIn(
-            f":My.Little.Server 004 toto My.Little.Server {__version__} o mnot", lines
+            f":My.Little.Server 004 toto My.Little.Server {__version__} Bio mnot", lines
         )
         self.assertIn(
             ":My.Little.Server 375 toto :- My.Little.Server Message of the day -",
@@ -139,6 +140,7 @@ class ServerQueryTests(IRCFrontTestCase):
                 f":irc.example.org 351 toto twistedchat-{__version__} irc.example.org "
                 ":a chat service built on Twisted",
                 f":irc.example.org 005 toto {ISUPPORT}",
+                f":irc.example.org 005 toto {ISUPPORT_MORE}",
             ],
         )
 

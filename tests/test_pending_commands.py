@@ -110,8 +110,9 @@ class PendingCommandTests(SynchronousTestCase):
         self.assertEqual(
             lines[0], ":twistedchat 381 admin :You are now an IRC operator"
         )
-        self.assertTrue(lines[1].endswith("QUIT :Killed (admin (enough))"), lines)
-        self.assertEqual(lines[2], ":twistedchat PONG twistedchat x")
+        self.assertTrue(lines[1].endswith(" MODE admin +o"), lines)
+        self.assertTrue(lines[2].endswith("QUIT :Killed (admin (enough))"), lines)
+        self.assertEqual(lines[3], ":twistedchat PONG twistedchat x")
         self.assertTrue(victim.closed)
 
 

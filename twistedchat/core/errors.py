@@ -164,6 +164,14 @@ class NoOperators(ChatError):
 
 
 @dataclass(eq=False)
+class UnknownUserMode(ChatError):
+    mode: str
+
+    def __str__(self) -> str:
+        return f'unknown user mode "{excerpt(self.mode)}" (known: i, B, o)'
+
+
+@dataclass(eq=False)
 class CannotSendToRoom(ChatError):
     """The room is moderated, or closed to those outside it."""
 

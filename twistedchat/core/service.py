@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from . import errors, events, modes
+from . import directory, errors, events, modes
 from .delivery import Direct, IDelivery
 from .events import (
     Image,
@@ -100,6 +100,7 @@ class ChatService:
         self.log_messages = log_messages
         self._state: IChatState = state or MemoryState()
         self.whowas = Whowas(clock)  # who had which nick
+        self.directory = directory.Directory(self._state)  # searches, user modes
         self._presence = Presence(  # our sessions
             self._state, self.delivery, self.reading.left, self.whowas
         )
@@ -525,9 +526,7 @@ class ChatService:
         return self._view(self._record(session))
 
     def counts(self) -> ServerCounts:
-        users = list(self._state.users())
-        operators = sum(1 for record in users if record.operator)
-        return ServerCounts(len(users), operators, self._state.room_count())
+        return self.directory.counts()
 
     # Internals
 

@@ -31,7 +31,7 @@ DEFAULT_MODES = frozenset({"t"})
 class UserRecord:
     """A user present in the chat."""
 
-    __slots__ = ("away", "operator", "realname", "rooms", "user", "username")
+    __slots__ = ("away", "modes", "operator", "realname", "rooms", "user", "username")
 
     def __init__(self, user: User, realname: str = "", username: str = "") -> None:
         self.user = user
@@ -39,6 +39,7 @@ class UserRecord:
         self.username = username  # what an IRC client gave as its user name
         self.away: str | None = None
         self.operator: str | None = None  # server operator name
+        self.modes: frozenset[str] = frozenset()  # its own modes (core/directory.py)
         self.rooms: dict[str, None] = {}  # room keys, in join order
 
 
@@ -102,8 +103,11 @@ class IChatState(Interface):
     def set_away(user_id: str, message: str | None) -> None:
         """The user is away with C{message}, or back with None."""
 
-    def set_operator(user_id: str, name: str) -> None:
-        """The user is server operator C{name}."""
+    def set_operator(user_id: str, name: str | None) -> None:
+        """The user is server operator C{name}, or no longer one (None)."""
+
+    def set_user_modes(user_id: str, modes: frozenset[str]) -> None:
+        """The user's own modes (letters among C{i}, C{B})."""
 
     def remove_user(user_id: str) -> None:
         """The user left the chat (it is in no room any more)."""
@@ -179,8 +183,11 @@ class MemoryState:
     def set_away(self, user_id: str, message: str | None) -> None:
         self._users[user_id].away = message
 
-    def set_operator(self, user_id: str, name: str) -> None:
+    def set_operator(self, user_id: str, name: str | None) -> None:
         self._users[user_id].operator = name
+
+    def set_user_modes(self, user_id: str, modes: frozenset[str]) -> None:
+        self._users[user_id].modes = modes
 
     def remove_user(self, user_id: str) -> None:
         record = self._users.pop(user_id)

@@ -58,6 +58,7 @@ class UserView:
     username: str  # what an IRC client gave as its user name, else ""
     rooms: tuple[str, ...]  # in the order they joined them
     operates: frozenset[str]  # those of their rooms they are an operator of
+    modes: frozenset[str] = frozenset()  # their own: i invisible, B a bot
 
     @property
     def nick(self) -> str:
@@ -71,6 +72,7 @@ class ServerCounts:
     users: int
     operators: int
     rooms: int
+    invisible: int = 0  # users with mode i
 
 
 def room_view(room: RoomRecord) -> RoomView:
@@ -98,4 +100,5 @@ def user_view(record: UserRecord, rooms: Iterable[RoomRecord | None]) -> UserVie
         record.username,
         tuple(room.name for room in present),
         frozenset(room.name for room in present if user_id in room.operators),
+        record.modes,
     )

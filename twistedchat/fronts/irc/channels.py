@@ -13,9 +13,9 @@ from twisted.internet.defer import maybeDeferred
 from twisted.words.protocols import irc
 
 from ...core import errors
-from ...core.names import fold_nick
 from ...core.session import Session
 from ...core.views import RoomView
+from . import users
 from .numerics import RPL_CREATIONTIME, RPL_TOPICWHOTIME, room_name
 from .render import HOST, channel, clean, compose, rows, server_time
 from .server import KICKLEN, TOPICLEN
@@ -173,13 +173,7 @@ def irc_MODE(client: IRCProtocol, params: list[str]) -> None:
     session = client.registered_session()
     target = params[0]
     if not target.startswith("#"):
-        if fold_nick(target) != fold_nick(session.nick):
-            client.reply(irc.ERR_USERSDONTMATCH, "Cannot change mode for other users")
-        elif len(params) > 1 and params[1].strip("+-i"):
-            client.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
-        else:
-            operator = service.user_of(session).operator
-            client.reply(irc.RPL_UMODEIS, "+o" if operator else "+")
+        users.irc_user_MODE(client, params)
         return
     room = service.room(room_name(target))
     if len(params) == 1:

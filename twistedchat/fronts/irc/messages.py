@@ -3,6 +3,13 @@ PRIVMSG and NOTICE, to channels and to users. A NOTICE is never answered
 with an error (RFC 1459), so its refusals go unsaid. A CTCP ACTION (C{/me})
 becomes an action of the core, which every front shows its own way; other
 CTCP requests pass as they came, for the IRC clients that answer them.
+
+A line of 512 bytes that an IRC client sends does not fit once the server
+has put its author's mask in front of it: the text is cut, between
+characters, to what one relayed line holds (as ircds do, rather than
+relaying two lines), for every front alike, and the author is told.
+Netcat and twistedchat users may send longer texts, which reach IRC users
+as several lines (L{twistedchat.fronts.irc.render.fit}).
 """
 
 from __future__ import annotations
@@ -15,6 +22,11 @@ from twisted.words.protocols import irc
 from ...core import errors
 from ...text import action
 from .numerics import room_name, target_key
+from .render import MAX_LINE, clean, prefix
+
+# A text shorter than this fits in the line that relays it whatever its
+# characters (4 bytes each at most), its target and its author's nick.
+SHORT = 96
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -44,6 +56,8 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
     if "," in params[0]:  # each one more is paid for (most messages have one)
         targets = client.each(targets, target_key)
     for target in targets:
+        if len(text) >= SHORT:
+            text = relayable(client, target, text, notice, acting)
         try:
             if target.startswith("#"):
                 service.say(
@@ -57,3 +71,34 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
         except errors.ChatError as e:
             if not notice:  # RFC 1459: never an automatic reply to a NOTICE
                 client.refused(e)
+
+
+def relayable(
+    client: IRCProtocol, target: str, text: str, notice: bool, acting: bool
+) -> str:
+    """
+    C{text} (what a C{/me} does, if C{acting}) cut to what fits in the one
+    line relaying it to C{target}: C{:nick!id@host PRIVMSG target :text}, CR
+    LF included, within 512 bytes; the author of a cut PRIVMSG is told.
+    """
+    command = "NOTICE" if notice else "PRIVMSG"
+    session = client.session
+    assert session is not None
+    head = f":{prefix(session.user)} {command} {clean(target)} :"
+    budget = (
+        MAX_LINE - 2 - len(head.encode()) - (len("\x01ACTION \x01") if acting else 0)
+    )
+    # What the relay writes is cleaned, character for character.
+    encoded = clean(text).encode()
+    if len(encoded) <= budget:
+        return text
+    kept = len(encoded[:budget].decode("utf-8", "ignore"))
+    if not notice:
+        client.send(
+            client.server_name,
+            "NOTICE",
+            client.nick,
+            f"Your message to {target} was cut to its first {kept} characters "
+            "to fit in one IRC line (512 bytes)",
+        )
+    return text[:kept]

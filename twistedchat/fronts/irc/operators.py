@@ -13,15 +13,22 @@ from twisted.words.protocols import irc
 from ...core import errors
 from .numerics import ERR_UNKNOWNERROR
 from .protocol import IRCProtocol
+from .render import prefix
 
 
 def irc_OPER(client: IRCProtocol, params: list[str]) -> Deferred[None]:
-    checking = client.factory.service.oper(
-        client.registered_session(), params[0], params[1]
-    )
+    """
+    381 and, for one who was not an operator yet, the user mode C{+o}, as
+    a MODE line; the connection's next commands wait for the answer.
+    """
+    session = client.registered_session()
+    was = client.is_server_operator()
+    checking = client.factory.service.oper(session, params[0], params[1])
 
     def granted(operator: str) -> None:
         client.reply(irc.RPL_YOUREOPER, "You are now an IRC operator")
+        if not was and session.connected:
+            client.send(prefix(session.user), "MODE", session.nick, "+o")
 
     def refused(failure: Failure) -> None:
         if failure.check(errors.ChatError):

@@ -133,7 +133,7 @@ def welcome(client: IRCProtocol) -> None:
         f"Your host is {client.server_name}, running twistedchat {__version__}",
     )
     client.reply(irc.RPL_CREATED, f"This server was created {client.factory.started}")
-    client.reply(irc.RPL_MYINFO, client.server_name, __version__, "o", "mnot")
+    client.reply(irc.RPL_MYINFO, client.server_name, __version__, "Bio", "mnot")
     send_isupport(client)
     irc_LUSERS(client, [])
     irc_MOTD(client, [])

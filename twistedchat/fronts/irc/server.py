@@ -25,13 +25,15 @@ if TYPE_CHECKING:
 # Lengths announced in 005 (ISUPPORT), and kept to: longer ones are cut.
 TOPICLEN, KICKLEN, AWAYLEN = 390, 390, 200
 VERSION = f"twistedchat-{__version__}"
+ISUPPORT_TOKENS = 13  # a 005 line's: with the nick and the text, 15 parameters
 
 
 def irc_LUSERS(client: IRCProtocol, params: list[str]) -> None:
     counts = client.factory.service.counts()
+    visible = counts.users - counts.invisible
     client.reply(
         irc.RPL_LUSERCLIENT,
-        f"There are {counts.users} users and 0 invisible on 1 server",
+        f"There are {visible} users and {counts.invisible} invisible on 1 server",
     )
     client.reply(irc.RPL_LUSEROP, str(counts.operators), "operator(s) online")
     client.reply(irc.RPL_LUSERCHANNELS, str(counts.rooms), "channels formed")
@@ -114,9 +116,11 @@ def chanlimit(rooms: int) -> list[str]:
 
 
 def send_isupport(client: IRCProtocol) -> None:
-    """The 005 (ISUPPORT) line: what this server offers and its limits."""
-    client.reply(
-        irc.RPL_ISUPPORT,
+    """
+    The 005 (ISUPPORT) lines: what this server offers and its limits, at
+    most L{ISUPPORT_TOKENS} tokens a line (15 parameters an IRC line).
+    """
+    tokens = [
         "CASEMAPPING=rfc1459",
         "CHANTYPES=#",
         *chanlimit(client.factory.service.max_rooms),
@@ -129,8 +133,12 @@ def send_isupport(client: IRCProtocol) -> None:
         f"AWAYLEN={AWAYLEN}",
         "MODES=4",
         "NETWORK=twistedchat",
-        "are supported by this server",
-    )
+        "WHOX",
+        "BOT=B",
+    ]
+    for start in range(0, len(tokens), ISUPPORT_TOKENS):
+        chunk = tokens[start : start + ISUPPORT_TOKENS]
+        client.reply(irc.RPL_ISUPPORT, *chunk, "are supported by this server")
 
 
 def irc_PING(client: IRCProtocol, params: list[str]) -> None:

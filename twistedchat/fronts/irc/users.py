@@ -6,59 +6,146 @@ name, and the start of its id as user name.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from twisted.words.protocols import irc
 
 from ...core import errors
+from ...core.directory import USER_MODES, is_mask, matcher
 from ...core.views import UserView
 from .numerics import room_name
 from .protocol import IRCProtocol
-from .render import HOST, channel
+from .render import HOST, channel, prefix
 from .server import AWAYLEN
 
 WHO_PAGE = 100  # members described between two turns of the reactor
+RPL_WHOSPCRPL = "354"  # WHOX's reply (IRCv3 whox), newer than twisted.words
+RPL_WHOISBOT = "335"  # IRCv3 bot mode
+# WHOX's fields, in the order a reply gives them whatever the order asked.
+WHOX_FIELDS = "tcuihsnfdlaor"
+HIDDEN_ADDRESS = "255.255.255.255"  # what WHOX's i says: addresses are not shown
+
+
+@dataclass(frozen=True)
+class WhoOptions:
+    """What follows WHO's mask: C{o} (operators only), C{%fields,token}."""
+
+    operators: bool = False
+    fields: str = ""  # WHOX fields asked for ("": a classic 352 reply)
+    token: str = "0"
+
+    @classmethod
+    def parse(cls, text: str) -> WhoOptions:
+        flags, whox, rest = text.partition("%")
+        fields, _, token = rest.partition(",")
+        if not (token.isdigit() and len(token) <= 3):
+            token = "0"
+        known = "".join(field for field in WHOX_FIELDS if field in fields)
+        return cls("o" in flags, known if whox else "", token)
 
 
 async def irc_WHO(client: IRCProtocol, params: list[str]) -> None:
-    """Who is in a channel (a page at a time, paced), or who a nick is."""
+    """
+    Who is in a channel, who a nick is, or who matches a mask (C{*} and
+    C{?}, against nick, user name, host, server and real name), a page at a
+    time, paced. Invisible users are found by nick, or by those who share a
+    channel with them. C{WHO <mask> %<fields>[,<token>]} is WHOX (354).
+    """
     service = client.factory.service
-    mask = params[0] if params else "*"
-    try:
-        if mask.startswith("#"):
+    session = client.registered_session()
+    mask = params[0] if params and params[0] else "*"
+    options = WhoOptions.parse(params[1] if len(params) > 1 else "")
+    if mask.startswith("#"):
+        try:
             room = service.room(room_name(mask))
+        except errors.ChatError:
+            room = None  # nobody: just the end of the list
+        if room is not None:
+            inside = room.name in session.rooms
             members = [user.nick for user in room.members]
             for start in range(0, len(members), WHO_PAGE):
-                page = service.present(members[start : start + WHO_PAGE])
-                for target in page:
-                    send_who(client, room.name, target)
+                for target in service.present(members[start : start + WHO_PAGE]):
+                    if inside or service.directory.sees(session, target):
+                        send_who(client, room.name, target, options)
                 if start + WHO_PAGE < len(members):
-                    await client.pace(len(page))
+                    await client.pace(WHO_PAGE)
                     if client.gone:
                         return
-        else:
-            target = service.user(mask)
-            send_who(client, next(iter(target.rooms), ""), target)
-    except errors.ChatError:
-        pass  # nobody: just the end of the list
+    else:
+        shared = set(service.user_of(session).rooms)
+        found = []
+        if is_mask(mask) or mask == "0":
+            search = "*" if mask == "0" else mask
+            matches = matcher(search)
+            everyone = matches(HOST) or matches(client.server_name)
+            found = service.directory.search(session, search, everyone)
+        elif service.nick_taken(mask):
+            found = [service.user(mask)]
+        for start in range(0, len(found), WHO_PAGE):
+            for target in found[start : start + WHO_PAGE]:
+                send_who(client, seen_in(target, shared), target, options)
+            if start + WHO_PAGE < len(found):
+                await client.pace(WHO_PAGE)
+                if client.gone:
+                    return
     client.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list.")
 
 
-def send_who(client: IRCProtocol, room: str, target: UserView) -> None:
-    """One WHO line: C{target}, seen in C{room} (or in none)."""
+def seen_in(target: UserView, shared: set[str]) -> str:
+    """The channel a WHO by nick or mask shows: one both users are in, if any."""
+    return next((room for room in target.rooms if room in shared), "")
+
+
+def who_flags(room: str, target: UserView) -> str:
+    """H or G (here, gone), * a server operator, @ a room operator, B a bot."""
     flags = ("G" if target.away else "H") + ("*" if target.operator else "")
     if room in target.operates:
         flags += "@"
-    client.reply(
-        irc.RPL_WHOREPLY,
-        channel(room) if room else "*",
-        user_name(target),
-        HOST,
-        client.server_name,
-        target.nick,
-        flags,
-        "0 " + target.realname,
-    )
+    if "B" in target.modes:
+        flags += "B"
+    return flags
+
+
+def send_who(
+    client: IRCProtocol,
+    room: str,
+    target: UserView,
+    options: WhoOptions = WhoOptions(),
+) -> None:
+    """One WHO line: C{target}, seen in C{room} (or in none)."""
+    if options.operators and not target.operator:
+        return
+    shown = channel(room) if room else "*"
+    flags = who_flags(room, target)
+    if not options.fields:
+        client.reply(
+            irc.RPL_WHOREPLY,
+            shown,
+            user_name(target),
+            HOST,
+            client.server_name,
+            target.nick,
+            flags,
+            "0 " + target.realname,
+        )
+        return
+    values = {
+        "t": options.token,
+        "c": shown,
+        "u": user_name(target),
+        "i": HIDDEN_ADDRESS,
+        "h": HOST,
+        "s": client.server_name,
+        "n": target.nick,
+        "f": flags,
+        "d": "0",  # hops: one server
+        "l": "0",  # idle time: not kept
+        "a": "0",  # account: there are no accounts
+        "o": "n/a",  # channel op level, as ircu says it
+        "r": target.realname,
+    }
+    client.reply(RPL_WHOSPCRPL, *(values[field] for field in options.fields))
 
 
 def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
@@ -87,6 +174,8 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
     client.reply(irc.RPL_WHOISSERVER, target.nick, client.server_name, "twistedchat")
     if target.operator:
         client.reply(irc.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if "B" in target.modes:
+        client.reply(RPL_WHOISBOT, target.nick, "is a bot")
     if target.away:
         client.reply(irc.RPL_AWAY, target.nick, target.away)
     client.reply(irc.RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list.")
@@ -148,3 +237,62 @@ def irc_USERHOST(client: IRCProtocol, params: list[str]) -> None:
         away = "-" if target.away else "+"
         found.append(f"{target.nick}{star}={away}{user_name(target)}@{HOST}")
     client.reply(irc.RPL_USERHOST, " ".join(found))
+
+
+def irc_user_MODE(client: IRCProtocol, params: list[str]) -> None:
+    """
+    C{MODE <nick> [changes]}: your own modes (221), or changes to them,
+    echoed as a MODE line when they change something. C{+o} is ignored
+    (OPER makes operators), unknown letters get 501 (the known ones are
+    applied), and another user's nick 502.
+    """
+    service = client.factory.service
+    session = client.registered_session()
+    target = params[0]
+    if not service.nick_taken(target):
+        client.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
+        return
+    if service.user(target).user.id != session.user.id:
+        client.reply(irc.ERR_USERSDONTMATCH, "Cannot change mode for other users")
+        return
+    if len(params) == 1:
+        client.reply(irc.RPL_UMODEIS, user_modes(service.user_of(session)))
+        return
+    changes, unknown = parse_user_modes(params[1])
+    made = service.directory.change_modes(session, changes)
+    if made:
+        client.send(prefix(session.user), "MODE", session.nick, join_modes(made))
+    if unknown:
+        client.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+
+
+def user_modes(target: UserView) -> str:
+    """A user's modes as 221 gives them: C{+Bio}, or C{+} for none."""
+    letters = set(target.modes) | ({"o"} if target.operator else set())
+    return "+" + "".join(sorted(letters))
+
+
+def parse_user_modes(text: str) -> tuple[list[str], bool]:
+    """C{"+iB-x"} as C{["+i", "+B"]}, and whether an unknown letter was left out."""
+    changes: list[str] = []
+    unknown = False
+    sign = "+"
+    for letter in text:
+        if letter in "+-":
+            sign = letter
+        elif letter in USER_MODES:
+            changes.append(sign + letter)
+        else:
+            unknown = True
+    return changes, unknown
+
+
+def join_modes(changes: tuple[str, ...]) -> str:
+    """C{("+i", "+B", "-o")} as C{"+iB-o"}."""
+    text, sign = "", ""
+    for change in changes:
+        if change[0] != sign:
+            sign = change[0]
+            text += sign
+        text += change[1]
+    return text
