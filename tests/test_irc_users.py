@@ -13,27 +13,15 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat.core.directory import matcher
 from twistedchat.core.errors import UnknownUserMode
-from twistedchat.core.service import ChatService
+from twistedchat.core.service import ChatService, Session
 from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.server.operators import hash_password
 
 from .processes import LineClient, ServerProcess
+from .test_core import RecordingClient
 from .test_irc_front import IRCClient, IRCFrontTestCase
 from .test_pending_commands import LaterChecker
-
-
-class RecordingClient:
-    """A front's side of a session that keeps nothing (the core's tests)."""
-
-    echo_messages = False
-    echo_actions = True
-
-    def deliver(self, event: object) -> None:
-        pass
-
-    def disconnect(self) -> None:
-        pass
 
 
 class DirectoryTests(SynchronousTestCase):
@@ -42,8 +30,10 @@ class DirectoryTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.service = ChatService(Clock(), None)
 
-    def connect(self, nick: str, **about: str):  # type: ignore[no-untyped-def]
-        return self.service.connect(RecordingClient(), nick, **about)
+    def connect(self, nick: str, username: str = "", realname: str = "") -> Session:
+        return self.service.connect(
+            RecordingClient(), nick, username=username, realname=realname
+        )
 
     def test_masks_match_with_wildcards_and_the_nick_case_mapping(self) -> None:
         self.assertTrue(matcher("cool*")("CoolNick"))
