@@ -321,6 +321,20 @@ class OverlongLineTests(IRCFrontTestCase):
                 told,
             )
 
+    def test_the_longest_mask_and_channel_name_leave_the_least_room(self) -> None:
+        nick = "n" * 30
+        room = "#" + "\U00020000" * 50  # a letter of 4 bytes: 201 bytes
+        one, two = self.register(nick, room), self.register("two", room)
+        one.lines(), two.lines()
+        smile = "\N{SMILING FACE WITH OPEN MOUTH}"
+        text = smile * 60 + " " + smile  # 62 characters, 245 bytes
+        one.send(f"PRIVMSG {room} :{text}")
+        # 513 bytes relayed whole: the last smile goes.
+        self.assertEqual(
+            two.lines(), [f":{self.mask(nick)} PRIVMSG {room} :{text[:-1]}"]
+        )
+        self.assertEqual(len(one.lines()), 1)  # told
+
     def test_what_fits_is_relayed_whole_and_untold(self) -> None:
         one, two = self.connect_all("nick1", "nick2")
         overhead = len(f":{self.mask('nick1')} ")

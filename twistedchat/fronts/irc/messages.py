@@ -25,8 +25,9 @@ from .numerics import room_name, target_key
 from .render import MAX_LINE, clean, prefix
 
 # A text shorter than this fits in the line that relays it whatever its
-# characters (4 bytes each at most), its target and its author's nick.
-SHORT = 96
+# characters (4 bytes each at most), its author's mask (54 bytes at most)
+# and its target (a channel: 201 bytes at most, with its #).
+SHORT = 60
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
