@@ -1,7 +1,9 @@
 """
-Who is who: WHO, WHOIS, WHOWAS, ISON and USERHOST, and AWAY, answered from
-the core's views of its users. A user of another front has its nick as real
-name, and the start of its id as user name.
+Who is who: WHO (with masks, and IRCv3's WHOX), WHOIS, WHOWAS, ISON and
+USERHOST, AWAY, and a user's own modes (C{MODE nick}: invisible, bot, giving
+up operator status), answered from the core's views of its users and its
+L{twistedchat.core.directory.Directory}. A user of another front has its
+nick as real name, and the start of its id as user name.
 """
 
 from __future__ import annotations
