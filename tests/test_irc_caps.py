@@ -17,6 +17,7 @@ from twistedchat.fronts.irc.capabilities import (
     requested,
     split_lines,
 )
+from twistedchat.fronts.irc.render import member_prefix
 
 from .test_irc_front import NOW_TAG, OFFERED, IRCFrontTestCase
 
@@ -125,3 +126,38 @@ class VariantTests(IRCFrontTestCase):
             ],
         )
         self.assertIs(toto.protocol.broadcaster, self.front.broadcaster)
+
+
+class NamesTests(IRCFrontTestCase):
+    def test_multi_prefix_and_userhost_in_names_are_granted(self) -> None:
+        toto = self.client()
+        toto.send("CAP LS 302", "CAP REQ :multi-prefix userhost-in-names")
+        self.assertEqual(
+            toto.lines()[-1], ":twistedchat CAP * ACK :multi-prefix userhost-in-names"
+        )
+
+    def test_userhost_in_names_shows_each_members_mask(self) -> None:
+        toto, tutu = self.connect_all("toto", "tutu")
+        tutu.send("CAP REQ userhost-in-names", "NAMES #general")
+        toto.send("NAMES #general")
+        self.assertEqual(
+            tutu.lines()[1],
+            f":twistedchat 353 tutu = #general :@{self.mask('toto')} "
+            f"{self.mask('tutu')}",
+        )
+        self.assertEqual(
+            toto.lines()[0], ":twistedchat 353 toto = #general :@toto tutu"
+        )
+
+    def test_every_prefix_only_with_multi_prefix(self) -> None:
+        self.assertEqual(member_prefix("@+", every=True), "@+")
+        self.assertEqual(member_prefix("@+", every=False), "@")
+        self.assertEqual(member_prefix("", every=True), "")
+
+    def test_who_and_whois_mark_operators_with_multi_prefix_too(self) -> None:
+        _toto, tutu = self.connect_all("toto", "tutu")
+        tutu.send("CAP REQ multi-prefix", "WHO #general", "WHOIS toto")
+        lines = tutu.lines()
+        self.assertIn("352 tutu #general toto twistedchat twistedchat toto", lines[1])
+        self.assertIn(" toto H@ :0 ", lines[1])
+        self.assertIn(":twistedchat 319 tutu toto @#general", lines)

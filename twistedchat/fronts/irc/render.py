@@ -70,6 +70,15 @@ def prefix(user: User, nick: str | None = None) -> str:
     return f"{clean(nick or user.nick).replace(' ', '_')}!{user.id[:10]}@{HOST}"
 
 
+def member_prefix(ranks: str, every: bool) -> str:
+    """
+    How NAMES, WHO and WHOIS mark a member's status in a channel: C{ranks},
+    the prefixes it has, highest first (C{"@"} for an operator); the highest
+    only, or C{every} one for clients holding C{multi-prefix}.
+    """
+    return ranks if every else ranks[:1]
+
+
 def channel(room: str) -> str:
     return f"#{room}"
 

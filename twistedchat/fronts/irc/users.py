@@ -14,7 +14,7 @@ from ...core import errors
 from ...core.views import UserView
 from .numerics import room_name
 from .protocol import IRCProtocol
-from .render import HOST, channel
+from .render import HOST, channel, member_prefix
 from .server import AWAYLEN
 
 WHO_PAGE = 100  # members described between two turns of the reactor
@@ -47,8 +47,7 @@ async def irc_WHO(client: IRCProtocol, params: list[str]) -> None:
 def send_who(client: IRCProtocol, room: str, target: UserView) -> None:
     """One WHO line: C{target}, seen in C{room} (or in none)."""
     flags = ("G" if target.away else "H") + ("*" if target.operator else "")
-    if room in target.operates:
-        flags += "@"
+    flags += member_prefix(ranks(room, target), "multi-prefix" in client.caps)
     client.reply(
         irc.RPL_WHOREPLY,
         channel(room) if room else "*",
@@ -78,8 +77,9 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
         "*",
         target.realname,
     )
+    every = "multi-prefix" in client.caps
     rooms = [
-        ("@" if room in target.operates else "") + channel(room)
+        member_prefix(ranks(room, target), every) + channel(room)
         for room in target.rooms
     ]
     if rooms:
@@ -120,6 +120,11 @@ def irc_WHOWAS(client: IRCProtocol, params: list[str]) -> None:
 def left(time: float) -> str:
     """When someone gave up a nick, as ircds tell it in WHOWAS's 312."""
     return datetime.fromtimestamp(time, UTC).strftime("%a %b %d %H:%M:%S %Y UTC")
+
+
+def ranks(room: str, target: UserView) -> str:
+    """The prefixes of C{target}'s status in C{room}, highest first."""
+    return "@" if room in target.operates else ""
 
 
 def user_name(target: UserView) -> str:
