@@ -50,6 +50,7 @@ class Message:
     user: User
     text: str
     notice: bool = False
+    msgid: str = ""  # see core.msgids; empty only in events made by tests
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class PrivateMessage:
     to: str
     text: str
     notice: bool = False
+    msgid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class Image:
     room: str
     user: User
     art: str
+    msgid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
