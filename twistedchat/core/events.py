@@ -13,6 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, TypedDict
 
+# Tags a client attached to its message for the other clients (IRCv3's
+# client-only tags, C{+name=value}): pairs of a name and a value, relayed to
+# the IRC clients that asked for message tags, ignored by every other front.
+Tags = tuple[tuple[str, str], ...]
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -31,6 +36,7 @@ class Style(TypedDict, total=False):
 
     notice: bool
     action: bool
+    tags: Tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,7 @@ class Message:
     text: str
     notice: bool = False
     msgid: str = ""  # see core.msgids; empty only in events made by tests
+    tags: Tags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,7 @@ class PrivateMessage:
     text: str
     notice: bool = False
     msgid: str = ""
+    tags: Tags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,22 @@ class Image:
     room: str
     user: User
     art: str
+    msgid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Tagged:
+    """
+    C{user} sent C{tags} alone, no text (IRC's TAGMSG: a reaction, a typing
+    notice...), to C{room}, or to the user called C{to} when C{room} is
+    empty. Only IRC clients that asked for message tags show it.
+    """
+
+    time: float
+    user: User
+    room: str
+    to: str
+    tags: Tags
     msgid: str = ""
 
 
@@ -194,6 +218,7 @@ Event = (
     Message
     | PrivateMessage
     | Image
+    | Tagged
     | Joined
     | Parted
     | Quit

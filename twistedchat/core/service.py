@@ -273,6 +273,7 @@ class ChatService:
         *,
         notice: bool = False,
         action: bool = False,
+        tags: events.Tags = (),
     ) -> Message:
         """
         Relay C{text} (what C{session} does, if an C{action}) to room C{name}'s
@@ -286,7 +287,7 @@ class ChatService:
             self._check_may_speak(session, room)
         kind = events.Action if action else Message
         now, msgid = self.clock.seconds(), self._new_msgid()
-        event = kind(now, room.name, session.user, text, notice, msgid)
+        event = kind(now, room.name, session.user, text, notice, msgid, tags)
         if self.history is not None:
             self.history.record(event)
         if not session.echo_messages:
@@ -319,8 +320,8 @@ class ChatService:
             raise errors.EmptyMessage()
         to, msgid = targets[0].nick, self._new_msgid()
         kind = events.PrivateAction if style.get("action") else PrivateMessage
-        notice = style.get("notice", False)
-        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid)
+        notice, tags = style.get("notice", False), style.get("tags", ())
+        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid, tags)
         recipients = dict.fromkeys(targets)
         for own in self._presence.sessions(session.user.id):
             if own is not session or session.echo_messages:

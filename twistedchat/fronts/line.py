@@ -33,6 +33,7 @@ from ..core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Tagged,
     TopicChanged,
 )
 from ..core.history import HistoryEntry
@@ -137,6 +138,8 @@ def render_event(event: Event) -> bytes:
             return _server(f'"{user.nick}" set mode {modes} on #{event.room}')
         case Invited(user=user):
             return _server(f'"{user.nick}" invites you to #{event.room}')
+        case Tagged():
+            return b""  # tags alone: for IRC clients only
 
 
 def render_history(entry: HistoryEntry) -> bytes:

@@ -37,6 +37,8 @@ def _table(*capabilities: Capability) -> Mapping[str, Capability]:
 
 CAPABILITIES: Mapping[str, Capability] = _table(
     Capability("cap-notify"),
+    Capability("echo-message"),
+    Capability("message-tags", renders=True),
     Capability("multi-prefix"),
     Capability("userhost-in-names"),
     Capability("server-time", renders=True),

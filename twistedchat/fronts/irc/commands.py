@@ -64,6 +64,7 @@ COMMANDS: Mapping[str, Command] = {
     # Messages
     "PRIVMSG": Command(messages.irc_PRIVMSG),
     "NOTICE": Command(messages.irc_NOTICE),
+    "TAGMSG": Command(messages.irc_TAGMSG),
     # Users
     "WHO": Command(users.irc_WHO),
     "WHOIS": Command(users.irc_WHOIS, 1),

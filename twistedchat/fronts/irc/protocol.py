@@ -12,6 +12,7 @@ the matching numeric reply (L{twistedchat.fronts.irc.numerics}).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from twisted.internet.interfaces import IPushProducer
@@ -25,6 +26,7 @@ from ..fanout import Broadcaster, Fanout
 from .capabilities import RENDERING
 from .numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR, NUMERICS, error_target
 from .render import MAX_LINE, clean, compose
+from .tags import MAX_TAGS, NO_TAGS, parse_tags, tags_too_long
 
 if TYPE_CHECKING:
     from .front import IRCFront
@@ -41,6 +43,8 @@ class IRCProtocol(FrontProtocol):
     caps: frozenset[str] = frozenset()  # the capabilities it holds (CAP REQ)
     cap_version = 0  # the CAP version it said it speaks (CAP LS 302), 0 if none
     _broadcaster: Broadcaster | None = None  # that of its rendering variant
+    # The message tags of the line being handled (IRCv3), for its handler.
+    tags: Mapping[str, str] = NO_TAGS
     _buffer = b""
     _discarding = False
     _closing = False
@@ -48,7 +52,7 @@ class IRCProtocol(FrontProtocol):
 
     needs_registration = True
     # IRC clients learn of their own joins, parts, nick changes... from the
-    # server, not of their own messages (no echo-message capability yet).
+    # server; of their own messages only with the echo-message capability.
     echo_messages = False
     echo_actions = True
 
@@ -69,7 +73,7 @@ class IRCProtocol(FrontProtocol):
             if self._discarding:
                 self._discarding = False
                 continue
-            if len(line) + 1 > MAX_LINE:
+            if len(line) + 1 > MAX_LINE and tags_too_long(line, MAX_LINE):
                 self.reply(ERR_INPUTTOOLONG, "Input line was too long")
                 continue
             self.lineReceived(line.rstrip(b"\r").decode("utf-8", "replace"))
@@ -78,7 +82,9 @@ class IRCProtocol(FrontProtocol):
             if self._held:  # a command is pending: the rest waits for it
                 self._buffer = b"\n".join([*lines[index + 1 :], buffer])
                 return
-        if len(buffer) >= MAX_LINE:
+        if len(buffer) >= MAX_LINE and (
+            buffer[:1] != b"@" or len(buffer) >= MAX_TAGS + MAX_LINE
+        ):
             if not self._discarding:
                 self.reply(ERR_INPUTTOOLONG, "Input line was too long")
             self._discarding = True
@@ -97,6 +103,13 @@ class IRCProtocol(FrontProtocol):
     def lineReceived(self, line: str) -> None:
         if not line.strip() or self.dropped or not self.policy.allow():
             return
+        if line[0] == "@":
+            section, _, line = line.partition(" ")
+            self.tags = parse_tags(section[1:])
+            if not line.strip():
+                return
+        elif self.tags:
+            self.tags = NO_TAGS
         try:
             _source, command, params = irc.parsemsg(line)
         except (IndexError, ValueError):
@@ -178,6 +191,9 @@ class IRCProtocol(FrontProtocol):
         C{echo-message}.
         """
         self.caps = caps
+        self.echo_messages = "echo-message" in caps
+        if self.session is not None:
+            self.session.echo_messages = self.echo_messages
         broadcaster = self.factory.broadcaster_of(caps & RENDERING)
         if broadcaster is self.broadcaster:
             return

@@ -24,9 +24,12 @@ from ...core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    Tagged,
+    Tags,
     TopicChanged,
     User,
 )
+from .tags import format_tags
 
 # The host part of every user's mask (C{nick!id@twistedchat}): users' real
 # addresses are not shown. The server's own name is a setting, L{ServerName}.
@@ -188,6 +191,13 @@ def render_lines(event: Event) -> list[str]:
             ]
         case Invited(user=user):
             return [compose(prefix(user), "INVITE", event.to, channel(event.room))]
+        case Tagged():
+            return []  # for clients with message-tags only: see renderer
+
+
+def _tagmsg(event: Tagged) -> str:
+    target = channel(event.room) if event.room else event.to
+    return compose(prefix(event.user), "TAGMSG", target)
 
 
 def _encode(lines: Iterable[str], tags: str = "") -> bytes:
@@ -207,9 +217,21 @@ def _time_tag(event: Event) -> str:
     return f"time={server_time(event.time)}"
 
 
+def _message_tags(event: Event) -> str:
+    """A message's id, and the tags its sender attached for the others."""
+    msgid: str = getattr(event, "msgid", "")
+    if not msgid:
+        return ""
+    tags: Tags = getattr(event, "tags", ())
+    if not tags:
+        return f"msgid={msgid}"
+    return f"msgid={msgid};{format_tags(tags)}"
+
+
 # The message tags each rendering capability adds to an event's lines: a
 # function of the event, saying "" when the event has none of it.
 TAGGERS: dict[str, Callable[[Event], str]] = {
+    "message-tags": _message_tags,
     "server-time": _time_tag,
 }
 
@@ -224,10 +246,16 @@ def renderer(variant: frozenset[str]) -> Callable[[Event], bytes]:
     if variant == {"server-time"}:
         return render_tagged
     taggers = [TAGGERS[name] for name in sorted(variant) if name in TAGGERS]
+    tagmsg = "message-tags" in variant
 
     def render(event: Event) -> bytes:
+        lines = render_lines(event)
+        if not lines:
+            if not (tagmsg and isinstance(event, Tagged)):
+                return b""
+            lines = [_tagmsg(event)]
         tags = ";".join([tag for tagger in taggers if (tag := tagger(event))])
-        return _encode(render_lines(event), f"@{tags} " if tags else "")
+        return _encode(lines, f"@{tags} " if tags else "")
 
     return render
 
