@@ -25,7 +25,7 @@ def tag_room(service: ChatService, session: Session, name: str, tags: Tags) -> T
     room = service._existing_room(name)
     if "n" in room.modes or "m" in room.modes:
         service._check_may_speak(session, room)
-    now, msgid = service.clock.seconds(), service._new_msgid()
+    now, msgid = service.clock.seconds(), next(service._msgids)
     event = Tagged(now, session.user, room.name, "", tags, msgid)
     service._drop(
         service._to_room_and_author(event, room, session, session.echo_messages)
@@ -36,7 +36,7 @@ def tag_room(service: ChatService, session: Session, name: str, tags: Tags) -> T
 def tag_user(service: ChatService, session: Session, nick: str, tags: Tags) -> Tagged:
     """Send C{tags} to the user called C{nick}, under the rules of C{whisper}."""
     targets = service._find(nick)
-    now, msgid = service.clock.seconds(), service._new_msgid()
+    now, msgid = service.clock.seconds(), next(service._msgids)
     event = Tagged(now, session.user, "", targets[0].nick, tags, msgid)
     recipients = dict.fromkeys(targets)
     for own in service._presence.sessions(session.user.id):
