@@ -18,8 +18,9 @@ from twistedchat.fronts.irc.capabilities import (
     split_lines,
 )
 from twistedchat.fronts.irc.render import member_prefix
+from twistedchat.fronts.irc.tags import client_only, escape, format_tags, parse_tags
 
-from .test_irc_front import NOW_TAG, OFFERED, IRCFrontTestCase
+from .test_irc_front import NOW_TAG, OFFERED, IRCClient, IRCFrontTestCase
 
 
 class TableTests(SynchronousTestCase):
@@ -161,3 +162,143 @@ class NamesTests(IRCFrontTestCase):
         self.assertIn("352 tutu #general toto twistedchat twistedchat toto", lines[1])
         self.assertIn(" toto H@ :0 ", lines[1])
         self.assertIn(":twistedchat 319 tutu toto @#general", lines)
+
+
+class TagWireTests(SynchronousTestCase):
+    def test_parse_unescapes_values(self) -> None:
+        self.assertEqual(
+            parse_tags(r"a=b;+c=d\se\:f\\g;h;+i=j\;k=\x"),
+            {"a": "b", "+c": "d e;f\\g", "h": "", "+i": "j", "k": "x"},
+        )
+
+    def test_escape_is_the_inverse(self) -> None:
+        value = "a; b\\c\r\nd"
+        self.assertEqual(escape(value), "a\\:\\sb\\\\c\\r\\nd")
+        self.assertEqual(parse_tags(f"+x={escape(value)}"), {"+x": value})
+
+    def test_only_client_tags_are_relayed(self) -> None:
+        tags = {"label": "1", "+a": "b", "time": "x", "+c": ""}
+        self.assertEqual(client_only(tags), (("+a", "b"), ("+c", "")))
+        self.assertEqual(format_tags((("+a", "b c"), ("+c", ""))), "+a=b\\sc;+c")
+
+
+class MessageTagsTests(IRCFrontTestCase):
+    def four(self) -> list[IRCClient]:
+        """alice: message-tags; bob: also echo-message; carol: none; dave: server-time."""
+        alice = self.with_caps("alice", "message-tags")
+        bob = self.with_caps("bob", "message-tags echo-message")
+        carol = self.with_caps("carol", "")
+        dave = self.with_caps("dave", "server-time")
+        self.settle()
+        return [alice, bob, carol, dave]
+
+    def with_caps(self, nick: str, caps: str) -> IRCClient:
+        client = self.client()
+        if caps:
+            client.send("CAP LS 302", f"CAP REQ :{caps}")
+        client.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}", "CAP END")
+        client.send("JOIN #general")
+        return client
+
+    def msgid(self, line: str) -> str:
+        tags = parse_tags(line[1 : line.index(" ")])
+        self.assertTrue(tags["msgid"])
+        return tags["msgid"]
+
+    def test_client_tags_and_msgid_only_to_message_tags_clients(self) -> None:
+        alice, bob, carol, dave = self.four()
+        alice.send("@+baz=bat;fizz=buzz PRIVMSG #general hi")
+        line = f":{self.mask('alice')} PRIVMSG #general hi"
+        self.assertEqual(alice.lines(), [])
+        (got,) = bob.lines()
+        self.assertEqual(got, f"@msgid={self.msgid(got)};+baz=bat {line}")
+        self.assertEqual(carol.lines(), [line])
+        self.assertEqual(dave.lines(), [f"{NOW_TAG} {line}"])
+
+    def test_echo_message_gives_the_sender_the_same_message(self) -> None:
+        alice, bob, carol, _dave = self.four()
+        bob.send("@+bat=baz;+fizz=buzz PRIVMSG #general :hi yourself")
+        (echo,) = bob.lines()
+        (relayed,) = alice.lines()
+        self.assertEqual(echo, relayed)
+        self.assertIn(";+bat=baz;+fizz=buzz :bob!", echo)
+        self.assertEqual(
+            carol.lines(), [f":{self.mask('bob')} PRIVMSG #general :hi yourself"]
+        )
+        bob.send("NOTICE alice :psst", "PRIVMSG carol :hello")
+        (notice, private) = bob.lines()
+        self.assertTrue(notice.endswith(f" :{self.mask('bob')} NOTICE alice psst"))
+        self.assertEqual(notice, alice.lines()[0])
+        self.assertEqual(carol.lines(), [f":{self.mask('bob')} PRIVMSG carol hello"])
+        self.assertTrue(private.endswith(f" :{self.mask('bob')} PRIVMSG carol hello"))
+
+    def test_echo_message_asked_after_registration(self) -> None:
+        toto, _tutu = self.connect_all("toto", "tutu")
+        toto.send("PRIVMSG #general :not echoed")
+        self.assertEqual(toto.lines(), [])
+        toto.send("CAP REQ echo-message", "PRIVMSG #general :echoed")
+        self.assertEqual(
+            toto.lines(),
+            [
+                ":twistedchat CAP toto ACK echo-message",
+                f":{self.mask('toto')} PRIVMSG #general echoed",
+            ],
+        )
+
+    def test_tagmsg_reaches_message_tags_clients_only(self) -> None:
+        alice, bob, carol, dave = self.four()
+        netcat = self.line_user("nc")
+        bob.send(r"@+buzz=fizz\:buzz;cat=dog;+steel=wootz TAGMSG #general")
+        (echo,) = bob.lines()
+        self.assertEqual(alice.lines(), [echo])
+        self.assertEqual(
+            echo,
+            f"@msgid={self.msgid(echo)};+buzz=fizz\\:buzz;+steel=wootz "
+            f":{self.mask('bob')} TAGMSG #general",
+        )
+        self.assertEqual(carol.lines(), [])
+        self.assertEqual(dave.lines(), [])
+        self.line_front.outbox.flush()
+        self.assertEqual(netcat.transport.value(), b"")
+        bob.send("@+typing=active TAGMSG alice")
+        (private,) = alice.lines()
+        self.assertTrue(
+            private.endswith(f";+typing=active :{self.mask('bob')} TAGMSG alice")
+        )
+        self.assertEqual(bob.lines(), [private])
+
+    def test_tagmsg_is_refused_as_privmsg_is(self) -> None:
+        alice, *_ = self.four()
+        alice.send("@+a=b TAGMSG", "@+a=b TAGMSG nobody", "@+a=b TAGMSG #nowhere")
+        self.assertEqual(
+            alice.lines(),
+            [
+                ":twistedchat 411 alice :No recipient given (TAGMSG)",
+                ':twistedchat 401 alice nobody :no user is called "nobody"',
+                ":twistedchat 403 alice #nowhere :there is no room #nowhere",
+            ],
+        )
+
+    def test_tags_of_4094_bytes_pass_and_longer_get_417(self) -> None:
+        alice, bob, *_ = self.four()
+        most = "@foo=bar;+baz=" + "a" * 4081 + " TAGMSG #general"
+        self.assertEqual(most.index("TAGMSG"), 4096)
+        alice.send(most)
+        (relayed,) = bob.lines()
+        self.assertIn(";+baz=" + "a" * 4081 + " :alice!", relayed)
+        alice.send("@foo=bar;+baz=" + "a" * 4082 + " TAGMSG #general")
+        self.assertEqual(
+            alice.lines(), [":twistedchat 417 alice :Input line was too long"]
+        )
+        self.assertEqual(bob.lines(), [])
+        alice.send("@+baz=a PRIVMSG #general :" + "b" * 500)
+        self.assertEqual(
+            alice.lines(), [":twistedchat 417 alice :Input line was too long"]
+        )
+        alice.send("PRIVMSG #general :" + "b" * 500)
+        self.assertEqual(
+            alice.lines(), [":twistedchat 417 alice :Input line was too long"]
+        )
+        self.assertEqual(bob.lines(), [])
+        alice.send("@+baz=a PRIVMSG #general :still here")
+        self.assertTrue(bob.lines()[0].endswith(" :still here"))
