@@ -302,3 +302,75 @@ class MessageTagsTests(IRCFrontTestCase):
         self.assertEqual(bob.lines(), [])
         alice.send("@+baz=a PRIVMSG #general :still here")
         self.assertTrue(bob.lines()[0].endswith(" :still here"))
+
+
+class AwayNotifyTests(IRCFrontTestCase):
+    def test_away_and_back_reach_away_notify_clients_sharing_a_room(self) -> None:
+        toto, tutu, titi = self.connect_all("toto", "tutu", "titi")
+        alone = self.register("alone", "#elsewhere")
+        for client in (toto, alone):
+            client.send("CAP REQ away-notify")
+        self.settle()
+        tutu.send("AWAY :gone fishing")
+        self.assertEqual(
+            tutu.lines(), [":twistedchat 306 tutu :You have been marked as being away"]
+        )
+        self.assertEqual(toto.lines(), [f":{self.mask('tutu')} AWAY :gone fishing"])
+        self.assertEqual(titi.lines(), [])
+        self.assertEqual(alone.lines(), [])
+        tutu.send("AWAY")
+        self.assertEqual(toto.lines(), [f":{self.mask('tutu')} AWAY"])
+
+    def test_someone_away_joining_is_told_as_away(self) -> None:
+        toto = self.register("toto", "#general")
+        toto.send("CAP REQ away-notify")
+        titi = self.register("titi", "#general")
+        tutu = self.register("tutu")
+        tutu.send("AWAY :busy")
+        self.settle()
+        tutu.send("JOIN #general")
+        mask = self.mask("tutu")
+        self.assertEqual(toto.lines(), [f":{mask} JOIN #general", f":{mask} AWAY busy"])
+        self.assertEqual(titi.lines(), [f":{mask} JOIN #general"])
+
+    def test_a_netcat_user_going_away_is_told_too(self) -> None:
+        toto = self.register("toto", "#general")
+        toto.send("CAP REQ away-notify")
+        netcat = self.line_user("nc")
+        toto.lines()
+        netcat.send("AWAY lunch\n")
+        self.assertEqual(toto.lines(), [f":{self.mask('nc')} AWAY lunch"])
+
+
+class SetnameTests(IRCFrontTestCase):
+    def test_setname_is_seen_by_those_who_asked_and_in_whois(self) -> None:
+        toto = self.register("toto", "#general")
+        toto.send("CAP REQ setname")
+        tutu = self.register("tutu", "#general")
+        tutu.send("CAP REQ setname")
+        titi = self.register("titi", "#general")
+        self.settle()
+        toto.send("SETNAME :Toto Le Héros")
+        line = f":{self.mask('toto')} SETNAME :Toto Le Héros"
+        self.assertEqual(toto.lines(), [line])
+        self.assertEqual(tutu.lines(), [line])
+        self.assertEqual(titi.lines(), [])
+        titi.send("WHOIS toto")
+        self.assertIn(
+            ":twistedchat 311 titi toto toto twistedchat * :Toto Le Héros", titi.lines()
+        )
+
+    def test_an_empty_or_long_real_name_is_refused(self) -> None:
+        toto = self.register("toto")
+        toto.send("CAP REQ setname")
+        toto.lines()
+        toto.send("SETNAME :", "SETNAME :" + "x" * 391)
+        fail = (
+            ":twistedchat FAIL SETNAME INVALID_REALNAME "
+            ":a real name must be 1 to 390 characters"
+        )
+        self.assertEqual(toto.lines(), [fail, fail])
+        toto.send("WHOIS toto")
+        self.assertIn(
+            ":twistedchat 311 toto toto toto twistedchat * :Real toto", toto.lines()
+        )

@@ -130,6 +130,25 @@ class Joined:
     user: User
     arrival: bool = False
     returning: bool = False
+    away: str = ""  # the joiner's away message, if away (IRC's away-notify)
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """C{user} is away, saying C{message}; back if C{message} is empty."""
+
+    time: float
+    user: User
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RealnameChanged:
+    """C{user} now gives C{realname} as its real name (IRC's SETNAME)."""
+
+    time: float
+    user: User
+    realname: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +238,8 @@ Event = (
     | PrivateMessage
     | Image
     | Tagged
+    | AwayChanged
+    | RealnameChanged
     | Joined
     | Parted
     | Quit

@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from . import errors, events, modes
+from . import errors, events, modes, status
 from .delivery import Direct, IDelivery
 from .events import (
     Image,
@@ -239,9 +239,8 @@ class ChatService:
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
         # A user connected through other sessions never left: not "back".
         returning = returning and len(self._presence.sessions(user_id)) == 1
-        event = Joined(
-            self.clock.seconds(), room.name, session.user, arrival, returning
-        )
+        away, now = self._record(session).away or "", self.clock.seconds()
+        event = Joined(now, room.name, session.user, arrival, returning, away)
         self._presence.enter(session, room)
         if present:  # the room has the user already: only this session is told
             broken = self._presence.to_self(session, event)
@@ -396,8 +395,8 @@ class ChatService:
         return event
 
     def set_away(self, session: Session, message: str | None) -> None:
-        """Mark C{session} away with C{message}, or back with None."""
-        self._state.set_away(session.user.id, message or None)
+        """Mark C{session} away with C{message}, or back with None; see status."""
+        status.set_away(self, session, message)
 
     def invite(self, session: Session, nick: str, name: str) -> Invited:
         """Tell the user called C{nick} that C{session} invites them to a room it is in."""

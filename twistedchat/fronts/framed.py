@@ -23,6 +23,7 @@ from .. import codec
 from ..codec import ErrorCode, Frame, RoomInfo, frame_bytes, milliseconds
 from ..core import errors
 from ..core.events import (
+    AwayChanged,
     Event,
     Image,
     Invited,
@@ -35,6 +36,7 @@ from ..core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
     Tagged,
     TopicChanged,
 )
@@ -108,8 +110,8 @@ def event_frame(event: Event) -> Frame | None:
             return codec.ModesSet(time, event.room, event.user, changes)
         case Invited():
             return codec.Invitation(time, event.user, event.room)
-        case Tagged():
-            return None  # tags alone: for IRC clients only
+        case Tagged() | AwayChanged() | RealnameChanged():
+            return None  # for IRC clients only
 
 
 class FramedProtocol(Int32StringReceiver, FrontProtocol):

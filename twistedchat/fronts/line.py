@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from ..core.errors import ChatError, excerpt
 from ..core.events import (
+    AwayChanged,
     Event,
     Image,
     Invited,
@@ -33,6 +34,7 @@ from ..core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
     Tagged,
     TopicChanged,
 )
@@ -138,8 +140,8 @@ def render_event(event: Event) -> bytes:
             return _server(f'"{user.nick}" set mode {modes} on #{event.room}')
         case Invited(user=user):
             return _server(f'"{user.nick}" invites you to #{event.room}')
-        case Tagged():
-            return b""  # tags alone: for IRC clients only
+        case Tagged() | AwayChanged() | RealnameChanged():
+            return b""  # for IRC clients only
 
 
 def render_history(entry: HistoryEntry) -> bytes:

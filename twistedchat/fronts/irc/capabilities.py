@@ -36,12 +36,14 @@ def _table(*capabilities: Capability) -> Mapping[str, Capability]:
 
 
 CAPABILITIES: Mapping[str, Capability] = _table(
+    Capability("away-notify", renders=True),
     Capability("cap-notify"),
     Capability("echo-message"),
     Capability("message-tags", renders=True),
     Capability("multi-prefix"),
     Capability("userhost-in-names"),
     Capability("server-time", renders=True),
+    Capability("setname", renders=True),
 )
 
 # The capabilities that make a rendering variant.

@@ -70,6 +70,7 @@ COMMANDS: Mapping[str, Command] = {
     "WHOIS": Command(users.irc_WHOIS, 1),
     "WHOWAS": Command(users.irc_WHOWAS, 1),
     "AWAY": Command(users.irc_AWAY),
+    "SETNAME": Command(users.irc_SETNAME),
     "ISON": Command(users.irc_ISON, 1),
     "USERHOST": Command(users.irc_USERHOST, 1),
     # Server operators

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from ...core.events import (
+    AwayChanged,
     Event,
     Image,
     Invited,
@@ -24,6 +25,7 @@ from ...core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
     Tagged,
     Tags,
     TopicChanged,
@@ -191,13 +193,42 @@ def render_lines(event: Event) -> list[str]:
             ]
         case Invited(user=user):
             return [compose(prefix(user), "INVITE", event.to, channel(event.room))]
-        case Tagged():
-            return []  # for clients with message-tags only: see renderer
+        case Tagged() | AwayChanged() | RealnameChanged():
+            return []  # for clients holding a capability: see ADDED_LINES
 
 
-def _tagmsg(event: Tagged) -> str:
+def _tagmsg_lines(event: Event) -> list[str]:
+    if not isinstance(event, Tagged):
+        return []
     target = channel(event.room) if event.room else event.to
-    return compose(prefix(event.user), "TAGMSG", target)
+    return [compose(prefix(event.user), "TAGMSG", target)]
+
+
+def _away_lines(event: Event) -> list[str]:
+    """AWAY when someone sharing a room goes away or comes back, or joins away."""
+    match event:
+        case AwayChanged(user=user, message=message) | Joined(user=user, away=message):
+            if isinstance(event, Joined) and not message:
+                return []
+            return [
+                compose(prefix(user), "AWAY", *([clean(message)] if message else []))
+            ]
+    return []
+
+
+def _setname_lines(event: Event) -> list[str]:
+    if not isinstance(event, RealnameChanged):
+        return []
+    return [compose(prefix(event.user), "SETNAME", clean(event.realname))]
+
+
+# The lines each rendering capability adds to an event's (if any): events
+# only its holders are told of, or told more of.
+ADDED_LINES: dict[str, Callable[[Event], list[str]]] = {
+    "away-notify": _away_lines,
+    "message-tags": _tagmsg_lines,
+    "setname": _setname_lines,
+}
 
 
 def _encode(lines: Iterable[str], tags: str = "") -> bytes:
@@ -246,14 +277,14 @@ def renderer(variant: frozenset[str]) -> Callable[[Event], bytes]:
     if variant == {"server-time"}:
         return render_tagged
     taggers = [TAGGERS[name] for name in sorted(variant) if name in TAGGERS]
-    tagmsg = "message-tags" in variant
+    adders = [ADDED_LINES[name] for name in sorted(variant) if name in ADDED_LINES]
 
     def render(event: Event) -> bytes:
         lines = render_lines(event)
+        for add in adders:
+            lines += add(event)
         if not lines:
-            if not (tagmsg and isinstance(event, Tagged)):
-                return b""
-            lines = [_tagmsg(event)]
+            return b""
         tags = ";".join([tag for tagger in taggers if (tag := tagger(event))])
         return _encode(lines, f"@{tags} " if tags else "")
 

@@ -1,5 +1,5 @@
 """
-Who is who: WHO, WHOIS, WHOWAS, ISON and USERHOST, and AWAY, answered from
+Who is who: WHO, WHOIS, WHOWAS, ISON and USERHOST, and AWAY and SETNAME, answered from
 the core's views of its users. A user of another front has its nick as real
 name, and the start of its id as user name.
 """
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from twisted.words.protocols import irc
 
 from ...core import errors
+from ...core.status import set_realname
 from ...core.views import UserView
 from .numerics import room_name
 from .protocol import IRCProtocol
@@ -139,6 +140,18 @@ def irc_AWAY(client: IRCProtocol, params: list[str]) -> None:
         client.reply(irc.RPL_NOWAWAY, "You have been marked as being away")
     else:
         client.reply(irc.RPL_UNAWAY, "You are no longer marked as being away")
+
+
+def irc_SETNAME(client: IRCProtocol, params: list[str]) -> None:
+    """
+    A new real name (IRCv3 setname): those sharing a room with you, and
+    you, see SETNAME if they asked for it; WHOIS and WHO show it.
+    """
+    realname = params[0] if params else ""
+    try:
+        set_realname(client.factory.service, client.registered_session(), realname)
+    except errors.InvalidRealname as e:
+        client.send(client.server_name, "FAIL", "SETNAME", "INVALID_REALNAME", str(e))
 
 
 def irc_ISON(client: IRCProtocol, params: list[str]) -> None:
