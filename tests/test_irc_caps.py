@@ -374,3 +374,25 @@ class SetnameTests(IRCFrontTestCase):
         self.assertIn(
             ":twistedchat 311 toto toto toto twistedchat * :Real toto", toto.lines()
         )
+
+
+class InviteNotifyTests(IRCFrontTestCase):
+    def test_the_rooms_operators_who_asked_see_invitations(self) -> None:
+        toto, tutu, tata = self.connect_all("toto", "tutu", "tata")
+        for client in (toto, tata):
+            client.send("CAP REQ invite-notify")
+        titi = self.register("titi")
+        self.settle()
+        tutu.send("INVITE titi #general")
+        line = f":{self.mask('tutu')} INVITE titi #general"
+        self.assertEqual(toto.lines(), [line])  # the room's operator
+        self.assertEqual(tata.lines(), [])  # not one
+        self.assertEqual(titi.lines(), [line])
+        self.assertEqual(tutu.lines(), [":twistedchat 341 tutu titi #general"])
+
+    def test_operators_without_it_and_of_other_fronts_see_nothing(self) -> None:
+        toto, tutu = self.connect_all("toto", "tutu")
+        self.register("titi")
+        self.settle()
+        tutu.send("INVITE titi #general")
+        self.assertEqual(toto.lines(), [])

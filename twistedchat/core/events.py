@@ -233,6 +233,19 @@ class Invited:
     room: str
 
 
+@dataclass(frozen=True, slots=True)
+class InviteSeen:
+    """
+    An operator of C{room} is told that C{user} invited the user called
+    C{to} there (IRC's invite-notify).
+    """
+
+    time: float
+    user: User
+    to: str
+    room: str
+
+
 Event = (
     Message
     | PrivateMessage
@@ -249,4 +262,5 @@ Event = (
     | TopicChanged
     | ModeChanged
     | Invited
+    | InviteSeen
 )

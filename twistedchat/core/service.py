@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from . import errors, events, modes, status
+from . import errors, events, invites, modes, status
 from .delivery import Direct, IDelivery
 from .events import (
     Image,
@@ -406,7 +406,7 @@ class ChatService:
         if target.id in room.members:
             raise errors.UserAlreadyInRoom(target.nick, room.name)
         event = Invited(self.clock.seconds(), session.user, target.nick, room.name)
-        self._drop(self.delivery.to_sessions(targets, event))
+        self._drop(invites.deliver(self, session, room, targets, event))
         return event
 
     # Privileges

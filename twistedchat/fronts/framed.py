@@ -27,6 +27,7 @@ from ..core.events import (
     Event,
     Image,
     Invited,
+    InviteSeen,
     Joined,
     Kicked,
     Killed,
@@ -110,7 +111,7 @@ def event_frame(event: Event) -> Frame | None:
             return codec.ModesSet(time, event.room, event.user, changes)
         case Invited():
             return codec.Invitation(time, event.user, event.room)
-        case Tagged() | AwayChanged() | RealnameChanged():
+        case Tagged() | AwayChanged() | RealnameChanged() | InviteSeen():
             return None  # for IRC clients only
 
 

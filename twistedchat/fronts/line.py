@@ -25,6 +25,7 @@ from ..core.events import (
     Event,
     Image,
     Invited,
+    InviteSeen,
     Joined,
     Kicked,
     Killed,
@@ -140,7 +141,7 @@ def render_event(event: Event) -> bytes:
             return _server(f'"{user.nick}" set mode {modes} on #{event.room}')
         case Invited(user=user):
             return _server(f'"{user.nick}" invites you to #{event.room}')
-        case Tagged() | AwayChanged() | RealnameChanged():
+        case Tagged() | AwayChanged() | RealnameChanged() | InviteSeen():
             return b""  # for IRC clients only
 
 

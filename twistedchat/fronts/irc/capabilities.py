@@ -39,6 +39,7 @@ CAPABILITIES: Mapping[str, Capability] = _table(
     Capability("away-notify", renders=True),
     Capability("cap-notify"),
     Capability("echo-message"),
+    Capability("invite-notify", renders=True),
     Capability("message-tags", renders=True),
     Capability("multi-prefix"),
     Capability("userhost-in-names"),

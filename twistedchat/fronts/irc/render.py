@@ -16,6 +16,7 @@ from ...core.events import (
     Event,
     Image,
     Invited,
+    InviteSeen,
     Joined,
     Kicked,
     Killed,
@@ -193,7 +194,7 @@ def render_lines(event: Event) -> list[str]:
             ]
         case Invited(user=user):
             return [compose(prefix(user), "INVITE", event.to, channel(event.room))]
-        case Tagged() | AwayChanged() | RealnameChanged():
+        case Tagged() | AwayChanged() | RealnameChanged() | InviteSeen():
             return []  # for clients holding a capability: see ADDED_LINES
 
 
@@ -222,10 +223,17 @@ def _setname_lines(event: Event) -> list[str]:
     return [compose(prefix(event.user), "SETNAME", clean(event.realname))]
 
 
+def _invite_lines(event: Event) -> list[str]:
+    if not isinstance(event, InviteSeen):
+        return []
+    return [compose(prefix(event.user), "INVITE", event.to, channel(event.room))]
+
+
 # The lines each rendering capability adds to an event's (if any): events
 # only its holders are told of, or told more of.
 ADDED_LINES: dict[str, Callable[[Event], list[str]]] = {
     "away-notify": _away_lines,
+    "invite-notify": _invite_lines,
     "message-tags": _tagmsg_lines,
     "setname": _setname_lines,
 }
