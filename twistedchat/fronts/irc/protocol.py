@@ -5,8 +5,9 @@ Twisted's C{irc.IRC} decodes each TCP chunk as UTF-8, so a character split
 across two reads would fail; here the bytes are cut into complete lines (512
 bytes at most, RFC 1459, after up to 4096 bytes of IRCv3 tags) before
 decoding, and invalid UTF-8 is replaced. A line's tags are kept for its
-handler (L{IRCProtocol.tags}); the rest is parsed by C{irc.parsemsg} and dispatched through the front's command
-table (L{twistedchat.fronts.irc.commands}), which checks a command's rules
+handler (L{IRCProtocol.tags}); the rest is parsed by C{irc.parsemsg} and
+dispatched through the front's command table
+(L{twistedchat.fronts.irc.commands}), which checks a command's rules
 (registration, parameters) before its handler runs; a core refusal becomes
 the matching numeric reply (L{twistedchat.fronts.irc.numerics}).
 """
