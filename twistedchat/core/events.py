@@ -10,8 +10,8 @@ event keeps the nick its author had when it happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, TypedDict
+from dataclasses import dataclass, fields
+from typing import ClassVar, TypedDict, TypeVar
 
 # Tags a client attached to its message for the other clients (IRCv3's
 # client-only tags, C{+name=value}): pairs of a name and a value, relayed to
@@ -57,7 +57,6 @@ class Message:
     text: str
     notice: bool = False
     msgid: str = ""  # see core.msgids; empty only in events made by tests
-    tags: Tags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,6 @@ class PrivateMessage:
     text: str
     notice: bool = False
     msgid: str = ""
-    tags: Tags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +85,47 @@ class PrivateAction(PrivateMessage):
     """C{user} did C{text}, for the user called C{to} alone."""
 
     action: ClassVar[bool] = True
+
+
+# A message, action or private one, with the tags its client attached (see
+# Tags): its kind's tagged twin, made by with_tags, so that the messages
+# without tags (most) pay nothing for them (each field costs every message).
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedMessage(Message):
+    tags: Tags = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedAction(Action):
+    tags: Tags = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedPrivateMessage(PrivateMessage):
+    tags: Tags = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedPrivateAction(PrivateAction):
+    tags: Tags = ()
+
+
+_TAGGED: dict[type, type] = {
+    Message: TaggedMessage,
+    Action: TaggedAction,
+    PrivateMessage: TaggedPrivateMessage,
+    PrivateAction: TaggedPrivateAction,
+}
+M = TypeVar("M", Message, PrivateMessage)
+
+
+def with_tags(event: M, tags: Tags) -> M:
+    """C{event} (a message, action or private one) with C{tags}."""
+    values = [getattr(event, field.name) for field in fields(event)]
+    tagged: M = _TAGGED[type(event)](*values, tags)
+    return tagged
 
 
 @dataclass(frozen=True, slots=True)

@@ -286,7 +286,8 @@ class ChatService:
             self._check_may_speak(session, room)
         kind = events.Action if action else Message
         now, msgid = self.clock.seconds(), next(self._msgids)
-        event = kind(now, room.name, session.user, text, notice, msgid, tags)
+        event = kind(now, room.name, session.user, text, notice, msgid)
+        event = events.with_tags(event, tags) if tags else event
         if self.history is not None:
             self.history.record(event)
         if not session.echo_messages:
@@ -310,17 +311,15 @@ class ChatService:
     def whisper(
         self, session: Session, nick: str, text: str, **style: Unpack[events.Style]
     ) -> PrivateMessage:
-        """
-        Deliver C{text} from C{session} to the user called C{nick} alone (to
-        each of its sessions), and to the sender's other sessions.
-        """
+        """C{text} to the sessions of user C{nick}, and the sender's other ones."""
         targets = self._find(nick)
         if not text.strip():
             raise errors.EmptyMessage()
         to, msgid = targets[0].nick, next(self._msgids)
         kind = events.PrivateAction if style.get("action") else PrivateMessage
         notice, tags = style.get("notice", False), style.get("tags", ())
-        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid, tags)
+        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid)
+        event = events.with_tags(event, tags) if tags else event
         recipients = dict.fromkeys(targets)
         for own in self._presence.sessions(session.user.id):
             if own is not session or session.echo_messages:
