@@ -286,8 +286,7 @@ class ChatService:
             self._check_may_speak(session, room)
         kind = events.Action if action else Message
         now, msgid = self.clock.seconds(), next(self._msgids)
-        event = kind(now, room.name, session.user, text, notice, msgid)
-        event = events.with_tags(event, tags) if tags else event
+        event = kind(now, room.name, session.user, text, notice, msgid, tags)
         if self.history is not None:
             self.history.record(event)
         if not session.echo_messages:
@@ -318,8 +317,7 @@ class ChatService:
         to, msgid = targets[0].nick, next(self._msgids)
         kind = events.PrivateAction if style.get("action") else PrivateMessage
         notice, tags = style.get("notice", False), style.get("tags", ())
-        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid)
-        event = events.with_tags(event, tags) if tags else event
+        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid, tags)
         recipients = dict.fromkeys(targets)
         for own in self._presence.sessions(session.user.id):
             if own is not session or session.echo_messages:
