@@ -1,9 +1,9 @@
 """
 Who is who: WHO (with masks, and IRCv3's WHOX), WHOIS, WHOWAS, ISON and
-USERHOST, AWAY, and a user's own modes (C{MODE nick}: invisible, bot, giving
-up operator status), answered from the core's views of its users and its
-L{twistedchat.core.directory.Directory}. A user of another front has its
-nick as real name, and the start of its id as user name.
+USERHOST, AWAY and SETNAME, and a user's own modes (C{MODE nick}: invisible,
+bot, giving up operator status), answered from the core's views of its users
+and its L{twistedchat.core.directory.Directory}. A user of another front has
+its nick as real name, and the start of its id as user name.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from twisted.words.protocols import irc
 
 from ...core import errors
 from ...core.directory import USER_MODES, is_mask, matcher
+from ...core.status import set_realname
 from ...core.views import UserView
 from .numerics import room_name
 from .protocol import IRCProtocol
-from .render import HOST, channel, prefix
+from .render import HOST, channel, member_prefix, prefix
 from .server import AWAYLEN
 
 WHO_PAGE = 100  # members described between two turns of the reactor
@@ -99,11 +100,13 @@ def seen_in(target: UserView, shared: set[str]) -> str:
     return next((room for room in target.rooms if room in shared), "")
 
 
-def who_flags(room: str, target: UserView) -> str:
-    """H or G (here, gone), * a server operator, @ a room operator, B a bot."""
+def who_flags(room: str, target: UserView, every: bool = False) -> str:
+    """
+    H or G (here, gone), * a server operator, the room's prefix(es) of the
+    member (C{every} one, for multi-prefix), B a bot.
+    """
     flags = ("G" if target.away else "H") + ("*" if target.operator else "")
-    if room in target.operates:
-        flags += "@"
+    flags += member_prefix(ranks(room, target), every)
     if "B" in target.modes:
         flags += "B"
     return flags
@@ -119,7 +122,7 @@ def send_who(
     if options.operators and not target.operator:
         return
     shown = channel(room) if room else "*"
-    flags = who_flags(room, target)
+    flags = who_flags(room, target, "multi-prefix" in client.caps)
     if not options.fields:
         client.reply(
             irc.RPL_WHOREPLY,
@@ -167,8 +170,9 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
         "*",
         target.realname,
     )
+    every = "multi-prefix" in client.caps
     rooms = [
-        ("@" if room in target.operates else "") + channel(room)
+        member_prefix(ranks(room, target), every) + channel(room)
         for room in target.rooms
     ]
     if rooms:
@@ -213,6 +217,11 @@ def left(time: float) -> str:
     return datetime.fromtimestamp(time, UTC).strftime("%a %b %d %H:%M:%S %Y UTC")
 
 
+def ranks(room: str, target: UserView) -> str:
+    """The prefixes of C{target}'s status in C{room}, highest first."""
+    return "@" if room in target.operates else ""
+
+
 def user_name(target: UserView) -> str:
     """The user name IRC shows: the one its client gave, else the start of its id."""
     return target.username or target.user.id[:10]
@@ -225,6 +234,18 @@ def irc_AWAY(client: IRCProtocol, params: list[str]) -> None:
         client.reply(irc.RPL_NOWAWAY, "You have been marked as being away")
     else:
         client.reply(irc.RPL_UNAWAY, "You are no longer marked as being away")
+
+
+def irc_SETNAME(client: IRCProtocol, params: list[str]) -> None:
+    """
+    A new real name (IRCv3 setname): those sharing a room with you, and
+    you, see SETNAME if they asked for it; WHOIS and WHO show it.
+    """
+    realname = params[0] if params else ""
+    try:
+        set_realname(client.factory.service, client.registered_session(), realname)
+    except errors.InvalidRealname as e:
+        client.send(client.server_name, "FAIL", "SETNAME", "INVALID_REALNAME", str(e))
 
 
 def irc_ISON(client: IRCProtocol, params: list[str]) -> None:
