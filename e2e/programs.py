@@ -2,9 +2,10 @@
 Real programs for the end-to-end run, driven from pytest-twisted's reactor.
 
 L{ChatServer} is C{twistd -n twistedchat} on loopback ports the system picks;
-L{TerminalClient} is the C{twistedchat} client on a real pseudo-terminal,
-whose screen a terminal emulator (pyte) draws as a person would see it, or on
-pipes as a script runs it; L{NetcatUser} is a plain TCP connection to the
+L{TerminalProgram} is any program (irssi, WeeChat...) on a real
+pseudo-terminal, whose screen a terminal emulator (pyte) draws as a person
+would see it, or on pipes as a script runs it; L{TerminalClient} is the
+C{twistedchat} client run so; L{NetcatUser} is a plain TCP connection to the
 line front, as C{nc} would make. Every wait is bounded and fails with what
 was seen so far; nothing sleeps.
 """
@@ -21,7 +22,7 @@ import termios
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pyte
 from twisted.internet import reactor as _reactor
@@ -271,11 +272,11 @@ def client_arguments(
     ]
 
 
-class TerminalClient(_Process):
+class TerminalProgram(_Process):
     """
-    The C{twistedchat} client as a person runs it: on a pseudo-terminal of
-    C{columns} x C{rows} whose screen pyte keeps, or (C{terminal=False}) on
-    pipes, as a script runs it.
+    Any program as a person runs it: on a pseudo-terminal of C{columns} x
+    C{rows} whose screen pyte keeps (the twistedchat client, irssi,
+    WeeChat...), or (C{terminal=False}) on pipes, as a script runs it.
     """
 
     def __init__(self, columns: int, rows: int, terminal: bool) -> None:
@@ -283,44 +284,48 @@ class TerminalClient(_Process):
         self.terminal = terminal
         self.screen = pyte.Screen(columns, rows)
         self.stream = pyte.ByteStream(self.screen)
-        self.output = b""  # everything the client wrote, as written
+        self.output = b""  # everything the program wrote, as written
         self.waits = Waits(self.describe)
 
     @classmethod
-    def start(
+    def spawn(
         cls,
-        *arguments: str,
+        command: list[str],
+        *,
         cwd: Path,
         columns: int = 80,
         rows: int = 24,
         terminal: bool = True,
         environment: dict[str, str] | None = None,
         then: str | None = None,
-    ) -> TerminalClient:
+    ) -> Self:
         """
-        @param then: a shell command run on the same terminal once the client
-            has ended (C{"stty -a"}: the terminal as the client left it); the
-            exit status stays the client's.
+        Start C{command} (its program first) in C{cwd}, with this process's
+        environment, C{TERM=xterm-256color}, C{LANG=C.UTF-8}, no C{NO_COLOR},
+        then C{environment}.
+
+        @param then: a shell command run on the same terminal once the program
+            has ended (C{"stty -a"}: the terminal as the program left it); the
+            exit status stays the program's.
         """
-        client = cls(columns, rows, terminal)
+        program = cls(columns, rows, terminal)
         env = server_environment()
         env.update({"TERM": "xterm-256color", "LANG": "C.UTF-8"})
         env.pop("NO_COLOR", None)
         env.update(environment or {})
-        command = [sys.executable, "-m", "twistedchat.client.main", *arguments]
         if then is not None:
             script = f'"$@"; status=$?; {then}; exit $status'
             command = ["/bin/sh", "-c", script, "sh", *command]
         process_reactor: IReactorProcess = reactor
         transport = process_reactor.spawnProcess(
-            client, command[0], command, env=env, path=str(cwd), usePTY=terminal
+            program, command[0], command, env=env, path=str(cwd), usePTY=terminal
         )
         if terminal:
-            # Before Python has even started in the child: its first look at
-            # the terminal's size finds this one.
+            # Before the program has even started in the child: its first look
+            # at the terminal's size finds this one.
             size = struct.pack("HHHH", rows, columns, 0, 0)
             fcntl.ioctl(transport.fileno(), termios.TIOCSWINSZ, size)  # type: ignore[attr-defined]
-        return client
+        return program
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         self.output += data
@@ -382,7 +387,7 @@ class TerminalClient(_Process):
 
     def resize(self, columns: int, rows: int) -> None:
         """The window resized: the terminal's new size (the kernel sends the
-        client SIGWINCH) and pyte's screen alike."""
+        program SIGWINCH) and pyte's screen alike."""
         size = struct.pack("HHHH", rows, columns, 0, 0)
         fcntl.ioctl(self.transport.fileno(), termios.TIOCSWINSZ, size)  # type: ignore[union-attr]
         self.screen.resize(rows, columns)
@@ -393,3 +398,35 @@ class TerminalClient(_Process):
             self.keys(b"\x03")
         else:
             self.signal("INT")
+
+
+class TerminalClient(TerminalProgram):
+    """
+    The C{twistedchat} client as a person runs it: on a pseudo-terminal of
+    C{columns} x C{rows} whose screen pyte keeps, or (C{terminal=False}) on
+    pipes, as a script runs it.
+    """
+
+    @classmethod
+    def start(
+        cls,
+        *arguments: str,
+        cwd: Path,
+        columns: int = 80,
+        rows: int = 24,
+        terminal: bool = True,
+        environment: dict[str, str] | None = None,
+        then: str | None = None,
+    ) -> TerminalClient:
+        """
+        C{twistedchat ARGUMENTS}, with this Python; see L{TerminalProgram.spawn}.
+        """
+        return cls.spawn(
+            [sys.executable, "-m", "twistedchat.client.main", *arguments],
+            cwd=cwd,
+            columns=columns,
+            rows=rows,
+            terminal=terminal,
+            environment=environment,
+            then=then,
+        )
