@@ -194,6 +194,21 @@ async def start_weechat(folder: Path, server: ChatServer, nick: str) -> IRCClien
     return IRCClient("weechat", program, proxy, "/buffer 1", "/buffer 2", "2:#tea")
 
 
+async def told(user: NetcatUser, pattern: str, after: int) -> str:
+    """
+    The first line from the server to the netcat user, from index C{after}
+    of its lines, that matches C{pattern} (a regular expression) past
+    C{[server] }: what they read of a change in the room, whatever its
+    wording.
+    """
+    regex = re.compile(r"^\[server\] " + pattern)
+
+    def found() -> str | None:
+        return next((line for line in user.lines[after:] if regex.search(line)), None)
+
+    return await user.waits.until(found, 10, f"a line matching {pattern!r}")
+
+
 @pytest_twisted.async_yield_fixture
 async def server_with_operator(tmp_path: Path) -> AsyncIterator[ChatServer]:
     operators = tmp_path / "operators"
@@ -255,12 +270,14 @@ async def test_irssi_and_weechat_in_an_ordinary_session(
         await carol.wait_for('"alice" set the topic of #tea: Earl Grey only')
 
         # Modes: Bob made operator moderates the room, and back; then +n.
+        heard = len(carol.lines)
         alice.type("/op bob")
         await bob.sees("[+o bob] by alice")
-        await carol.wait_for('"alice" set mode +o bob on #tea')
+        await told(carol, r'"alice" .*\bbob\b', heard)
+        heard = len(carol.lines)
         bob.type("/mode #tea +m")
         await alice.sees("[+m] by bob")
-        await carol.wait_for('"bob" set mode +m on #tea')
+        await told(carol, r'"bob" .*#tea', heard)
         heard = len(carol.lines)
         carol.send("MSG may I?")
         refusal = await carol.wait_for("error:", after=heard)
@@ -274,9 +291,10 @@ async def test_irssi_and_weechat_in_an_ordinary_session(
         await alice.sees("[-m] by bob")
         alice.type("/deop bob")
         await bob.sees("[-o bob] by alice")
+        heard = len(carol.lines)
         alice.type("/mode #tea +n")
         await bob.sees("[+n] by alice")
-        await carol.wait_for('"alice" set mode +n on #tea')
+        await told(carol, r'"alice" .*#tea', heard)
 
         # A kick, and back.
         alice.type("/kick bob out you go")
