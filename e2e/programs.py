@@ -2,9 +2,10 @@
 Real programs for the end-to-end run, driven from pytest-twisted's reactor.
 
 L{ChatServer} is C{twistd -n twistedchat} on loopback ports the system picks;
-L{TerminalClient} is the C{twistedchat} client on a real pseudo-terminal,
-whose screen a terminal emulator (pyte) draws as a person would see it, or on
-pipes as a script runs it; L{NetcatUser} is a plain TCP connection to the
+L{TerminalProgram} is any program (irssi, WeeChat...) on a real
+pseudo-terminal, whose screen a terminal emulator (pyte) draws as a person
+would see it, or on pipes as a script runs it; L{TerminalClient} is the
+C{twistedchat} client run so; L{NetcatUser} is a plain TCP connection to the
 line front, as C{nc} would make. Every wait is bounded and fails with what
 was seen so far; nothing sleeps.
 """
@@ -21,15 +22,19 @@ import termios
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 import pyte
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import (
+    TCP4ClientEndpoint,
+    TCP4ServerEndpoint,
+    connectProtocol,
+)
 from twisted.internet.error import ProcessDone, ProcessExitedAlready
 from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
@@ -243,6 +248,160 @@ class NetcatUser(LineReceiver):
         self.transport.loseConnection()  # type: ignore[union-attr]
 
 
+class Relayed(NamedTuple):
+    """A line the proxy relayed: when (seconds since it started), which way."""
+
+    at: float
+    direction: str  # ">": the program to the server; "<": back
+    line: str
+
+
+class _ProxySide(Protocol):
+    """One connection of the proxy: what it receives goes to its peer."""
+
+    def __init__(self, proxy: RecordingProxy, direction: str) -> None:
+        self.proxy = proxy
+        self.direction = direction
+        self.peer: _ProxySide | None = None
+        self.pending = b""  # what arrived before the peer connected
+
+    def dataReceived(self, data: bytes) -> None:
+        self.proxy.record(self.direction, data)
+        if self.peer is None:
+            self.pending += data
+        else:
+            self.peer.transport.write(data)  # type: ignore[union-attr]
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.proxy.connections.discard(self)
+        if self.peer is not None:
+            self.peer.transport.loseConnection()  # type: ignore[union-attr]
+        self.proxy.waits.changed()
+
+
+class _ClientSide(_ProxySide):
+    """The program's connection: joined to a new one to the server."""
+
+    def connectionMade(self) -> None:
+        self.proxy.connections.add(self)
+        self.proxy.accepted += 1
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.proxy.target)
+        server_side = _ProxySide(self.proxy, "<")
+        connecting = connectProtocol(endpoint, server_side)
+        connecting.addCallbacks(self.joined, self.refused)
+
+    def joined(self, server_side: _ProxySide) -> None:
+        self.proxy.connections.add(server_side)
+        server_side.peer, self.peer = self, server_side
+        if self.transport is None or not self.transport.connected:  # type: ignore[attr-defined]
+            server_side.transport.loseConnection()  # type: ignore[union-attr]
+        elif self.pending:
+            server_side.transport.write(self.pending)  # type: ignore[union-attr]
+            self.pending = b""
+
+    def refused(self, reason: Failure) -> None:
+        self.proxy.record("!", f"server refused: {reason.value}\n".encode())
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+
+@dataclass
+class RecordingProxy:
+    """
+    A TCP proxy on 127.0.0.1 in front of the server's C{target} port that
+    records every line each way, whatever program connects through it:
+    C{transcript} holds each line the program sent (direction C{">"}) and
+    each the server sent it (C{"<"}), in the order the proxy relayed them.
+    """
+
+    target: int
+    port: int = 0
+    transcript: list[Relayed] = field(default_factory=list)
+    started: float = field(default_factory=lambda: float(reactor.seconds()))
+    accepted: int = 0  # connections the program made
+    connections: set[_ProxySide] = field(default_factory=set)
+    _partial: dict[str, bytes] = field(default_factory=dict)
+    _listening: Any = None
+
+    def __post_init__(self) -> None:
+        self.waits = Waits(self.describe)
+
+    @classmethod
+    async def start(cls, target: int) -> RecordingProxy:
+        proxy = cls(target)
+        factory = Factory.forProtocol(lambda: _ClientSide(proxy, ">"))
+        endpoint = TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1")
+        proxy._listening = await endpoint.listen(factory)
+        proxy.port = proxy._listening.getHost().port
+        return proxy
+
+    def record(self, direction: str, data: bytes) -> None:
+        *lines, self._partial[direction] = (
+            self._partial.get(direction, b"") + data
+        ).split(b"\n")
+        for line in lines:
+            text = line.rstrip(b"\r").decode("utf-8", "replace")
+            at = reactor.seconds() - self.started
+            self.transcript.append(Relayed(at, direction, text))
+        self.waits.changed()
+
+    def sent(self) -> list[str]:
+        """The lines the program sent to the server."""
+        return [relayed.line for relayed in self.transcript if relayed.direction == ">"]
+
+    def received(self) -> list[str]:
+        """The lines the server sent to the program."""
+        return [relayed.line for relayed in self.transcript if relayed.direction == "<"]
+
+    def describe(self) -> str:
+        return "transcript:\n" + "\n".join(
+            f"{at:8.3f} {direction} {line}" for at, direction, line in self.transcript
+        )
+
+    def wait_for_received(
+        self, pattern: str, timeout: float = 10, after: int = 0
+    ) -> Deferred[str]:
+        """The first line from the server (from index C{after} of
+        L{received}) that matches C{pattern}, a regular expression."""
+        regex = re.compile(pattern)
+
+        def found() -> str | None:
+            lines = self.received()[after:]
+            return next((line for line in lines if regex.search(line)), None)
+
+        return self.waits.until(found, timeout, f"a line matching {pattern!r}")
+
+    def wait_for_sent(
+        self, pattern: str, timeout: float = 10, after: int = 0
+    ) -> Deferred[str]:
+        """The first line the program sent (from index C{after} of L{sent})
+        that matches C{pattern}, a regular expression."""
+        regex = re.compile(pattern)
+
+        def found() -> str | None:
+            lines = self.sent()[after:]
+            return next((line for line in lines if regex.search(line)), None)
+
+        return self.waits.until(found, timeout, f"a sent line matching {pattern!r}")
+
+    def wait_closed(self, timeout: float = 10) -> Deferred[bool]:
+        """Once the program has connected and every connection has closed."""
+        return self.waits.until(
+            lambda: self.accepted > 0 and not self.connections,
+            timeout,
+            "the connection closed",
+        )
+
+    async def stop(self) -> None:
+        """Listen no more, and close what is still open."""
+        if self._listening is not None:
+            await self._listening.stopListening()
+            self._listening = None
+        for side in list(self.connections):
+            side.transport.abortConnection()  # type: ignore[union-attr]
+        if self.accepted:
+            await self.wait_closed(timeout=5)
+
+
 def client_arguments(
     port: int,
     folder: Path,
@@ -271,56 +430,105 @@ def client_arguments(
     ]
 
 
-class TerminalClient(_Process):
+class _Screen(pyte.Screen):
     """
-    The C{twistedchat} client as a person runs it: on a pseudo-terminal of
-    C{columns} x C{rows} whose screen pyte keeps, or (C{terminal=False}) on
-    pipes, as a script runs it.
+    pyte's screen, and three sequences of xterm's terminfo that curses
+    programs (irssi, WeeChat) send and pyte 0.8 does not draw: scroll up
+    (CSI n S), scroll down (CSI n T), repeat the last character (CSI n b).
+    """
+
+    _last = " "
+
+    def draw(self, data: str) -> None:
+        super().draw(data)
+        if data:
+            self._last = data[-1]
+
+    def scroll_up(self, count: int | None = None, *more: int, **flags: bool) -> None:
+        top, bottom = self.margins or pyte.screens.Margins(0, self.lines - 1)
+        for _ in range(min(count or 1, bottom - top + 1)):
+            for y in range(top, bottom):
+                self.buffer[y] = self.buffer[y + 1]
+            self.buffer.pop(bottom, None)
+        self.dirty.update(range(self.lines))
+
+    def scroll_down(self, count: int | None = None, *more: int, **flags: bool) -> None:
+        top, bottom = self.margins or pyte.screens.Margins(0, self.lines - 1)
+        for _ in range(min(count or 1, bottom - top + 1)):
+            for y in range(bottom, top, -1):
+                self.buffer[y] = self.buffer[y - 1]
+            self.buffer.pop(top, None)
+        self.dirty.update(range(self.lines))
+
+    def repeat_character(
+        self, count: int | None = None, *more: int, **flags: bool
+    ) -> None:
+        self.draw(self._last * (count or 1))
+
+
+class _ByteStream(pyte.ByteStream):
+    csi = {  # noqa: RUF012 (pyte's Stream declares it so)
+        **pyte.ByteStream.csi,
+        "S": "scroll_up",
+        "T": "scroll_down",
+        "b": "repeat_character",
+    }
+
+
+class TerminalProgram(_Process):
+    """
+    Any program as a person runs it: on a pseudo-terminal of C{columns} x
+    C{rows} whose screen pyte keeps (the twistedchat client, irssi,
+    WeeChat...), or (C{terminal=False}) on pipes, as a script runs it.
     """
 
     def __init__(self, columns: int, rows: int, terminal: bool) -> None:
         super().__init__()
         self.terminal = terminal
-        self.screen = pyte.Screen(columns, rows)
-        self.stream = pyte.ByteStream(self.screen)
-        self.output = b""  # everything the client wrote, as written
+        self.screen = _Screen(columns, rows)
+        self.stream = _ByteStream(self.screen)
+        self.output = b""  # everything the program wrote, as written
         self.waits = Waits(self.describe)
 
     @classmethod
-    def start(
+    def spawn(
         cls,
-        *arguments: str,
+        command: list[str],
+        *,
         cwd: Path,
         columns: int = 80,
         rows: int = 24,
         terminal: bool = True,
         environment: dict[str, str] | None = None,
         then: str | None = None,
-    ) -> TerminalClient:
+    ) -> Self:
         """
-        @param then: a shell command run on the same terminal once the client
-            has ended (C{"stty -a"}: the terminal as the client left it); the
-            exit status stays the client's.
+        Start C{command} (its program first) in C{cwd}, with this process's
+        environment, C{TERM=xterm-256color}, C{LANG=C.UTF-8}, no C{NO_COLOR},
+        then C{environment}.
+
+        @param then: a shell command run on the same terminal once the program
+            has ended (C{"stty -a"}: the terminal as the program left it); the
+            exit status stays the program's.
         """
-        client = cls(columns, rows, terminal)
+        program = cls(columns, rows, terminal)
         env = server_environment()
         env.update({"TERM": "xterm-256color", "LANG": "C.UTF-8"})
         env.pop("NO_COLOR", None)
         env.update(environment or {})
-        command = [sys.executable, "-m", "twistedchat.client.main", *arguments]
         if then is not None:
             script = f'"$@"; status=$?; {then}; exit $status'
             command = ["/bin/sh", "-c", script, "sh", *command]
         process_reactor: IReactorProcess = reactor
         transport = process_reactor.spawnProcess(
-            client, command[0], command, env=env, path=str(cwd), usePTY=terminal
+            program, command[0], command, env=env, path=str(cwd), usePTY=terminal
         )
         if terminal:
-            # Before Python has even started in the child: its first look at
-            # the terminal's size finds this one.
+            # Before the program has even started in the child: its first look
+            # at the terminal's size finds this one.
             size = struct.pack("HHHH", rows, columns, 0, 0)
             fcntl.ioctl(transport.fileno(), termios.TIOCSWINSZ, size)  # type: ignore[attr-defined]
-        return client
+        return program
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         self.output += data
@@ -382,7 +590,7 @@ class TerminalClient(_Process):
 
     def resize(self, columns: int, rows: int) -> None:
         """The window resized: the terminal's new size (the kernel sends the
-        client SIGWINCH) and pyte's screen alike."""
+        program SIGWINCH) and pyte's screen alike."""
         size = struct.pack("HHHH", rows, columns, 0, 0)
         fcntl.ioctl(self.transport.fileno(), termios.TIOCSWINSZ, size)  # type: ignore[union-attr]
         self.screen.resize(rows, columns)
@@ -393,3 +601,35 @@ class TerminalClient(_Process):
             self.keys(b"\x03")
         else:
             self.signal("INT")
+
+
+class TerminalClient(TerminalProgram):
+    """
+    The C{twistedchat} client as a person runs it: on a pseudo-terminal of
+    C{columns} x C{rows} whose screen pyte keeps, or (C{terminal=False}) on
+    pipes, as a script runs it.
+    """
+
+    @classmethod
+    def start(
+        cls,
+        *arguments: str,
+        cwd: Path,
+        columns: int = 80,
+        rows: int = 24,
+        terminal: bool = True,
+        environment: dict[str, str] | None = None,
+        then: str | None = None,
+    ) -> TerminalClient:
+        """
+        C{twistedchat ARGUMENTS}, with this Python; see L{TerminalProgram.spawn}.
+        """
+        return cls.spawn(
+            [sys.executable, "-m", "twistedchat.client.main", *arguments],
+            cwd=cwd,
+            columns=columns,
+            rows=rows,
+            terminal=terminal,
+            environment=environment,
+            then=then,
+        )
