@@ -18,6 +18,7 @@ from twistedchat.core.service import ChatService
 from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import COMMANDS, Command, IRCFront, IRCProtocol
+from twistedchat.fronts.irc.capabilities import advertised
 from twistedchat.fronts.line import LineFront
 from twistedchat.persistence import HistoryWriter
 
@@ -28,6 +29,8 @@ from .test_line_front import Client as LineClient
 # 2023-11-14T22:13:20.250Z: a quarter of a second is exact in binary.
 NOW = 1_700_000_000.25
 NOW_TAG = "@time=2023-11-14T22:13:20.250Z"
+# What CAP LS 302 lists: the front's table of capabilities.
+OFFERED = " ".join(advertised(302))
 
 
 class IRCClient:
@@ -196,14 +199,16 @@ class RegistrationTests(IRCFrontTestCase):
     def test_cap_negotiation_holds_registration_until_end(self) -> None:
         toto = self.client()
         toto.send("CAP LS 302")
-        self.assertEqual(toto.lines(), [":twistedchat CAP * LS server-time"])
+        self.assertEqual(toto.lines(), [f":twistedchat CAP * LS :{OFFERED}"])
         toto.send("NICK toto", "USER toto 0 * :Toto")
         self.assertEqual(toto.lines(), [])
         self.assertFalse(self.service.nick_taken("toto"))
         toto.send("CAP REQ :server-time")
         self.assertEqual(toto.lines(), [":twistedchat CAP toto ACK server-time"])
         toto.send("CAP LIST")
-        self.assertEqual(toto.lines(), [":twistedchat CAP toto LIST server-time"])
+        self.assertEqual(
+            toto.lines(), [":twistedchat CAP toto LIST :cap-notify server-time"]
+        )
         toto.send("CAP END")
         self.assertEqual(toto.lines(), self.welcome("toto"))
         toto.send("CAP END")
@@ -215,9 +220,9 @@ class RegistrationTests(IRCFrontTestCase):
         self.assertEqual(
             toto.lines(),
             [
-                ":twistedchat CAP * LS server-time",
+                f":twistedchat CAP * LS :{OFFERED}",
                 ":twistedchat CAP * NAK :server-time sasl",
-                ":twistedchat CAP * LIST :",
+                ":twistedchat CAP * LIST cap-notify",
             ],
         )
         toto.send("CAP FOO", "CAP")

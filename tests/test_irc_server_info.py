@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from twistedchat import __version__
 from twistedchat.fronts.irc import COMMANDS, IRCFront
+from twistedchat.fronts.irc.capabilities import advertised
 
 from .test_irc_front import IRCClient, IRCFrontTestCase
 
@@ -47,7 +48,7 @@ class ServerNameTests(IRCFrontTestCase):
         self.assertEqual(
             toto.lines(),
             [
-                ":My.Little.Server CAP * LS server-time",
+                f":My.Little.Server CAP * LS :{' '.join(advertised(302))}",
                 ":My.Little.Server 451 * :You have not registered",
             ],
         )

@@ -63,7 +63,7 @@ def replay(client: IRCProtocol, room: RoomView) -> None:
             lines = ["shows a picture:", *lines]
         acted = entry.kind == "action"
         for row in lines:
-            if client.tagged:
+            if "server-time" in client.caps:
                 tags = f"@time={server_time(entry.time)} "
                 text = f"\x01ACTION {clean(row)}\x01" if acted else clean(row) or " "
                 client.send_line(

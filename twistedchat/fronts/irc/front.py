@@ -10,10 +10,11 @@ from collections.abc import Mapping
 
 from ...core.service import ChatService
 from ..base import Front
+from ..fanout import Broadcaster
 from ..policy import ConnectionCounter, Limits
 from .commands import COMMANDS, Command
 from .protocol import IRCProtocol
-from .render import render_plain, render_tagged
+from .render import render_plain, renderer
 from .servername import DEFAULT_SERVER_NAME, check_server_name
 
 
@@ -34,10 +35,24 @@ class IRCFront(Front[IRCProtocol]):
         super().__init__(service, render_plain, limits, connections)
         # What numerics come from and replies name the server by.
         self.server_name = check_server_name(server_name)
-        # For clients that asked for server-time.
-        self.tagged = self.broadcaster_for(render_tagged)
+        # One broadcaster per rendering variant in use (see capabilities.py),
+        # made when a first client of that variant needs it.
+        self._variants: dict[frozenset[str], Broadcaster] = {
+            frozenset(): self.broadcaster
+        }
         self.started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.motd = motd or [
             "Welcome to twistedchat. Channels here are the rooms of every front:",
             "#general is the room netcat and twistedchat users land in.",
         ]
+
+    def broadcaster_of(self, variant: frozenset[str]) -> Broadcaster:
+        """
+        The broadcaster of the clients holding the rendering capabilities
+        C{variant}: each event is rendered once for all of them.
+        """
+        broadcaster = self._variants.get(variant)
+        if broadcaster is None:
+            broadcaster = self.broadcaster_for(renderer(variant))
+            self._variants[variant] = broadcaster
+        return broadcaster

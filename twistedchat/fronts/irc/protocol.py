@@ -21,7 +21,8 @@ from ...core import errors
 from ...core.events import Event, Killed
 from ...core.session import Session
 from ..base import FrontProtocol
-from ..fanout import Broadcaster
+from ..fanout import Broadcaster, Fanout
+from .capabilities import RENDERING
 from .numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR, NUMERICS, error_target
 from .render import MAX_LINE, clean, compose
 
@@ -37,7 +38,9 @@ class IRCProtocol(FrontProtocol):
     username = ""
     realname = ""
     negotiating = False  # between CAP LS/REQ and CAP END
-    tagged = False  # asked for server-time
+    caps: frozenset[str] = frozenset()  # the capabilities it holds (CAP REQ)
+    cap_version = 0  # the CAP version it said it speaks (CAP LS 302), 0 if none
+    _broadcaster: Broadcaster | None = None  # that of its rendering variant
     _buffer = b""
     _discarding = False
     _closing = False
@@ -166,7 +169,24 @@ class IRCProtocol(FrontProtocol):
 
     @property
     def broadcaster(self) -> Broadcaster:
-        return self.factory.tagged if self.tagged else self.factory.broadcaster
+        return self._broadcaster or self.factory.broadcaster
+
+    def hold(self, caps: frozenset[str]) -> None:
+        """
+        Hold C{caps} from now on: events come rendered for its variant (its
+        rooms follow, through the fan-out), its own messages back to it with
+        C{echo-message}.
+        """
+        self.caps = caps
+        broadcaster = self.factory.broadcaster_of(caps & RENDERING)
+        if broadcaster is self.broadcaster:
+            return
+        self._broadcaster = broadcaster
+        session = self.session
+        if session is not None:
+            delivery = self.factory.service.delivery
+            if isinstance(delivery, Fanout):
+                delivery.regroup(session)
 
     def deliver(self, event: Event) -> None:
         super().deliver(event)

@@ -9,6 +9,7 @@ then does the core connect a session for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import maybeDeferred
@@ -17,15 +18,13 @@ from twisted.words.protocols import irc
 from ... import __version__
 from ...core import errors
 from ...core.names import is_valid_nick
-from ..fanout import Fanout
+from .capabilities import advertised, requested, split_lines
 from .numerics import ERR_INVALIDCAPCMD
 from .render import clean
 from .server import irc_LUSERS, irc_MOTD, send_isupport
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
-
-CAPABILITIES = ("server-time",)
 
 
 def irc_PASS(client: IRCProtocol, params: list[str]) -> None:
@@ -34,38 +33,69 @@ def irc_PASS(client: IRCProtocol, params: list[str]) -> None:
 
 async def irc_CAP(client: IRCProtocol, params: list[str]) -> None:
     sub = params[0].upper()
-    if sub == "LS":
-        if client.session is None:
-            client.negotiating = True
-        client.send(
-            client.server_name, "CAP", client.nick, "LS", " ".join(CAPABILITIES)
-        )
-    elif sub == "LIST":
-        client.send(
-            client.server_name,
-            "CAP",
-            client.nick,
-            "LIST",
-            "server-time" if client.tagged else "",
-        )
-    elif sub == "REQ":
-        if client.session is None:
-            client.negotiating = True
-        wanted = (params[1] if len(params) > 1 else "").split()
-        if all(cap.lstrip("-") in CAPABILITIES for cap in wanted):
-            for cap in wanted:
-                client.tagged = not cap.startswith("-")
-            delivery = client.factory.service.delivery
-            if client.session is not None and isinstance(delivery, Fanout):
-                delivery.regroup(client.session)  # its rooms follow
-            client.send(client.server_name, "CAP", client.nick, "ACK", " ".join(wanted))
-        else:
-            client.send(client.server_name, "CAP", client.nick, "NAK", " ".join(wanted))
-    elif sub == "END":
+    reply = CAP_REPLIES.get(sub)
+    if reply is None:
+        client.reply(ERR_INVALIDCAPCMD, sub, "Invalid CAP command")
+        return
+    reply(client, params[1:])
+    if sub == "END":
         client.negotiating = False
         await register(client)
-    else:
-        client.reply(ERR_INVALIDCAPCMD, sub, "Invalid CAP command")
+
+
+def cap_LS(client: IRCProtocol, params: list[str]) -> None:
+    """
+    The capabilities offered; to a client of CAP 302 and later, with their
+    values, over several lines if need be, and cap-notify held from then on.
+    """
+    if client.session is None:
+        client.negotiating = True
+    try:
+        version = int(params[0]) if params else 0
+    except ValueError:
+        version = 0
+    if version >= 302:
+        client.cap_version = max(client.cap_version, version)
+        client.hold(client.caps | {"cap-notify"})
+    send_cap_list(client, "LS", advertised(client.cap_version))
+
+
+def cap_LIST(client: IRCProtocol, params: list[str]) -> None:
+    send_cap_list(client, "LIST", sorted(client.caps))
+
+
+def send_cap_list(client: IRCProtocol, sub: str, names: list[str]) -> None:
+    """C{names} in one CAP line, or, for CAP 302 clients, several: C{*} but on the last."""
+    lines = split_lines(names) if client.cap_version >= 302 else [" ".join(names)]
+    for index, line in enumerate(lines):
+        more = ["*"] if index < len(lines) - 1 else []
+        client.send(client.server_name, "CAP", client.nick, sub, *more, line)
+
+
+def cap_REQ(client: IRCProtocol, params: list[str]) -> None:
+    """All the capabilities asked for (C{-name}: one given up), or none of them."""
+    if client.session is None:
+        client.negotiating = True
+    request = params[0] if params else ""
+    caps = requested(client.caps, request)
+    if caps is None:
+        client.send(client.server_name, "CAP", client.nick, "NAK", request)
+        return
+    # Acknowledged before the first event rendered anew.
+    client.send(client.server_name, "CAP", client.nick, "ACK", request)
+    client.hold(caps)
+
+
+def cap_END(client: IRCProtocol, params: list[str]) -> None:
+    pass  # irc_CAP registers the client, if it had said enough
+
+
+CAP_REPLIES: Mapping[str, Callable[[IRCProtocol, list[str]], None]] = {
+    "LS": cap_LS,
+    "LIST": cap_LIST,
+    "REQ": cap_REQ,
+    "END": cap_END,
+}
 
 
 async def irc_NICK(client: IRCProtocol, params: list[str]) -> None:

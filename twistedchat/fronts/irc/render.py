@@ -8,7 +8,7 @@ C{#name} is the room C{name} of the other fronts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from ...core.events import (
@@ -192,6 +192,35 @@ def render_plain(event: Event) -> bytes:
 def render_tagged(event: Event) -> bytes:
     """The lines with IRCv3 C{server-time}, for clients that asked for it."""
     return _encode(render_lines(event), f"@time={server_time(event.time)} ")
+
+
+def _time_tag(event: Event) -> str:
+    return f"time={server_time(event.time)}"
+
+
+# The message tags each rendering capability adds to an event's lines: a
+# function of the event, saying "" when the event has none of it.
+TAGGERS: dict[str, Callable[[Event], str]] = {
+    "server-time": _time_tag,
+}
+
+
+def renderer(variant: frozenset[str]) -> Callable[[Event], bytes]:
+    """
+    How events are rendered for clients holding the rendering capabilities
+    C{variant}: the plain lines, with the tags those capabilities add.
+    """
+    if not variant:
+        return render_plain
+    if variant == {"server-time"}:
+        return render_tagged
+    taggers = [TAGGERS[name] for name in sorted(variant) if name in TAGGERS]
+
+    def render(event: Event) -> bytes:
+        tags = ";".join([tag for tagger in taggers if (tag := tagger(event))])
+        return _encode(render_lines(event), f"@{tags} " if tags else "")
+
+    return render
 
 
 def server_time(seconds: float) -> str:
