@@ -38,6 +38,8 @@ def _table(*capabilities: Capability) -> Mapping[str, Capability]:
 CAPABILITIES: Mapping[str, Capability] = _table(
     Capability("cap-notify"),
     Capability("server-time", renders=True),
+    Capability("batch"),
+    Capability("labeled-response"),
 )
 
 # The capabilities that make a rendering variant.
