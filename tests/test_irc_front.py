@@ -153,6 +153,8 @@ class RegistrationTests(IRCFrontTestCase):
             "CHANMODES=,,,mnt "
             "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
             "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server",
+            f"{server} 005 {nick} CHATHISTORY=100 MSGREFTYPES=msgid,timestamp "
+            ":are supported by this server",
             f"{server} 251 {nick} :There are {users} users and 0 invisible on 1 server",
             f"{server} 252 {nick} 0 :operator(s) online",
             f"{server} 254 {nick} {channels} :channels formed",
@@ -185,14 +187,16 @@ class RegistrationTests(IRCFrontTestCase):
 
     def test_isupport_announces_the_rules_clients_rely_on(self) -> None:
         toto = self.register("toto")
-        (isupport,) = [line for line in toto.lines() if line.split()[1] == "005"]
-        tokens = isupport.split(" :")[0].split()[3:]
+        lines = [line for line in toto.lines() if line.split()[1] == "005"]
+        tokens = [t for line in lines for t in line.split(" :")[0].split()[3:]]
         for token in [
             "CASEMAPPING=rfc1459",
             "CHANTYPES=#",
             "CHANLIMIT=#:100",
             "PREFIX=(o)@",
             "NICKLEN=30",
+            "CHATHISTORY=100",
+            "MSGREFTYPES=msgid,timestamp",
         ]:
             self.assertIn(token, tokens)
 

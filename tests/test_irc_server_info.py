@@ -16,6 +16,9 @@ ISUPPORT = (
     "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
     "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server"
 )
+ISUPPORT_HISTORY = (
+    "CHATHISTORY=100 MSGREFTYPES=msgid,timestamp :are supported by this server"
+)
 
 
 class ServerNameTests(IRCFrontTestCase):
@@ -140,6 +143,7 @@ class ServerQueryTests(IRCFrontTestCase):
                 f":irc.example.org 351 toto twistedchat-{__version__} irc.example.org "
                 ":a chat service built on Twisted",
                 f":irc.example.org 005 toto {ISUPPORT}",
+                f":irc.example.org 005 toto {ISUPPORT_HISTORY}",
             ],
         )
 

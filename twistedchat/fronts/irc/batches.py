@@ -130,7 +130,9 @@ class Labeled:
             return tagged(f":{server} ACK\r\n".encode(), label)
         if len(lines) == 1 or batches is None or _one_batch(lines):
             return b"".join([tagged(lines[0], label), *lines[1:]])
-        return b"".join(batch(server, batches.new(), "labeled-response", lines, tags=label))
+        return b"".join(
+            batch(server, batches.new(), "labeled-response", lines, tags=label)
+        )
 
 
 def _one_batch(lines: list[bytes]) -> bool:
@@ -146,4 +148,4 @@ def _command(line: bytes) -> list[bytes]:
     """The source, command and first parameter of C{line}, its tags left out."""
     if line.startswith(b"@"):
         line = line.partition(b" ")[2]
-    return line.split(b" ", 3)[:3]
+    return line.rstrip(b"\r\n").split(b" ", 3)[:3]

@@ -40,6 +40,7 @@ CAPABILITIES: Mapping[str, Capability] = _table(
     Capability("server-time", renders=True),
     Capability("batch"),
     Capability("labeled-response"),
+    Capability("draft/chathistory"),
 )
 
 # The capabilities that make a rendering variant.

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import channels, messages, operators, registration, server, users
+from . import channels, history, messages, operators, registration, server, users
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -68,6 +68,8 @@ COMMANDS: Mapping[str, Command] = {
     "WHO": Command(users.irc_WHO),
     "WHOIS": Command(users.irc_WHOIS, 1),
     "WHOWAS": Command(users.irc_WHOWAS, 1),
+    # History
+    "CHATHISTORY": Command(history.irc_CHATHISTORY, 1),
     "AWAY": Command(users.irc_AWAY),
     "ISON": Command(users.irc_ISON, 1),
     "USERHOST": Command(users.irc_USERHOST, 1),

@@ -17,6 +17,7 @@ from twisted.words.protocols import irc
 
 from ... import __version__
 from ...core import errors
+from . import history
 from .numerics import RPL_GLOBALUSERS, RPL_LOCALUSERS
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ def send_isupport(client: IRCProtocol) -> None:
         "NETWORK=twistedchat",
         "are supported by this server",
     )
+    client.reply(irc.RPL_ISUPPORT, *history.ISUPPORT, "are supported by this server")
 
 
 def irc_PING(client: IRCProtocol, params: list[str]) -> None:
