@@ -41,6 +41,7 @@ CAPABILITIES: Mapping[str, Capability] = _table(
     Capability("batch"),
     Capability("labeled-response"),
     Capability("draft/chathistory"),
+    Capability("draft/read-marker"),
 )
 
 # The capabilities that make a rendering variant.

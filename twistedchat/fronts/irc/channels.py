@@ -16,6 +16,7 @@ from ...core import errors
 from ...core.names import fold_nick
 from ...core.session import Session
 from ...core.views import RoomView
+from . import markread
 from .numerics import RPL_CREATIONTIME, RPL_TOPICWHOTIME, room_name
 from .render import HOST, channel, clean, compose, rows, server_time
 from .server import KICKLEN, TOPICLEN
@@ -49,6 +50,8 @@ async def join(client: IRCProtocol, session: Session, name: str) -> None:
     room = service.room(name)
     if room.topic:
         send_topic(client, room)
+    if markread.CAPABILITY in client.caps:
+        markread.send_marker(client, channel(room.name))
     await send_names(client, room)
     replay(client, room)
 

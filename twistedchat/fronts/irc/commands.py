@@ -19,7 +19,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import channels, history, messages, operators, registration, server, users
+from . import (
+    channels,
+    history,
+    markread,
+    messages,
+    operators,
+    registration,
+    server,
+    users,
+)
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -70,6 +79,7 @@ COMMANDS: Mapping[str, Command] = {
     "WHOWAS": Command(users.irc_WHOWAS, 1),
     # History
     "CHATHISTORY": Command(history.irc_CHATHISTORY, 1),
+    "MARKREAD": Command(markread.irc_MARKREAD),
     "AWAY": Command(users.irc_AWAY),
     "ISON": Command(users.irc_ISON, 1),
     "USERHOST": Command(users.irc_USERHOST, 1),

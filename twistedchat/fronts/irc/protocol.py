@@ -48,6 +48,7 @@ class IRCProtocol(FrontProtocol):
     _held = False
     _labeled: Labeled | None = None  # the answer of the labeled command running
     _batches: Batches | None = None
+    _read_marks: dict[str, int] | None = None
 
     needs_registration = True
     # IRC clients learn of their own joins, parts, nick changes... from the
@@ -151,6 +152,13 @@ class IRCProtocol(FrontProtocol):
         if labeled is not None and not self.output.closed:
             batches = self.batches if "batch" in self.caps else None
             self.write(labeled.answer(self.server_name, self.nick, batches))
+
+    @property
+    def read_marks(self) -> dict[str, int]:
+        """Its read markers (MARKREAD): milliseconds, by folded target."""
+        if self._read_marks is None:
+            self._read_marks = {}
+        return self._read_marks
 
     @property
     def batches(self) -> Batches:
