@@ -59,5 +59,5 @@ class MessageIdTests(SynchronousTestCase):
 
     def test_two_servers_started_together_never_share_an_id(self) -> None:
         first, second = message_ids(self.clock), message_ids(self.clock)
-        self.assertNotEqual(first(), second())
-        self.assertEqual(first().rsplit("-", 1)[1], "2")
+        self.assertNotEqual(next(first), next(second))
+        self.assertEqual(next(first).rsplit("-", 1)[1], "2")

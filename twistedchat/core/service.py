@@ -91,7 +91,7 @@ class ChatService:
         if default_room is not None and not is_valid_room(default_room):
             raise errors.InvalidRoomName(default_room)
         self.clock = clock
-        self._new_msgid = message_ids(clock)  # each message's id
+        self._msgids = message_ids(clock)  # each message's id
         self.default_room = default_room
         self._oper_check = OperCheck(operators, clock)
         self.identities = identities or Identities(Identities.new_secret())
@@ -285,7 +285,7 @@ class ChatService:
         if "n" in room.modes or "m" in room.modes:
             self._check_may_speak(session, room)
         kind = events.Action if action else Message
-        now, msgid = self.clock.seconds(), self._new_msgid()
+        now, msgid = self.clock.seconds(), next(self._msgids)
         event = kind(now, room.name, session.user, text, notice, msgid)
         if self.history is not None:
             self.history.record(event)
@@ -317,7 +317,7 @@ class ChatService:
         targets = self._find(nick)
         if not text.strip():
             raise errors.EmptyMessage()
-        to, msgid = targets[0].nick, self._new_msgid()
+        to, msgid = targets[0].nick, next(self._msgids)
         kind = events.PrivateAction if style.get("action") else PrivateMessage
         notice = style.get("notice", False)
         event = kind(self.clock.seconds(), session.user, to, text, notice, msgid)
@@ -336,7 +336,7 @@ class ChatService:
         if not art.strip():
             raise errors.EmptyMessage()
         self._check_may_speak(session, room)
-        msgid = self._new_msgid()
+        msgid = next(self._msgids)
         event = Image(self.clock.seconds(), room.name, session.user, art, msgid)
         if self.history is not None:
             self.history.record(event)

@@ -131,7 +131,7 @@ class HistoryWriter(Service):
         self._stopping = False  # stopService was called
         self._direct = False  # stopped: writes happen on the caller's thread
         # Events carry the core's message id; one made without it gets ours.
-        self._new_id = message_ids(self.clock)
+        self._ids = message_ids(self.clock)
         self.written = 0
         # While writes fail: since when, when it was last said, the last error.
         self._failing_since: float | None = None
@@ -220,7 +220,7 @@ class HistoryWriter(Service):
 
     def record(self, event: Message | Image) -> None:
         room = self._rooms.get(event.room) or self._room(event.room)
-        entry_id = event.msgid or self._new_id()
+        entry_id = event.msgid or next(self._ids)
         room.seq = seq = room.seq + 1
         user = event.user
         if isinstance(event, Message):
