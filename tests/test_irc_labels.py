@@ -12,25 +12,13 @@ from twisted.trial.unittest import SynchronousTestCase
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.irc import IRCFront
-from twistedchat.fronts.irc.batches import Labeled, escape, split_tags, unescape
+from twistedchat.fronts.irc.batches import Labeled
 
 from .test_irc_front import IRCClient, IRCFrontTestCase
 from .test_pending_commands import LaterChecker
 
 
-class TagTests(SynchronousTestCase):
-    def test_values_escaped_and_back(self) -> None:
-        for value in ["plain", "a;b c\\d", "\r\n", "é😃", ""]:
-            self.assertEqual(unescape(escape(value)), value)
-        self.assertEqual(escape("a;b c"), "a\\:b\\sc")
-
-    def test_split(self) -> None:
-        self.assertEqual(
-            split_tags("@label=a\\sb;+draft/react=x;flag PING :z"),
-            ({"label": "a b", "+draft/react": "x", "flag": ""}, "PING :z"),
-        )
-        self.assertEqual(split_tags("PING z"), ({}, "PING z"))
-
+class BatchTests(SynchronousTestCase):
     def test_one_batch_is_labeled_on_its_opening(self) -> None:
         labeled = Labeled("x")
         labeled.take(b":s BATCH +r chathistory #a\r\n@batch=r :n PRIVMSG #a hi\r\n")

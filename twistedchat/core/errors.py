@@ -153,6 +153,16 @@ class EmptyMessage(ChatError):
         return "empty message, nothing sent"
 
 
+@dataclass(eq=False)
+class InvalidRealname(ChatError):
+    """A real name that is empty or too long (IRC's SETNAME)."""
+
+    realname: str
+
+    def __str__(self) -> str:
+        return "a real name must be 1 to 390 characters"
+
+
 class InvalidCredentials(ChatError):
     def __str__(self) -> str:
         return "wrong operator name or password"

@@ -13,6 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple, TypedDict
 
+# Tags a client attached to its message for the other clients (IRCv3's
+# client-only tags, C{+name=value}): pairs of a name and a value, relayed to
+# the IRC clients that asked for message tags, ignored by every other front.
+Tags = tuple[tuple[str, str], ...]
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -31,6 +36,7 @@ class Style(TypedDict, total=False):
 
     notice: bool
     action: bool
+    tags: Tags
 
 
 # What is said (messages, actions, private ones, pictures) is made once per
@@ -61,6 +67,7 @@ class _MessageFields(NamedTuple):
     text: str
     notice: bool = False
     msgid: str = ""  # see twistedchat.core.msgids; empty only in tests' events
+    tags: Tags = ()  # its client's tags for the others (see Tags)
 
 
 class Message(_SameTypeEquality, _MessageFields):
@@ -88,6 +95,7 @@ class _PrivateFields(NamedTuple):
     text: str
     notice: bool = False
     msgid: str = ""
+    tags: Tags = ()
 
 
 class PrivateMessage(_SameTypeEquality, _PrivateFields):
@@ -119,6 +127,22 @@ class Image(_SameTypeEquality, _ImageFields):
 
 
 @dataclass(frozen=True, slots=True)
+class Tagged:
+    """
+    C{user} sent C{tags} alone, no text (IRC's TAGMSG: a reaction, a typing
+    notice...), to C{room}, or to the user called C{to} when C{room} is
+    empty. Only IRC clients that asked for message tags show it.
+    """
+
+    time: float
+    user: User
+    room: str
+    to: str
+    tags: Tags
+    msgid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Joined:
     """
     C{user} entered C{room}.
@@ -132,6 +156,25 @@ class Joined:
     user: User
     arrival: bool = False
     returning: bool = False
+    away: str = ""  # the joiner's away message, if away (IRC's away-notify)
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """C{user} is away, saying C{message}; back if C{message} is empty."""
+
+    time: float
+    user: User
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RealnameChanged:
+    """C{user} now gives C{realname} as its real name (IRC's SETNAME)."""
+
+    time: float
+    user: User
+    realname: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +259,26 @@ class Invited:
     room: str
 
 
+@dataclass(frozen=True, slots=True)
+class InviteSeen:
+    """
+    An operator of C{room} is told that C{user} invited the user called
+    C{to} there (IRC's invite-notify).
+    """
+
+    time: float
+    user: User
+    to: str
+    room: str
+
+
 Event = (
     Message
     | PrivateMessage
     | Image
+    | Tagged
+    | AwayChanged
+    | RealnameChanged
     | Joined
     | Parted
     | Quit
@@ -229,4 +288,5 @@ Event = (
     | TopicChanged
     | ModeChanged
     | Invited
+    | InviteSeen
 )

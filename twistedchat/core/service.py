@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from . import errors, events, modes
+from . import errors, events, invites, modes, status
 from .delivery import Direct, IDelivery
 from .events import (
     Image,
@@ -239,9 +239,8 @@ class ChatService:
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
         # A user connected through other sessions never left: not "back".
         returning = returning and len(self._presence.sessions(user_id)) == 1
-        event = Joined(
-            self.clock.seconds(), room.name, session.user, arrival, returning
-        )
+        away, now = self._record(session).away or "", self.clock.seconds()
+        event = Joined(now, room.name, session.user, arrival, returning, away)
         self._presence.enter(session, room)
         if present:  # the room has the user already: only this session is told
             broken = self._presence.to_self(session, event)
@@ -273,6 +272,7 @@ class ChatService:
         *,
         notice: bool = False,
         action: bool = False,
+        tags: events.Tags = (),
     ) -> Message:
         """
         Relay C{text} (what C{session} does, if an C{action}) to room C{name}'s
@@ -286,7 +286,7 @@ class ChatService:
             self._check_may_speak(session, room)
         kind = events.Action if action else Message
         now, msgid = self.clock.seconds(), next(self._msgids)
-        event = kind(now, room.name, session.user, text, notice, msgid)
+        event = kind(now, room.name, session.user, text, notice, msgid, tags)
         if self.history is not None:
             self.history.record(event)
         if not session.echo_messages:
@@ -310,17 +310,14 @@ class ChatService:
     def whisper(
         self, session: Session, nick: str, text: str, **style: Unpack[events.Style]
     ) -> PrivateMessage:
-        """
-        Deliver C{text} from C{session} to the user called C{nick} alone (to
-        each of its sessions), and to the sender's other sessions.
-        """
+        """C{text} to the sessions of user C{nick}, and the sender's other ones."""
         targets = self._find(nick)
         if not text.strip():
             raise errors.EmptyMessage()
         to, msgid = targets[0].nick, next(self._msgids)
         kind = events.PrivateAction if style.get("action") else PrivateMessage
-        notice = style.get("notice", False)
-        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid)
+        notice, tags = style.get("notice", False), style.get("tags", ())
+        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid, tags)
         recipients = dict.fromkeys(targets)
         for own in self._presence.sessions(session.user.id):
             if own is not session or session.echo_messages:
@@ -395,8 +392,8 @@ class ChatService:
         return event
 
     def set_away(self, session: Session, message: str | None) -> None:
-        """Mark C{session} away with C{message}, or back with None."""
-        self._state.set_away(session.user.id, message or None)
+        """Mark C{session} away with C{message}, or back with None; see status."""
+        status.set_away(self, session, message)
 
     def invite(self, session: Session, nick: str, name: str) -> Invited:
         """Tell the user called C{nick} that C{session} invites them to a room it is in."""
@@ -406,7 +403,7 @@ class ChatService:
         if target.id in room.members:
             raise errors.UserAlreadyInRoom(target.nick, room.name)
         event = Invited(self.clock.seconds(), session.user, target.nick, room.name)
-        self._drop(self.delivery.to_sessions(targets, event))
+        self._drop(invites.deliver(self, session, room, targets, event))
         return event
 
     # Privileges

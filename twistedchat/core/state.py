@@ -102,6 +102,9 @@ class IChatState(Interface):
     def set_away(user_id: str, message: str | None) -> None:
         """The user is away with C{message}, or back with None."""
 
+    def set_realname(user_id: str, realname: str) -> None:
+        """The user now gives C{realname} as its real name."""
+
     def set_operator(user_id: str, name: str) -> None:
         """The user is server operator C{name}."""
 
@@ -178,6 +181,9 @@ class MemoryState:
 
     def set_away(self, user_id: str, message: str | None) -> None:
         self._users[user_id].away = message
+
+    def set_realname(self, user_id: str, realname: str) -> None:
+        self._users[user_id].realname = realname
 
     def set_operator(self, user_id: str, name: str) -> None:
         self._users[user_id].operator = name

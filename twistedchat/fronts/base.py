@@ -94,8 +94,9 @@ class FrontProtocol(TwistedProtocol):
     log: ClassVar[Logger] = Logger()
     # Whether a client must introduce itself (Hello, NICK/USER) before it chats.
     needs_registration: ClassVar[bool] = False
-    # What the user receives of their own doing (see IChatClient).
-    echo_messages: ClassVar[bool] = False
+    # What the user receives of their own doing (see IChatClient); an IRC
+    # connection changes its own echo_messages (the echo-message capability).
+    echo_messages: bool = False
     echo_actions: ClassVar[bool] = False
 
     factory: Front[Any]

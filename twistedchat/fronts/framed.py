@@ -23,9 +23,11 @@ from .. import codec
 from ..codec import ErrorCode, Frame, RoomInfo, frame_bytes, milliseconds
 from ..core import errors
 from ..core.events import (
+    AwayChanged,
     Event,
     Image,
     Invited,
+    InviteSeen,
     Joined,
     Kicked,
     Killed,
@@ -35,6 +37,8 @@ from ..core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
+    Tagged,
     TopicChanged,
 )
 from ..core.history import HistoryEntry
@@ -66,11 +70,12 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
 
 def render_event(event: Event) -> bytes:
     """C{event} as the bytes of its frame, length prefix included."""
-    return frame_bytes(event_frame(event))
+    frame = event_frame(event)
+    return b"" if frame is None else frame_bytes(frame)
 
 
-def event_frame(event: Event) -> Frame:
-    """The frame that tells a framed client about C{event}."""
+def event_frame(event: Event) -> Frame | None:
+    """The frame that tells a framed client about C{event}, if any."""
     time = milliseconds(event.time)
     match event:
         case Message():
@@ -106,6 +111,8 @@ def event_frame(event: Event) -> Frame:
             return codec.ModesSet(time, event.room, event.user, changes)
         case Invited():
             return codec.Invitation(time, event.user, event.room)
+        case Tagged() | AwayChanged() | RealnameChanged() | InviteSeen():
+            return None  # for IRC clients only
 
 
 class FramedProtocol(Int32StringReceiver, FrontProtocol):

@@ -21,9 +21,11 @@ from twisted.python.failure import Failure
 
 from ..core.errors import ChatError, excerpt
 from ..core.events import (
+    AwayChanged,
     Event,
     Image,
     Invited,
+    InviteSeen,
     Joined,
     Kicked,
     Killed,
@@ -33,6 +35,8 @@ from ..core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
+    Tagged,
     TopicChanged,
 )
 from ..core.history import HistoryEntry
@@ -137,6 +141,8 @@ def render_event(event: Event) -> bytes:
             return _server(f'"{user.nick}" set mode {modes} on #{event.room}')
         case Invited(user=user):
             return _server(f'"{user.nick}" invites you to #{event.room}')
+        case Tagged() | AwayChanged() | RealnameChanged() | InviteSeen():
+            return b""  # for IRC clients only
 
 
 def render_history(entry: HistoryEntry) -> bytes:

@@ -9,6 +9,7 @@ as the other fronts' users.
    L{operators}: the handlers, by topic;
  - L{servername}: the server's name (a setting) and its rule;
  - L{capabilities}: the IRCv3 capabilities offered, and their negotiation;
+ - L{tags}: IRCv3 message tags on the wire (parsing, escaping, limits);
  - L{render}: core events as IRC lines; L{numerics}: core refusals as
    numeric replies; L{queries}: the reads of the core's state.
 """

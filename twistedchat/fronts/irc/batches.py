@@ -1,7 +1,8 @@
 """
-IRCv3 C{batch} and C{labeled-response} on one IRC connection: message tags
-read from a client's line, tags added to lines already rendered, batches of
-lines, and the replies to one labeled command gathered into one answer.
+IRCv3 C{batch} and C{labeled-response} on one IRC connection: tags added
+to lines already rendered, batches of lines, and the replies to one labeled
+command gathered into one answer (its C{label} is read from the line's tags,
+see L{twistedchat.fronts.irc.tags}).
 
 A client holding C{labeled-response} may start a command with
 C{@label=...}: everything that command makes the server send this client is
@@ -21,48 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# Escaping of tag values (IRCv3 message-tags).
-_ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
-_UNESCAPES = {"\\:": ";", "\\s": " ", "\\\\": "\\", "\\r": "\r", "\\n": "\n"}
-
-
-def escape(value: str) -> str:
-    """C{value} as a tag value may hold it."""
-    if not any(character in value for character in _ESCAPES):
-        return value
-    return "".join(_ESCAPES.get(character, character) for character in value)
-
-
-def unescape(value: str) -> str:
-    """A tag value as the client meant it."""
-    if "\\" not in value:
-        return value
-    out = []
-    index = 0
-    while index < len(value):
-        pair = value[index : index + 2]
-        if pair in _UNESCAPES:
-            out.append(_UNESCAPES[pair])
-            index += 2
-        elif value[index] == "\\":  # a lone backslash: dropped
-            index += 1
-        else:
-            out.append(value[index])
-            index += 1
-    return "".join(out)
-
-
-def split_tags(line: str) -> tuple[dict[str, str], str]:
-    """The tags of C{line} (C{@a=1;b :...}) and the rest of it."""
-    if not line.startswith("@"):
-        return {}, line
-    head, _, rest = line.partition(" ")
-    tags: dict[str, str] = {}
-    for item in head[1:].split(";"):
-        if item:
-            key, _, value = item.partition("=")
-            tags[key] = unescape(value)
-    return tags, rest.lstrip(" ")
+from .tags import escape
 
 
 def tagged(line: bytes, tags: str) -> bytes:

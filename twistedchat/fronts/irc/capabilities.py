@@ -36,12 +36,19 @@ def _table(*capabilities: Capability) -> Mapping[str, Capability]:
 
 
 CAPABILITIES: Mapping[str, Capability] = _table(
+    Capability("away-notify", renders=True),
     Capability("cap-notify"),
+    Capability("echo-message"),
+    Capability("invite-notify", renders=True),
+    Capability("message-tags", renders=True),
+    Capability("multi-prefix"),
+    Capability("userhost-in-names"),
     Capability("server-time", renders=True),
     Capability("batch"),
     Capability("labeled-response"),
     Capability("draft/chathistory"),
     Capability("draft/read-marker"),
+    Capability("setname", renders=True),
 )
 
 # The capabilities that make a rendering variant.

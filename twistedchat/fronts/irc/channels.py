@@ -18,7 +18,16 @@ from ...core.session import Session
 from ...core.views import RoomView
 from . import markread
 from .numerics import RPL_CREATIONTIME, RPL_TOPICWHOTIME, room_name
-from .render import HOST, channel, clean, compose, rows, server_time
+from .render import (
+    HOST,
+    channel,
+    clean,
+    compose,
+    member_prefix,
+    prefix,
+    rows,
+    server_time,
+)
 from .server import KICKLEN, TOPICLEN
 
 if TYPE_CHECKING:
@@ -112,8 +121,13 @@ async def send_names(client: IRCProtocol, room: RoomView) -> None:
     """The room's nicks, about 400 characters a line, paced like a listing."""
     line: list[str] = []
     sent = 0
+    every = "multi-prefix" in client.caps
+    masks = "userhost-in-names" in client.caps
     for user in room.members:
-        line.append(("@" if room.is_operator(user) else "") + user.nick)
+        ranks = "@" if room.is_operator(user) else ""
+        line.append(
+            member_prefix(ranks, every) + (prefix(user) if masks else user.nick)
+        )
         if len(" ".join(line)) > 400:
             client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
             line = []

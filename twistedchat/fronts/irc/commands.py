@@ -73,6 +73,7 @@ COMMANDS: Mapping[str, Command] = {
     # Messages
     "PRIVMSG": Command(messages.irc_PRIVMSG),
     "NOTICE": Command(messages.irc_NOTICE),
+    "TAGMSG": Command(messages.irc_TAGMSG),
     # Users
     "WHO": Command(users.irc_WHO),
     "WHOIS": Command(users.irc_WHOIS, 1),
@@ -81,6 +82,7 @@ COMMANDS: Mapping[str, Command] = {
     "CHATHISTORY": Command(history.irc_CHATHISTORY, 1),
     "MARKREAD": Command(markread.irc_MARKREAD),
     "AWAY": Command(users.irc_AWAY),
+    "SETNAME": Command(users.irc_SETNAME),
     "ISON": Command(users.irc_ISON, 1),
     "USERHOST": Command(users.irc_USERHOST, 1),
     # Server operators

@@ -1,5 +1,5 @@
 """
-PRIVMSG and NOTICE, to channels and to users. A NOTICE is never answered
+PRIVMSG and NOTICE, to channels and to users, and TAGMSG (tags alone). A NOTICE is never answered
 with an error (RFC 1459), so its refusals go unsaid. A CTCP ACTION (C{/me})
 becomes an action of the core, which every front shows its own way; other
 CTCP requests pass as they came, for the IRC clients that answer them.
@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 from twisted.words.protocols import irc
 
 from ...core import errors
+from ...core.tagging import tag_room, tag_user
 from ...text import action
 from .numerics import room_name, target_key
+from .tags import client_only
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -40,6 +42,7 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
     text, acting = params[1], False
     if text[0] == "\x01" and (did := action(text)) is not None:
         text, acting = did, True  # a /me; other CTCP requests pass as they are
+    tags = client_only(client.tags) if client.tags else ()
     targets: Iterable[str] = params[0].split(",")
     if "," in params[0]:  # each one more is paid for (most messages have one)
         targets = client.each(targets, target_key)
@@ -47,13 +50,44 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
         try:
             if target.startswith("#"):
                 service.say(
-                    session, room_name(target), text, notice=notice, action=acting
+                    session,
+                    room_name(target),
+                    text,
+                    notice=notice,
+                    action=acting,
+                    tags=tags,
                 )
             else:
                 recipient = service.user(target)
-                service.whisper(session, target, text, notice=notice, action=acting)
+                service.whisper(
+                    session, target, text, notice=notice, action=acting, tags=tags
+                )
                 if recipient.away and not notice:
                     client.reply(irc.RPL_AWAY, recipient.nick, recipient.away)
         except errors.ChatError as e:
             if not notice:  # RFC 1459: never an automatic reply to a NOTICE
                 client.refused(e)
+
+
+def irc_TAGMSG(client: IRCProtocol, params: list[str]) -> None:
+    """
+    Tags alone (a reaction, a typing notice) to channels and nicks, for the
+    clients holding message-tags; refused as PRIVMSG is, with its numerics.
+    """
+    if not params or not params[0]:
+        client.reply(irc.ERR_NORECIPIENT, "No recipient given (TAGMSG)")
+        return
+    service = client.factory.service
+    session = client.registered_session()
+    tags = client_only(client.tags)
+    targets: Iterable[str] = params[0].split(",")
+    if "," in params[0]:
+        targets = client.each(targets, target_key)
+    for target in targets:
+        try:
+            if target.startswith("#"):
+                tag_room(service, session, room_name(target), tags)
+            else:
+                tag_user(service, session, target, tags)
+        except errors.ChatError as e:
+            client.refused(e)

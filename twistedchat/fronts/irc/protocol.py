@@ -3,15 +3,18 @@ One IRC client connection: bytes in, lines out.
 
 Twisted's C{irc.IRC} decodes each TCP chunk as UTF-8, so a character split
 across two reads would fail; here the bytes are cut into complete lines (512
-bytes at most, RFC 1459) before decoding, and invalid UTF-8 is replaced. Each
-line is parsed by C{irc.parsemsg} and dispatched through the front's command
-table (L{twistedchat.fronts.irc.commands}), which checks a command's rules
+bytes at most, RFC 1459, after up to 4096 bytes of IRCv3 tags) before
+decoding, and invalid UTF-8 is replaced. A line's tags are kept for its
+handler (L{IRCProtocol.tags}); the rest is parsed by C{irc.parsemsg} and
+dispatched through the front's command table
+(L{twistedchat.fronts.irc.commands}), which checks a command's rules
 (registration, parameters) before its handler runs; a core refusal becomes
 the matching numeric reply (L{twistedchat.fronts.irc.numerics}).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from twisted.internet.interfaces import IPushProducer
@@ -22,10 +25,11 @@ from ...core.events import Event, Killed
 from ...core.session import Session
 from ..base import FrontProtocol
 from ..fanout import Broadcaster, Fanout
-from .batches import Batches, Labeled, split_tags
+from .batches import Batches, Labeled
 from .capabilities import RENDERING
 from .numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR, NUMERICS, error_target
 from .render import MAX_LINE, clean, compose
+from .tags import MAX_TAGS, NO_TAGS, parse_tags, tags_too_long
 
 if TYPE_CHECKING:
     from .front import IRCFront
@@ -42,6 +46,8 @@ class IRCProtocol(FrontProtocol):
     caps: frozenset[str] = frozenset()  # the capabilities it holds (CAP REQ)
     cap_version = 0  # the CAP version it said it speaks (CAP LS 302), 0 if none
     _broadcaster: Broadcaster | None = None  # that of its rendering variant
+    # The message tags of the line being handled (IRCv3), for its handler.
+    tags: Mapping[str, str] = NO_TAGS
     _buffer = b""
     _discarding = False
     _closing = False
@@ -52,7 +58,7 @@ class IRCProtocol(FrontProtocol):
 
     needs_registration = True
     # IRC clients learn of their own joins, parts, nick changes... from the
-    # server, not of their own messages (no echo-message capability yet).
+    # server; of their own messages only with the echo-message capability.
     echo_messages = False
     echo_actions = True
 
@@ -73,7 +79,7 @@ class IRCProtocol(FrontProtocol):
             if self._discarding:
                 self._discarding = False
                 continue
-            if len(line) + 1 > MAX_LINE:
+            if len(line) + 1 > MAX_LINE and tags_too_long(line, MAX_LINE):
                 self.reply(ERR_INPUTTOOLONG, "Input line was too long")
                 continue
             self.lineReceived(line.rstrip(b"\r").decode("utf-8", "replace"))
@@ -82,7 +88,9 @@ class IRCProtocol(FrontProtocol):
             if self._held:  # a command is pending: the rest waits for it
                 self._buffer = b"\n".join([*lines[index + 1 :], buffer])
                 return
-        if len(buffer) >= MAX_LINE:
+        if len(buffer) >= MAX_LINE and (
+            buffer[:1] != b"@" or len(buffer) >= MAX_TAGS + MAX_LINE
+        ):
             if not self._discarding:
                 self.reply(ERR_INPUTTOOLONG, "Input line was too long")
             self._discarding = True
@@ -105,9 +113,14 @@ class IRCProtocol(FrontProtocol):
             return
         label = None
         if line[0] == "@":
-            tags, line = split_tags(line)
+            section, _, line = line.partition(" ")
+            self.tags = parse_tags(section[1:])
+            if not line.strip():
+                return
             if "labeled-response" in self.caps:
-                label = tags.get("label")
+                label = self.tags.get("label")
+        elif self.tags:
+            self.tags = NO_TAGS
         try:
             _source, command, params = irc.parsemsg(line)
         except (IndexError, ValueError):
@@ -249,6 +262,9 @@ class IRCProtocol(FrontProtocol):
         C{echo-message}.
         """
         self.caps = caps
+        self.echo_messages = "echo-message" in caps
+        if self.session is not None:
+            self.session.echo_messages = self.echo_messages
         broadcaster = self.factory.broadcaster_of(caps & RENDERING)
         if broadcaster is self.broadcaster:
             return

@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from ...core.events import (
+    AwayChanged,
     Event,
     Image,
     Invited,
+    InviteSeen,
     Joined,
     Kicked,
     Killed,
@@ -24,9 +26,13 @@ from ...core.events import (
     Parted,
     PrivateMessage,
     Quit,
+    RealnameChanged,
+    Tagged,
+    Tags,
     TopicChanged,
     User,
 )
+from .tags import format_tags
 
 # The host part of every user's mask (C{nick!id@twistedchat}): users' real
 # addresses are not shown. The server's own name is a setting, L{ServerName}.
@@ -68,6 +74,15 @@ def rows(text: str) -> list[str]:
 def prefix(user: User, nick: str | None = None) -> str:
     """C{nick!user@host} for C{user}: the id stands for the user name."""
     return f"{clean(nick or user.nick).replace(' ', '_')}!{user.id[:10]}@{HOST}"
+
+
+def member_prefix(ranks: str, every: bool) -> str:
+    """
+    How NAMES, WHO and WHOIS mark a member's status in a channel: C{ranks},
+    the prefixes it has, highest first (C{"@"} for an operator); the highest
+    only, or C{every} one for clients holding C{multi-prefix}.
+    """
+    return ranks if every else ranks[:1]
 
 
 def channel(room: str) -> str:
@@ -179,6 +194,49 @@ def render_lines(event: Event) -> list[str]:
             ]
         case Invited(user=user):
             return [compose(prefix(user), "INVITE", event.to, channel(event.room))]
+        case Tagged() | AwayChanged() | RealnameChanged() | InviteSeen():
+            return []  # for clients holding a capability: see ADDED_LINES
+
+
+def _tagmsg_lines(event: Event) -> list[str]:
+    if not isinstance(event, Tagged):
+        return []
+    target = channel(event.room) if event.room else event.to
+    return [compose(prefix(event.user), "TAGMSG", target)]
+
+
+def _away_lines(event: Event) -> list[str]:
+    """AWAY when someone sharing a room goes away or comes back, or joins away."""
+    match event:
+        case AwayChanged(user=user, message=message) | Joined(user=user, away=message):
+            if isinstance(event, Joined) and not message:
+                return []
+            return [
+                compose(prefix(user), "AWAY", *([clean(message)] if message else []))
+            ]
+    return []
+
+
+def _setname_lines(event: Event) -> list[str]:
+    if not isinstance(event, RealnameChanged):
+        return []
+    return [compose(prefix(event.user), "SETNAME", clean(event.realname))]
+
+
+def _invite_lines(event: Event) -> list[str]:
+    if not isinstance(event, InviteSeen):
+        return []
+    return [compose(prefix(event.user), "INVITE", event.to, channel(event.room))]
+
+
+# The lines each rendering capability adds to an event's (if any): events
+# only its holders are told of, or told more of.
+ADDED_LINES: dict[str, Callable[[Event], list[str]]] = {
+    "away-notify": _away_lines,
+    "invite-notify": _invite_lines,
+    "message-tags": _tagmsg_lines,
+    "setname": _setname_lines,
+}
 
 
 def _encode(lines: Iterable[str], tags: str = "") -> bytes:
@@ -198,9 +256,21 @@ def _time_tag(event: Event) -> str:
     return f"time={server_time(event.time)}"
 
 
+def _message_tags(event: Event) -> str:
+    """A message's id, and the tags its sender attached for the others."""
+    msgid: str = getattr(event, "msgid", "")
+    if not msgid:
+        return ""
+    tags: Tags = getattr(event, "tags", ())
+    if not tags:
+        return f"msgid={msgid}"
+    return f"msgid={msgid};{format_tags(tags)}"
+
+
 # The message tags each rendering capability adds to an event's lines: a
 # function of the event, saying "" when the event has none of it.
 TAGGERS: dict[str, Callable[[Event], str]] = {
+    "message-tags": _message_tags,
     "server-time": _time_tag,
 }
 
@@ -215,10 +285,16 @@ def renderer(variant: frozenset[str]) -> Callable[[Event], bytes]:
     if variant == {"server-time"}:
         return render_tagged
     taggers = [TAGGERS[name] for name in sorted(variant) if name in TAGGERS]
+    adders = [ADDED_LINES[name] for name in sorted(variant) if name in ADDED_LINES]
 
     def render(event: Event) -> bytes:
+        lines = render_lines(event)
+        for add in adders:
+            lines += add(event)
+        if not lines:
+            return b""
         tags = ";".join([tag for tagger in taggers if (tag := tagger(event))])
-        return _encode(render_lines(event), f"@{tags} " if tags else "")
+        return _encode(lines, f"@{tags} " if tags else "")
 
     return render
 

@@ -1,5 +1,5 @@
 """
-Who is who: WHO, WHOIS, WHOWAS, ISON and USERHOST, and AWAY, answered from
+Who is who: WHO, WHOIS, WHOWAS, ISON and USERHOST, and AWAY and SETNAME, answered from
 the core's views of its users. A user of another front has its nick as real
 name, and the start of its id as user name.
 """
@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from twisted.words.protocols import irc
 
 from ...core import errors
+from ...core.status import set_realname
 from ...core.views import UserView
 from .numerics import room_name
 from .protocol import IRCProtocol
-from .render import HOST, channel
+from .render import HOST, channel, member_prefix
 from .server import AWAYLEN
 
 WHO_PAGE = 100  # members described between two turns of the reactor
@@ -47,8 +48,7 @@ async def irc_WHO(client: IRCProtocol, params: list[str]) -> None:
 def send_who(client: IRCProtocol, room: str, target: UserView) -> None:
     """One WHO line: C{target}, seen in C{room} (or in none)."""
     flags = ("G" if target.away else "H") + ("*" if target.operator else "")
-    if room in target.operates:
-        flags += "@"
+    flags += member_prefix(ranks(room, target), "multi-prefix" in client.caps)
     client.reply(
         irc.RPL_WHOREPLY,
         channel(room) if room else "*",
@@ -78,8 +78,9 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
         "*",
         target.realname,
     )
+    every = "multi-prefix" in client.caps
     rooms = [
-        ("@" if room in target.operates else "") + channel(room)
+        member_prefix(ranks(room, target), every) + channel(room)
         for room in target.rooms
     ]
     if rooms:
@@ -122,6 +123,11 @@ def left(time: float) -> str:
     return datetime.fromtimestamp(time, UTC).strftime("%a %b %d %H:%M:%S %Y UTC")
 
 
+def ranks(room: str, target: UserView) -> str:
+    """The prefixes of C{target}'s status in C{room}, highest first."""
+    return "@" if room in target.operates else ""
+
+
 def user_name(target: UserView) -> str:
     """The user name IRC shows: the one its client gave, else the start of its id."""
     return target.username or target.user.id[:10]
@@ -134,6 +140,18 @@ def irc_AWAY(client: IRCProtocol, params: list[str]) -> None:
         client.reply(irc.RPL_NOWAWAY, "You have been marked as being away")
     else:
         client.reply(irc.RPL_UNAWAY, "You are no longer marked as being away")
+
+
+def irc_SETNAME(client: IRCProtocol, params: list[str]) -> None:
+    """
+    A new real name (IRCv3 setname): those sharing a room with you, and
+    you, see SETNAME if they asked for it; WHOIS and WHO show it.
+    """
+    realname = params[0] if params else ""
+    try:
+        set_realname(client.factory.service, client.registered_session(), realname)
+    except errors.InvalidRealname as e:
+        client.send(client.server_name, "FAIL", "SETNAME", "INVALID_REALNAME", str(e))
 
 
 def irc_ISON(client: IRCProtocol, params: list[str]) -> None:
