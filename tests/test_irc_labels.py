@@ -131,3 +131,42 @@ class LaterAnswerTests(SynchronousTestCase):
         lines = admin.lines()
         self.assertEqual(lines[0].split(" ")[:3], ["@label=6", ":twistedchat", "381"])
         self.assertEqual(lines[1:], [":twistedchat PONG twistedchat next"])
+
+
+class ToOneselfTests(IRCFrontTestCase):
+    """With echo-message, a message to oneself is the echo and the delivery."""
+
+    def client_with(self, caps: str) -> IRCClient:
+        client = self.client()
+        client.send(f"CAP REQ :{caps}", "NICK toto", "USER t 0 * :T", "CAP END")
+        client.lines()
+        return client
+
+    def test_twice_with_echo_message_once_without(self) -> None:
+        toto = self.client_with("echo-message")
+        toto.send("PRIVMSG Toto :hi me")
+        self.assertEqual(
+            toto.lines(), [f":{self.mask('toto')} PRIVMSG toto :hi me"] * 2
+        )
+        toto.send("CAP REQ -echo-message", "PRIVMSG toto :once")
+        self.assertEqual(
+            toto.lines(),
+            [
+                ":twistedchat CAP toto ACK -echo-message",
+                f":{self.mask('toto')} PRIVMSG toto once",
+            ],
+        )
+
+    def test_labeled_only_the_echo_carries_the_label(self) -> None:
+        toto = self.client_with("echo-message batch labeled-response")
+        toto.send("@label=7 NOTICE toto :hi me")
+        lines = toto.lines()
+        self.assertEqual(
+            sorted(lines),
+            sorted(
+                [
+                    f":{self.mask('toto')} NOTICE toto :hi me",
+                    f"@label=7 :{self.mask('toto')} NOTICE toto :hi me",
+                ]
+            ),
+        )

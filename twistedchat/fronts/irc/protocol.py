@@ -21,7 +21,8 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.words.protocols import irc
 
 from ...core import errors
-from ...core.events import Event, Killed
+from ...core.events import Event, Killed, PrivateMessage, Tagged
+from ...core.names import fold_nick
 from ...core.session import Session
 from ..base import FrontProtocol
 from ..fanout import Broadcaster, Fanout
@@ -278,6 +279,15 @@ class IRCProtocol(FrontProtocol):
     def deliver(self, event: Event) -> None:
         super().deliver(event)
         if (
+            self.echo_messages
+            and isinstance(event, PrivateMessage | Tagged)
+            and to_oneself(event)
+        ):
+            # With echo-message, a message to oneself is both the echo (the
+            # copy above, which a labeled command's answer takes) and the
+            # delivery, as IRC servers send it.
+            self.output.write(self.render(event), self.session)
+        if (
             isinstance(event, Killed)
             and self.session is not None
             and event.user.id == self.session.user.id
@@ -303,3 +313,10 @@ class IRCProtocol(FrontProtocol):
     def send_ping(self) -> bool:
         self.send_line(f"PING :{self.server_name}")
         return True
+
+
+def to_oneself(event: PrivateMessage | Tagged) -> bool:
+    """Whether C{event} is a private message (or tags alone) its author sent to itself."""
+    if isinstance(event, Tagged) and event.room:
+        return False
+    return fold_nick(event.to) == fold_nick(event.user.nick)
