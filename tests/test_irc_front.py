@@ -155,7 +155,8 @@ class RegistrationTests(IRCFrontTestCase):
             "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
             "AWAYLEN=200 MODES=4 NETWORK=twistedchat WHOX "
             ":are supported by this server",
-            f"{server} 005 {nick} BOT=B :are supported by this server",
+            f"{server} 005 {nick} BOT=B CHATHISTORY=100 MSGREFTYPES=msgid,timestamp "
+            ":are supported by this server",
             f"{server} 251 {nick} :There are {users} users and 0 invisible on 1 server",
             f"{server} 252 {nick} 0 :operator(s) online",
             f"{server} 254 {nick} {channels} :channels formed",
@@ -200,6 +201,8 @@ class RegistrationTests(IRCFrontTestCase):
             "NICKLEN=30",
             "WHOX",
             "BOT=B",
+            "CHATHISTORY=100",
+            "MSGREFTYPES=msgid,timestamp",
         ]:
             self.assertIn(token, tokens)
 

@@ -16,7 +16,9 @@ ISUPPORT = (
     "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
     "AWAYLEN=200 MODES=4 NETWORK=twistedchat WHOX :are supported by this server"
 )
-ISUPPORT_MORE = "BOT=B :are supported by this server"
+ISUPPORT_MORE = (
+    "BOT=B CHATHISTORY=100 MSGREFTYPES=msgid,timestamp :are supported by this server"
+)
 
 
 class ServerNameTests(IRCFrontTestCase):

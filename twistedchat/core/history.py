@@ -14,7 +14,7 @@ L{twistedchat.persistence}) is not the core's business.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring as _quote
 from typing import NamedTuple
 
@@ -133,4 +133,14 @@ class IHistory(Interface):
         The last C{count} entries of C{room} whose position is below
         C{below}, oldest first, read from the end of the room's files off
         the reactor thread.
+        """
+
+    def search(
+        room: str, select: Callable[[Iterable[HistoryEntry]], list[HistoryEntry]]
+    ) -> Deferred[list[HistoryEntry]]:
+        """
+        What C{select} picks among all the entries of C{room}, given newest
+        first as they are read from the end of the room's files, off the
+        reactor thread (see L{twistedchat.core.search}): C{select} runs on
+        that thread, and stops the reading where it stops taking entries.
         """

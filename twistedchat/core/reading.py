@@ -9,7 +9,8 @@ done per message for that: while a session is in a room, everything said
 there reaches it live, so when it leaves (part, kick, disconnect) its marker
 becomes the room's last position. Markers only grow, so several sessions of
 one identity never move it back. L{Reading.older} pages further back, from
-before the oldest entry a session was shown in a room.
+before the oldest entry a session was shown in a room; L{Reading.search}
+finds entries by their id or time (IRC's CHATHISTORY).
 
 L{ChatService} owns one L{Reading} (C{service.reading}) and tells it when a
 session leaves a room; the fronts ask it what to show.
@@ -26,6 +27,7 @@ from zope.interface import Interface
 from . import errors
 from .history import HistoryEntry, IHistory
 from .names import fold_room
+from .search import Selection
 from .session import Session
 
 DEFAULT_PAGE = 20  # older entries fetched when no count is given
@@ -167,3 +169,17 @@ class Reading:
 
         # One more than asked: whether there is more to fetch after this page.
         return self.history.older(room, shown.oldest, count + 1).addCallback(fetched)
+
+    def search(
+        self, session: Session, room: str, select: Selection
+    ) -> Deferred[list[HistoryEntry]]:
+        """
+        The entries of C{room} that C{select} picks (see
+        L{twistedchat.core.search}), for C{session}, which must be in it.
+        """
+        key = fold_room(room)
+        if key not in (fold_room(name) for name in session.rooms):
+            raise errors.NotInRoom(room)
+        if self.history is None:
+            raise HistoryUnavailable()
+        return self.history.search(room, select)

@@ -1,6 +1,7 @@
 """
 History on disk: one JSON Lines file per room, appended to and rotated by the
-writer's thread, and read back from its tail at start-up.
+writer's thread, and read back from its end (at start-up, and for older pages
+and searches, see L{read_backward}).
 
 A room's file is C{<folder>/<room>.jsonl} (see L{file_name}); past
 C{max_bytes} it becomes C{.1}, the older ones shifting up to C{keep}. Only
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from contextlib import suppress
 from hashlib import sha256
 from typing import Literal
@@ -68,40 +69,65 @@ def read_tail(
     """
     The last C{wanted} readable entries of the file at C{path}, oldest first;
     given C{below}, the last of those whose position (C{seq}) is below it
-    (the later ones are passed over).
-
-    Blocks are read backwards from the end, and lines taken newest first,
-    until there are enough: what comes before is never read, so the cost does
-    not depend on the file's size. Each byte read is looked at a bounded
-    number of times, and at most C{max_line} bytes of a line are kept while
-    its start is looked for: a longer line is no entry the server wrote, and
-    is skipped like any unreadable one. C{warn(path, offset, why)} is told of
-    each unreadable line among those taken. Given C{room_file} (the name of
-    the room's file, see L{file_name}), an entry of another room (an edited
-    file) is skipped too, as it would be shown in the wrong room.
+    (the later ones are passed over). See L{read_backward}, which reads them.
     """
     entries: list[HistoryEntry] = []
     if wanted <= 0:
         return entries
+    backward = read_backward(path, warn, max_line, room_file, block_size=block_size)
+    try:
+        for entry in backward:
+            if below is not None and entry.seq >= below:
+                continue
+            entries.append(entry)
+            if len(entries) >= wanted:
+                break
+    finally:
+        backward.close()
+    entries.reverse()
+    return entries
 
-    def take(pieces: list[bytes], size: int, offset: int) -> None:
-        """The line made of C{pieces} (last first), C{size} bytes in all."""
+
+def read_backward(
+    path: str,
+    warn: Callable[[str, int, str], None],
+    max_line: int = MAX_LINE,
+    room_file: str | None = None,
+    *,
+    block_size: int = _TAIL_BLOCK,
+) -> Generator[HistoryEntry]:
+    """
+    The readable entries of the file at C{path}, newest first, read as they
+    are asked for.
+
+    Blocks are read backwards from the end, and lines taken newest first:
+    what comes before the last entry asked for is never read, so the cost
+    does not depend on the file's size. Each byte read is looked at a bounded
+    number of times, and at most C{max_line} bytes of a line are kept while
+    its start is looked for: a longer line is no entry the server wrote, and
+    is skipped like any unreadable one. C{warn(path, offset, why)} is told of
+    each unreadable line among those read. Given C{room_file} (the name of
+    the room's file, see L{file_name}), an entry of another room (an edited
+    file) is skipped too, as it would be shown in the wrong room.
+    """
+
+    def take(pieces: list[bytes], size: int, offset: int) -> HistoryEntry | None:
+        """The entry on the line made of C{pieces} (last first), C{size} bytes."""
         if size > max_line:
             warn(path, offset, f"longer than {max_line} bytes")
-            return
+            return None
         line = b"".join(reversed(pieces))
-        if line.strip():
-            try:
-                entry = HistoryEntry.from_json(line.decode("utf-8"))
-            except ValueError as e:
-                warn(path, offset, str(e))
-                return
-            if below is not None and entry.seq >= below:
-                return
-            if room_file is None or file_name(entry.room) == room_file:
-                entries.append(entry)
-            else:
-                warn(path, offset, f"an entry of another room ({entry.room!r:.60})")
+        if not line.strip():
+            return None
+        try:
+            entry = HistoryEntry.from_json(line.decode("utf-8"))
+        except ValueError as e:
+            warn(path, offset, str(e))
+            return None
+        if room_file is not None and file_name(entry.room) != room_file:
+            warn(path, offset, f"an entry of another room ({entry.room!r:.60})")
+            return None
+        return entry
 
     with open(path, "rb") as file:
         position = file.seek(0, os.SEEK_END)  # everything from here on is read
@@ -109,34 +135,31 @@ def read_tail(
         # pieces (last first) unless it is already too long to be an entry.
         partial: list[bytes] = []
         partial_size = 0
-        while position > 0 and len(entries) < wanted:
+        while position > 0:
             start = max(0, position - block_size)
             file.seek(start)
             block = file.read(position - start)
             position = start
             end = len(block)  # block[:end] is not taken yet
-            while len(entries) < wanted:
-                cut = block.rfind(b"\n", 0, end)
-                if cut < 0:
-                    break
+            while (cut := block.rfind(b"\n", 0, end)) >= 0:
                 size = partial_size + end - cut - 1
                 if size <= max_line:
                     partial.append(block[cut + 1 : end])
-                take(partial, size, start + cut + 1)
+                entry = take(partial, size, start + cut + 1)
                 partial.clear()
                 partial_size = 0
                 end = cut
-            else:
-                break
+                if entry is not None:
+                    yield entry
             partial_size += end
             if partial_size <= max_line:
                 partial.append(block[:end])
             else:
                 partial.clear()
-        if position == 0 and partial_size and len(entries) < wanted:
-            take(partial, partial_size, 0)  # the file's first line
-    entries.reverse()
-    return entries
+        if partial_size:
+            entry = take(partial, partial_size, 0)  # the file's first line
+            if entry is not None:
+                yield entry
 
 
 class HistoryWriteError(OSError):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring as _quote
 from typing import Any
 
@@ -52,6 +52,7 @@ from .files import (
     HistoryWriteError,
     RoomFiles,
     file_name,
+    read_backward,
     read_tail,
 )
 from .worker import DiskWorker
@@ -282,6 +283,46 @@ class HistoryWriter(Service):
             return self._worker.run(self._read_older, [path, *rotated], below, count)
 
         return self.flush().addCallback(read)
+
+    def search(
+        self, room: str, select: Callable[[Iterable[HistoryEntry]], list[HistoryEntry]]
+    ) -> Deferred[list[HistoryEntry]]:
+        """
+        What C{select} picks among the entries of C{room}, newest first: once
+        what is queued is written, on the writer's thread, reading the room's
+        files from their ends, the newest file first, as far as C{select}
+        takes entries.
+        """
+        paths = self._paths(room)
+
+        def read(_: object) -> Deferred[list[HistoryEntry]]:
+            if self._direct or self._stopping:  # the thread is going or gone
+                return succeed([])
+            return self._worker.run(lambda: select(self._newest_first(paths)))
+
+        return self.flush().addCallback(read)
+
+    def _paths(self, room: str) -> list[str]:
+        """The files of C{room}, the newest first."""
+        path = os.path.join(self.folder, file_name(room))
+        return [path, *(f"{path}.{n}" for n in range(1, self.files.keep + 1))]
+
+    def _newest_first(self, paths: list[str]) -> Iterator[HistoryEntry]:
+        """On the writer's thread: the entries of C{paths}, newest first."""
+        room_file = os.path.basename(paths[0])
+        for path in paths:
+            if not os.path.exists(path):
+                return
+            backward = read_backward(path, self._skipped, self.max_entry, room_file)
+            try:
+                yield from backward
+            except OSError as e:  # what was read is still worth showing
+                self.log.error(
+                    "cannot read history file {path}: {why}", path=path, why=e
+                )
+                return
+            finally:
+                backward.close()
 
     def _read_older(
         self, paths: list[str], below: int, count: int

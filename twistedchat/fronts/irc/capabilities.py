@@ -44,6 +44,10 @@ CAPABILITIES: Mapping[str, Capability] = _table(
     Capability("multi-prefix"),
     Capability("userhost-in-names"),
     Capability("server-time", renders=True),
+    Capability("batch"),
+    Capability("labeled-response"),
+    Capability("draft/chathistory"),
+    Capability("draft/read-marker"),
     Capability("setname", renders=True),
 )
 

@@ -15,7 +15,7 @@ from twisted.words.protocols import irc
 from ...core import errors
 from ...core.session import Session
 from ...core.views import RoomView
-from . import users
+from . import markread, users
 from .numerics import RPL_CREATIONTIME, RPL_TOPICWHOTIME, room_name
 from .render import (
     HOST,
@@ -58,6 +58,8 @@ async def join(client: IRCProtocol, session: Session, name: str) -> None:
     room = service.room(name)
     if room.topic:
         send_topic(client, room)
+    if markread.CAPABILITY in client.caps:
+        markread.send_marker(client, channel(room.name))
     await send_names(client, room)
     replay(client, room)
 

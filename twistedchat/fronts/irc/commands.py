@@ -19,7 +19,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import channels, messages, operators, registration, server, users
+from . import (
+    channels,
+    history,
+    markread,
+    messages,
+    operators,
+    registration,
+    server,
+    users,
+)
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -69,6 +78,9 @@ COMMANDS: Mapping[str, Command] = {
     "WHO": Command(users.irc_WHO),
     "WHOIS": Command(users.irc_WHOIS, 1),
     "WHOWAS": Command(users.irc_WHOWAS, 1),
+    # History
+    "CHATHISTORY": Command(history.irc_CHATHISTORY, 1),
+    "MARKREAD": Command(markread.irc_MARKREAD),
     "AWAY": Command(users.irc_AWAY),
     "SETNAME": Command(users.irc_SETNAME),
     "ISON": Command(users.irc_ISON, 1),

@@ -21,10 +21,12 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.words.protocols import irc
 
 from ...core import errors
-from ...core.events import Event, Killed
+from ...core.events import Event, Killed, PrivateMessage, Tagged
+from ...core.names import fold_nick
 from ...core.session import Session
 from ..base import FrontProtocol
 from ..fanout import Broadcaster, Fanout
+from .batches import Batches, Labeled
 from .capabilities import RENDERING
 from .numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR, NUMERICS, error_target
 from .render import MAX_LINE, clean, compose
@@ -51,6 +53,9 @@ class IRCProtocol(FrontProtocol):
     _discarding = False
     _closing = False
     _held = False
+    _labeled: Labeled | None = None  # the answer of the labeled command running
+    _batches: Batches | None = None
+    _read_marks: dict[str, int] | None = None
 
     needs_registration = True
     # IRC clients learn of their own joins, parts, nick changes... from the
@@ -98,6 +103,8 @@ class IRCProtocol(FrontProtocol):
         cast(IPushProducer, self.transport).pauseProducing()
 
     def release_input(self) -> None:
+        if self._labeled is not None:  # the labeled command is over
+            self._answer_labeled()
         self._held = False
         cast(IPushProducer, self.transport).resumeProducing()
         self.dataReceived(b"")
@@ -105,19 +112,74 @@ class IRCProtocol(FrontProtocol):
     def lineReceived(self, line: str) -> None:
         if not line.strip() or self.dropped or not self.policy.allow():
             return
+        label = None
         if line[0] == "@":
             section, _, line = line.partition(" ")
             self.tags = parse_tags(section[1:])
             if not line.strip():
                 return
+            if "labeled-response" in self.caps:
+                label = self.tags.get("label")
         elif self.tags:
             self.tags = NO_TAGS
         try:
             _source, command, params = irc.parsemsg(line)
         except (IndexError, ValueError):
+            command, params = "", []
+        if label is not None:
+            self._dispatch_labeled(label, command.upper(), params)
+        elif command:
+            self.dispatch(command.upper(), params)
+        else:
             self.reply(irc.ERR_UNKNOWNCOMMAND, "*", "Malformed line")
-            return
-        self.dispatch(command.upper(), params)
+
+    def _dispatch_labeled(self, label: str, name: str, params: list[str]) -> None:
+        """
+        Dispatch a labeled command, gathering what it makes the server send
+        this client (see L{batches}): the events of its own doing come
+        through the front's outbox while it runs, its replies through
+        L{write} until it is over (now, or when it releases the input).
+        """
+        self._own_events()  # what came before is no part of the answer
+        labeled = self._labeled = Labeled(label)
+        self.transmit = labeled.take
+        try:
+            if name:
+                self.dispatch(name, params)
+            else:
+                self.reply(irc.ERR_UNKNOWNCOMMAND, "*", "Malformed line")
+            self._own_events()
+        finally:
+            self.transmit = self.output.transmit
+        if not self._held:
+            self._answer_labeled()
+
+    def _own_events(self) -> None:
+        """Let the front's outbox hand over what it owes this connection."""
+        outbox = self.factory.outbox
+        session = self.session
+        if outbox.pending and session is not None and outbox.owes(session):
+            outbox.flush()
+
+    def _answer_labeled(self) -> None:
+        labeled, self._labeled = self._labeled, None
+        if labeled is not None and not self.output.closed:
+            batches = self.batches if "batch" in self.caps else None
+            self.write(labeled.answer(self.server_name, self.nick, batches))
+
+    @property
+    def read_marks(self) -> dict[str, int]:
+        """Its read markers (MARKREAD): milliseconds, by folded target."""
+        if self._read_marks is None:
+            self._read_marks = {}
+        return self._read_marks
+
+    @property
+    def batches(self) -> Batches:
+        """This connection's batch references."""
+        if self._batches is None:
+            self._batches = Batches()
+        return self._batches
 
     # Dispatch: the command table's rules, then the handler
 
@@ -166,6 +228,14 @@ class IRCProtocol(FrontProtocol):
     def send_line(self, line: str) -> None:
         self.write(line.encode("utf-8") + b"\r\n")
 
+    def write(self, data: bytes) -> None:
+        labeled = self._labeled
+        if labeled is None:
+            self.output.write(data, self.session)
+        else:  # part of a labeled command's answer, after what came before
+            self._own_events()
+            labeled.take(data)
+
     def disconnect(self) -> None:
         self._closing = True
         self.transport.loseConnection()
@@ -209,6 +279,15 @@ class IRCProtocol(FrontProtocol):
     def deliver(self, event: Event) -> None:
         super().deliver(event)
         if (
+            self.echo_messages
+            and isinstance(event, PrivateMessage | Tagged)
+            and to_oneself(event)
+        ):
+            # With echo-message, a message to oneself is both the echo (the
+            # copy above, which a labeled command's answer takes) and the
+            # delivery, as IRC servers send it.
+            self.output.write(self.render(event), self.session)
+        if (
             isinstance(event, Killed)
             and self.session is not None
             and event.user.id == self.session.user.id
@@ -234,3 +313,10 @@ class IRCProtocol(FrontProtocol):
     def send_ping(self) -> bool:
         self.send_line(f"PING :{self.server_name}")
         return True
+
+
+def to_oneself(event: PrivateMessage | Tagged) -> bool:
+    """Whether C{event} is a private message (or tags alone) its author sent to itself."""
+    if isinstance(event, Tagged) and event.room:
+        return False
+    return fold_nick(event.to) == fold_nick(event.user.nick)

@@ -300,5 +300,10 @@ def renderer(variant: frozenset[str]) -> Callable[[Event], bytes]:
 
 
 def server_time(seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """
+    C{seconds} as an IRCv3 time, to the nearest millisecond: as the history
+    keeps it, so that a message's time is the same live and in CHATHISTORY.
+    """
+    ms = round(seconds * 1000)
+    moment = datetime.fromtimestamp(ms // 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

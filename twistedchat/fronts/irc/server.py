@@ -17,6 +17,7 @@ from twisted.words.protocols import irc
 
 from ... import __version__
 from ...core import errors
+from . import history
 from .numerics import RPL_GLOBALUSERS, RPL_LOCALUSERS
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ def send_isupport(client: IRCProtocol) -> None:
         "NETWORK=twistedchat",
         "WHOX",
         "BOT=B",
+        *history.ISUPPORT,
     ]
     for start in range(0, len(tokens), ISUPPORT_TOKENS):
         chunk = tokens[start : start + ISUPPORT_TOKENS]
