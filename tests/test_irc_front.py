@@ -19,6 +19,7 @@ from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import COMMANDS, Command, IRCFront, IRCProtocol
 from twistedchat.fronts.irc.capabilities import advertised
+from twistedchat.fronts.irc.render import server_time
 from twistedchat.fronts.irc.tags import MAX_TAGS
 from twistedchat.fronts.line import LineFront
 from twistedchat.persistence import HistoryWriter
@@ -1444,6 +1445,40 @@ class HistoryTests(IRCFrontTestCase):
                 f"{NOW_TAG} :fram!history@twistedchat PRIVMSG #general /\\",
                 f"{NOW_TAG} :fram!history@twistedchat PRIVMSG #general \\/",
             ],
+        )
+
+    def test_coming_back_shows_only_what_was_said_while_out(self) -> None:
+        # A kick or a part, then JOIN again: the lines the client saw live are
+        # not replayed a second time (irssi and WeeChat showed them twice).
+        toto = self.register("toto", "#general")
+        tutu = self.register("tutu", "#general")
+        toto.send("PRIVMSG #general :seen live")
+        toto.send("KICK #general tutu :out")
+        toto.send("PRIVMSG #general :said while out")
+        self.settle()
+        tutu.send("JOIN #general")
+        replayed = [line for line in tutu.lines() if "NOTICE #general" in line]
+        self.assertEqual(len(replayed), 1)
+        self.assertIn("<toto> said while out", replayed[0])
+        tutu.send("PART #general", "JOIN #general")
+        self.assertEqual(
+            [line for line in tutu.lines() if "NOTICE #general" in line], []
+        )
+
+    def test_replay_carries_the_message_id_with_message_tags(self) -> None:
+        toto = self.register("toto", "#general")
+        toto.send("PRIVMSG #general :hello")
+        tutu = self.client()
+        tutu.send(
+            "CAP REQ :server-time message-tags", "NICK tutu", "USER t 0 * :T", "CAP END"
+        )
+        tutu.lines()
+        tutu.send("JOIN #general")
+        (kept,) = self.history.recent("general")
+        self.assertEqual(
+            tutu.lines()[-1],
+            f"@time={server_time(kept.time)};msgid={kept.id} "
+            ":toto!history@twistedchat PRIVMSG #general hello",
         )
 
 

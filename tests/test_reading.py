@@ -491,18 +491,28 @@ class ReplayTests(ChatTestCase):
         assert isinstance(history, codec.History)
         self.assertEqual(texts(json.loads(history.entries)), ["one", "two"])
 
-    def test_line_users_are_newcomers_each_time(self) -> None:
+    def test_line_users_are_shown_on_return_what_they_missed_only(self) -> None:
+        # A connection without a lasting identity has markers for its own
+        # lifetime, never written down: coming back to a room, it is shown
+        # what was said while it was out, not again what it saw there.
         self.say("one", "two")
         listener = LineClient(self.line, 5001)
-        listener.send("JOIN dev\nJOIN general\n")
+        listener.send("JOIN dev\n")
+        self.say("three")
+        listener.send("JOIN general\n")
         self.assertEqual(
             [line.split("] ", 1)[1] for line in listener.lines() if "[history" in line],
-            ["[127.0.0.1:5000] one", "[127.0.0.1:5000] two"] * 2,
+            ["[127.0.0.1:5000] one", "[127.0.0.1:5000] two", "[127.0.0.1:5000] three"],
         )
+        listener.send("JOIN dev\nJOIN general\n")
+        self.assertEqual([line for line in listener.lines() if "[history" in line], [])
         self.assertEqual(self.markers.last_shown("whoever", "general"), None)
         self.assertEqual(self.markers.saves, 0)
         self.clock.advance(60)
         self.assertFalse(os.path.exists(self.markers_path))
+        # A new connection is a newcomer.
+        other = LineClient(self.line, 5002)
+        self.assertEqual(len([line for line in other.lines() if "[history" in line]), 3)
 
 
 class OlderPageTests(ChatTestCase):

@@ -8,7 +8,10 @@ what it missed: the server keeps, per identity and room, the position
 done per message for that: while a session is in a room, everything said
 there reaches it live, so when it leaves (part, kick, disconnect) its marker
 becomes the room's last position. Markers only grow, so several sessions of
-one identity never move it back. L{Reading.older} pages further back, from
+one identity never move it back. A session without a lasting identity (a
+netcat or IRC connection) has markers of its own for as long as it lives:
+rejoining a room, it is shown what was said while it was out, not again
+what it saw there. L{Reading.older} pages further back, from
 before the oldest entry a session was shown in a room; L{Reading.search}
 finds entries by their id or time (IRC's CHATHISTORY).
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import NamedTuple
+from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import Interface
@@ -32,6 +36,9 @@ from .session import Session
 
 DEFAULT_PAGE = 20  # older entries fetched when no count is given
 MAX_PAGE = 200  # older entries one request may fetch
+# Rooms a session without a lasting identity has markers for, at most: the
+# oldest left is forgotten first (a newcomer's replay if it comes back).
+SESSION_MARKERS = 1000
 
 
 class HistoryCountInvalid(errors.ChatError):
@@ -91,6 +98,9 @@ class Reading:
         self.markers = markers
         # By session, by room key: what it was shown (sessions in rooms only).
         self._shown: dict[Session, dict[str, _Shown]] = {}
+        # The markers of sessions without a lasting identity, by room key,
+        # gone with the session.
+        self._own: WeakKeyDictionary[Session, dict[str, int]] = WeakKeyDictionary()
 
     def replay(self, session: Session, room: str, *, lasting: bool = False) -> Replay:
         """
@@ -107,6 +117,8 @@ class Reading:
         marker = None
         if lasting and self.markers is not None:
             marker = self.markers.last_shown(session.user.id, key)
+        elif not lasting and (own := self._own.get(session)) is not None:
+            marker = own.get(key)
         if marker is not None and marker > last:
             marker = None  # a marker from a history since lost: a newcomer
         if marker is None:
@@ -126,8 +138,16 @@ class Reading:
         shown = rooms.pop(room_key, None)
         if not rooms:
             del self._shown[session]
-        if shown is not None and shown.lasting:
+        if shown is None or self.history is None:
+            return
+        if shown.lasting:
             self._mark(session, room_key)
+        else:
+            own = self._own.setdefault(session, {})
+            own.pop(room_key, None)  # the room is the last one left
+            own[room_key] = self.history.last_seq(room_key)
+            if len(own) > SESSION_MARKERS:
+                del own[next(iter(own))]
 
     def mark_present(self) -> None:
         """Mark what everyone still in a room saw (the server is stopping)."""

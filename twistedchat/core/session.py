@@ -48,6 +48,7 @@ class Session:
     """One connected user, whatever front it came through."""
 
     __slots__ = (
+        "__weakref__",  # the reading's markers of the session's own lifetime
         "client",
         "connected",
         "echo_actions",

@@ -65,8 +65,13 @@ async def join(client: IRCProtocol, session: Session, name: str) -> None:
 
 
 def replay(client: IRCProtocol, room: RoomView) -> None:
-    """Recent history, as NOTICEs (with their time when the client asked)."""
-    entries = client.factory.service.recent(room.name)
+    """
+    Recent history, as NOTICEs (with their time, and id with message-tags,
+    when the client asked): a room's last entries, or, when the connection
+    comes back to a room, what was said there while it was out.
+    """
+    session = client.registered_session()
+    entries = client.factory.service.reading.replay(session, room.name).entries
     for entry in entries:
         source = f"{clean(entry.nick)}!history@{HOST}"
         lines = rows(entry.text) or [""]
@@ -75,7 +80,10 @@ def replay(client: IRCProtocol, room: RoomView) -> None:
         acted = entry.kind == "action"
         for row in lines:
             if "server-time" in client.caps:
-                tags = f"@time={server_time(entry.time)} "
+                tags = f"@time={server_time(entry.time)}"
+                if "message-tags" in client.caps:
+                    tags += f";msgid={entry.id}"
+                tags += " "
                 text = f"\x01ACTION {clean(row)}\x01" if acted else clean(row) or " "
                 client.send_line(
                     tags + compose(source, "PRIVMSG", channel(room.name), text)
