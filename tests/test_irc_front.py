@@ -149,7 +149,7 @@ class RegistrationTests(IRCFrontTestCase):
             f"{server} 005 {nick} CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 "
             "CHANMODES=,,,mnt "
             "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
-            "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server",
+            "AWAYLEN=200 MODES=4 NETWORK=twistedchat MONITOR=100 :are supported by this server",
             f"{server} 251 {nick} :There are {users} users and 0 invisible on 1 server",
             f"{server} 252 {nick} 0 :operator(s) online",
             f"{server} 254 {nick} {channels} :channels formed",

@@ -13,7 +13,7 @@ from .test_irc_front import IRCClient, IRCFrontTestCase
 ISUPPORT = (
     "CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 CHANMODES=,,,mnt "
     "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
-    "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server"
+    "AWAYLEN=200 MODES=4 NETWORK=twistedchat MONITOR=100 :are supported by this server"
 )
 
 

@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from . import errors, events, modes
+from . import errors, events, modes, watch
 from .delivery import Direct, IDelivery
 from .events import (
     Image,
@@ -100,8 +100,9 @@ class ChatService:
         self.log_messages = log_messages
         self._state: IChatState = state or MemoryState()
         self.whowas = Whowas(clock)  # who had which nick
+        self.watch = watch.Watch()  # who is told when a nick comes and goes (MONITOR)
         self._presence = Presence(  # our sessions
-            self._state, self.delivery, self.reading.left, self.whowas
+            self._state, self.delivery, self.reading.left, self.whowas, self.watch
         )
         self._to_room_and_author = self._presence.to_room_and_author
 

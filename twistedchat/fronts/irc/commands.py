@@ -19,7 +19,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import channels, messages, operators, registration, server, users
+from . import (
+    channels,
+    help,
+    messages,
+    monitor,
+    operators,
+    registration,
+    server,
+    users,
+)
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -52,6 +61,8 @@ COMMANDS: Mapping[str, Command] = {
     "VERSION": Command(server.irc_VERSION),
     "INFO": Command(server.irc_INFO),
     "ADMIN": Command(server.irc_ADMIN),
+    "HELP": Command(help.irc_HELP),
+    "HELPOP": Command(help.irc_HELP),
     # Channels
     "JOIN": Command(channels.irc_JOIN, 1),
     "PART": Command(channels.irc_PART, 1),
@@ -71,6 +82,7 @@ COMMANDS: Mapping[str, Command] = {
     "AWAY": Command(users.irc_AWAY),
     "ISON": Command(users.irc_ISON, 1),
     "USERHOST": Command(users.irc_USERHOST, 1),
+    "MONITOR": Command(monitor.irc_MONITOR, 1),
     # Server operators
     "OPER": Command(operators.irc_OPER, 2),
     "KILL": Command(operators.irc_KILL, 1, operator=True),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # Lengths announced in 005 (ISUPPORT), and kept to: longer ones are cut.
 TOPICLEN, KICKLEN, AWAYLEN = 390, 390, 200
 VERSION = f"twistedchat-{__version__}"
+ISUPPORT_PER_LINE = 13
 
 
 def irc_LUSERS(client: IRCProtocol, params: list[str]) -> None:
@@ -114,12 +115,12 @@ def chanlimit(rooms: int) -> list[str]:
 
 
 def send_isupport(client: IRCProtocol) -> None:
-    """The 005 (ISUPPORT) line: what this server offers and its limits."""
-    client.reply(
-        irc.RPL_ISUPPORT,
+    """The 005 (ISUPPORT) lines: what this server offers and its limits."""
+    service = client.factory.service
+    tokens = [
         "CASEMAPPING=rfc1459",
         "CHANTYPES=#",
-        *chanlimit(client.factory.service.max_rooms),
+        *chanlimit(service.max_rooms),
         "CHANMODES=,,,mnt",
         "PREFIX=(o)@",
         "NICKLEN=30",
@@ -129,8 +130,16 @@ def send_isupport(client: IRCProtocol) -> None:
         f"AWAYLEN={AWAYLEN}",
         "MODES=4",
         "NETWORK=twistedchat",
-        "are supported by this server",
-    )
+        f"MONITOR={service.watch.limit}",
+    ]
+    # A line carries 13 tokens at most (with the nick and the trailing text,
+    # the 15 parameters of RFC 1459's lines).
+    for start in range(0, len(tokens), ISUPPORT_PER_LINE):
+        client.reply(
+            irc.RPL_ISUPPORT,
+            *tokens[start : start + ISUPPORT_PER_LINE],
+            "are supported by this server",
+        )
 
 
 def irc_PING(client: IRCProtocol, params: list[str]) -> None:
