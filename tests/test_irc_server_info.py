@@ -8,12 +8,13 @@ from __future__ import annotations
 from twistedchat import __version__
 from twistedchat.fronts.irc import COMMANDS, IRCFront
 
-from .test_irc_front import IRCClient, IRCFrontTestCase
+from .test_irc_front import ISUPPORT_MORE, IRCClient, IRCFrontTestCase
 
 ISUPPORT = (
     "CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 CHANMODES=,,,mnt "
     "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
-    "AWAYLEN=200 MODES=4 NETWORK=twistedchat MONITOR=100 :are supported by this server"
+    "AWAYLEN=200 MODES=4 NETWORK=twistedchat MONITOR=100 "
+    ":are supported by this server"
 )
 
 
@@ -139,6 +140,7 @@ class ServerQueryTests(IRCFrontTestCase):
                 f":irc.example.org 351 toto twistedchat-{__version__} irc.example.org "
                 ":a chat service built on Twisted",
                 f":irc.example.org 005 toto {ISUPPORT}",
+                f":irc.example.org 005 toto {ISUPPORT_MORE}",
             ],
         )
 

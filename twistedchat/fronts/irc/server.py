@@ -131,6 +131,11 @@ def send_isupport(client: IRCProtocol) -> None:
         "MODES=4",
         "NETWORK=twistedchat",
         f"MONITOR={service.watch.limit}",
+        # Commands that take several targets, without a limit but the pace
+        # of flood control (each one more is paid for as a command).
+        "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:,PART:,PRIVMSG:",
+        "UTF8ONLY",  # a line that is not UTF-8 is refused (FAIL INVALID_UTF8)
+        "ELIST=MNU",  # LIST's filters: masks, masks not matched, member counts
     ]
     # A line carries 13 tokens at most (with the nick and the trailing text,
     # the 15 parameters of RFC 1459's lines).
