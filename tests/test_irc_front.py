@@ -27,7 +27,7 @@ from .test_line_front import Client as LineClient
 
 # The second 005 line (a line holds 13 tokens at most).
 ISUPPORT_MORE = (
-    "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:,PART:,PRIVMSG: UTF8ONLY ELIST=MNU "
+    "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:,PART:,PRIVMSG: UTF8ONLY ELIST=MNU STATUSMSG=@ "
     ":are supported by this server"
 )
 # 2023-11-14T22:13:20.250Z: a quarter of a second is exact in binary.

@@ -22,7 +22,8 @@ class HelpTests(IRCFrontTestCase):
                 ":twistedchat 704 toto privmsg :PRIVMSG <target>[,<target>...] :<text>",
                 ":twistedchat 705 toto privmsg :Sends <text> to channels (#name) and "
                 "nicks, whatever front their",
-                ":twistedchat 705 toto privmsg :users came through.",
+                ":twistedchat 705 toto privmsg :users came through; to @#name, to the "
+                "channel's operators only.",
                 ":twistedchat 706 toto privmsg :End of /HELP",
             ],
         )

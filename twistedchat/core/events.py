@@ -60,6 +60,14 @@ class Action(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorsMessage(Message):
+    """
+    C{user} said C{text} in C{room} to its operators alone (IRC's
+    C{PRIVMSG @#room}); other fronts show it as a message of the room.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class PrivateMessage:
     """C{user} said C{text} to the user called C{to} alone."""
 
@@ -77,6 +85,14 @@ class PrivateAction(PrivateMessage):
     """C{user} did C{text}, for the user called C{to} alone."""
 
     action: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Wallops(PrivateMessage):
+    """
+    A server operator, C{user}, said C{text} to every other server operator
+    (IRC's WALLOPS; C{to} is empty); other fronts show it as private.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from . import (
     registration,
     server,
     users,
+    wallops,
 )
 
 if TYPE_CHECKING:
@@ -86,4 +87,5 @@ COMMANDS: Mapping[str, Command] = {
     # Server operators
     "OPER": Command(operators.irc_OPER, 2),
     "KILL": Command(operators.irc_KILL, 1, operator=True),
+    "WALLOPS": Command(wallops.irc_WALLOPS, 1, operator=True),
 }

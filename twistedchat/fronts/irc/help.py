@@ -65,16 +65,19 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
         "operator). JOIN 0 leaves every channel you are in.",
     ),
     "KICK": (
-        "KICK <#channel> <nick>[,<nick>...] [:<reason>]",
-        "Removes each <nick> from the channel (channel operators only).",
+        "KICK <#channel>[,<#channel>...] <nick>[,<nick>...] [:<reason>]",
+        "Removes each <nick> from the channel (channel operators only); with",
+        "several channels, as many as nicks: each nick from its channel.",
     ),
     "KILL": (
         "KILL <nick> [:<reason>]",
         "Disconnects <nick> (server operators only).",
     ),
     "LIST": (
-        "LIST",
-        "Every channel, with its number of members and its topic.",
+        "LIST [<filter>[,<filter>...]]",
+        "Channels, with their number of members and their topics: every one,",
+        "or those matching a mask (#a*), matching none (!#a*), with more",
+        "members than n (>n) or fewer (<n).",
     ),
     "LUSERS": (
         "LUSERS",
@@ -131,7 +134,7 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
     "PRIVMSG": (
         "PRIVMSG <target>[,<target>...] :<text>",
         "Sends <text> to channels (#name) and nicks, whatever front their",
-        "users came through.",
+        "users came through; to @#name, to the channel's operators only.",
     ),
     "QUIT": (
         "QUIT [:<message>]",
@@ -156,6 +159,10 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
     "VERSION": (
         "VERSION [<server>]",
         "The server's version, and what it supports (005).",
+    ),
+    "WALLOPS": (
+        "WALLOPS :<text>",
+        "Sends <text> to every other server operator (server operators only).",
     ),
     "WHO": (
         "WHO <#channel>|<nick>",

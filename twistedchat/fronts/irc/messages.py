@@ -2,7 +2,8 @@
 PRIVMSG and NOTICE, to channels and to users. A NOTICE is never answered
 with an error (RFC 1459), so its refusals go unsaid. A CTCP ACTION (C{/me})
 becomes an action of the core, which every front shows its own way; other
-CTCP requests pass as they came, for the IRC clients that answer them.
+CTCP requests pass as they came, for the IRC clients that answer them. A
+message to C{@#room} (STATUSMSG) goes to the room's operators alone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from twisted.words.protocols import irc
 
 from ...core import errors
+from ...core.notices import say_to_operators
 from ...text import action
 from .numerics import room_name, target_key
 
@@ -49,6 +51,9 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
                 service.say(
                     session, room_name(target), text, notice=notice, action=acting
                 )
+            elif target.startswith("@#"):  # STATUSMSG: the room's operators
+                room = room_name(target[1:])
+                say_to_operators(service, session, room, text, notice)
             else:
                 recipient = service.user(target)
                 service.whisper(session, target, text, notice=notice, action=acting)

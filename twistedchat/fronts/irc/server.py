@@ -136,6 +136,7 @@ def send_isupport(client: IRCProtocol) -> None:
         "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:,PART:,PRIVMSG:",
         "UTF8ONLY",  # a line that is not UTF-8 is refused (FAIL INVALID_UTF8)
         "ELIST=MNU",  # LIST's filters: masks, masks not matched, member counts
+        "STATUSMSG=@",  # PRIVMSG @#room: to the room's operators alone
     ]
     # A line carries 13 tokens at most (with the nick and the trailing text,
     # the 15 parameters of RFC 1459's lines).
