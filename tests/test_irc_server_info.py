@@ -189,3 +189,29 @@ class ServerQueryTests(IRCFrontTestCase):
                 self.toto.lines(),
                 [":irc.example.org 402 toto other.example.org :No such server"],
             )
+
+
+class LinksTests(IRCFrontTestCase):
+    """LINKS: this server alone, with its description (the SERVER_INFO setting)."""
+
+    def test_this_server_alone(self) -> None:
+        self.front = IRCFront(
+            self.service, server_name="My.Little.Server", server_info="test server"
+        )
+        (toto,) = self.connect_all("toto")
+        toto.send("LINKS", "LINKS *.little.*", "LINKS other.server")
+        self.assertEqual(
+            toto.lines(),
+            [
+                ":My.Little.Server 364 toto My.Little.Server My.Little.Server "
+                ":0 test server",
+                ":My.Little.Server 365 toto * :End of /LINKS list.",
+                ":My.Little.Server 364 toto My.Little.Server My.Little.Server "
+                ":0 test server",
+                ":My.Little.Server 365 toto *.little.* :End of /LINKS list.",
+                ":My.Little.Server 365 toto other.server :End of /LINKS list.",
+            ],
+        )
+
+    def test_description_checked(self) -> None:
+        self.assertRaises(ValueError, IRCFront, self.service, server_info="a\nb")

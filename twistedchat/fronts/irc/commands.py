@@ -62,6 +62,7 @@ COMMANDS: Mapping[str, Command] = {
     "VERSION": Command(server.irc_VERSION),
     "INFO": Command(server.irc_INFO),
     "ADMIN": Command(server.irc_ADMIN),
+    "LINKS": Command(server.irc_LINKS),
     "HELP": Command(help.irc_HELP),
     "HELPOP": Command(help.irc_HELP),
     # Channels

@@ -73,6 +73,10 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
         "KILL <nick> [:<reason>]",
         "Disconnects <nick> (server operators only).",
     ),
+    "LINKS": (
+        "LINKS [[<server>] <mask>]",
+        "The servers linked: this one alone, with its description.",
+    ),
     "LIST": (
         "LIST [<filter>[,<filter>...]]",
         "Channels, with their number of members and their topics: every one,",

@@ -1,6 +1,7 @@
 """
 Questions about the server itself, and keeping the connection alive: LUSERS,
-MOTD, TIME, VERSION (with the ISUPPORT lines), INFO, ADMIN, PING and PONG.
+MOTD, TIME, VERSION (with the ISUPPORT lines), INFO, ADMIN, LINKS, PING and
+PONG.
 
 TIME, VERSION, INFO and ADMIN may name a server: this one (its name, or a
 mask matching it) or a user's nick (every user is on this server); any other
@@ -107,6 +108,18 @@ def irc_ADMIN(client: IRCProtocol, params: list[str]) -> None:
     client.reply(irc.RPL_ADMINLOC1, f"{client.server_name}, a twistedchat server")
     client.reply(irc.RPL_ADMINLOC2, "No administrator details are configured")
     client.reply(irc.RPL_ADMINEMAIL, "No contact address is configured")
+
+
+def irc_LINKS(client: IRCProtocol, params: list[str]) -> None:
+    """
+    The servers linked: this one alone (364, no hop away, its description),
+    if it matches the mask (the last parameter, if any); then 365.
+    """
+    mask = params[-1] if params and params[-1] else "*"
+    if fnmatchcase(client.server_name.lower(), mask.lower()):
+        name = client.server_name
+        client.reply(irc.RPL_LINKS, name, name, f"0 {client.factory.server_info}")
+    client.reply(irc.RPL_ENDOFLINKS, mask, "End of /LINKS list.")
 
 
 def chanlimit(rooms: int) -> list[str]:
