@@ -31,7 +31,8 @@ def wallops(service: ChatService, session: Session, text: str) -> Wallops:
         raise errors.NotServerOperator()
     if not text.strip():
         raise errors.EmptyMessage()
-    event = Wallops(service.clock.seconds(), session.user, "", text, True)
+    now, msgid = service.clock.seconds(), next(service._msgids)
+    event = Wallops(now, session.user, "", text, True, msgid)
     sessions = [
         other
         for record in service._state.users()
@@ -56,9 +57,8 @@ def say_to_operators(
     if not text.strip():
         raise errors.EmptyMessage()
     service._check_may_speak(session, room)
-    event = OperatorsMessage(
-        service.clock.seconds(), room.name, session.user, text, notice
-    )
+    now, msgid = service.clock.seconds(), next(service._msgids)
+    event = OperatorsMessage(now, room.name, session.user, text, notice, msgid)
     sessions = [
         other
         for user_id in room.operators
