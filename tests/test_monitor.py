@@ -155,7 +155,7 @@ class MonitorTests(IRCFrontTestCase):
 
     def test_list_remove_clear(self) -> None:
         (toto,) = self.connect_all("toto")
-        toto.send("MONITOR + a,B", "MONITOR - a", "MONITOR L")
+        toto.send("MONITOR + a,B,b", "MONITOR - a", "MONITOR L")
         self.assertEqual(
             toto.lines()[-2:],
             [":twistedchat 732 toto B", ":twistedchat 733 toto :End of MONITOR list"],

@@ -108,8 +108,15 @@ def notify(client: IRCProtocol, nick: str, user: User | None) -> None:
 
 
 def _targets(client: IRCProtocol, params: list[str]) -> list[str]:
-    """The nicks of C{+} or C{-}; none (and 461 said) if there are none."""
-    targets = [nick for nick in ",".join(params[:1]).split(",") if nick]
+    """
+    The nicks of C{+} or C{-}, each once (in any case); none (and 461 said)
+    if there are none.
+    """
+    named: dict[str, str] = {}
+    for nick in ",".join(params[:1]).split(","):
+        if nick:
+            named.setdefault(fold_nick(nick), nick)  # the first spelling
+    targets = list(named.values())
     if not targets:
         client.reply(irc.ERR_NEEDMOREPARAMS, "MONITOR", "Not enough parameters")
     return targets
