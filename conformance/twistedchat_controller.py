@@ -6,6 +6,7 @@ Per test, irctest calls L{TwistedChatController.run}, which starts
 
     twistd -n --pidfile= twistedchat --host HOST --port 0 --framed-port 0
         --irc tcp:PORT:interface=HOST --server-name My.Little.Server
+        --server-info "test server"
         --data-dir DIR/data --operators DIR/operators --flood-rate 0
 
 in a fresh folder DIR: the IRC front on irctest's port, the other fronts on
@@ -43,6 +44,7 @@ from irctest.runner import NotImplementedByController
 from irctest.specifications import Capabilities, OptionalBehaviors
 
 SERVER_NAME = "My.Little.Server"  # the name irctest's tests expect
+SERVER_INFO = "test server"  # the description LINKS shows, as links.py expects
 OPER_NAME = "operuser"
 OPER_PASSWORD = "operpassword"
 START_TIMEOUT = 30.0  # seconds for the probe server to listen
@@ -90,6 +92,8 @@ def server_command(host: str, port: int, folder: Path) -> list[str]:
         f"tcp:{port}:interface={host}",
         "--server-name",
         SERVER_NAME,
+        "--server-info",
+        SERVER_INFO,
         "--data-dir",
         str(folder / "data"),
         "--operators",

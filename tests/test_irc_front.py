@@ -28,6 +28,12 @@ from .test_framed_front import FramedClient
 from .test_history import run_now
 from .test_line_front import Client as LineClient
 
+# The second 005 line (a line holds 13 tokens at most).
+ISUPPORT_MORE = (
+    "BOT=B CHATHISTORY=100 MSGREFTYPES=msgid,timestamp MONITOR=100 "
+    "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:,PART:,PRIVMSG: UTF8ONLY ELIST=MNU "
+    "STATUSMSG=@ :are supported by this server"
+)
 # 2023-11-14T22:13:20.250Z: a quarter of a second is exact in binary.
 NOW = 1_700_000_000.25
 NOW_TAG = "@time=2023-11-14T22:13:20.250Z"
@@ -156,8 +162,7 @@ class RegistrationTests(IRCFrontTestCase):
             "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
             "AWAYLEN=200 MODES=4 NETWORK=twistedchat WHOX "
             ":are supported by this server",
-            f"{server} 005 {nick} BOT=B CHATHISTORY=100 MSGREFTYPES=msgid,timestamp "
-            ":are supported by this server",
+            f"{server} 005 {nick} {ISUPPORT_MORE}",
             f"{server} 251 {nick} :There are {users} users and 0 invisible on 1 server",
             f"{server} 252 {nick} 0 :operator(s) online",
             f"{server} 254 {nick} {channels} :channels formed",
@@ -1306,13 +1311,19 @@ class FramingTests(IRCFrontTestCase):
             tutu.lines(), [f":{self.mask('toto')} PRIVMSG #général :café ☕ 🎉"]
         )
 
-    def test_invalid_utf8_is_replaced(self) -> None:
+    def test_invalid_utf8_is_refused_whole(self) -> None:
         toto, tutu = self.connect_all("toto", "tutu")
         toto.feed(b"PRIVMSG #general :bad \xff\xfe bytes \xc3\r\n")
+        toto.feed(b"@label=x :toto privmsg tutu :\xe9t\xe9\r\nPRIVMSG tutu :fine\r\n")
         self.assertEqual(
-            tutu.lines(),
-            [f":{self.mask('toto')} PRIVMSG #general :bad \ufffd\ufffd bytes \ufffd"],
+            toto.lines(),
+            [
+                ":twistedchat FAIL PRIVMSG INVALID_UTF8 "
+                ":Line refused: it holds bytes that are not UTF-8"
+            ]
+            * 2,
         )
+        self.assertEqual(tutu.lines(), [f":{self.mask('toto')} PRIVMSG tutu fine"])
         self.assertEqual(self.flushLoggedErrors(), [])
 
     def test_bare_newlines(self) -> None:

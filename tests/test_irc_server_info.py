@@ -9,15 +9,12 @@ from twistedchat import __version__
 from twistedchat.fronts.irc import COMMANDS, IRCFront
 from twistedchat.fronts.irc.capabilities import advertised
 
-from .test_irc_front import IRCClient, IRCFrontTestCase
+from .test_irc_front import ISUPPORT_MORE, IRCClient, IRCFrontTestCase
 
 ISUPPORT = (
     "CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 CHANMODES=,,,mnt "
     "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
     "AWAYLEN=200 MODES=4 NETWORK=twistedchat WHOX :are supported by this server"
-)
-ISUPPORT_MORE = (
-    "BOT=B CHATHISTORY=100 MSGREFTYPES=msgid,timestamp :are supported by this server"
 )
 
 
@@ -192,3 +189,29 @@ class ServerQueryTests(IRCFrontTestCase):
                 self.toto.lines(),
                 [":irc.example.org 402 toto other.example.org :No such server"],
             )
+
+
+class LinksTests(IRCFrontTestCase):
+    """LINKS: this server alone, with its description (the SERVER_INFO setting)."""
+
+    def test_this_server_alone(self) -> None:
+        self.front = IRCFront(
+            self.service, server_name="My.Little.Server", server_info="test server"
+        )
+        (toto,) = self.connect_all("toto")
+        toto.send("LINKS", "LINKS *.little.*", "LINKS other.server")
+        self.assertEqual(
+            toto.lines(),
+            [
+                ":My.Little.Server 364 toto My.Little.Server My.Little.Server "
+                ":0 test server",
+                ":My.Little.Server 365 toto * :End of /LINKS list.",
+                ":My.Little.Server 364 toto My.Little.Server My.Little.Server "
+                ":0 test server",
+                ":My.Little.Server 365 toto *.little.* :End of /LINKS list.",
+                ":My.Little.Server 365 toto other.server :End of /LINKS list.",
+            ],
+        )
+
+    def test_description_checked(self) -> None:
+        self.assertRaises(ValueError, IRCFront, self.service, server_info="a\nb")

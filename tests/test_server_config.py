@@ -154,6 +154,22 @@ class OptionsTests(SynchronousTestCase):
         config = self.write("chat.conf", "SERVER_NAME=caf\u00e9\n")
         self.assertIn("not an IRC server name", self.refused("--config", config))
 
+    def test_server_info_from_option_or_config_and_bad_ones(self) -> None:
+        self.assertEqual(self.parse().server_info, "a chat service built on Twisted")
+        self.assertEqual(
+            self.parse("--server-info", "test server").server_info, "test server"
+        )
+        config = self.write("chat.conf", "SERVER_INFO=Our chat, since 2024\n")
+        self.assertEqual(
+            self.parse("--config", config).server_info, "Our chat, since 2024"
+        )
+        for bad in ("", "  ", "a" * 101, "tab\there"):
+            self.assertEqual(
+                self.refused("--server-info", bad),
+                "--server-info: not a server description (1 to 100 printable "
+                f"characters): {bad!r}",
+            )
+
     def test_bad_config_lines_name_file_line_and_key(self) -> None:
         path = self.write("bad.conf", "PORT=7777\nCOLOR=blue\n")
         self.assertEqual(

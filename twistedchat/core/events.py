@@ -88,6 +88,15 @@ class Action(Message):
     action: ClassVar[bool] = True
 
 
+class OperatorsMessage(Message):
+    """
+    C{user} said C{text} in C{room} to its operators alone (IRC's
+    C{PRIVMSG @#room}); other fronts show it as a message of the room.
+    """
+
+    __slots__ = ()
+
+
 class _PrivateFields(NamedTuple):
     time: float
     user: User
@@ -110,6 +119,15 @@ class PrivateAction(PrivateMessage):
 
     __slots__ = ()
     action: ClassVar[bool] = True
+
+
+class Wallops(PrivateMessage):
+    """
+    A server operator, C{user}, said C{text} to every other server operator
+    (IRC's WALLOPS; C{to} is empty); other fronts show it as private.
+    """
+
+    __slots__ = ()
 
 
 class _ImageFields(NamedTuple):

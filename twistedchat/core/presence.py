@@ -20,9 +20,10 @@ from twisted.logger import Logger
 
 from .delivery import NOBODY, IDelivery
 from .events import Event, User
-from .names import fold_room
+from .names import fold_nick, fold_room
 from .session import Session
 from .state import IChatState, RoomRecord, UserRecord
+from .watch import Watch
 from .whowas import Whowas
 
 
@@ -37,13 +38,16 @@ class Presence:
         delivery: IDelivery,
         left: Callable[[Session, str], None] | None = None,
         whowas: Whowas | None = None,
+        watch: Watch | None = None,
     ) -> None:
         """
         C{left(session, room_key)} is told each time a session leaves a room;
-        C{whowas} who gives up a nick, leaving or renamed.
+        C{whowas} who gives up a nick, leaving or renamed; C{watch} that too,
+        and who takes a nick, connecting or renamed.
         """
         self.state = state
         self.whowas = whowas
+        self.watch = watch
         self.delivery = delivery
         self._left = left
         self._by_user: dict[str, tuple[Session, ...]] = {}
@@ -61,6 +65,8 @@ class Presence:
             self.state.add_user(record)
         user_id = session.user.id
         self._by_user[user_id] = (*self.sessions(user_id), session)
+        if record is not None and self.watch is not None:
+            self.watch.taken(record.user)
 
     def depart(self, session: Session) -> None:
         """C{session} is gone, out of its rooms; its user too if it was the last."""
@@ -70,21 +76,30 @@ class Presence:
                 self.leave(session, room)
         user_id = session.user.id
         others = tuple(s for s in self.sessions(user_id) if s is not session)
+        if self.watch is not None:
+            self.watch.clear(session)
         if others:
             self._by_user[user_id] = others
         else:
             self._by_user.pop(user_id, None)
             self._note_departure(user_id, session.host)
             self.state.remove_user(user_id)
+            if self.watch is not None:
+                self.watch.given_up(session.user.nick)
         session.connected = False
 
     def rename(self, user_id: str, user: User) -> None:
         """Every session of the user is now C{user} (a new nick)."""
         sessions = self.sessions(user_id)
+        old = sessions[0].user.nick if sessions else ""
         self._note_departure(user_id, sessions[0].host if sessions else "")
         self.state.rename(user_id, user)
         for session in self.sessions(user_id):
             session.user = user
+        if self.watch is not None and fold_nick(old) != fold_nick(user.nick):
+            if old:
+                self.watch.given_up(old)
+            self.watch.taken(user)
 
     def _note_departure(self, user_id: str, host: str) -> None:
         """The user gives up its nick: WHOWAS remembers who had it."""

@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from . import directory, errors, events, invites, modes, status
+from . import directory, errors, events, invites, modes, status, watch
 from .delivery import Direct, IDelivery
 from .events import (
     Image,
@@ -103,8 +103,9 @@ class ChatService:
         self._state: IChatState = state or MemoryState()
         self.whowas = Whowas(clock)  # who had which nick
         self.directory = directory.Directory(self._state)  # searches, user modes
+        self.watch = watch.Watch()  # who is told when a nick comes and goes (MONITOR)
         self._presence = Presence(  # our sessions
-            self._state, self.delivery, self.reading.left, self.whowas
+            self._state, self.delivery, self.reading.left, self.whowas, self.watch
         )
         self._to_room_and_author = self._presence.to_room_and_author
 

@@ -27,7 +27,12 @@ from ..configfile import ConfigFileError, read_config_file
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
 from ..core.service import DEFAULT_MAX_ROOMS
 from ..fronts.base import Limits
-from ..fronts.irc.servername import DEFAULT_SERVER_NAME, check_server_name
+from ..fronts.irc.servername import (
+    DEFAULT_SERVER_INFO,
+    DEFAULT_SERVER_NAME,
+    check_server_info,
+    check_server_name,
+)
 from ..fronts.line import DEFAULT_MAX_LINE
 from .operators import OperatorsFileError, read_operators
 from .startup import refuse
@@ -84,6 +89,11 @@ SETTINGS = [
         DEFAULT_SERVER_NAME,
         "name the IRC front gives the server, e.g. irc.example.org (letters, "
         "digits, hyphens and dots)",
+    ),
+    Setting(
+        "SERVER_INFO",
+        DEFAULT_SERVER_INFO,
+        "a line describing the server, which the IRC front's LINKS shows",
     ),
     Setting(
         "MAX_FRAME",
@@ -217,6 +227,7 @@ class ServerSettings:
     history_stop_retry: float = persistence.DEFAULT_STOP_RETRY
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
     server_name: str = DEFAULT_SERVER_NAME  # as the IRC front names the server
+    server_info: str = DEFAULT_SERVER_INFO  # as the IRC front's LINKS describes it
     log_messages: bool = False
     limits: Limits = field(default_factory=Limits)
     max_rooms: int = DEFAULT_MAX_ROOMS
@@ -376,6 +387,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_stop_retry=check("HISTORY_STOP_RETRY", _seconds),
         irc_endpoint=irc or _tcp_endpoint(host, irc_port),
         server_name=check("SERVER_NAME", check_server_name),
+        server_info=check("SERVER_INFO", check_server_info),
         log_messages=check("LOG_MESSAGES", _yes_no),
         max_rooms=check("MAX_ROOMS", _count),
         limits=Limits(

@@ -128,7 +128,14 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         ),
     ]
     if settings.irc_endpoint is not None:
-        irc = IRCFront(chat, None, limits, connections, settings.server_name)
+        irc = IRCFront(
+            chat,
+            None,
+            limits,
+            connections,
+            settings.server_name,
+            server_info=settings.server_info,
+        )
         fronts.append(("irc", settings.irc_endpoint, irc))
     for name, description, factory in fronts:
         endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))

@@ -16,6 +16,7 @@ from ...core import errors
 from ...core.session import Session
 from ...core.views import RoomView
 from . import markread, users
+from .listing import room_filter
 from .numerics import RPL_CREATIONTIME, RPL_TOPICWHOTIME, room_name
 from .render import (
     HOST,
@@ -117,15 +118,25 @@ async def irc_NAMES(client: IRCProtocol, params: list[str]) -> None:
     if not params or not params[0]:
         client.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list.")
         return
-    for name in client.each(params[0].split(",")):
+    names = params[0].split(",")
+    several = len(names) > 1  # then one 366 ends them all (TARGMAX's NAMES)
+    for name in client.each(names):
         try:
-            await send_names(client, service.room(room_name(name)))
+            await send_names(client, service.room(room_name(name)), not several)
         except errors.ChatError:
-            client.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list.")
+            if not several:
+                client.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list.")
+        if client.gone:
+            return
+    if several:
+        client.reply(irc.RPL_ENDOFNAMES, params[0], "End of /NAMES list.")
 
 
-async def send_names(client: IRCProtocol, room: RoomView) -> None:
-    """The room's nicks, about 400 characters a line, paced like a listing."""
+async def send_names(client: IRCProtocol, room: RoomView, end: bool = True) -> None:
+    """
+    The room's nicks, about 400 characters a line, paced like a listing;
+    then, if C{end}, their end (366).
+    """
     line: list[str] = []
     sent = 0
     every = "multi-prefix" in client.caps
@@ -145,20 +156,23 @@ async def send_names(client: IRCProtocol, room: RoomView) -> None:
                     return
     if line:
         client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
-    client.reply(irc.RPL_ENDOFNAMES, channel(room.name), "End of /NAMES list.")
+    if end:
+        client.reply(irc.RPL_ENDOFNAMES, channel(room.name), "End of /NAMES list.")
 
 
 async def irc_LIST(client: IRCProtocol, params: list[str]) -> None:
     """
-    Every channel, a page at a time, paced (see L{FrontProtocol.pace}): the
-    client's next command waits for the end of the list.
+    Every channel, or those its filters keep (L{listing}), a page at a
+    time, paced (see L{FrontProtocol.pace}): the client's next command
+    waits for the end of the list.
     """
     service = client.factory.service
+    keep = room_filter(params[0]) if params else None
     client.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
     after = ""
     while True:
         page = service.list_rooms(after, LIST_PAGE)
-        for room in page:
+        for room in page if keep is None else filter(keep, page):
             client.reply(
                 irc.RPL_LIST, channel(room.name), str(room.members), clean(room.topic)
             )
@@ -233,11 +247,22 @@ def parse_modes(letters: str, arguments: list[str]) -> list[tuple[str, str]]:
 
 
 def irc_KICK(client: IRCProtocol, params: list[str]) -> None:
+    """
+    C{KICK #a nick1,nick2}: each nick from one channel; C{KICK #a,#b n1,n2}:
+    as many channels as nicks, in pairs (RFC 2812). One KICK line each.
+    """
     reason = params[2][:KICKLEN] if len(params) > 2 else ""
-    room = room_name(params[0])
-    for nick in client.each(params[1].split(",")):
+    rooms, nicks = params[0].split(","), params[1].split(",")
+    if len(rooms) == 1:
+        rooms = rooms * len(nicks)
+    elif len(rooms) != len(nicks):
+        client.reply(irc.ERR_NEEDMOREPARAMS, "KICK", "As many channels as nicks")
+        return
+    for room, nick in client.each(zip(rooms, nicks, strict=True)):
         try:
-            client.factory.service.kick(client.registered_session(), room, nick, reason)
+            client.factory.service.kick(
+                client.registered_session(), room_name(room), nick, reason
+            )
         except errors.ChatError as e:
             client.refused(e)
 

@@ -21,13 +21,16 @@ from typing import TYPE_CHECKING
 
 from . import (
     channels,
+    help,
     history,
     markread,
     messages,
+    monitor,
     operators,
     registration,
     server,
     users,
+    wallops,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +64,9 @@ COMMANDS: Mapping[str, Command] = {
     "VERSION": Command(server.irc_VERSION),
     "INFO": Command(server.irc_INFO),
     "ADMIN": Command(server.irc_ADMIN),
+    "LINKS": Command(server.irc_LINKS),
+    "HELP": Command(help.irc_HELP),
+    "HELPOP": Command(help.irc_HELP),
     # Channels
     "JOIN": Command(channels.irc_JOIN, 1),
     "PART": Command(channels.irc_PART, 1),
@@ -85,7 +91,9 @@ COMMANDS: Mapping[str, Command] = {
     "SETNAME": Command(users.irc_SETNAME),
     "ISON": Command(users.irc_ISON, 1),
     "USERHOST": Command(users.irc_USERHOST, 1),
+    "MONITOR": Command(monitor.irc_MONITOR, 1),
     # Server operators
     "OPER": Command(operators.irc_OPER, 2),
     "KILL": Command(operators.irc_KILL, 1, operator=True),
+    "WALLOPS": Command(wallops.irc_WALLOPS, 1, operator=True),
 }

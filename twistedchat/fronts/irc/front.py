@@ -15,7 +15,12 @@ from ..policy import ConnectionCounter, Limits
 from .commands import COMMANDS, Command
 from .protocol import IRCProtocol
 from .render import render_plain, renderer
-from .servername import DEFAULT_SERVER_NAME, check_server_name
+from .servername import (
+    DEFAULT_SERVER_INFO,
+    DEFAULT_SERVER_NAME,
+    check_server_info,
+    check_server_name,
+)
 
 
 class IRCFront(Front[IRCProtocol]):
@@ -31,10 +36,13 @@ class IRCFront(Front[IRCProtocol]):
         limits: Limits | None = None,
         connections: ConnectionCounter | None = None,
         server_name: str = DEFAULT_SERVER_NAME,
+        *,
+        server_info: str = DEFAULT_SERVER_INFO,
     ) -> None:
         super().__init__(service, render_plain, limits, connections)
         # What numerics come from and replies name the server by.
         self.server_name = check_server_name(server_name)
+        self.server_info = check_server_info(server_info)  # what LINKS says of it
         # One broadcaster per rendering variant in use (see capabilities.py),
         # made when a first client of that variant needs it.
         self._variants: dict[frozenset[str], Broadcaster] = {

@@ -2,7 +2,8 @@
 PRIVMSG and NOTICE, to channels and to users, and TAGMSG (tags alone). A
 NOTICE is never answered with an error (RFC 1459), so its refusals go unsaid. A CTCP ACTION (C{/me})
 becomes an action of the core, which every front shows its own way; other
-CTCP requests pass as they came, for the IRC clients that answer them.
+CTCP requests pass as they came, for the IRC clients that answer them. A
+message to C{@#room} (STATUSMSG) goes to the room's operators alone.
 
 A line of 512 bytes that an IRC client sends does not fit once the server
 has put its author's mask in front of it: the text is cut, between
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from twisted.words.protocols import irc
 
 from ...core import errors
+from ...core.notices import say_to_operators
 from ...core.tagging import tag_room, tag_user
 from ...text import action
 from .numerics import room_name, target_key
@@ -72,6 +74,9 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
                     action=acting,
                     tags=tags,
                 )
+            elif target.startswith("@#"):  # STATUSMSG: the room's operators
+                room = room_name(target[1:])
+                say_to_operators(service, session, room, text, notice)
             else:
                 recipient = service.user(target)
                 service.whisper(

@@ -4,12 +4,12 @@ One IRC client connection: bytes in, lines out.
 Twisted's C{irc.IRC} decodes each TCP chunk as UTF-8, so a character split
 across two reads would fail; here the bytes are cut into complete lines (512
 bytes at most, RFC 1459, after up to 4096 bytes of IRCv3 tags) before
-decoding, and invalid UTF-8 is replaced. A line's tags are kept for its
-handler (L{IRCProtocol.tags}); the rest is parsed by C{irc.parsemsg} and
-dispatched through the front's command table
-(L{twistedchat.fronts.irc.commands}), which checks a command's rules
-(registration, parameters) before its handler runs; a core refusal becomes
-the matching numeric reply (L{twistedchat.fronts.irc.numerics}).
+decoding; a line that is not UTF-8 is refused (the server announces
+C{UTF8ONLY}). A line's tags are kept for its handler (L{IRCProtocol.tags});
+the rest is parsed by C{irc.parsemsg} and dispatched through the front's
+command table (L{twistedchat.fronts.irc.commands}), which checks a command's
+rules (registration, parameters) before its handler runs; a core refusal
+becomes the matching numeric reply (L{twistedchat.fronts.irc.numerics}).
 """
 
 from __future__ import annotations
@@ -83,7 +83,12 @@ class IRCProtocol(FrontProtocol):
             if len(line) + 1 > MAX_LINE and tags_too_long(line, MAX_LINE):
                 self.reply(ERR_INPUTTOOLONG, "Input line was too long")
                 continue
-            self.lineReceived(line.rstrip(b"\r").decode("utf-8", "replace"))
+            try:
+                text = line.rstrip(b"\r").decode("utf-8")
+            except UnicodeDecodeError:
+                self.invalid_utf8(line)
+                continue
+            self.lineReceived(text)
             if self._closing:
                 return
             if self._held:  # a command is pending: the rest waits for it
@@ -97,6 +102,23 @@ class IRCProtocol(FrontProtocol):
             self._discarding = True
             buffer = b""
         self._buffer = buffer
+
+    def invalid_utf8(self, line: bytes) -> None:
+        """
+        A line that is not UTF-8 (we announce C{UTF8ONLY}) is refused whole,
+        with IRCv3's C{FAIL <command> INVALID_UTF8}: nothing of it is relayed.
+        """
+        words = line.decode("utf-8", "replace").split()
+        while words and words[0][0] in "@:":  # tags, a source
+            words.pop(0)
+        command = clean(words[0].upper()) if words else "*"
+        self.send(
+            self.server_name,
+            "FAIL",
+            command,
+            "INVALID_UTF8",
+            "Line refused: it holds bytes that are not UTF-8",
+        )
 
     def hold_input(self) -> None:
         self._held = True

@@ -23,6 +23,7 @@ from ...core.events import (
     Message,
     ModeChanged,
     NickChanged,
+    OperatorsMessage,
     Parted,
     PrivateMessage,
     Quit,
@@ -31,6 +32,7 @@ from ...core.events import (
     Tags,
     TopicChanged,
     User,
+    Wallops,
 )
 from .tags import format_tags
 
@@ -130,6 +132,9 @@ def fit(source: str, command: str, target: str, text: str, ctcp: str = "") -> li
 def render_lines(event: Event) -> list[str]:
     """The IRC lines (no tags, no CRLF) that tell a client about C{event}."""
     match event:
+        case OperatorsMessage(user=user):  # PRIVMSG @#room: its operators only
+            command = "NOTICE" if event.notice else "PRIVMSG"
+            return fit(prefix(user), command, "@" + channel(event.room), event.text)
         case Message(user=user):
             command = "NOTICE" if event.notice else "PRIVMSG"
             if event.action:
@@ -137,6 +142,8 @@ def render_lines(event: Event) -> list[str]:
                     prefix(user), command, channel(event.room), event.text, "ACTION"
                 )
             return fit(prefix(user), command, channel(event.room), event.text)
+        case Wallops(user=user):
+            return [compose(prefix(user), "WALLOPS", clean(event.text))]
         case PrivateMessage(user=user):
             command = "NOTICE" if event.notice else "PRIVMSG"
             ctcp = "ACTION" if event.action else ""

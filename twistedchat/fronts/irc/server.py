@@ -1,6 +1,7 @@
 """
 Questions about the server itself, and keeping the connection alive: LUSERS,
-MOTD, TIME, VERSION (with the ISUPPORT lines), INFO, ADMIN, PING and PONG.
+MOTD, TIME, VERSION (with the ISUPPORT lines), INFO, ADMIN, LINKS, PING and
+PONG.
 
 TIME, VERSION, INFO and ADMIN may name a server: this one (its name, or a
 mask matching it) or a user's nick (every user is on this server); any other
@@ -111,6 +112,18 @@ def irc_ADMIN(client: IRCProtocol, params: list[str]) -> None:
     client.reply(irc.RPL_ADMINEMAIL, "No contact address is configured")
 
 
+def irc_LINKS(client: IRCProtocol, params: list[str]) -> None:
+    """
+    The servers linked: this one alone (364, no hop away, its description),
+    if it matches the mask (the last parameter, if any); then 365.
+    """
+    mask = params[-1] if params and params[-1] else "*"
+    if fnmatchcase(client.server_name.lower(), mask.lower()):
+        name = client.server_name
+        client.reply(irc.RPL_LINKS, name, name, f"0 {client.factory.server_info}")
+    client.reply(irc.RPL_ENDOFLINKS, mask, "End of /LINKS list.")
+
+
 def chanlimit(rooms: int) -> list[str]:
     """ISUPPORT's CHANLIMIT token: how many channels a client may join."""
     return [f"CHANLIMIT=#:{rooms}"] if rooms else []
@@ -121,10 +134,11 @@ def send_isupport(client: IRCProtocol) -> None:
     The 005 (ISUPPORT) lines: what this server offers and its limits, at
     most L{ISUPPORT_TOKENS} tokens a line (15 parameters an IRC line).
     """
+    service = client.factory.service
     tokens = [
         "CASEMAPPING=rfc1459",
         "CHANTYPES=#",
-        *chanlimit(client.factory.service.max_rooms),
+        *chanlimit(service.max_rooms),
         "CHANMODES=,,,mnt",
         "PREFIX=(o)@",
         "NICKLEN=30",
@@ -137,6 +151,13 @@ def send_isupport(client: IRCProtocol) -> None:
         "WHOX",
         "BOT=B",
         *history.ISUPPORT,
+        f"MONITOR={service.watch.limit}",
+        # Commands that take several targets, without a limit but the pace
+        # of flood control (each one more is paid for as a command).
+        "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:,PART:,PRIVMSG:",
+        "UTF8ONLY",  # a line that is not UTF-8 is refused (FAIL INVALID_UTF8)
+        "ELIST=MNU",  # LIST's filters: masks, masks not matched, member counts
+        "STATUSMSG=@",  # PRIVMSG @#room: to the room's operators alone
     ]
     for start in range(0, len(tokens), ISUPPORT_TOKENS):
         chunk = tokens[start : start + ISUPPORT_TOKENS]
