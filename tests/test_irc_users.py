@@ -278,6 +278,26 @@ class UserModeTests(IRCFrontTestCase):
         tutu.send("WHOIS toto")
         self.assertIn(":twistedchat 335 tutu toto :is a bot", tutu.lines())
 
+    def test_a_bots_messages_carry_the_bot_tag_for_message_tags_clients(self) -> None:
+        watcher = self.client()
+        watcher.send(
+            "CAP REQ :message-tags", "NICK watcher", "USER w 0 * :W", "CAP END"
+        )
+        watcher.send("JOIN #general")
+        plain = self.register("plain", "#general")
+        bot = self.register("bot", "#general")
+        bot.send("MODE bot +B")
+        self.settle()
+        bot.send("PRIVMSG #general :beep", "PRIVMSG watcher :boop")
+        tagged = watcher.lines()
+        self.assertEqual(len(tagged), 2)
+        for line in tagged:
+            self.assertIn("bot", line.split(" ", 1)[0][1:].split(";"))
+        self.assertEqual(plain.lines(), [f":{self.mask('bot')} PRIVMSG #general beep"])
+        bot.send("MODE bot -B", "PRIVMSG #general :human again")
+        (line,) = [line for line in watcher.lines() if "PRIVMSG" in line]
+        self.assertNotIn("bot", line.split(" ", 1)[0][1:].split(";"))
+
 
 class OperOrderTests(SynchronousTestCase):
     def test_oper_then_ping_in_one_read_answers_in_order(self) -> None:
@@ -320,6 +340,19 @@ class OverlongLineTests(IRCFrontTestCase):
                 told.startswith(":twistedchat NOTICE nick1 :Your message to nick2 "),
                 told,
             )
+
+    def test_the_echo_comes_before_the_word_of_the_cut(self) -> None:
+        # irctest's message_tags testLengthLimits: the first answer to a full
+        # line is its echo (or 417), never a NOTICE before it.
+        sender = self.client()
+        sender.send("CAP REQ :echo-message", "NICK nick1", "USER u 0 * :U", "CAP END")
+        sender.send("JOIN #general")
+        self.settle()
+        sender.send("PRIVMSG #general :" + "b" * 490)  # 510 bytes, within 512
+        self.front.outbox.flush()
+        echo, told = sender.lines()
+        self.assertIn(" PRIVMSG #general bbbb", echo)
+        self.assertTrue(told.startswith(":twistedchat NOTICE nick1 :Your message"))
 
     def test_the_longest_mask_and_channel_name_leave_the_least_room(self) -> None:
         nick = "n" * 30

@@ -28,6 +28,7 @@ from .numerics import room_name, target_key
 from .render import MAX_LINE, clean, prefix
 from .tags import client_only
 
+BOT_TAG = ("bot", "")  # IRCv3 bot mode's tag: a name alone
 # A text shorter than this fits in the line that relays it whatever its
 # characters (4 bytes each at most), its author's mask (54 bytes at most)
 # and its target (a channel: 201 bytes at most, with its #).
@@ -58,10 +59,13 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
     if text[0] == "\x01" and (did := action(text)) is not None:
         text, acting = did, True  # a /me; other CTCP requests pass as they are
     tags = client_only(client.tags) if client.tags else ()
+    if client.bot:  # IRCv3 bot mode: for the clients holding message-tags
+        tags = (BOT_TAG, *tags)
     targets: Iterable[str] = params[0].split(",")
     if "," in params[0]:  # each one more is paid for (most messages have one)
         targets = client.each(targets, target_key)
     for target in targets:
+        given = text
         if len(text) >= SHORT:
             text = relayable(client, target, text, notice, acting)
         try:
@@ -84,6 +88,15 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
                 )
                 if recipient.away and not notice:
                     client.reply(irc.RPL_AWAY, recipient.nick, recipient.away)
+            if len(text) < len(given) and not notice:
+                # After what was relayed (its echo first, with echo-message).
+                client.send(
+                    client.server_name,
+                    "NOTICE",
+                    client.nick,
+                    f"Your message to {target} was cut to its first {len(text)} "
+                    "characters to fit in one IRC line (512 bytes)",
+                )
         except errors.ChatError as e:
             if not notice:  # RFC 1459: never an automatic reply to a NOTICE
                 client.refused(e)
@@ -95,7 +108,8 @@ def relayable(
     """
     C{text} (what a C{/me} does, if C{acting}) cut to what fits in the one
     line relaying it to C{target}: C{:nick!id@host PRIVMSG target :text}, CR
-    LF included, within 512 bytes; the author of a cut PRIVMSG is told.
+    LF included, within 512 bytes (the author of a cut PRIVMSG is told, once
+    it is relayed).
     """
     command = "NOTICE" if notice else "PRIVMSG"
     session = client.session
@@ -109,14 +123,6 @@ def relayable(
     if len(encoded) <= budget:
         return text
     kept = len(encoded[:budget].decode("utf-8", "ignore"))
-    if not notice:
-        client.send(
-            client.server_name,
-            "NOTICE",
-            client.nick,
-            f"Your message to {target} was cut to its first {kept} characters "
-            "to fit in one IRC line (512 bytes)",
-        )
     return text[:kept]
 
 
@@ -131,6 +137,8 @@ def irc_TAGMSG(client: IRCProtocol, params: list[str]) -> None:
     service = client.factory.service
     session = client.registered_session()
     tags = client_only(client.tags)
+    if client.bot:
+        tags = (BOT_TAG, *tags)
     targets: Iterable[str] = params[0].split(",")
     if "," in params[0]:
         targets = client.each(targets, target_key)

@@ -49,6 +49,7 @@ class IRCProtocol(FrontProtocol):
     _broadcaster: Broadcaster | None = None  # that of its rendering variant
     # The message tags of the line being handled (IRCv3), for its handler.
     tags: Mapping[str, str] = NO_TAGS
+    bot = False  # user mode +B: its messages carry IRCv3's bot tag
     _buffer = b""
     _discarding = False
     _closing = False

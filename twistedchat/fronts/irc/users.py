@@ -285,6 +285,9 @@ def irc_user_MODE(client: IRCProtocol, params: list[str]) -> None:
     made = service.directory.change_modes(session, changes)
     if made:
         client.send(prefix(session.user), "MODE", session.nick, join_modes(made))
+        # What its messages carry from now on (the bot tag): known here, as
+        # only this connection changes its modes, not looked up per message.
+        client.bot = "B" in service.user_of(session).modes
     if unknown:
         client.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
 
