@@ -23,6 +23,7 @@ from twistedchat.persistence import HistoryWriter
 
 from .test_history import run_now
 from .test_irc_front import IRCFrontTestCase
+from .test_line_front import Client as LineClient
 
 WAVES = "\x01ACTION waves\x01"
 
@@ -142,8 +143,7 @@ class ActionHistoryTests(IRCFrontTestCase):
         self.assertIn('"kind":"action","text":"waves"', entry.to_json())
         self.assertEqual(ctcp.kind, "message")
 
-        lina = self.line_user("lina")
-        lina.send("JOIN dev\nJOIN general\n")
+        lina = LineClient(self.line_front, self.port())  # lands in #general
         replayed = [line for line in lina.lines() if line.startswith("[history")]
         self.assertEqual(len(replayed), 1)
         self.assertRegex(replayed[0], r"^\[history \d\d:\d\d\] \* toto waves$")
@@ -157,9 +157,12 @@ class ActionHistoryTests(IRCFrontTestCase):
         self.assertIn(f"!history@twistedchat PRIVMSG #general :{WAVES}", actions[0])
 
         fred = self.framed_user("fred")
-        fred.send(codec.Part("general"), codec.Join("general"))
+        fred.send(codec.Part("general"))
+        toto.send(f"PRIVMSG #general :{WAVES}")  # while fred is out
+        fred.send(codec.Join("general"))
+        # A History frame (no read markers here: a newcomer's replay).
         (history,) = [f for f in fred.received() if isinstance(f, codec.History)]
-        self.assertEqual(json.loads(history.entries)[0]["kind"], "action")
+        self.assertEqual(json.loads(history.entries)[-1]["kind"], "action")
 
 
 class LegacyHistoryTests(IRCFrontTestCase):
