@@ -145,11 +145,13 @@ class RegistrationTests(IRCFrontTestCase):
             f"{server} 002 {nick} :Your host is twistedchat, running twistedchat "
             f"{__version__}",
             f"{server} 003 {nick} :This server was created {self.front.started}",
-            f"{server} 004 {nick} twistedchat {__version__} o mnot",
+            f"{server} 004 {nick} twistedchat {__version__} o beiIklmnostv beIklov",
             f"{server} 005 {nick} CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 "
-            "CHANMODES=,,,mnt "
-            "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
-            "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server",
+            "CHANMODES=beI,k,l,imnst EXCEPTS=e INVEX=I MAXLIST=beI:100 KEYLEN=23 "
+            "PREFIX=(ov)@+ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
+            ":are supported by this server",
+            f"{server} 005 {nick} AWAYLEN=200 MODES=4 NETWORK=twistedchat "
+            ":are supported by this server",
             f"{server} 251 {nick} :There are {users} users and 0 invisible on 1 server",
             f"{server} 252 {nick} 0 :operator(s) online",
             f"{server} 254 {nick} {channels} :channels formed",
@@ -182,13 +184,16 @@ class RegistrationTests(IRCFrontTestCase):
 
     def test_isupport_announces_the_rules_clients_rely_on(self) -> None:
         toto = self.register("toto")
-        (isupport,) = [line for line in toto.lines() if line.split()[1] == "005"]
-        tokens = isupport.split(" :")[0].split()[3:]
+        lines = [line for line in toto.lines() if line.split()[1] == "005"]
+        tokens = [token for line in lines for token in line.split(" :")[0].split()[3:]]
+        for line in lines:  # at most 13 tokens a line (15 parameters)
+            self.assertLessEqual(len(line.split(" :")[0].split()[3:]), 13)
         for token in [
             "CASEMAPPING=rfc1459",
             "CHANTYPES=#",
             "CHANLIMIT=#:100",
-            "PREFIX=(o)@",
+            "CHANMODES=beI,k,l,imnst",
+            "PREFIX=(ov)@+",
             "NICKLEN=30",
         ]:
             self.assertIn(token, tokens)
@@ -880,7 +885,8 @@ class ModeTests(IRCFrontTestCase):
         self.assertEqual(
             toto.lines(),
             [
-                ':twistedchat 472 toto +x :unknown room mode "+x" (known: o, t, n, m)',
+                ':twistedchat 472 toto +x :unknown room mode "+x" '
+                "(known: o, v, t, n, m, i, s, k, l, b, e, I)",
                 ':twistedchat 461 toto +o :room mode "+o" needs a nick',
                 ':twistedchat 401 toto nobody :no user is called "nobody"',
                 ':twistedchat 441 toto out #general :"out" is not in #general',

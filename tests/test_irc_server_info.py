@@ -10,10 +10,12 @@ from twistedchat.fronts.irc import COMMANDS, IRCFront
 
 from .test_irc_front import IRCClient, IRCFrontTestCase
 
+# Two 005 lines: at most 13 tokens in each (15 parameters, RFC 1459).
 ISUPPORT = (
-    "CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 CHANMODES=,,,mnt "
-    "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
-    "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server"
+    "CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 CHANMODES=beI,k,l,imnst "
+    "EXCEPTS=e INVEX=I MAXLIST=beI:100 KEYLEN=23 PREFIX=(ov)@+ NICKLEN=30 "
+    "CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 :are supported by this server",
+    "AWAYLEN=200 MODES=4 NETWORK=twistedchat :are supported by this server",
 )
 
 
@@ -34,7 +36,9 @@ class ServerNameTests(IRCFrontTestCase):
             lines,
         )
         self.assertIn(
-            f":My.Little.Server 004 toto My.Little.Server {__version__} o mnot", lines
+            f":My.Little.Server 004 toto My.Little.Server {__version__} o "
+            "beiIklmnostv beIklov",
+            lines,
         )
         self.assertIn(
             ":My.Little.Server 375 toto :- My.Little.Server Message of the day -",
@@ -138,7 +142,7 @@ class ServerQueryTests(IRCFrontTestCase):
             [
                 f":irc.example.org 351 toto twistedchat-{__version__} irc.example.org "
                 ":a chat service built on Twisted",
-                f":irc.example.org 005 toto {ISUPPORT}",
+                *(f":irc.example.org 005 toto {line}" for line in ISUPPORT),
             ],
         )
 

@@ -70,6 +70,21 @@ def prefix(user: User, nick: str | None = None) -> str:
     return f"{clean(nick or user.nick).replace(' ', '_')}!{user.id[:10]}@{HOST}"
 
 
+# A member's ranks in a channel, highest first, with their NAMES/WHO prefixes
+# (ISUPPORT's PREFIX=(ov)@+).
+PREFIXES = (("o", "@"), ("v", "+"))
+
+
+def member_prefix(operator: bool, voiced: bool, every: bool = False) -> str:
+    """
+    What NAMES and WHO put before a member's nick: its highest rank's
+    prefix, or, with C{every} (IRCv3's multi-prefix), all of them (C{"@+"}).
+    """
+    held = {"o": operator, "v": voiced}
+    prefixes = [prefix for letter, prefix in PREFIXES if held[letter]]
+    return "".join(prefixes) if every else "".join(prefixes[:1])
+
+
 def channel(room: str) -> str:
     return f"#{room}"
 
@@ -164,7 +179,7 @@ def render_lines(event: Event) -> list[str]:
                 compose(prefix(user), "TOPIC", channel(event.room), clean(event.topic))
             ]
         case ModeChanged(user=user):
-            letters = "".join(mode for mode, _ in event.changes)
+            letters = mode_letters(event.changes)
             arguments = [argument for _, argument in event.changes if argument]
             return [
                 " ".join(
@@ -179,6 +194,18 @@ def render_lines(event: Event) -> list[str]:
             ]
         case Invited(user=user):
             return [compose(prefix(user), "INVITE", event.to, channel(event.room))]
+
+
+def mode_letters(changes: Iterable[tuple[str, str]]) -> str:
+    """C{+i +n -t} as IRC writes them: C{+in-t}, each sign once per run."""
+    letters = []
+    sign = ""
+    for signed, _ in changes:
+        if signed[0] != sign:
+            sign = signed[0]
+            letters.append(sign)
+        letters.append(signed[1:])
+    return "".join(letters)
 
 
 def _encode(lines: Iterable[str], tags: str = "") -> bytes:

@@ -17,6 +17,7 @@ from twisted.words.protocols import irc
 
 from ... import __version__
 from ...core import errors
+from ...core.modes import FLAGS, KEY_MAX_LENGTH, LETTERS, LIST_MAX, LISTS, RANKS
 from .numerics import RPL_GLOBALUSERS, RPL_LOCALUSERS
 
 if TYPE_CHECKING:
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 # Lengths announced in 005 (ISUPPORT), and kept to: longer ones are cut.
 TOPICLEN, KICKLEN, AWAYLEN = 390, 390, 200
 VERSION = f"twistedchat-{__version__}"
+# The channel modes (the core's room modes), as 004 and CHANMODES tell them.
+CHANNEL_MODES = "".join(sorted(LETTERS, key=str.lower))
+ARGUMENT_MODES = "".join(sorted(LISTS + RANKS + "kl", key=str.lower))
+CHANMODES = f"CHANMODES={LISTS},k,l,{''.join(sorted(FLAGS))}"
 
 
 def irc_LUSERS(client: IRCProtocol, params: list[str]) -> None:
@@ -113,15 +118,21 @@ def chanlimit(rooms: int) -> list[str]:
     return [f"CHANLIMIT=#:{rooms}"] if rooms else []
 
 
+ISUPPORT_LINE = 13  # tokens at most in one 005 line (15 parameters)
+
+
 def send_isupport(client: IRCProtocol) -> None:
-    """The 005 (ISUPPORT) line: what this server offers and its limits."""
-    client.reply(
-        irc.RPL_ISUPPORT,
+    """The 005 (ISUPPORT) lines: what this server offers and its limits."""
+    tokens = [
         "CASEMAPPING=rfc1459",
         "CHANTYPES=#",
         *chanlimit(client.factory.service.max_rooms),
-        "CHANMODES=,,,mnt",
-        "PREFIX=(o)@",
+        CHANMODES,
+        "EXCEPTS=e",
+        "INVEX=I",
+        f"MAXLIST=beI:{LIST_MAX}",
+        f"KEYLEN={KEY_MAX_LENGTH}",
+        "PREFIX=(ov)@+",
         "NICKLEN=30",
         "CHANNELLEN=51",
         f"TOPICLEN={TOPICLEN}",
@@ -129,8 +140,13 @@ def send_isupport(client: IRCProtocol) -> None:
         f"AWAYLEN={AWAYLEN}",
         "MODES=4",
         "NETWORK=twistedchat",
-        "are supported by this server",
-    )
+    ]
+    for start in range(0, len(tokens), ISUPPORT_LINE):
+        client.reply(
+            irc.RPL_ISUPPORT,
+            *tokens[start : start + ISUPPORT_LINE],
+            "are supported by this server",
+        )
 
 
 def irc_PING(client: IRCProtocol, params: list[str]) -> None:

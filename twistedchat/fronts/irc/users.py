@@ -14,7 +14,7 @@ from ...core import errors
 from ...core.views import UserView
 from .numerics import room_name
 from .protocol import IRCProtocol
-from .render import HOST, channel
+from .render import HOST, channel, member_prefix
 from .server import AWAYLEN
 
 WHO_PAGE = 100  # members described between two turns of the reactor
@@ -47,8 +47,7 @@ async def irc_WHO(client: IRCProtocol, params: list[str]) -> None:
 def send_who(client: IRCProtocol, room: str, target: UserView) -> None:
     """One WHO line: C{target}, seen in C{room} (or in none)."""
     flags = ("G" if target.away else "H") + ("*" if target.operator else "")
-    if room in target.operates:
-        flags += "@"
+    flags += member_prefix(room in target.operates, room in target.voiced)
     client.reply(
         irc.RPL_WHOREPLY,
         channel(room) if room else "*",
@@ -79,7 +78,7 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
         target.realname,
     )
     rooms = [
-        ("@" if room in target.operates else "") + channel(room)
+        member_prefix(room in target.operates, room in target.voiced) + channel(room)
         for room in target.rooms
     ]
     if rooms:
