@@ -845,7 +845,9 @@ class ModeTests(IRCFrontTestCase):
         self.assertEqual(toto.lines(), [mode])
         self.assertEqual(tutu.lines(), [mode])
         self.assertEqual(tata.lines(), [mode])
-        self.assertEqual(lina.lines(), ['[server] "toto" set mode +o tutu on #general'])
+        self.assertEqual(
+            lina.lines(), ['[server] "toto" changed #general: made "tutu" an operator']
+        )
         tata.send("NAMES #general")
         self.assertEqual(
             tata.lines(),
