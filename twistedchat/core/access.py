@@ -28,18 +28,34 @@ from .state import IChatState, RoomRecord, UserRecord
 
 
 def mask_of(record: UserRecord) -> str:
-    """The user's C{nick!user@host}, the one its IRC front shows."""
+    """The user's C{nick!user@host}, as WHO shows it on the IRC front."""
     return masks.user_mask(record.user.nick, record.username, record.user.id)
 
 
-def listed(room: RoomRecord, kind: str, mask: str) -> bool:
-    """Whether a mask on the room's list C{kind} holds for C{mask}."""
-    return any(masks.matches(entry.mask, mask) for entry in room.masks[kind].values())
+def masks_of(record: UserRecord) -> tuple[str, ...]:
+    """
+    The masks a list's entry may name the user by: the one WHO shows and,
+    if the user gave a user name, the one its messages come from (the start
+    of its id in place of that name).
+    """
+    shown = mask_of(record)
+    if not record.username:
+        return (shown,)
+    return (shown, masks.user_mask(record.user.nick, "", record.user.id))
 
 
-def banned(room: RoomRecord, mask: str) -> bool:
-    """Whether a ban of the room holds for C{mask}, and no exception does."""
-    return listed(room, "b", mask) and not listed(room, "e", mask)
+def listed(room: RoomRecord, kind: str, names: tuple[str, ...]) -> bool:
+    """Whether a mask on the room's list C{kind} holds for one of C{names}."""
+    return any(
+        masks.matches(entry.mask, name)
+        for entry in room.masks[kind].values()
+        for name in names
+    )
+
+
+def banned(room: RoomRecord, names: tuple[str, ...]) -> bool:
+    """Whether a ban of the room holds for C{names}, and no exception does."""
+    return listed(room, "b", names) and not listed(room, "e", names)
 
 
 def admit(
@@ -54,12 +70,12 @@ def admit(
     if room.key in record.invited:
         state.use_invitation(record.user.id, room.key)
         return
-    mask = mask_of(record)
-    if "i" in room.modes and not listed(room, "I", mask):
+    names = masks_of(record)
+    if "i" in room.modes and not listed(room, "I", names):
         raise InviteOnlyRoom(room.name)
     if room.limit and len(room.members) >= room.limit:
         raise RoomFull(room.name, room.limit)
-    if room.masks["b"] and banned(room, mask):
+    if room.masks["b"] and banned(room, names):
         raise BannedFromRoom(room.name)
 
 
@@ -73,7 +89,7 @@ def check_may_speak(room: RoomRecord, record: UserRecord) -> None:
         return
     if "m" in room.modes:
         raise CannotSendToRoom(room.name, "it is moderated (+m)")
-    if room.masks["b"] and banned(room, mask_of(record)):
+    if room.masks["b"] and banned(room, masks_of(record)):
         raise CannotSendToRoom(room.name, "you are banned from it (+b)")
 
 

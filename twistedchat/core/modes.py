@@ -92,8 +92,8 @@ def plan(
                 if join_key:
                     join_key = ""
                     made.append((signed, "*"))
-            elif argument != join_key:
-                join_key = _key(room, argument)
+            elif _key(room, argument) != join_key:
+                join_key = argument
                 made.append((signed, join_key))
         elif letter == "l":
             if not on:
