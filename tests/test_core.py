@@ -161,13 +161,13 @@ class SessionTests(ServiceTestCase):
         session = self.service.connect(broken, "broken")
         self.service.join(session, "general")
         tutu_client.take()
-        self.service.say(toto, "general", "hello")
+        said = self.service.say(toto, "general", "hello")
         self.assertTrue(broken.closed)
         self.assertFalse(session.connected)
         self.assertEqual(
             tutu_client.take(),
             [
-                Message(1000.0, "general", toto.user, "hello"),
+                Message(1000.0, "general", toto.user, "hello", msgid=said.msgid),
                 Quit(1000.0, session.user, "delivery failed"),
             ],
         )
@@ -204,7 +204,10 @@ class RoomTests(ServiceTestCase):
         toto_client.take(), tutu_client.take()
         self.clock.advance(2.5)
         event = self.service.say(toto, "general", "hello world!")
-        self.assertEqual(event, Message(1002.5, "general", toto.user, "hello world!"))
+        self.assertEqual(
+            event,
+            Message(1002.5, "general", toto.user, "hello world!", msgid=event.msgid),
+        )
         self.assertEqual(tutu_client.take(), [event])
         self.assertEqual(tata_client.take(), [event])
         self.assertEqual(toto_client.take(), [])
@@ -217,9 +220,10 @@ class RoomTests(ServiceTestCase):
     def test_message_from_outside_the_room(self) -> None:
         toto, _ = self.user("toto", room="dev")
         _, tutu_client = self.user("tutu")
-        self.service.say(toto, "general", "hi from dev")
+        said = self.service.say(toto, "general", "hi from dev")
         self.assertEqual(
-            tutu_client.take(), [Message(1000.0, "general", toto.user, "hi from dev")]
+            tutu_client.take(),
+            [Message(1000.0, "general", toto.user, "hi from dev", msgid=said.msgid)],
         )
 
     def test_names_in_join_order_and_list(self) -> None:
@@ -409,7 +413,9 @@ class PrivateAndImageTests(ServiceTestCase):
         _, tata_client = self.user("tata")
         toto_client.take(), tutu_client.take(), tata_client.take()
         event = self.service.whisper(toto, "TUTU", "psst")
-        self.assertEqual(event, PrivateMessage(1000.0, toto.user, "tutu", "psst"))
+        self.assertEqual(
+            event, PrivateMessage(1000.0, toto.user, "tutu", "psst", msgid=event.msgid)
+        )
         self.assertEqual(tutu_client.take(), [event])
         self.assertEqual(tata_client.take() + toto_client.take(), [])
         self.assertRaises(errors.NoSuchNick, self.service.whisper, toto, "nobody", "x")
@@ -420,7 +426,8 @@ class PrivateAndImageTests(ServiceTestCase):
         _, tutu_client = self.user("tutu")
         tutu_client.take()
         event = self.service.show_image(toto, "general", " /\\\n/__\\")
-        self.assertEqual(event, Image(1000.0, "general", toto.user, " /\\\n/__\\"))
+        art = " /\\\n/__\\"
+        self.assertEqual(event, Image(1000.0, "general", toto.user, art, event.msgid))
         self.assertEqual(tutu_client.take(), [event])
         self.assertRaises(
             errors.EmptyMessage, self.service.show_image, toto, "general", "\n"

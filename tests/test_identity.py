@@ -103,7 +103,10 @@ class MultiClientTests(SynchronousTestCase):
 
     def test_what_one_session_says_the_others_see_as_their_own(self) -> None:
         event = self.service.say(self.laptop, "general", "hello")
-        self.assertEqual(event, Message(1000.0, "general", self.laptop.user, "hello"))
+        self.assertEqual(
+            event,
+            Message(1000.0, "general", self.laptop.user, "hello", msgid=event.msgid),
+        )
         self.assertEqual(self.phone_client.take(), [event])
         self.assertEqual(self.laptop_client.take(), [event])  # its echo
         self.assertEqual(self.tutu_client.take(), [event])
@@ -123,7 +126,10 @@ class MultiClientTests(SynchronousTestCase):
 
     def test_private_messages_reach_every_session(self) -> None:
         event = self.service.whisper(self.tutu, "TOTO", "psst")
-        self.assertEqual(event, PrivateMessage(1000.0, self.tutu.user, "toto", "psst"))
+        self.assertEqual(
+            event,
+            PrivateMessage(1000.0, self.tutu.user, "toto", "psst", msgid=event.msgid),
+        )
         self.assertEqual(self.laptop_client.take(), [event])
         self.assertEqual(self.phone_client.take(), [event])
         sent = self.service.whisper(self.phone, "tutu", "hi")

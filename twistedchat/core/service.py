@@ -45,6 +45,7 @@ from .events import (
 )
 from .history import HistoryEntry, IHistory
 from .identity import Identities
+from .msgids import message_ids
 from .names import fold_nick, fold_room, is_valid_nick, is_valid_room
 from .presence import Presence, hears
 from .privileges import OperCheck
@@ -90,6 +91,7 @@ class ChatService:
         if default_room is not None and not is_valid_room(default_room):
             raise errors.InvalidRoomName(default_room)
         self.clock = clock
+        self._msgids = message_ids(clock)  # each message's id
         self.default_room = default_room
         self._oper_check = OperCheck(operators, clock)
         self.identities = identities or Identities(Identities.new_secret())
@@ -130,9 +132,9 @@ class ChatService:
         that identity is connected, the session is one more of that user's
         (the token wins: it has the user's nick, whatever C{nick} it asked,
         and the rooms see nobody arrive); otherwise it takes C{nick}. Any
-        other token gets a fresh identity. C{host} is the address the user
-        came from (OPER attempts are counted by it); C{username} and
-        C{realname} what an IRC client said of itself.
+        other token gets a fresh identity. C{host}: where the user came from
+        (OPER attempts are counted by it); C{username}, C{realname}: what an
+        IRC client said of itself.
         """
         user_id = self.identities.resume(token) if token else None
         if token and user_id is None:
@@ -160,12 +162,10 @@ class ChatService:
 
     def disconnect(self, session: Session, message: str = "") -> Quit | None:
         """
-        Forget C{session}, telling its peers it left with C{message}: a quit
-        if it was its user's last session; else a part, with C{message} as
-        its reason, from each room no other session of the user is in.
-
-        Calling it again for the same session does nothing, so a front may
-        call it both on QUIT and when the connection is lost.
+        Forget C{session}, telling its peers it left with C{message}: a quit if
+        it was its user's last session, else a part (C{message} its reason)
+        from each room no other session of the user is in. Calling it again
+        does nothing: a front may call it on QUIT and when the connection ends.
         """
         if not session.connected:
             return None
@@ -289,7 +289,8 @@ class ChatService:
         if room.guarded:  # +n, +m or a ban
             access.check_may_speak(room, self._record(session))
         kind = events.Action if action else Message
-        event = kind(self.clock.seconds(), room.name, session.user, text, notice)
+        now, msgid = self.clock.seconds(), next(self._msgids)
+        event = kind(now, room.name, session.user, text, notice, msgid)
         if self.history is not None:
             self.history.record(event)
         if not session.echo_messages:
@@ -320,10 +321,10 @@ class ChatService:
         targets = self._find(nick)
         if not text.strip():
             raise errors.EmptyMessage()
-        to = targets[0].nick
+        to, msgid = targets[0].nick, next(self._msgids)
         kind = events.PrivateAction if style.get("action") else PrivateMessage
         notice = style.get("notice", False)
-        event = kind(self.clock.seconds(), session.user, to, text, notice)
+        event = kind(self.clock.seconds(), session.user, to, text, notice, msgid)
         recipients = dict.fromkeys(targets)
         for own in self._presence.sessions(session.user.id):
             if own is not session or session.echo_messages:
@@ -339,7 +340,8 @@ class ChatService:
         if not art.strip():
             raise errors.EmptyMessage()
         access.check_may_speak(room, self._record(session))
-        event = Image(self.clock.seconds(), room.name, session.user, art)
+        msgid = next(self._msgids)
+        event = Image(self.clock.seconds(), room.name, session.user, art, msgid)
         if self.history is not None:
             self.history.record(event)
         self._drop(
@@ -589,10 +591,8 @@ class ChatService:
         return list(self._record(session).rooms)
 
     def _drop(self, broken: Sequence[Session]) -> None:
-        """
-        Forget the sessions a delivery could not reach, once the event is out
-        to everyone: one broken connection never stops a broadcast.
-        """
+        """Forget the sessions a delivery could not reach, once the event is
+        out to everyone: one broken connection never stops a broadcast."""
         for session in broken:
             if session.connected:
                 self.disconnect(session, "delivery failed")

@@ -42,6 +42,7 @@ from zope.interface import implementer
 
 from ..core.events import Image, Message
 from ..core.history import HistoryEntry, IHistory, json_line
+from ..core.msgids import message_ids
 from ..core.names import fold_room
 from .files import (
     MAX_BACKLOG,
@@ -128,8 +129,8 @@ class HistoryWriter(Service):
         self._on_stopped: list[Deferred[None]] = []  # flushes while stopping
         self._stopping = False  # stopService was called
         self._direct = False  # stopped: writes happen on the caller's thread
-        self._boot = f"{int(self.clock.seconds() * 1000):x}"
-        self._sequence = 0
+        # Events carry the core's message id; one made without it gets ours.
+        self._ids = message_ids(self.clock)
         self.written = 0
         # While writes fail: since when, when it was last said, the last error.
         self._failing_since: float | None = None
@@ -218,8 +219,7 @@ class HistoryWriter(Service):
 
     def record(self, event: Message | Image) -> None:
         room = self._rooms.get(event.room) or self._room(event.room)
-        self._sequence += 1
-        entry_id = f"{self._boot}-{self._sequence}"
+        entry_id = event.msgid or next(self._ids)
         room.seq = seq = room.seq + 1
         user = event.user
         if isinstance(event, Message):
