@@ -10,6 +10,7 @@ from twistedchat import codec
 from twistedchat.fronts.irc.render import member_prefix
 
 from .test_irc_front import IRCFrontTestCase
+from .test_line_front import Client as LineClient
 
 
 class PrefixTests(IRCFrontTestCase):
@@ -193,6 +194,22 @@ class InviteTests(IRCFrontTestCase):
         self.assertEqual(tutu.lines()[0], f":{self.mask('tutu')} JOIN #a")
         tutu.send("INVITE")
         self.assertEqual(tutu.lines(), [":twistedchat 337 tutu :End of /INVITE list"])
+
+
+class ArrivalTests(IRCFrontTestCase):
+    def test_a_netcat_user_kept_out_of_the_default_room_is_told_why(self) -> None:
+        (toto,) = self.connect_all("toto")
+        toto.send("MODE #general +i")
+        netcat = LineClient(self.line_front, self.port())
+        self.assertEqual(
+            netcat.lines()[1:],
+            [
+                "[server] error: cannot join #general: it is invite only",
+                "[server] JOIN a room to start chatting",
+            ],
+        )
+        netcat.send("JOIN elsewhere\n")
+        self.assertEqual(netcat.lines()[0], "[server] you are in #elsewhere (1 member)")
 
 
 class SecretTests(IRCFrontTestCase):
