@@ -41,10 +41,9 @@ async def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
         for name in session.rooms:
             client.factory.service.part(session, name, "Left all channels")
         return
-    names = params[0].split(",")
     keys = params[1].split(",") if len(params) > 1 else []
-    keys += [""] * (len(names) - len(keys))
-    for name, key in client.each(list(zip(names, keys, strict=False))):
+    for index, name in enumerate(client.each(params[0].split(","))):
+        key = keys[index] if index < len(keys) else ""  # the same place's key
         try:
             await join(client, session, room_name(name), key)
         except errors.AlreadyInRoom:
