@@ -222,8 +222,26 @@ class ErrorTests(SynchronousTestCase):
             (
                 errors.CannotSendToRoom("dev", "it is moderated (+m)"),
                 ErrorCode.CANNOT_SEND,
-                "#dev est modéré : seuls ses opérateurs peuvent parler",
+                "#dev est modéré : seuls ses opérateurs et ceux qui y ont la parole "
+                "peuvent parler",
             ),
+            (
+                errors.CannotSendToRoom("dev", "you are banned from it (+b)"),
+                ErrorCode.CANNOT_SEND,
+                "vous êtes banni de #dev : vous ne pouvez pas y parler",
+            ),
+            (
+                errors.BadRoomKey("dev"),
+                ErrorCode.BAD_ROOM_KEY,
+                "#dev demande une clé, et pas celle-là : /join #dev <clé>",
+            ),
+            (errors.RoomFull("dev", 5), ErrorCode.ROOM_FULL, "#dev est plein"),
+            (
+                errors.InviteOnlyRoom("dev"),
+                ErrorCode.INVITE_ONLY,
+                "#dev est sur invitation : demandez-en une à l’un de ses opérateurs",
+            ),
+            (errors.BannedFromRoom("dev"), ErrorCode.BANNED, "vous êtes banni de #dev"),
             (
                 errors.CannotSendToRoom("dev", "only its members may speak (+n)"),
                 ErrorCode.CANNOT_SEND,

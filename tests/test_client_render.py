@@ -93,6 +93,40 @@ class LanguageTests(SynchronousTestCase):
                 "quittez-en un d’abord"
             ],
         )
+        # A room's rules keep one out, or quiet.
+        self.assertEqual(
+            view.render(
+                codec.Error(
+                    codec.ErrorCode.BAD_ROOM_KEY,
+                    "cannot join #dev: it needs a key",
+                    details='{"room":"dev"}',
+                )
+            ),
+            ["Erreur : #dev demande une clé, et pas celle-là : /join #dev <clé>"],
+        )
+        for code, words in [
+            (codec.ErrorCode.ROOM_FULL, "Error: #dev is full"),
+            (codec.ErrorCode.BANNED, "Error: you are banned from #dev"),
+            (
+                codec.ErrorCode.INVITE_ONLY,
+                "Error: #dev is invite only: ask one of its operators for an "
+                "invitation",
+            ),
+        ]:
+            self.assertEqual(
+                renderer("en").render(codec.Error(code, "x", details='{"room":"dev"}')),
+                [words],
+            )
+        self.assertEqual(
+            renderer("en").render(
+                codec.Error(
+                    codec.ErrorCode.CANNOT_SEND,
+                    "cannot send",
+                    details='{"room":"dev","why":"you are banned from it (+b)"}',
+                )
+            ),
+            ["Error: you are banned from #dev: you may not speak there"],
+        )
 
 
 class TimeAndPlaceTests(SynchronousTestCase):
@@ -164,7 +198,25 @@ class RoomEventTests(SynchronousTestCase):
         )
         self.assertEqual(
             view.render(codec.ModesSet(NOON, "general", BOB, "+o alice")),
-            ["[12:05] bob a changé les modes de #general : +o alice"],
+            ["[12:05] bob a changé #general : a fait de alice un opérateur"],
+        )
+        # The new room modes, in words, with their arguments where they take one.
+        self.assertEqual(
+            renderer("en").render(
+                codec.ModesSet(NOON, "dev", BOB, "+k sesame -m +l 5 +b bad!*@* -l -k *")
+            ),
+            [
+                "[12:05] bob changed #dev: set the key to sesame, ended its "
+                "moderation, limited it to 5 members, banned bad!*@*, removed its "
+                "member limit, removed the key"
+            ],
+        )
+        self.assertEqual(
+            view.render(codec.ModesSet(NOON, "dev", BOB, "+v alice +i +s")),
+            [
+                "[12:05] bob a changé #dev : a donné la parole à alice, l’a mis "
+                "sur invitation, l’a rendu secret"
+            ],
         )
         self.assertEqual(
             renderer("en").render(codec.Invitation(NOON, BOB, "dev")),

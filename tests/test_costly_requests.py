@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twistedchat import codec
 from twistedchat.codec import ErrorCode
 from twistedchat.core.service import ChatService
+from twistedchat.core.session import Session
 from twistedchat.core.views import RoomSummary
 from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
@@ -193,9 +194,11 @@ class ListingTests(CostTestCase):
         pages = []
         list_rooms = self.service.list_rooms
 
-        def counted(after: str = "", count: int = 0) -> list[RoomSummary]:
+        def counted(
+            after: str = "", count: int = 0, viewer: Session | None = None
+        ) -> list[RoomSummary]:
             pages.append(after)
-            return list_rooms(after, count)
+            return list_rooms(after, count, viewer)
 
         self.patch(self.service, "list_rooms", counted)
         lister.send("LIST")

@@ -28,11 +28,15 @@ from .test_framed_front import FramedClient
 from .test_history import run_now
 from .test_line_front import Client as LineClient
 
-# The second 005 line (a line holds 13 tokens at most).
-ISUPPORT_MORE = (
-    "BOT=B CHATHISTORY=100 MSGREFTYPES=msgid,timestamp MONITOR=100 "
+# The 005 lines (13 tokens a line at most).
+ISUPPORT_LINES = (
+    "CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 CHANMODES=beI,k,l,imnst "
+    "EXCEPTS=e INVEX=I MAXLIST=beI:100 KEYLEN=23 PREFIX=(ov)@+ NICKLEN=30 "
+    "CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 :are supported by this server",
+    "AWAYLEN=200 MODES=4 NETWORK=twistedchat WHOX BOT=B CHATHISTORY=100 "
+    "MSGREFTYPES=msgid,timestamp MONITOR=100 "
     "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:,PART:,PRIVMSG: UTF8ONLY ELIST=MNU "
-    "STATUSMSG=@ :are supported by this server"
+    "STATUSMSG=@ :are supported by this server",
 )
 # 2023-11-14T22:13:20.250Z: a quarter of a second is exact in binary.
 NOW = 1_700_000_000.25
@@ -156,13 +160,8 @@ class RegistrationTests(IRCFrontTestCase):
             f"{server} 002 {nick} :Your host is twistedchat, running twistedchat "
             f"{__version__}",
             f"{server} 003 {nick} :This server was created {self.front.started}",
-            f"{server} 004 {nick} twistedchat {__version__} Bio mnot",
-            f"{server} 005 {nick} CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 "
-            "CHANMODES=,,,mnt "
-            "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
-            "AWAYLEN=200 MODES=4 NETWORK=twistedchat WHOX "
-            ":are supported by this server",
-            f"{server} 005 {nick} {ISUPPORT_MORE}",
+            f"{server} 004 {nick} twistedchat {__version__} Bio beiIklmnostv beIklov",
+            *(f"{server} 005 {nick} {line}" for line in ISUPPORT_LINES),
             f"{server} 251 {nick} :There are {users} users and 0 invisible on 1 server",
             f"{server} 252 {nick} 0 :operator(s) online",
             f"{server} 254 {nick} {channels} :channels formed",
@@ -203,7 +202,8 @@ class RegistrationTests(IRCFrontTestCase):
             "CASEMAPPING=rfc1459",
             "CHANTYPES=#",
             "CHANLIMIT=#:100",
-            "PREFIX=(o)@",
+            "CHANMODES=beI,k,l,imnst",
+            "PREFIX=(ov)@+",
             "NICKLEN=30",
             "WHOX",
             "BOT=B",
@@ -861,7 +861,9 @@ class ModeTests(IRCFrontTestCase):
         self.assertEqual(toto.lines(), [mode])
         self.assertEqual(tutu.lines(), [mode])
         self.assertEqual(tata.lines(), [mode])
-        self.assertEqual(lina.lines(), ['[server] "toto" set mode +o tutu on #general'])
+        self.assertEqual(
+            lina.lines(), ['[server] "toto" changed #general: made "tutu" an operator']
+        )
         tata.send("NAMES #general")
         self.assertEqual(
             tata.lines(),
@@ -901,7 +903,8 @@ class ModeTests(IRCFrontTestCase):
         self.assertEqual(
             toto.lines(),
             [
-                ':twistedchat 472 toto +x :unknown room mode "+x" (known: o, t, n, m)',
+                ':twistedchat 472 toto +x :unknown room mode "+x" '
+                "(known: o, v, t, n, m, i, s, k, l, b, e, I)",
                 ':twistedchat 461 toto +o :room mode "+o" needs a nick',
                 ':twistedchat 401 toto nobody :no user is called "nobody"',
                 ':twistedchat 441 toto out #general :"out" is not in #general',

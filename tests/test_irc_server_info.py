@@ -9,13 +9,8 @@ from twistedchat import __version__
 from twistedchat.fronts.irc import COMMANDS, IRCFront
 from twistedchat.fronts.irc.capabilities import advertised
 
-from .test_irc_front import ISUPPORT_MORE, IRCClient, IRCFrontTestCase
-
-ISUPPORT = (
-    "CASEMAPPING=rfc1459 CHANTYPES=# CHANLIMIT=#:100 CHANMODES=,,,mnt "
-    "PREFIX=(o)@ NICKLEN=30 CHANNELLEN=51 TOPICLEN=390 KICKLEN=390 "
-    "AWAYLEN=200 MODES=4 NETWORK=twistedchat WHOX :are supported by this server"
-)
+from .test_irc_front import ISUPPORT_LINES as ISUPPORT
+from .test_irc_front import IRCClient, IRCFrontTestCase
 
 
 class ServerNameTests(IRCFrontTestCase):
@@ -35,7 +30,9 @@ class ServerNameTests(IRCFrontTestCase):
             lines,
         )
         self.assertIn(
-            f":My.Little.Server 004 toto My.Little.Server {__version__} Bio mnot", lines
+            f":My.Little.Server 004 toto My.Little.Server {__version__} Bio "
+            "beiIklmnostv beIklov",
+            lines,
         )
         self.assertIn(
             ":My.Little.Server 375 toto :- My.Little.Server Message of the day -",
@@ -139,8 +136,7 @@ class ServerQueryTests(IRCFrontTestCase):
             [
                 f":irc.example.org 351 toto twistedchat-{__version__} irc.example.org "
                 ":a chat service built on Twisted",
-                f":irc.example.org 005 toto {ISUPPORT}",
-                f":irc.example.org 005 toto {ISUPPORT_MORE}",
+                *(f":irc.example.org 005 toto {line}" for line in ISUPPORT),
             ],
         )
 

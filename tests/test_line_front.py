@@ -213,7 +213,7 @@ class CommandTests(LineFrontTestCase):
             tutu.lines(),
             [
                 "[server] error: you are already in #dev",
-                "[server] error: usage: JOIN <room>",
+                "[server] error: usage: JOIN <room> [key]",
                 '[server] error: invalid room name "a/b": use 1 to 50 letters, digits or _-.',
             ],
         )

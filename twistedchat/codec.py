@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .core.events import User
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 DEFAULT_MAX_FRAME = 64 * 1024
 ROOM_LIST_MAX = 1000  # rooms a Welcome or RoomList holds, the first by name
 
@@ -65,6 +65,10 @@ class ErrorCode(IntEnum):
     TOO_MANY_ROOMS = 24
     NICK_RESERVED = 25
     CANNOT_SEND = 26
+    BAD_ROOM_KEY = 40
+    ROOM_FULL = 41
+    INVITE_ONLY = 42
+    BANNED = 43
     BAD_HISTORY_COUNT = 30
     NO_HISTORY = 31
     INTERNAL = 99
@@ -382,6 +386,15 @@ class SetAway(Frame):
 
 
 # Either way.
+
+
+@frame(0x14, ("room", STR), ("key", STR))
+@dataclass(slots=True)
+class JoinWithKey(Frame):
+    """Join with the key a room with one (mode C{+k}) needs."""
+
+    room: str
+    key: str
 
 
 @frame(0x10, ("token", U32))

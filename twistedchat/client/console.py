@@ -556,12 +556,15 @@ class ChatConsole:
             self.send(codec.ChangeNick(argument))
 
     def command_join(self, argument: str) -> None:
-        room = argument.removeprefix("#")
-        if not room:
-            self.notice(self._("Usage: /join <room>"))
+        room, _, key = argument.removeprefix("#").partition(" ")
+        key = key.strip()
+        if not room or " " in key:
+            self.notice(self._("Usage: /join <room> [key]"))
         elif room in self.rooms:
             self.current_room = room
             self.notice(self._("You are in #{room}").format(room=neutralise(room)))
+        elif key:
+            self.send(codec.JoinWithKey(room, key))
         else:
             self.send(codec.Join(room))
 
@@ -731,7 +734,7 @@ IMAGE_PROBLEMS = {
 HELP = [
     N_("Commands:"),
     N_("  /nick <nick>            change your nick"),
-    N_("  /join <room>            enter a room, or go back to one (also /room)"),
+    N_("  /join <room> [key]      enter a room, or go back to one (also /room)"),
     N_("  /part [room]            leave the room"),
     N_("  /list                   the rooms"),
     N_("  /names [room]           who is in the room"),

@@ -239,10 +239,14 @@ class Renderer:
         return [self._("You are back (no longer marked as away).")]
 
     def render_ModesSet(self, frame: codec.ModesSet) -> list[str]:
-        line = self._("{nick} set the modes of #{room}: {changes}").format(
-            nick=self.nick(frame.user),
-            room=neutralise(frame.room),
-            changes=neutralise(frame.changes),
+        changes = ", ".join(
+            self._(MODE_WORDS[mode]).format(arg=neutralise(arg))
+            if mode in MODE_WORDS
+            else neutralise(f"{mode} {arg}".strip())
+            for mode, arg in mode_changes(frame.changes)
+        )
+        line = self._("{nick} changed #{room}: {changes}").format(
+            nick=self.nick(frame.user), room=neutralise(frame.room), changes=changes
         )
         return [self._stamp(frame.time, None, line)]
 
@@ -361,6 +365,8 @@ class Renderer:
             return neutralise(frame.text)
         if code is ErrorCode.CANNOT_SEND and "(+m)" in details.get("why", ""):
             code = _MODERATED
+        elif code is ErrorCode.CANNOT_SEND and "(+b)" in details.get("why", ""):
+            code = _BANNED_SPEAKING
         named, unnamed = _ERRORS.get(code, (None, None))
         if named is not None and all(
             f"{{{key}}}" not in named or key in details for key in ("room", "nick")
@@ -395,6 +401,7 @@ def N_(text: str) -> str:
 
 
 _MODERATED = -1  # CANNOT_SEND, in a moderated room
+_BANNED_SPEAKING = -2  # CANNOT_SEND, in a room one is banned from
 # An error's text naming what the details name (None: none to name), and its
 # text when they name nothing ({text}: the server's own words, for a detail
 # only the server knows).
@@ -465,8 +472,28 @@ _ERRORS: dict[int, tuple[str | None, str | None]] = {
         N_("you may not speak in that room"),
     ),
     _MODERATED: (
-        N_("#{room} is moderated: only its operators may speak"),
-        N_("that room is moderated: only its operators may speak"),
+        N_("#{room} is moderated: only its operators and voiced members may speak"),
+        N_("that room is moderated: only its operators and voiced members may speak"),
+    ),
+    _BANNED_SPEAKING: (
+        N_("you are banned from #{room}: you may not speak there"),
+        N_("you are banned from that room: you may not speak there"),
+    ),
+    ErrorCode.BAD_ROOM_KEY: (
+        N_("#{room} needs a key, and not that one: /join #{room} <key>"),
+        N_("that room needs a key, and not that one"),
+    ),
+    ErrorCode.ROOM_FULL: (
+        N_("#{room} is full"),
+        N_("that room is full"),
+    ),
+    ErrorCode.INVITE_ONLY: (
+        N_("#{room} is invite only: ask one of its operators for an invitation"),
+        N_("that room is invite only"),
+    ),
+    ErrorCode.BANNED: (
+        N_("you are banned from #{room}"),
+        N_("you are banned from that room"),
     ),
     ErrorCode.BAD_HISTORY_COUNT: (
         None,
@@ -475,3 +502,49 @@ _ERRORS: dict[int, tuple[str | None, str | None]] = {
     ErrorCode.NO_HISTORY: (None, N_("this server keeps no history")),
     ErrorCode.INTERNAL: (None, N_("internal error on the server, nothing was done")),
 }
+
+
+# What each room mode change does, in words ({arg}: its argument).
+MODE_WORDS = {
+    "+o": N_("made {arg} an operator"),
+    "-o": N_("took the operator rights of {arg}"),
+    "+v": N_("gave {arg} a voice"),
+    "-v": N_("took the voice of {arg}"),
+    "+k": N_("set the key to {arg}"),
+    "-k": N_("removed the key"),
+    "+l": N_("limited it to {arg} members"),
+    "-l": N_("removed its member limit"),
+    "+b": N_("banned {arg}"),
+    "-b": N_("lifted the ban on {arg}"),
+    "+e": N_("exempted {arg} from its bans"),
+    "-e": N_("removed the ban exception of {arg}"),
+    "+I": N_("let {arg} in without an invitation"),
+    "-I": N_("removed the invite exception of {arg}"),
+    "+i": N_("made it invite only"),
+    "-i": N_("opened it to everyone"),
+    "+s": N_("made it secret"),
+    "-s": N_("made it public"),
+    "+m": N_("made it moderated"),
+    "-m": N_("ended its moderation"),
+    "+n": N_("closed it to messages from outside"),
+    "-n": N_("opened it to messages from outside"),
+    "+t": N_("let only operators set the topic"),
+    "-t": N_("let every member set the topic"),
+}
+# Letters followed by an argument in a ModesSet's changes: always, or when set.
+_ARGUMENT_ALWAYS = "ovbeIk"
+_ARGUMENT_WHEN_SET = "l"
+
+
+def mode_changes(changes: str) -> list[tuple[str, str]]:
+    """A ModesSet's C{"+o toto -t +l 5"} as C{[("+o", "toto"), ("-t", ""), ("+l", "5")]}."""
+    words = changes.split()
+    pairs: list[tuple[str, str]] = []
+    while words:
+        mode = words.pop(0)
+        letter = mode[1:]
+        takes = letter in _ARGUMENT_ALWAYS or (
+            letter in _ARGUMENT_WHEN_SET and mode.startswith("+")
+        )
+        pairs.append((mode, words.pop(0) if takes and words else ""))
+    return pairs

@@ -197,7 +197,10 @@ class UnknownMode(ChatError):
     mode: str
 
     def __str__(self) -> str:
-        return f'unknown room mode "{excerpt(self.mode)}" (known: o, t, n, m)'
+        return (
+            f'unknown room mode "{excerpt(self.mode)}" '
+            "(known: o, v, t, n, m, i, s, k, l, b, e, I)"
+        )
 
 
 @dataclass(eq=False)
@@ -205,7 +208,8 @@ class MissingModeArgument(ChatError):
     mode: str
 
     def __str__(self) -> str:
-        return f'room mode "{excerpt(self.mode)}" needs a nick'
+        what = "a nick" if self.mode[1:] in ("o", "v") else "an argument"
+        return f'room mode "{excerpt(self.mode)}" needs {what}'
 
 
 @dataclass(eq=False)
@@ -232,3 +236,72 @@ class OperThrottled(ChatError):
 
     def __str__(self) -> str:
         return f"too many failed attempts: try again in {self.seconds:.0f} s"
+
+
+@dataclass(eq=False)
+class BadRoomKey(ChatError):
+    """The room has a key (C{+k}) and the joiner gave another one, or none."""
+
+    room: str
+
+    def __str__(self) -> str:
+        return f"cannot join #{excerpt(self.room)}: it needs a key, and not that one"
+
+
+@dataclass(eq=False)
+class RoomFull(ChatError):
+    """The room has as many members as its limit (C{+l}) allows."""
+
+    room: str
+    limit: int
+
+    def __str__(self) -> str:
+        return f"cannot join #{excerpt(self.room)}: it is full ({self.limit} members)"
+
+
+@dataclass(eq=False)
+class InviteOnlyRoom(ChatError):
+    """The room is invite only (C{+i}) and the joiner was not invited."""
+
+    room: str
+
+    def __str__(self) -> str:
+        return f"cannot join #{excerpt(self.room)}: it is invite only"
+
+
+@dataclass(eq=False)
+class BannedFromRoom(ChatError):
+    """A ban of the room (C{+b}) holds for the joiner."""
+
+    room: str
+
+    def __str__(self) -> str:
+        return f"cannot join #{excerpt(self.room)}: you are banned from it"
+
+
+@dataclass(eq=False)
+class InvalidModeArgument(ChatError):
+    """A room mode given an argument it cannot take (a key with a space...)."""
+
+    room: str
+    mode: str  # the signed letter, e.g. "+l"
+    argument: str
+    why: str
+
+    def __str__(self) -> str:
+        return f'room mode "{excerpt(self.mode)}" of #{excerpt(self.room)}: {self.why}'
+
+
+@dataclass(eq=False)
+class MaskListFull(ChatError):
+    """A room's list of bans or exceptions holds as many masks as it may."""
+
+    room: str
+    mode: str
+    limit: int
+
+    def __str__(self) -> str:
+        return (
+            f'the "{excerpt(self.mode)}" list of #{excerpt(self.room)} is full '
+            f"({self.limit} masks)"
+        )

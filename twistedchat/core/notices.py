@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import errors
+from . import access, errors
 from .events import OperatorsMessage, Wallops
 from .session import Session
 
@@ -56,7 +56,7 @@ def say_to_operators(
     room = service._existing_room(name)
     if not text.strip():
         raise errors.EmptyMessage()
-    service._check_may_speak(session, room)
+    access.check_may_speak(room, service._record(session))
     now, msgid = service.clock.seconds(), next(service._msgids)
     event = OperatorsMessage(now, room.name, session.user, text, notice, msgid)
     sessions = [

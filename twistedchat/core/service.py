@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from . import directory, errors, events, invites, modes, status, watch
+from . import access, directory, errors, events, invites, modes, status, watch
 from .delivery import Direct, IDelivery
 from .events import (
     Image,
@@ -222,10 +222,11 @@ class ChatService:
         *,
         arrival: bool = False,
         returning: bool = False,
+        join_key: str = "",
     ) -> Joined:
         """
-        Put C{session} in room C{name}, creating it (with C{session} as its
-        operator). C{arrival} and C{returning} are passed on in the event.
+        Put C{session} in room C{name} if its rules let it in (L{access}), or
+        create it (C{session} its operator). C{arrival}, C{returning}: for the event.
         """
         key = self._room_key(name)
         user_id = session.user.id
@@ -233,9 +234,11 @@ class ChatService:
         if room is not None and hears(session, key):
             raise errors.AlreadyInRoom(room.name)
         present = room is not None and user_id in room.members  # another session
-        rooms = self._record(session).rooms
-        if not present and self.max_rooms and len(rooms) >= self.max_rooms:
+        record = self._record(session)
+        if not present and self.max_rooms and len(record.rooms) >= self.max_rooms:
             raise errors.TooManyRooms(name, self.max_rooms)
+        if room is not None and not present:
+            access.admit(self._state, room, record, join_key)
         if room is None:
             room = self._state.open_room(key, name, self.clock.seconds(), user_id)
             self.log.info("{nick} created room {room}", nick=session.nick, room=name)
@@ -278,14 +281,15 @@ class ChatService:
     ) -> Message:
         """
         Relay C{text} (what C{session} does, if an C{action}) to room C{name}'s
-        members (and C{session}, if it echoes); +n: members only; +m: operators.
+        members (and C{session}, if it echoes), if the room's rules let it
+        speak (L{access.check_may_speak}).
         """
         # The hot path: each call saved here is a few percent of a message.
         room = self._state.room(fold_room(name)) or self._existing_room(name)
         if not text.strip():
             raise errors.EmptyMessage()
-        if "n" in room.modes or "m" in room.modes:
-            self._check_may_speak(session, room)
+        if room.guarded:  # +n, +m or a ban
+            access.check_may_speak(room, self._record(session))
         kind = events.Action if action else Message
         now, msgid = self.clock.seconds(), next(self._msgids)
         event = kind(now, room.name, session.user, text, notice, msgid, tags)
@@ -334,7 +338,7 @@ class ChatService:
         room = self._existing_room(name)
         if not art.strip():
             raise errors.EmptyMessage()
-        self._check_may_speak(session, room)
+        access.check_may_speak(room, self._record(session))
         msgid = next(self._msgids)
         event = Image(self.clock.seconds(), room.name, session.user, art, msgid)
         if self.history is not None:
@@ -377,13 +381,12 @@ class ChatService:
         room = self._existing_room(name)
         if not self._operates(session, room):
             raise errors.NotRoomOperator(room.name)
-        change = modes.plan(room, changes, self._find_user)
-        event = ModeChanged(self.clock.seconds(), room.name, session.user, change.made)
+        now, by = self.clock.seconds(), access.mask_of(self._record(session))
+        change = modes.plan(room, changes, self._find_user, by, now)
+        event = ModeChanged(now, room.name, session.user, change.made)
         if not change.made:
             return event
-        self._state.set_modes(room.key, change.modes)
-        for user_id, operator in change.operators.items():
-            self._state.set_room_operator(room.key, user_id, operator)
+        modes.apply(self._state, room, change)
         self._drop(self._to_room_and_author(event, room, session, session.echo_actions))
         self.log.info(
             "{nick} changed the modes of {room}: {changes}",
@@ -398,12 +401,15 @@ class ChatService:
         status.set_away(self, session, message)
 
     def invite(self, session: Session, nick: str, name: str) -> Invited:
-        """Tell the user called C{nick} that C{session} invites them to a room it is in."""
+        """Invite C{nick} to a room C{session} is in: it may join once, past +i +l +b."""
         room = self._membership(session, name)
         targets = self._find(nick)
         target = targets[0].user
         if target.id in room.members:
             raise errors.UserAlreadyInRoom(target.nick, room.name)
+        if "i" in room.modes and not self._operates(session, room):
+            raise errors.NotRoomOperator(room.name)
+        self._state.invite(target.id, room.key, room.name)
         event = Invited(self.clock.seconds(), session.user, target.nick, room.name)
         self._drop(invites.deliver(self, session, room, targets, event))
         return event
@@ -490,22 +496,23 @@ class ChatService:
             return ()
         return self.history.recent(name)
 
-    def room(self, name: str) -> RoomView:
-        """Room C{name} as it is now, or L{errors.NoSuchRoom}."""
-        return room_view(self._existing_room(name))
+    def room(self, name: str, viewer: Session | None = None) -> RoomView:
+        """Room C{name} as it is now (if not secret to C{viewer}), or NoSuchRoom."""
+        return room_view(access.seen(self._existing_room(name), viewer))
 
     def names(self, name: str) -> list[str]:
         """The nicks in room C{name}, in the order they joined."""
         return [user.nick for user in self._existing_room(name).members.values()]
 
-    def list_rooms(self, after: str = "", count: int = 0) -> list[RoomSummary]:
+    def list_rooms(
+        self, after: str = "", count: int = 0, viewer: Session | None = None
+    ) -> list[RoomSummary]:
         """
         Rooms sorted by name, with their member counts and topics: all, or a
         page of C{count} after the room called C{after} (so that a listing of
-        thousands of rooms is never made whole).
+        thousands of rooms is never made whole); secret ones for members only.
         """
-        page = count or self._state.room_count()
-        rooms = self._state.rooms_after(fold_room(after), page)
+        rooms = access.listing(self._state, fold_room(after), count, viewer)
         return [RoomSummary(room.name, len(room.members), room.topic) for room in rooms]
 
     def nick_taken(self, nick: str) -> bool:
@@ -556,13 +563,6 @@ class ChatService:
 
     def _operates(self, session: Session, room: RoomRecord) -> bool:
         return session.user.id in room.operators or self._is_operator(session)
-
-    def _check_may_speak(self, session: Session, room: RoomRecord) -> None:
-        modes = room.modes
-        if "n" in modes and session.user.id not in room.members:
-            raise errors.CannotSendToRoom(room.name, "only its members may speak (+n)")
-        if "m" in modes and not self._operates(session, room):
-            raise errors.CannotSendToRoom(room.name, "it is moderated (+m)")
 
     def _room_key(self, name: str) -> str:
         if not is_valid_room(name):

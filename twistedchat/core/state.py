@@ -23,15 +23,26 @@ from collections.abc import Iterable
 from zope.interface import Interface, implementer
 
 from .events import User
+from .masks import MaskEntry
 from .names import fold_nick
 
 DEFAULT_MODES = frozenset({"t"})
+GUARDING = frozenset({"n", "m"})  # modes under which a message is checked
 
 
 class UserRecord:
     """A user present in the chat."""
 
-    __slots__ = ("away", "modes", "operator", "realname", "rooms", "user", "username")
+    __slots__ = (
+        "away",
+        "invited",
+        "modes",
+        "operator",
+        "realname",
+        "rooms",
+        "user",
+        "username",
+    )
 
     def __init__(self, user: User, realname: str = "", username: str = "") -> None:
         self.user = user
@@ -41,20 +52,30 @@ class UserRecord:
         self.operator: str | None = None  # server operator name
         self.modes: frozenset[str] = frozenset()  # its own modes (core/directory.py)
         self.rooms: dict[str, None] = {}  # room keys, in join order
+        self.invited: dict[str, str] = {}  # room key -> name: each joined once
 
 
 class RoomRecord:
     """
     A named room; its creator is its first operator.
 
-    Modes, as IRC names them: C{t} only operators set the topic (on by
-    default), C{n} no messages from outside the room, C{m} moderated: only
-    operators speak.
+    Modes, as IRC names them (L{twistedchat.core.modes}): C{t} only
+    operators set the topic (on by default), C{n} no messages from outside the
+    room, C{m} moderated: only operators and voiced members speak, C{i} invite
+    only, C{s} secret; C{join_key} (C{k}) and C{limit} (C{l}, 0: none) are
+    settings of their own, C{masks} the lists of bans (C{b}), ban exceptions
+    (C{e}) and invite exceptions (C{I}). C{guarded} says whether a message
+    needs checking at all (C{n}, C{m} or a ban): the message path reads that
+    one attribute.
     """
 
     __slots__ = (
         "created",
+        "guarded",
+        "join_key",
         "key",
+        "limit",
+        "masks",
         "members",
         "modes",
         "name",
@@ -62,6 +83,7 @@ class RoomRecord:
         "topic",
         "topic_by",
         "topic_time",
+        "voiced",
     )
 
     def __init__(self, key: str, name: str, created: float) -> None:
@@ -70,10 +92,20 @@ class RoomRecord:
         self.created = created
         self.members: dict[str, User] = {}  # by user id, in join order
         self.operators: set[str] = set()  # user ids
+        self.voiced: set[str] = set()  # user ids
         self.modes: frozenset[str] = DEFAULT_MODES
+        self.join_key = ""
+        self.limit = 0
+        # list letter -> the list's entries, by mask as nicks compare
+        self.masks: dict[str, dict[str, MaskEntry]] = {"b": {}, "e": {}, "I": {}}
+        self.guarded = False
         self.topic = ""
         self.topic_by = ""
         self.topic_time = 0.0
+
+    def settle(self) -> None:
+        """Work out C{guarded} again, after a change of modes or bans."""
+        self.guarded = bool(GUARDING & self.modes) or bool(self.masks["b"])
 
 
 class IChatState(Interface):
@@ -145,10 +177,31 @@ class IChatState(Interface):
         """The room's topic, who set it and when."""
 
     def set_modes(key: str, modes: frozenset[str]) -> None:
-        """The room's modes (letters among C{t}, C{n}, C{m})."""
+        """The room's modes (letters among C{t}, C{n}, C{m}, C{i}, C{s})."""
+
+    def set_join_key(key: str, join_key: str) -> None:
+        """The key joining the room needs (C{""}: none)."""
+
+    def set_limit(key: str, limit: int) -> None:
+        """How many members the room takes (0: no limit)."""
 
     def set_room_operator(key: str, user_id: str, operator: bool) -> None:
         """Make the member an operator of the room, or no longer one."""
+
+    def set_voice(key: str, user_id: str, voiced: bool) -> None:
+        """Give the member a voice in the room (C{+v}), or take it back."""
+
+    def add_mask(key: str, kind: str, entry: MaskEntry) -> None:
+        """Put C{entry} on the room's list C{kind} (C{b}, C{e} or C{I})."""
+
+    def remove_mask(key: str, kind: str, mask: str) -> None:
+        """Take C{mask} (as L{twistedchat.core.masks.fold} compares) off a list."""
+
+    def invite(user_id: str, key: str, name: str) -> None:
+        """The user may join room C{name} once, past C{+i}, C{+l} and bans."""
+
+    def use_invitation(user_id: str, key: str) -> None:
+        """The user joined the room: its invitation to it is spent."""
 
 
 @implementer(IChatState)
@@ -229,6 +282,7 @@ class MemoryState:
         room = self._rooms[key]
         del room.members[user_id]
         room.operators.discard(user_id)
+        room.voiced.discard(user_id)
         del self._users[user_id].rooms[key]
         if room.members:
             return False
@@ -241,7 +295,38 @@ class MemoryState:
         room.topic, room.topic_by, room.topic_time = topic, by, when
 
     def set_modes(self, key: str, modes: frozenset[str]) -> None:
-        self._rooms[key].modes = modes
+        room = self._rooms[key]
+        room.modes = modes
+        room.settle()
+
+    def set_join_key(self, key: str, join_key: str) -> None:
+        self._rooms[key].join_key = join_key
+
+    def set_limit(self, key: str, limit: int) -> None:
+        self._rooms[key].limit = limit
+
+    def set_voice(self, key: str, user_id: str, voiced: bool) -> None:
+        voices = self._rooms[key].voiced
+        if voiced:
+            voices.add(user_id)
+        else:
+            voices.discard(user_id)
+
+    def add_mask(self, key: str, kind: str, entry: MaskEntry) -> None:
+        room = self._rooms[key]
+        room.masks[kind][fold_nick(entry.mask)] = entry
+        room.settle()
+
+    def remove_mask(self, key: str, kind: str, mask: str) -> None:
+        room = self._rooms[key]
+        room.masks[kind].pop(fold_nick(mask), None)
+        room.settle()
+
+    def invite(self, user_id: str, key: str, name: str) -> None:
+        self._users[user_id].invited[key] = name
+
+    def use_invitation(self, user_id: str, key: str) -> None:
+        self._users[user_id].invited.pop(key, None)
 
     def set_room_operator(self, key: str, user_id: str, operator: bool) -> None:
         operators = self._rooms[key].operators

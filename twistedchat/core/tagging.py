@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import access
 from .events import Tagged, Tags
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 def tag_room(service: ChatService, session: Session, name: str, tags: Tags) -> Tagged:
     """Send C{tags} to room C{name}, under the rules of C{say}."""
     room = service._existing_room(name)
-    if "n" in room.modes or "m" in room.modes:
-        service._check_may_speak(session, room)
+    if room.guarded:  # +n, +m or bans: rules to check
+        access.check_may_speak(room, service._record(session))
     now, msgid = service.clock.seconds(), next(service._msgids)
     event = Tagged(now, session.user, room.name, "", tags, msgid)
     service._drop(

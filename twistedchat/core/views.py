@@ -14,12 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .events import User
+from .masks import MaskEntry
 from .state import RoomRecord, UserRecord
 
 
 @dataclass(frozen=True, slots=True)
 class RoomView:
-    """A room: its settings and who is in it, in the order they joined."""
+    """
+    A room: its settings and who is in it, in the order they joined. Its
+    C{modes} are its flags (L{twistedchat.core.modes.FLAGS}); its key and
+    limit are settings of their own, C{masks} its lists, by letter.
+    """
 
     name: str
     created: float
@@ -29,9 +34,23 @@ class RoomView:
     modes: frozenset[str]
     members: tuple[User, ...]
     operators: frozenset[str]  # user ids of the room's operators
+    voiced: frozenset[str] = frozenset()  # user ids of its voiced members
+    join_key: str = ""  # what joining needs (C{+k}), "" if nothing
+    limit: int = 0  # how many members it takes (C{+l}), 0: no limit
+    masks: tuple[tuple[str, MaskEntry], ...] = ()  # (b, e or I; entry)
 
     def is_operator(self, user: User) -> bool:
         return user.id in self.operators
+
+    def is_voiced(self, user: User) -> bool:
+        return user.id in self.voiced
+
+    def has_member(self, user: User) -> bool:
+        return any(member.id == user.id for member in self.members)
+
+    def listed(self, kind: str) -> list[MaskEntry]:
+        """The entries of the list C{kind} (C{b}, C{e} or C{I}), oldest first."""
+        return [entry for letter, entry in self.masks if letter == kind]
 
     @property
     def names(self) -> list[str]:
@@ -59,6 +78,8 @@ class UserView:
     rooms: tuple[str, ...]  # in the order they joined them
     operates: frozenset[str]  # those of their rooms they are an operator of
     modes: frozenset[str] = frozenset()  # their own: i invisible, B a bot
+    voiced: frozenset[str] = frozenset()  # those of their rooms they have a voice in
+    invited: tuple[str, ...] = ()  # rooms they are invited to, not joined yet
 
     @property
     def nick(self) -> str:
@@ -85,6 +106,14 @@ def room_view(room: RoomRecord) -> RoomView:
         room.modes,
         tuple(room.members.values()),
         frozenset(room.operators),
+        frozenset(room.voiced),
+        room.join_key,
+        room.limit,
+        tuple(
+            (letter, entry)
+            for letter, entries in room.masks.items()
+            for entry in entries.values()
+        ),
     )
 
 
@@ -101,4 +130,6 @@ def user_view(record: UserRecord, rooms: Iterable[RoomRecord | None]) -> UserVie
         tuple(room.name for room in present),
         frozenset(room.name for room in present if user_id in room.operators),
         record.modes,
+        frozenset(room.name for room in present if user_id in room.voiced),
+        tuple(record.invited.values()),
     )

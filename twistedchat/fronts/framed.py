@@ -63,6 +63,10 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.EmptyMessage: ErrorCode.EMPTY_MESSAGE,
     errors.CannotSendToRoom: ErrorCode.CANNOT_SEND,
     errors.TooManyRooms: ErrorCode.TOO_MANY_ROOMS,
+    errors.BadRoomKey: ErrorCode.BAD_ROOM_KEY,
+    errors.RoomFull: ErrorCode.ROOM_FULL,
+    errors.InviteOnlyRoom: ErrorCode.INVITE_ONLY,
+    errors.BannedFromRoom: ErrorCode.BANNED,
     HistoryCountInvalid: ErrorCode.BAD_HISTORY_COUNT,
     HistoryUnavailable: ErrorCode.NO_HISTORY,
 }
@@ -245,7 +249,7 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         self.log.info('client "{peer}" => "{nick}"', peer=self.peer, nick=session.nick)
         rooms = tuple(
             RoomInfo(room.name, room.members)
-            for room in service.list_rooms(count=codec.ROOM_LIST_MAX)
+            for room in service.list_rooms(count=codec.ROOM_LIST_MAX, viewer=session)
         )
         self.send(
             codec.Welcome(
@@ -298,6 +302,13 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         service = self.factory.service
         self.entered(await maybeDeferred(service.join, self._session(), frame.room))
 
+    async def handle_JoinWithKey(self, frame: codec.JoinWithKey) -> None:
+        service = self.factory.service
+        joining = maybeDeferred(
+            service.join, self._session(), frame.room, join_key=frame.key
+        )
+        self.entered(await joining)
+
     def handle_Part(self, frame: codec.Part) -> None:
         self.factory.service.part(self._session(), frame.room, frame.reason)
 
@@ -341,11 +352,13 @@ class FramedProtocol(Int32StringReceiver, FrontProtocol):
         self.factory.service.kick(self._session(), frame.room, frame.nick, frame.reason)
 
     def handle_ListRooms(self, frame: codec.ListRooms) -> None:
-        rooms = self.factory.service.list_rooms(count=codec.ROOM_LIST_MAX)
+        rooms = self.factory.service.list_rooms(
+            count=codec.ROOM_LIST_MAX, viewer=self._session()
+        )
         self.send(codec.RoomList(tuple(RoomInfo(r.name, r.members) for r in rooms)))
 
     def handle_ListNames(self, frame: codec.ListNames) -> None:
-        users = self.factory.service.room(frame.room).members
+        users = self.factory.service.room(frame.room, self._session()).members
         self.send(codec.NameList(frame.room, users))
 
     async def handle_FetchHistory(self, frame: codec.FetchHistory) -> None:

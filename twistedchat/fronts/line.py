@@ -60,7 +60,7 @@ HELP = [
     "  MSG #<room> <message>     say something in another room",
     "  ME <action>               say what you do (ME waves: * you waves)",
     "  NAMES [#<room>]           who is in your room (or another)",
-    "  JOIN <room>               go to a room (created if needed)",
+    "  JOIN <room> [key]         go to a room (created if needed; key: if it has one)",
     "  PART [reason]             leave your room",
     "  LIST                      rooms and how many are in each",
     "  TOPIC [#<room>] [topic]   show or set the topic of your room (or another)",
@@ -137,8 +137,8 @@ def render_event(event: Event) -> bytes:
                 f'"{user.nick}" set the topic of #{event.room}: {readable(event.topic)}'
             )
         case ModeChanged(user=user):
-            modes = " ".join(f"{mode} {arg}".strip() for mode, arg in event.changes)
-            return _server(f'"{user.nick}" set mode {modes} on #{event.room}')
+            changes = ", ".join(_mode_words(mode, arg) for mode, arg in event.changes)
+            return _server(f'"{user.nick}" changed #{event.room}: {changes}')
         case Invited(user=user):
             return _server(f'"{user.nick}" invites you to #{event.room}')
         case Tagged() | AwayChanged() | RealnameChanged() | InviteSeen():
@@ -157,6 +157,40 @@ def render_history(entry: HistoryEntry) -> bytes:
     if is_ctcp(entry.text):  # a CTCP request an IRC client sent the room
         return b""
     return _line(f"{mark} [{entry.nick}] {readable(entry.text)}")
+
+
+# What each room mode change does, in words ({arg}: its argument).
+MODE_WORDS = {
+    "+o": 'made "{arg}" an operator',
+    "-o": 'took the operator rights of "{arg}"',
+    "+v": 'gave "{arg}" a voice',
+    "-v": 'took the voice of "{arg}"',
+    "+k": "set the key to {arg} (JOIN <room> <key>)",
+    "-k": "removed the key",
+    "+l": "limited it to {arg} members",
+    "-l": "removed its member limit",
+    "+b": "banned {arg}",
+    "-b": "lifted the ban on {arg}",
+    "+e": "exempted {arg} from its bans",
+    "-e": "removed the ban exception of {arg}",
+    "+I": "let {arg} in without an invitation",
+    "-I": "removed the invite exception of {arg}",
+    "+i": "made it invite only",
+    "-i": "opened it to everyone (no invitation needed)",
+    "+s": "made it secret (not listed)",
+    "-s": "made it public (listed)",
+    "+m": "made it moderated (only operators and voiced members speak)",
+    "-m": "ended its moderation",
+    "+n": "closed it to messages from outside",
+    "-n": "opened it to messages from outside",
+    "+t": "let only operators set the topic",
+    "-t": "let every member set the topic",
+}
+
+
+def _mode_words(mode: str, arg: str) -> str:
+    words = MODE_WORDS.get(mode)
+    return words.format(arg=arg) if words else f"{mode} {arg}".strip()
 
 
 def _reason(reason: str) -> str:
@@ -200,7 +234,14 @@ class LineProtocol(LineReceiver, FrontProtocol):
         if service.default_room is None:
             self.reply("JOIN a room to start chatting")
             return
-        await maybeDeferred(service.join, session, service.default_room, arrival=True)
+        try:
+            await maybeDeferred(
+                service.join, session, service.default_room, arrival=True
+            )
+        except ChatError as e:  # the room's rules keep this user out
+            self.refused(e)
+            self.reply("JOIN a room to start chatting")
+            return
         self.reply(f"you are in #{service.default_room}")
         self.show_topic(service.default_room)
         self.replay(service.default_room)
@@ -329,7 +370,7 @@ class LineProtocol(LineReceiver, FrontProtocol):
     def line_NAMES(self, session: Session, argument: str) -> None:
         room = argument.removeprefix("#") if argument else self._room_or_fail(session)
         service = self.factory.service
-        users = service.present(service.names(room))
+        users = service.present(service.room(room, session).names)
         self.reply(" ".join(_named(user) for user in users))
 
     def line_TOPIC(self, session: Session, argument: str) -> None:
@@ -359,12 +400,12 @@ class LineProtocol(LineReceiver, FrontProtocol):
             self.reply("you are back (no longer marked as away)")
 
     async def line_JOIN(self, session: Session, argument: str) -> None:
-        room = argument.removeprefix("#")
-        if not room:
-            raise _Usage("usage: JOIN <room>")
+        room, _, key = argument.removeprefix("#").partition(" ")
+        if not room or " " in key.strip():
+            raise _Usage("usage: JOIN <room> [key]")
         service = self.factory.service
         previous = self.current_room(session)
-        await maybeDeferred(service.join, session, room)
+        await maybeDeferred(service.join, session, room, join_key=key.strip())
         if previous is not None:
             service.part(session, previous)
         members = len(service.names(room))
@@ -379,12 +420,13 @@ class LineProtocol(LineReceiver, FrontProtocol):
 
     def line_LIST(self, session: Session, argument: str) -> None:
         service = self.factory.service
-        rooms = service.list_rooms(count=LIST_MAX)
+        rooms = service.list_rooms(count=LIST_MAX, viewer=session)
         if not rooms:
             self.reply("no rooms yet; JOIN <room> creates one")
             return
         listed = ", ".join(f"#{room.name} ({_count(room.members)})" for room in rooms)
-        more = service.counts().rooms - len(rooms)
+        # Secret rooms are not shown, but counted among the more, if any.
+        more = service.counts().rooms - len(rooms) if len(rooms) == LIST_MAX else 0
         if more > 0:  # one line for a person to read, not thousands of rooms
             listed += f" and {more} more (JOIN one by its name)"
         self.reply("rooms: " + listed)

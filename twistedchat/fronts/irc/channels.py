@@ -1,7 +1,9 @@
 """
 Channels, which are the rooms of every front: JOIN (with the topic, the names
 and recent history that follow it), PART, NAMES, LIST, TOPIC, MODE, KICK and
-INVITE.
+INVITE. The rules of a channel's modes (keys, limits, bans, invitations,
+secrecy, voices) are the core's (L{twistedchat.core.access}): here they are
+only parsed and shown.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from ...core.session import Session
 from ...core.views import RoomView
 from . import markread, users
 from .listing import room_filter
-from .numerics import RPL_CREATIONTIME, RPL_TOPICWHOTIME, room_name
+from .numerics import (
+    RPL_CREATIONTIME,
+    RPL_ENDOFINVITELIST,
+    RPL_INVITELIST,
+    RPL_TOPICWHOTIME,
+    room_name,
+)
 from .render import (
     HOST,
     channel,
@@ -43,19 +51,22 @@ async def irc_JOIN(client: IRCProtocol, params: list[str]) -> None:
         for name in session.rooms:
             client.factory.service.part(session, name, "Left all channels")
         return
-    for name in client.each(params[0].split(",")):
+    keys = params[1].split(",") if len(params) > 1 else []
+    for index, name in enumerate(client.each(params[0].split(","))):
+        key = keys[index] if index < len(keys) else ""  # the same place's key
         try:
-            await join(client, session, room_name(name))
+            await join(client, session, room_name(name), key)
         except errors.AlreadyInRoom:
             pass  # as IRC servers do: joining a channel you are on is a no-op
         except errors.ChatError as e:
             client.refused(e)
 
 
-async def join(client: IRCProtocol, session: Session, name: str) -> None:
-    """Join, then what a client is told of a channel it enters."""
+async def join(client: IRCProtocol, session: Session, name: str, key: str) -> None:
+    """Join (with C{key} if not empty), then what a client is told of the channel."""
     service = client.factory.service
-    await maybeDeferred(service.join, session, name)  # later, with a shared state
+    # later, with a shared state
+    await maybeDeferred(service.join, session, name, join_key=key)
     room = service.room(name)
     if room.topic:
         send_topic(client, room)
@@ -118,11 +129,12 @@ async def irc_NAMES(client: IRCProtocol, params: list[str]) -> None:
     if not params or not params[0]:
         client.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list.")
         return
+    viewer = client.registered_session()
     names = params[0].split(",")
     several = len(names) > 1  # then one 366 ends them all (TARGMAX's NAMES)
     for name in client.each(names):
         try:
-            await send_names(client, service.room(room_name(name)), not several)
+            await send_names(client, service.room(room_name(name), viewer), not several)
         except errors.ChatError:
             if not several:
                 client.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list.")
@@ -134,20 +146,22 @@ async def irc_NAMES(client: IRCProtocol, params: list[str]) -> None:
 
 async def send_names(client: IRCProtocol, room: RoomView, end: bool = True) -> None:
     """
-    The room's nicks, about 400 characters a line, paced like a listing;
-    then, if C{end}, their end (366).
+    The room's nicks, about 400 characters a line, paced like a listing; a
+    secret room is shown as such (C{@}), a public one with C{=}; then, if
+    C{end}, their end (366).
     """
     line: list[str] = []
     sent = 0
+    kind = "@" if "s" in room.modes else "="
     every = "multi-prefix" in client.caps
     masks = "userhost-in-names" in client.caps
     for user in room.members:
-        ranks = "@" if room.is_operator(user) else ""
+        ranks = users.room_ranks(room.is_operator(user), room.is_voiced(user))
         line.append(
             member_prefix(ranks, every) + (prefix(user) if masks else user.nick)
         )
         if len(" ".join(line)) > 400:
-            client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
+            client.reply(irc.RPL_NAMREPLY, kind, channel(room.name), " ".join(line))
             line = []
             sent += 1
             if sent % NAMES_PAGE == 0:
@@ -155,23 +169,25 @@ async def send_names(client: IRCProtocol, room: RoomView, end: bool = True) -> N
                 if client.gone:
                     return
     if line:
-        client.reply(irc.RPL_NAMREPLY, "=", channel(room.name), " ".join(line))
+        client.reply(irc.RPL_NAMREPLY, kind, channel(room.name), " ".join(line))
     if end:
         client.reply(irc.RPL_ENDOFNAMES, channel(room.name), "End of /NAMES list.")
 
 
 async def irc_LIST(client: IRCProtocol, params: list[str]) -> None:
     """
-    Every channel, or those its filters keep (L{listing}), a page at a
-    time, paced (see L{FrontProtocol.pace}): the client's next command
-    waits for the end of the list.
+    Every channel the client may see (not the secret ones it is not in), or
+    those its filters keep (L{listing}), a page at a time, paced (see
+    L{FrontProtocol.pace}): the client's next command waits for the end of
+    the list.
     """
     service = client.factory.service
+    viewer = client.registered_session()
     keep = room_filter(params[0]) if params else None
     client.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
     after = ""
     while True:
-        page = service.list_rooms(after, LIST_PAGE)
+        page = service.list_rooms(after, LIST_PAGE, viewer)
         for room in page if keep is None else filter(keep, page):
             client.reply(
                 irc.RPL_LIST, channel(room.name), str(room.members), clean(room.topic)
@@ -215,35 +231,79 @@ def irc_MODE(client: IRCProtocol, params: list[str]) -> None:
         return
     room = service.room(room_name(target))
     if len(params) == 1:
-        client.reply(
-            irc.RPL_CHANNELMODEIS,
-            channel(room.name),
-            "+" + "".join(sorted(room.modes)),
-        )
+        letters, arguments = channel_modes(room, room.has_member(session.user))
+        client.reply(irc.RPL_CHANNELMODEIS, channel(room.name), letters, *arguments)
         client.reply(RPL_CREATIONTIME, channel(room.name), str(int(room.created)))
         return
-    if params[1] in ("b", "+b") and len(params) == 2:
-        # The ban list, which clients ask for on join: there are no bans.
+    changes, lists = parse_modes(params[1], params[2:])
+    if changes:
+        service.change_modes(session, room.name, changes)
+    for letter in lists:
+        send_list(client, service.room(room.name), letter)
+
+
+def channel_modes(room: RoomView, member: bool) -> tuple[str, list[str]]:
+    """The letters of RPL_CHANNELMODEIS and their arguments (the key for members)."""
+    letters = "".join(sorted(room.modes))
+    arguments = []
+    if room.join_key:
+        letters += "k"
+        arguments.append(room.join_key if member else "*")
+    if room.limit:
+        letters += "l"
+        arguments.append(str(room.limit))
+    return "+" + letters, arguments
+
+
+# Lists of masks: the numeric of each entry and of the end, and the end's text.
+LISTS = {
+    "b": (irc.RPL_BANLIST, irc.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": ("348", "349", "End of channel exception list"),
+    "I": ("346", "347", "End of channel invite exception list"),
+}
+
+
+def send_list(client: IRCProtocol, room: RoomView, letter: str) -> None:
+    """A list of the room's masks: the mask, who set it and when (Modern IRC)."""
+    numeric, end, text = LISTS[letter]
+    for entry in room.listed(letter):
         client.reply(
-            irc.RPL_ENDOFBANLIST, channel(room.name), "End of channel ban list"
+            numeric, channel(room.name), entry.mask, entry.by, str(int(entry.time))
         )
-        return
-    changes = parse_modes(params[1], params[2:])
-    service.change_modes(session, room.name, changes)
+    client.reply(end, channel(room.name), text)
 
 
-def parse_modes(letters: str, arguments: list[str]) -> list[tuple[str, str]]:
-    """C{"+o-t", ["toto"]} as C{[("+o", "toto"), ("-t", "")]}."""
+# Letters taking an argument: always, or only when set (+l); a list letter
+# without one asks for the list.
+ARGUMENT_ALWAYS = "ovbeIk"
+ARGUMENT_WHEN_SET = "l"
+
+
+def parse_modes(
+    letters: str, arguments: list[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """
+    C{"+o-t", ["toto"]} as C{[("+o", "toto"), ("-t", "")]}, and the lists
+    asked for (C{"+b"} without an argument: C{["b"]}).
+    """
     changes: list[tuple[str, str]] = []
+    lists: list[str] = []
     sign = "+"
     remaining = list(arguments)
     for letter in letters:
         if letter in "+-":
             sign = letter
             continue
-        argument = remaining.pop(0) if letter == "o" and remaining else ""
+        takes = letter in ARGUMENT_ALWAYS or (
+            letter in ARGUMENT_WHEN_SET and sign == "+"
+        )
+        if letter in LISTS and not remaining:
+            if letter not in lists:
+                lists.append(letter)
+            continue
+        argument = remaining.pop(0) if takes and remaining else ""
         changes.append((sign + letter, argument))
-    return changes
+    return changes, lists
 
 
 def irc_KICK(client: IRCProtocol, params: list[str]) -> None:
@@ -268,6 +328,15 @@ def irc_KICK(client: IRCProtocol, params: list[str]) -> None:
 
 
 def irc_INVITE(client: IRCProtocol, params: list[str]) -> None:
+    if not params:  # the channels one is invited to
+        user = client.factory.service.user_of(client.registered_session())
+        for name in user.invited:
+            client.reply(RPL_INVITELIST, channel(name))
+        client.reply(RPL_ENDOFINVITELIST, "End of /INVITE list")
+        return
+    if len(params) < 2 or not all(params[:2]):
+        client.reply(irc.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        return
     event = client.factory.service.invite(
         client.registered_session(), params[0], room_name(params[1])
     )

@@ -75,7 +75,7 @@ COMMANDS: Mapping[str, Command] = {
     "TOPIC": Command(channels.irc_TOPIC, 1),
     "MODE": Command(channels.irc_MODE, 1),
     "KICK": Command(channels.irc_KICK, 2),
-    "INVITE": Command(channels.irc_INVITE, 2),
+    "INVITE": Command(channels.irc_INVITE),  # none: the invitations one has
     # Messages
     "PRIVMSG": Command(messages.irc_PRIVMSG),
     "NOTICE": Command(messages.irc_NOTICE),

@@ -20,9 +20,12 @@ RPL_LOCALUSERS = "265"
 RPL_GLOBALUSERS = "266"
 RPL_CREATIONTIME = "329"
 RPL_TOPICWHOTIME = "333"
+RPL_INVITELIST = "336"
+RPL_ENDOFINVITELIST = "337"
 ERR_UNKNOWNERROR = "400"
 ERR_INVALIDCAPCMD = "410"
 ERR_INPUTTOOLONG = "417"
+ERR_INVALIDMODEPARAM = "696"
 
 
 class NotAChannel(errors.ChatError):
@@ -72,6 +75,12 @@ NUMERICS: dict[type[errors.ChatError], str] = {
     errors.NoOperators: irc.ERR_NOOPERHOST,
     errors.UnknownMode: irc.ERR_UNKNOWNMODE,
     errors.MissingModeArgument: irc.ERR_NEEDMOREPARAMS,
+    errors.BadRoomKey: irc.ERR_BADCHANNELKEY,
+    errors.RoomFull: irc.ERR_CHANNELISFULL,
+    errors.InviteOnlyRoom: irc.ERR_INVITEONLYCHAN,
+    errors.BannedFromRoom: irc.ERR_BANNEDFROMCHAN,
+    errors.InvalidModeArgument: ERR_INVALIDMODEPARAM,
+    errors.MaskListFull: irc.ERR_BANLISTFULL,
 }
 
 
@@ -86,6 +95,13 @@ def error_target(error: errors.ChatError) -> str:
     nick = getattr(error, "nick", None)
     if isinstance(error, errors.UserNotInRoom | errors.UserAlreadyInRoom):
         return f"{nick} #{room}"
+    if isinstance(error, errors.InvalidModeArgument):  # <channel> <mode> <param>
+        argument = error.argument if error.argument.isprintable() else ""
+        if not argument or " " in argument or argument.startswith(":"):
+            argument = "*"
+        return f"{channel(error.room)} {error.mode[1:]} {argument}"
+    if isinstance(error, errors.MaskListFull):  # <channel> <char>
+        return f"{channel(error.room)} {error.mode[1:]}"
     if room is not None:
         return channel(room)
     if nick is not None:

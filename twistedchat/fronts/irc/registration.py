@@ -21,7 +21,13 @@ from ...core.names import is_valid_nick
 from .capabilities import advertised, requested, split_lines
 from .numerics import ERR_INVALIDCAPCMD
 from .render import clean
-from .server import irc_LUSERS, irc_MOTD, send_isupport
+from .server import (
+    ARGUMENT_MODES,
+    CHANNEL_MODES,
+    irc_LUSERS,
+    irc_MOTD,
+    send_isupport,
+)
 
 if TYPE_CHECKING:
     from .protocol import IRCProtocol
@@ -163,7 +169,14 @@ def welcome(client: IRCProtocol) -> None:
         f"Your host is {client.server_name}, running twistedchat {__version__}",
     )
     client.reply(irc.RPL_CREATED, f"This server was created {client.factory.started}")
-    client.reply(irc.RPL_MYINFO, client.server_name, __version__, "Bio", "mnot")
+    client.reply(
+        irc.RPL_MYINFO,
+        client.server_name,
+        __version__,
+        "Bio",
+        CHANNEL_MODES,
+        ARGUMENT_MODES,
+    )
     send_isupport(client)
     irc_LUSERS(client, [])
     irc_MOTD(client, [])

@@ -186,7 +186,7 @@ def render_lines(event: Event) -> list[str]:
                 compose(prefix(user), "TOPIC", channel(event.room), clean(event.topic))
             ]
         case ModeChanged(user=user):
-            letters = "".join(mode for mode, _ in event.changes)
+            letters = mode_letters(event.changes)
             arguments = [argument for _, argument in event.changes if argument]
             return [
                 " ".join(
@@ -244,6 +244,18 @@ ADDED_LINES: dict[str, Callable[[Event], list[str]]] = {
     "message-tags": _tagmsg_lines,
     "setname": _setname_lines,
 }
+
+
+def mode_letters(changes: Iterable[tuple[str, str]]) -> str:
+    """C{+i +n -t} as IRC writes them: C{+in-t}, each sign once per run."""
+    letters = []
+    sign = ""
+    for signed, _ in changes:
+        if signed[0] != sign:
+            sign = signed[0]
+            letters.append(sign)
+        letters.append(signed[1:])
+    return "".join(letters)
 
 
 def _encode(lines: Iterable[str], tags: str = "") -> bytes:

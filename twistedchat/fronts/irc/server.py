@@ -18,6 +18,7 @@ from twisted.words.protocols import irc
 
 from ... import __version__
 from ...core import errors
+from ...core.modes import FLAGS, KEY_MAX_LENGTH, LETTERS, LIST_MAX, LISTS, RANKS
 from . import history
 from .numerics import RPL_GLOBALUSERS, RPL_LOCALUSERS
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 TOPICLEN, KICKLEN, AWAYLEN = 390, 390, 200
 VERSION = f"twistedchat-{__version__}"
 ISUPPORT_TOKENS = 13  # a 005 line's: with the nick and the text, 15 parameters
+# The channel modes (the core's room modes), as 004 and CHANMODES tell them.
+CHANNEL_MODES = "".join(sorted(LETTERS, key=str.lower))
+ARGUMENT_MODES = "".join(sorted(LISTS + RANKS + "kl", key=str.lower))
+CHANMODES = f"CHANMODES={LISTS},k,l,{''.join(sorted(FLAGS))}"
 
 
 def irc_LUSERS(client: IRCProtocol, params: list[str]) -> None:
@@ -139,8 +144,12 @@ def send_isupport(client: IRCProtocol) -> None:
         "CASEMAPPING=rfc1459",
         "CHANTYPES=#",
         *chanlimit(service.max_rooms),
-        "CHANMODES=,,,mnt",
-        "PREFIX=(o)@",
+        CHANMODES,
+        "EXCEPTS=e",
+        "INVEX=I",
+        f"MAXLIST=beI:{LIST_MAX}",
+        f"KEYLEN={KEY_MAX_LENGTH}",
+        "PREFIX=(ov)@+",
         "NICKLEN=30",
         "CHANNELLEN=51",
         f"TOPICLEN={TOPICLEN}",

@@ -219,7 +219,12 @@ def left(time: float) -> str:
 
 def ranks(room: str, target: UserView) -> str:
     """The prefixes of C{target}'s status in C{room}, highest first."""
-    return "@" if room in target.operates else ""
+    return room_ranks(room in target.operates, room in target.voiced)
+
+
+def room_ranks(operator: bool, voiced: bool) -> str:
+    """The prefixes of a member's status (ISUPPORT's PREFIX=(ov)@+): C{"@+"}..."""
+    return ("@" if operator else "") + ("+" if voiced else "")
 
 
 def user_name(target: UserView) -> str:
