@@ -88,8 +88,8 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
                 )
                 if recipient.away and not notice:
                     client.reply(irc.RPL_AWAY, recipient.nick, recipient.away)
-            if len(text) < len(given) and not notice:
-                # After what was relayed (its echo first, with echo-message).
+            if len(text) < len(given) and not notice and not session.echo_messages:
+                # With echo-message, the echo shows what was relayed.
                 client.send(
                     client.server_name,
                     "NOTICE",
@@ -108,8 +108,8 @@ def relayable(
     """
     C{text} (what a C{/me} does, if C{acting}) cut to what fits in the one
     line relaying it to C{target}: C{:nick!id@host PRIVMSG target :text}, CR
-    LF included, within 512 bytes (the author of a cut PRIVMSG is told, once
-    it is relayed).
+    LF included, within 512 bytes (the author of a cut PRIVMSG is told by a
+    NOTICE, unless its echo, with echo-message, shows it).
     """
     command = "NOTICE" if notice else "PRIVMSG"
     session = client.session
