@@ -6,36 +6,16 @@ chathistory batch; what is wrong in a request gets its FAIL.
 
 from __future__ import annotations
 
-import os
-
-from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
-
 from twistedchat.core.events import Message
-from twistedchat.core.service import ChatService
 from twistedchat.core.session import Session
-from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.irc.render import server_time
-from twistedchat.persistence import HistoryWriter
 
-from .test_history import run_now
-from .test_irc_front import IRCFrontTestCase
+from .test_irc_front import HistoryFrontTestCase
 
 CAPS = "batch labeled-response server-time draft/chathistory"
 
 
-class ChathistoryTests(IRCFrontTestCase):
-    def make_service(
-        self, checker: InMemoryUsernamePasswordDatabaseDontUse
-    ) -> ChatService:
-        self.history = HistoryWriter(
-            os.path.abspath(self.mktemp()), self.clock, run_in_thread=run_now
-        )
-        self.history.startService()
-        self.addCleanup(lambda: self.successResultOf(self.history.stopService()))
-        return ChatService(
-            self.clock, "general", checker, history=self.history, delivery=Fanout()
-        )
-
+class ChathistoryTests(HistoryFrontTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.toto = self.client()

@@ -1401,7 +1401,9 @@ class ServerTimeTests(IRCFrontTestCase):
         self.assertTrue(all(line.startswith(":") for line in toto.lines()))
 
 
-class HistoryTests(IRCFrontTestCase):
+class HistoryFrontTestCase(IRCFrontTestCase):
+    """The fronts over a service that keeps history (real files, written at once)."""
+
     def make_service(
         self, checker: InMemoryUsernamePasswordDatabaseDontUse
     ) -> ChatService:
@@ -1414,6 +1416,8 @@ class HistoryTests(IRCFrontTestCase):
             self.clock, "general", checker, history=self.history, delivery=Fanout()
         )
 
+
+class HistoryTests(HistoryFrontTestCase):
     def speak(self) -> None:
         toto = self.register("toto", "#general")
         toto.send("PRIVMSG #general :first message", "PRIVMSG #general :second one")

@@ -8,21 +8,14 @@ StringTransport, an IRC user beside netcat users and twistedchat clients.
 from __future__ import annotations
 
 import json
-import os
 import re
-
-from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 
 from twistedchat import codec
 from twistedchat.codec import ErrorCode
 from twistedchat.core.history import HistoryEntry
-from twistedchat.core.service import ChatService
-from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.line import HELP, LineProtocol, render_history
-from twistedchat.persistence import HistoryWriter
 
-from .test_history import run_now
-from .test_irc_front import IRCFrontTestCase
+from .test_irc_front import HistoryFrontTestCase, IRCFrontTestCase
 from .test_line_front import Client as LineClient
 
 WAVES = "\x01ACTION waves\x01"
@@ -122,19 +115,7 @@ class ActionTests(IRCFrontTestCase):
         self.assertEqual(lina.lines(), ["[toto] bold and red!"])
 
 
-class ActionHistoryTests(IRCFrontTestCase):
-    def make_service(
-        self, checker: InMemoryUsernamePasswordDatabaseDontUse
-    ) -> ChatService:
-        self.history = HistoryWriter(
-            os.path.abspath(self.mktemp()), self.clock, run_in_thread=run_now
-        )
-        self.history.startService()
-        self.addCleanup(lambda: self.successResultOf(self.history.stopService()))
-        return ChatService(
-            self.clock, "general", checker, history=self.history, delivery=Fanout()
-        )
-
+class ActionHistoryTests(HistoryFrontTestCase):
     def test_action_kept_as_such_and_replayed_on_every_front(self) -> None:
         (toto,) = self.connect_all("toto")
         toto.send(f"PRIVMSG #general :{WAVES}", "PRIVMSG #general :\x01VERSION\x01")
