@@ -237,3 +237,21 @@ class SecretTests(IRCFrontTestCase):
         lines = lina.lines()
         self.assertNotIn("hidden", lines[0])
         self.assertEqual(lines[1], "[server] error: there is no room #hidden")
+
+    def test_whois_names_a_secret_channel_to_its_members_only(self) -> None:
+        toto = self.register("toto", "#hidden", "#open")
+        toto.send("MODE #hidden +s")
+        tutu = self.register("tutu")
+        self.settle()
+        tutu.send("WHOIS toto")
+        self.assertIn(":twistedchat 319 tutu toto @#open", tutu.lines())
+        toto.send("WHOIS toto")
+        (channels,) = [line for line in toto.lines() if " 319 " in line]
+        self.assertEqual(
+            set(channels.split(" ", 4)[4].lstrip(":").split()), {"@#hidden", "@#open"}
+        )
+        tutu.send("JOIN #hidden", "WHOIS toto")
+        (channels,) = [line for line in tutu.lines() if " 319 " in line]
+        self.assertEqual(
+            set(channels.split(" ", 4)[4].lstrip(":").split()), {"@#hidden", "@#open"}
+        )

@@ -15,6 +15,7 @@ from twisted.words.protocols import irc
 
 from ...core import errors
 from ...core.directory import USER_MODES, is_mask, matcher
+from ...core.session import Session
 from ...core.status import set_realname
 from ...core.views import UserView
 from .numerics import room_name
@@ -171,9 +172,11 @@ def irc_WHOIS(client: IRCProtocol, params: list[str]) -> None:
         target.realname,
     )
     every = "multi-prefix" in client.caps
+    viewer = client.registered_session()
     rooms = [
         member_prefix(ranks(room, target), every) + channel(room)
         for room in target.rooms
+        if may_see(client, room, viewer)  # a secret room: its members only
     ]
     if rooms:
         client.reply(irc.RPL_WHOISCHANNELS, target.nick, " ".join(rooms))
@@ -215,6 +218,15 @@ def irc_WHOWAS(client: IRCProtocol, params: list[str]) -> None:
 def left(time: float) -> str:
     """When someone gave up a nick, as ircds tell it in WHOWAS's 312."""
     return datetime.fromtimestamp(time, UTC).strftime("%a %b %d %H:%M:%S %Y UTC")
+
+
+def may_see(client: IRCProtocol, room: str, viewer: Session) -> bool:
+    """Whether C{viewer} may see room C{room} (not a secret one it is not in)."""
+    try:
+        client.factory.service.room(room, viewer)
+    except errors.NoSuchRoom:
+        return False
+    return True
 
 
 def ranks(room: str, target: UserView) -> str:
