@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from twisted.trial.unittest import SynchronousTestCase
+
 ROOT = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).parent / "twistd")
 LISTENING = re.compile(r"(\w+) front listening on (\S+) port (\d+)")
@@ -308,3 +310,24 @@ class ClientProcess:
             self.process.kill()
             self.process.wait()
         self._reader.join(5)
+
+
+class ServerTestCase(SynchronousTestCase):
+    """
+    A real server per test, with C{server_arguments}, in a folder of its own
+    (C{self.folder}), stopped whatever the outcome; L{connect} opens a raw
+    connection to one of its fronts, closed at the end.
+    """
+
+    server_arguments: tuple[str, ...] = ()
+
+    def setUp(self) -> None:
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        self.server = ServerProcess(self.folder, *self.server_arguments).start()
+        self.addCleanup(self.server.stop)
+
+    def connect(self, front: str) -> LineClient:
+        client = LineClient(self.server.ports[front])
+        self.addCleanup(client.close)
+        return client

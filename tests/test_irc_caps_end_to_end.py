@@ -7,25 +7,10 @@ them, not the others, nor a netcat user.
 
 from __future__ import annotations
 
-import os
-
-from twisted.trial.unittest import SynchronousTestCase
-
-from .processes import LineClient, ServerProcess
+from .processes import LineClient, ServerTestCase
 
 
-class CapabilitiesEndToEndTests(SynchronousTestCase):
-    def setUp(self) -> None:
-        self.folder = os.path.abspath(self.mktemp())
-        os.makedirs(self.folder)
-        self.server = ServerProcess(self.folder).start()
-        self.addCleanup(self.server.stop)
-
-    def connect(self, front: str) -> LineClient:
-        client = LineClient(self.server.ports[front])
-        self.addCleanup(client.close)
-        return client
-
+class CapabilitiesEndToEndTests(ServerTestCase):
     def irc_user(self, nick: str, caps: str = "") -> LineClient:
         irc = self.connect("irc")
         if caps:

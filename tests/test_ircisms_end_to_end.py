@@ -7,23 +7,10 @@ from __future__ import annotations
 
 import os
 
-from twisted.trial.unittest import SynchronousTestCase
-
-from .processes import ClientProcess, LineClient, ServerProcess
+from .processes import ClientProcess, ServerTestCase
 
 
-class IRCismsEndToEndTests(SynchronousTestCase):
-    def setUp(self) -> None:
-        self.folder = os.path.abspath(self.mktemp())
-        os.makedirs(self.folder)
-        self.server = ServerProcess(self.folder).start()
-        self.addCleanup(self.server.stop)
-
-    def connect(self, front: str) -> LineClient:
-        client = LineClient(self.server.ports[front])
-        self.addCleanup(client.close)
-        return client
-
+class IRCismsEndToEndTests(ServerTestCase):
     def test_irc_me_reaches_netcat_and_the_client(self) -> None:
         netcat = self.connect("line")
         netcat.expect("[server] you are in #general")

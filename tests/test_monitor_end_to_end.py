@@ -6,32 +6,23 @@ UTF-8 is refused (UTF8ONLY), on loopback.
 
 from __future__ import annotations
 
-import os
 import re
 
-from twisted.trial.unittest import SynchronousTestCase
-
-from .processes import LineClient, ServerProcess
+from .processes import LineClient, ServerTestCase
 
 
-class MonitorEndToEndTests(SynchronousTestCase):
-    def setUp(self) -> None:
-        folder = os.path.abspath(self.mktemp())
-        os.makedirs(folder)
-        self.server = ServerProcess(folder, "--flood-rate", "0").start()
-        self.addCleanup(self.server.stop)
+class MonitorEndToEndTests(ServerTestCase):
+    server_arguments = ("--flood-rate", "0")
 
     def irc_user(self, nick: str) -> LineClient:
-        client = LineClient(self.server.ports["irc"])
-        self.addCleanup(client.close)
+        client = self.connect("irc")
         client.send(f"NICK {nick}")
         client.send(f"USER {nick} 0 * :{nick}")
         until(client, rf"^:twistedchat 376 {nick} ")
         return client
 
     def netcat_user(self) -> LineClient:
-        client = LineClient(self.server.ports["line"])
-        self.addCleanup(client.close)
+        client = self.connect("line")
         client.expect("[server] you are in #general")
         return client
 

@@ -32,14 +32,10 @@ from twistedchat.persistence import files as files_module
 
 from .test_client_console import ConsoleTestCase
 from .test_framed_front import FramedClient
+from .test_history import HistoryTestCase, run_now
 from .test_line_front import Client as LineClient
 
 TOTO = User("u1", "toto", 33)
-
-
-def run_now(function: Callable[..., Any], *args: Any) -> Deferred[Any]:
-    """Disk work done at once, on this thread: real files, no waiting."""
-    return maybeDeferred(function, *args)
 
 
 def entry(seq: int, room: str = "general", text: str | None = None) -> HistoryEntry:
@@ -65,19 +61,7 @@ class Logged:
         return [e for e in self.events if text in e.get("log_format", "")]
 
 
-class PositionTests(SynchronousTestCase):
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.clock.advance(1000)
-        self.folder = os.path.abspath(self.mktemp())
-
-    def writer(self, **options: Any) -> HistoryWriter:
-        writer = HistoryWriter(
-            self.folder, self.clock, run_in_thread=run_now, **options
-        )
-        writer.startService()
-        return writer
-
+class PositionTests(HistoryTestCase):
     def test_the_position_is_in_the_line_and_comes_back(self) -> None:
         line = entry(7).to_json()
         self.assertIn('"seq":7', line)

@@ -29,7 +29,7 @@ from twistedchat.core.service import ChatService
 from twistedchat.persistence import HistoryWriter
 
 from .test_core import RecordingClient
-from .test_reading import run_now
+from .test_history import run_now
 
 TOTO = User("u1", "toto", 33)
 
