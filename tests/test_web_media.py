@@ -26,15 +26,13 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from twistedchat.client.images import image_to_art
+from twistedchat.core.errors import NotAPicture, PicturesBusy, PictureTooLarge
 from twistedchat.core.history import is_picture_name
 from twistedchat.fronts.web.media import (
     ART_COLUMNS,
     MediaResource,
-    NotAPicture,
     PictureLimits,
-    PicturesBusy,
     PictureStore,
-    PictureTooLarge,
     store_picture,
 )
 
@@ -190,7 +188,7 @@ class StorePictureTests(SynchronousTestCase):
         self.assertEqual(error.why, "not_an_image")
         self.assertEqual(
             str(error),
-            "Cannot show that picture: not a picture (or in a format we cannot read)",
+            "cannot show that picture: not a picture (or in a format we cannot read)",
         )
 
     def test_svg(self) -> None:
@@ -222,7 +220,7 @@ class StorePictureTests(SynchronousTestCase):
         self.assertEqual((error.unit, error.limit), ("pixels", 40_000_000))
         self.assertEqual(
             str(error),
-            "Cannot show that picture: the picture is too large "
+            "cannot show that picture: the picture is too large "
             "(40000000 pixels at most)",
         )
 
@@ -332,7 +330,8 @@ class MediaResourceTests(TestCase):
         self.kept = store_picture(disc(), self.folder, PictureLimits())
         self.jpeg = store_picture(disc(kind="JPEG"), self.folder, PictureLimits())
         root = Resource()
-        root.putChild(b"media", MediaResource(self.folder))
+        store = PictureStore(self.folder, reactor)  # type: ignore[arg-type]
+        root.putChild(b"media", MediaResource(store))
         site = Site(root)
         self.port: IListeningPort = reactor.listenTCP(
             0,

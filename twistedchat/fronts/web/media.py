@@ -21,9 +21,13 @@ only them, to the web users.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
+import json
 import os
+import re
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -41,9 +45,15 @@ from twisted.web.pages import notFound
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 
+from ... import codec
 from ...client.images import picture_to_art
-from ...core.errors import ChatError
+from ...codec import Frame
+from ...core.errors import NotAPicture, NotInRoom, PicturesBusy, PictureTooLarge
 from ...core.history import is_picture_name
+from ...core.names import fold_room
+from ...core.presence import hears
+from ...core.session import Session
+from ..policy import ConnectionPolicy
 
 MAX_PICTURE = 5 * 1024 * 1024  # bytes of the file a web user sends
 MAX_PIXELS = 40_000_000  # width x height, read from its header
@@ -56,55 +66,79 @@ JPEG_QUALITY = 85
 # another program (EPS: Ghostscript) nor reads vector or document formats.
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 _EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg"}
+# A picture costs this many lines' worth of a connection's flood budget (a
+# second of the default rate): decoding one takes far more than a message.
+PICTURE_COST = 20
+MEDIA_PATH = "/media/"  # where the web Site serves the stored pictures
+# What a page may put before the base64 (FileReader.readAsDataURL's way).
+_DATA_URL = re.compile(r"data:[\w.+-]+/[\w.+-]+;base64,")
 CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg"}
 # Pillow's decoders fail in all these ways on a damaged file.
 _DAMAGED = (OSError, ValueError, EOFError, SyntaxError, struct.error, IndexError)
 
 
-# Why a picture is not one, in the terminal client's words (its French
-# catalogue has them): by the C{why} of L{NotAPicture}.
-REASONS = {
-    "not_base64": "its data is not base64",
-    "not_an_image": "not a picture (or in a format we cannot read)",
-    "damaged": "the picture is damaged",
-    "empty": "the picture is empty",
-    "blank": "the picture comes out blank (all dark)",
-}
-
-
-@dataclass(eq=False)
-class NotAPicture(ChatError):
+@dataclass(slots=True)
+class SendPicture(Frame):
     """
-    What a web user sent cannot be shown as a picture: C{why} is one of
-    C{"not_base64"}, C{"not_an_image"}, C{"damaged"}, C{"empty"},
-    C{"blank"} (the words of the terminal client's own refusals).
+    A web user's request (a request of the JSON protocol alone, no framed
+    frame): show the picture whose file's bytes C{data} holds in base64,
+    in C{room}.
     """
 
-    why: str
+    room: str
+    data: str
 
-    def __str__(self) -> str:
-        return f"Cannot show that picture: {REASONS[self.why]}"
-
-
-@dataclass(eq=False)
-class PictureTooLarge(ChatError):
-    """A picture over a limit: C{limit} C{unit}s (C{"bytes"} or C{"pixels"})."""
-
-    unit: str
-    limit: int
-
-    def __str__(self) -> str:
-        return (
-            "Cannot show that picture: the picture is too large "
-            f"({self.limit} {self.unit} at most)"
-        )
+    FIELDS = (("room", codec.STR), ("data", codec.TEXT))
 
 
-class PicturesBusy(ChatError):
-    """As many pictures as the server takes at once are being worked on."""
+def message_size(picture_bytes: int) -> int:
+    """The largest send_picture message a picture of C{picture_bytes} makes."""
+    return 4 * ((picture_bytes + 2) // 3) + 1024  # base64, and the rest
 
-    def __str__(self) -> str:
-        return "Cannot show that picture now: the server is busy with others, try again"
+
+def take_picture(
+    store: PictureStore | None,
+    session: Session,
+    policy: ConnectionPolicy,
+    frame: SendPicture,
+) -> Deferred[StoredPicture] | None:
+    """
+    The checks of a C{send_picture} request of C{session}'s, then the
+    picture stored: fires with its name and art, for the core to show;
+    refusals are the core's errors (L{NotInRoom}, L{NotAPicture},
+    L{PictureTooLarge}, L{PicturesBusy}). A picture costs L{PICTURE_COST}
+    of the flood budget (its message paid one already): past it, C{policy}
+    says so and nothing is done (C{None}).
+    """
+    extra = min(PICTURE_COST, policy.limits.flood_burst) - 1
+    if extra > 0 and not policy.allow(extra):
+        return None
+    if not hears(session, fold_room(frame.room)):
+        raise NotInRoom(frame.room)
+    if store is None:
+        raise PicturesBusy()
+    return store.keep_sent(frame.data)
+
+
+def picture_path(name: str) -> str:
+    """The path of the stored picture C{name} on the web port ("" for none)."""
+    return MEDIA_PATH + name if name else ""
+
+
+def with_picture(text: str, name: str) -> str:
+    """The JSON object C{text} (an image_shown) with its C{"picture"} path."""
+    return f'{text[:-1]},"picture":{json.dumps(picture_path(name))}}}'
+
+
+def link_pictures(entries: str) -> str:
+    """
+    The JSON of history entries, C{entries}, with each picture's name as its
+    path on the web port. A text value holds no bare C{"} (JSON escapes it),
+    so C{"picture":"} is found only as an entry's key.
+    """
+    if '"picture":"' not in entries:
+        return entries
+    return entries.replace('"picture":"', '"picture":"' + MEDIA_PATH)
 
 
 @dataclass(frozen=True)
@@ -143,6 +177,16 @@ def store_picture(data: bytes, folder: str, limits: PictureLimits) -> StoredPict
     name = hashlib.sha256(content).hexdigest() + extension
     _write(folder, name, content)
     return StoredPicture(name, art)
+
+
+def store_sent_picture(text: str, folder: str, limits: PictureLimits) -> StoredPicture:
+    """L{store_picture} of the bytes C{text} holds in base64 (see L{keep_sent})."""
+    head = _DATA_URL.match(text)
+    try:
+        data = base64.b64decode(text[head.end() :] if head else text, validate=True)
+    except (binascii.Error, ValueError):
+        raise NotAPicture("not_base64") from None
+    return store_picture(data, folder, limits)
 
 
 def _decode(data: bytes, limits: PictureLimits) -> tuple[Image.Image, str]:
@@ -267,14 +311,28 @@ class PictureStore(Service):
         with L{NotAPicture}, L{PictureTooLarge} or L{PicturesBusy}.
         """
         if len(data) > self.limits.bytes:
-            self.refused += 1
-            return fail(PictureTooLarge("bytes", self.limits.bytes))
+            return self._refuse(PictureTooLarge("bytes", self.limits.bytes))
+        return self._run(store_picture, data)
+
+    def keep_sent(self, text: str) -> Deferred[StoredPicture]:
+        """
+        Store the picture whose bytes C{text} holds in base64 (maybe after
+        a C{data:} URL's head), decoded by the worker; as L{keep}.
+        """
+        if len(text) > message_size(self.limits.bytes):
+            return self._refuse(PictureTooLarge("bytes", self.limits.bytes))
+        return self._run(store_sent_picture, text)
+
+    def _refuse(self, error: Exception) -> Deferred[StoredPicture]:
+        self.refused += 1
+        return fail(error)
+
+    def _run(self, function: Any, data: Any) -> Deferred[StoredPicture]:
         if self._pool is None or self.in_hand >= self.workers + self.waiting:
-            self.refused += 1
-            return fail(PicturesBusy())
+            return self._refuse(PicturesBusy())
         self.in_hand += 1
         done: Deferred[StoredPicture] = deferToThreadPool(
-            self._reactor, self._pool, store_picture, data, self.folder, self.limits
+            self._reactor, self._pool, function, data, self.folder, self.limits
         )
         return done.addBoth(self._done)
 
@@ -301,19 +359,19 @@ _NOT_FOUND = notFound("No Such Picture", "No such picture.")
 
 class MediaResource(Resource):
     """
-    C{/media/}: the stored pictures, each under its name, and nothing else
-    (no listing, no other file: a name is checked against the store's own).
+    C{/media/}: the pictures of C{store}, each under its name, and nothing
+    else (no listing, no other file: a name is checked against the store's
+    own); nothing at all without a store.
     """
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self, store: PictureStore | None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self.folder = folder
+        self.store = store
 
     def getChild(self, path: bytes, request: Request) -> IResource:
         name = path.decode("ascii", "replace")
-        if not is_picture_name(name):
-            return _NOT_FOUND
-        return PictureFile(os.path.join(self.folder, name))
+        found = None if self.store is None else self.store.path(name)
+        return _NOT_FOUND if found is None else PictureFile(found)
 
     def render_GET(self, request: Request) -> bytes:
         page: bytes = _NOT_FOUND.render(request)
