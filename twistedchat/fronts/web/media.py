@@ -67,8 +67,8 @@ JPEG_QUALITY = 85
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 _EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg"}
 # A picture costs this many lines' worth of a connection's flood budget (a
-# second of the default rate): decoding one takes far more than a message.
-PICTURE_COST = 20
+# half a second of the default rate): decoding one takes far more than a message.
+PICTURE_COST = 10
 MEDIA_PATH = "/media/"  # where the web Site serves the stored pictures
 # What a page may put before the base64 (FileReader.readAsDataURL's way).
 _DATA_URL = re.compile(r"data:[\w.+-]+/[\w.+-]+;base64,")
