@@ -137,18 +137,21 @@ class TakePictureTests(SynchronousTestCase):
         )
 
     def test_a_picture_costs_more_than_a_message(self) -> None:
-        """Out of 50 tokens, a picture takes PICTURE_COST - 1 (its message one)."""
+        """A picture takes PICTURE_COST tokens: its message one, and the rest."""
+        limits = Limits(flood_rate=10, flood_burst=4 * PICTURE_COST + PICTURE_COST // 2)
+        policy = ConnectionPolicy(
+            self.peer, "127.0.0.1", self.clock, limits, ConnectionCounter(limits)
+        )
         frame = SendPicture("general", "iVBO")
-        for _ in range(50 // PICTURE_COST):
-            self.assertTrue(self.policy.allow())  # the message
+        for _ in range(4):
+            self.assertTrue(policy.allow())  # the message
             self.assertRaises(
-                PicturesBusy, take_picture, None, self.session, self.policy, frame
+                PicturesBusy, take_picture, None, self.session, policy, frame
             )
         self.assertEqual(self.peer.flooded_times, 0)
-        self.assertTrue(self.policy.allow())
-        self.assertIsNone(take_picture(None, self.session, self.policy, frame))
+        self.assertTrue(policy.allow())  # half a picture's worth is left
+        self.assertIsNone(take_picture(None, self.session, policy, frame))
         self.assertEqual(self.peer.flooded_times, 1)
         self.clock.advance(PICTURE_COST / 10)  # the budget comes back
-        self.assertRaises(
-            PicturesBusy, take_picture, None, self.session, self.policy, frame
-        )
+        self.assertTrue(policy.allow())
+        self.assertRaises(PicturesBusy, take_picture, None, self.session, policy, frame)
