@@ -124,9 +124,9 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
             return
         if len(payload) > self.factory.max_message and type(frame) is not SendPicture:
             # Only a picture may be as large as Autobahn lets messages be:
-            # any other closes the connection as Autobahn would have.
-            self._closing = True
-            self.sendClose(MESSAGE_TOO_BIG, "message too big")
+            # any other fails the connection as Autobahn would have (its
+            # sendClose takes no 1009).
+            self._fail_connection(MESSAGE_TOO_BIG, "message too big")
             return
         self.act_on(frame)
 
