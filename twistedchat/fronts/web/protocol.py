@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import connectionDone
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txaio._common import _BatchedTimer
 
@@ -56,7 +56,9 @@ def render_event(event: Event) -> bytes:
 class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
     """One browser tab (or any WebSocket client) speaking the JSON protocol."""
 
-    log = Logger()  # type: ignore[misc]
+    # Autobahn logs every read at the debug level: txaio's logger turns the
+    # levels below info into no-ops, where Twisted's would format and emit.
+    log = txaio.make_logger()  # type: ignore[attr-defined,misc]
     factory: WebFront
     _closing = False
     _pings = 0
@@ -141,7 +143,7 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
     def refuse(self, why: str) -> None:
         if self.state == OPEN:
             self.send(codec.Error(ErrorCode.LIMIT, why, fatal=True))
-            self.sendClose(POLICY_VIOLATION, why[:120])
+            self.close_with(POLICY_VIOLATION, why)
         elif self.state == CONNECTING:  # refused before the handshake
             self.sendHttpErrorResponse(  # type: ignore[no-untyped-call]
                 503, why, [("Content-Length", "0"), ("Connection", "close")]
@@ -157,10 +159,19 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
         self.sendPing(str(self._pings).encode("ascii"))
         return True
 
+    def close_with(self, code: int, why: str = "") -> None:
+        """
+        Start the closing handshake with C{code} (Autobahn's C{sendClose}
+        takes only 1000 and the private codes); the peer's answer, or its
+        timeout, closes the connection.
+        """
+        reason = why.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
+        self.sendCloseFrame(code, reason)
+
     def _close(self) -> None:
         self._closing = True
         if self.state == OPEN:
-            self.sendClose(NORMAL)  # Autobahn closes the TCP connection after
+            self.close_with(NORMAL)
         else:
             self.transport.loseConnection()
 
