@@ -53,10 +53,21 @@ def render_event(event: Event) -> bytes:
     return b"" if frame is None else frame_message(frame)
 
 
+class QuietLogger(Logger):
+    """
+    The front's log, which Autobahn writes to as well: Autobahn tells each
+    read, frame and state change at debug level, a line of the server's log
+    each (a score per connection), which nobody running a chat needs.
+    """
+
+    def debug(self, format: str | None = None, **kwargs: object) -> None:
+        pass
+
+
 class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
     """One browser tab (or any WebSocket client) speaking the JSON protocol."""
 
-    log = Logger()  # type: ignore[misc]
+    log = QuietLogger()  # type: ignore[misc]
     factory: WebFront
     _closing = False
     _pings = 0
