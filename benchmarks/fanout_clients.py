@@ -1111,7 +1111,7 @@ class IrcIdleClient(IdleClient):
 class FramedIdleClient(IdleClient):
     """Hello with no rooms; registered at the Welcome."""
 
-    record_end = staticmethod(websocket_frame_end)
+    record_end = staticmethod(frame_end)
 
     def greeting(self) -> bytes:
         return codec.frame_bytes(codec.Hello(codec.PROTOCOL_VERSION, self.nick))
