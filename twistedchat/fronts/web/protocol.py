@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txaio._common import _BatchedTimer
 
@@ -53,12 +53,21 @@ def render_event(event: Event) -> bytes:
     return b"" if frame is None else frame_message(frame)
 
 
+class QuietLogger(Logger):
+    """
+    The front's log, which Autobahn writes to as well: Autobahn tells each
+    read, frame and state change at debug level, a line of the server's log
+    each (a score per connection), which nobody running a chat needs.
+    """
+
+    def debug(self, format: str | None = None, **kwargs: object) -> None:
+        pass
+
+
 class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
     """One browser tab (or any WebSocket client) speaking the JSON protocol."""
 
-    # Autobahn logs every read at the debug level: txaio's logger turns the
-    # levels below info into no-ops, where Twisted's would format and emit.
-    log = txaio.make_logger()  # type: ignore[attr-defined,misc]
+    log = QuietLogger()  # type: ignore[misc]
     factory: WebFront
     _closing = False
     _pings = 0
@@ -93,6 +102,14 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
         if data and self.admitted:
             self.policy.heard()  # a pong, or anything: the peer is alive
         WebSocketServerProtocol.dataReceived(self, data)
+
+    def onMessageEnd(self) -> None:
+        # Autobahn's own also fires a "message" event to its observers, a
+        # Deferred per message, a sixth of its work per message: nothing here
+        # observes it.
+        if not self.failedByMe:
+            self.onMessage(b"".join(self.message_data), self.message_is_binary)
+        self.message_data = None  # type: ignore[assignment]  # as Autobahn does
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if self._closing or self.dropped:
