@@ -145,7 +145,11 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
             # Only a picture may be as large as Autobahn lets messages be:
             # any other closes the connection as Autobahn would have.
             self._closing = True
-            self.sendClose(MESSAGE_TOO_BIG, "message too big")
+            self.close_with(
+                MESSAGE_TOO_BIG,
+                f"message of {len(payload)} bytes is over the limit of "
+                f"{self.factory.max_message}",
+            )
             return
         self.act_on(frame)
 
