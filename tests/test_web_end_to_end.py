@@ -5,12 +5,19 @@ clients (L{WebClient}, a browser tab's socket) with netcat users, on loopback.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import ssl
 from typing import Any
+
+from twisted.internet.endpoints import quoteStringArgument
+from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat import codec
 
-from .processes import ServerTestCase, WebClient, WebSocketRefused
+from .processes import ServerProcess, ServerTestCase, WebClient, WebSocketRefused
+from .tls_certificates import make_pki
 
 VERSION = codec.PROTOCOL_VERSION
 DISCONNECTED = re.compile(r'client disconnected "')
@@ -194,3 +201,31 @@ class SlowReaderTests(ServerTestCase):
         self.server.wait_for(r'client disconnected "slow"')
         other = self.connect_web()  # the others carry on
         hello(other, "other", "general")
+
+
+class TLSTests(SynchronousTestCase):
+    """The web front on an C{ssl:} endpoint: wss://, as a browser checks it."""
+
+    def test_a_websocket_over_tls(self) -> None:
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        pki = make_pki(folder)
+        key = quoteStringArgument(pki.server_key)
+        cert = quoteStringArgument(pki.server_cert)
+        endpoint = f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        server = ServerProcess(folder, "--web", endpoint).start()
+        self.addCleanup(server.stop)
+        context = ssl.create_default_context(cafile=pki.ca_cert)
+
+        def wrap(plain: socket.socket) -> socket.socket:
+            return context.wrap_socket(plain, server_hostname="localhost")
+
+        web = WebClient(server.ports["web"], wrap=wrap)  # Origin: https://...
+        self.addCleanup(web.close)
+        welcome = hello(web, "secure", "general")
+        self.assertEqual(welcome["user"]["nick"], "secure")
+        web.send({"type": "say", "room": "general", "text": "over TLS"})
+        self.assertEqual(web.expect("said")["text"], "over TLS")
+        web.send({"type": "goodbye"})
+        web.expect_closed()
+        server.wait_for(DISCONNECTED)
