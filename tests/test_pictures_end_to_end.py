@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import signal
 import urllib.error
 import urllib.request
 from typing import Any
@@ -18,7 +19,7 @@ from PIL import Image
 
 from twistedchat import codec
 
-from .processes import LineClient, ServerTestCase, WebClient
+from .processes import LineClient, ServerProcess, ServerTestCase, WebClient
 from .test_web_media import disc, png_header
 
 ErrorCode = codec.ErrorCode
@@ -146,3 +147,18 @@ class PicturesEndToEndTests(ServerTestCase):
             if entry["kind"] == "image"
         ]
         self.assertEqual(pictures, [png, jpeg])
+
+        # And after a restart, from the history files.
+        self.assertEqual(self.server.stop(), -signal.SIGTERM)
+        self.server = ServerProcess(self.folder, *self.server_arguments).start()
+        self.addCleanup(self.server.stop)
+        restarted = self.connect_web()
+        hello(restarted, "pia", "general", token=welcome["token"])
+        restarted.expect("entered", room="general")
+        restarted.send({"type": "fetch_history", "room": "general", "count": 50})
+        entries = restarted.expect("older", room="general")["entries"]
+        pictures = [
+            entry.get("picture") for entry in entries if entry["kind"] == "image"
+        ]
+        self.assertEqual(pictures, [png, jpeg])
+        self.assertEqual(self.get(png)[0], 200)
