@@ -162,3 +162,43 @@ class PicturesEndToEndTests(ServerTestCase):
         ]
         self.assertEqual(pictures, [png, jpeg])
         self.assertEqual(self.get(png)[0], 200)
+
+
+def noise(size: tuple[int, int]) -> bytes:
+    """A PNG of random pixels (it hardly compresses): about 3 bytes a pixel."""
+    picture = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+class PictureSizeTests(ServerTestCase):
+    server_arguments = ("--max-picture", "100000")
+
+    def test_pictures_by_their_size(self) -> None:
+        """
+        MAX_PICTURE, not MAX_FRAME, bounds a picture's message: one over
+        MAX_FRAME once in base64 is shown; one over MAX_PICTURE is refused
+        with an error; a message far over it closes the connection (1009).
+        """
+        web = self.connect_web()
+        hello(web, "sam", "general")
+        web.expect("entered", room="general")
+        data = noise((150, 150))
+        self.assertGreater(len(base64.b64encode(data)), 65536)  # MAX_FRAME
+        self.assertLess(len(data), 100_000)
+        send_picture(web, data)
+        self.assertRegex(web.expect("image_shown")["picture"], r"\.png$")
+
+        over = data + b"\0" * (100_500 - len(data))  # trailing bytes: still a PNG
+        send_picture(web, over)
+        error = web.expect("error")
+        self.assertEqual(error["code"], ErrorCode.TOO_LARGE)
+        self.assertEqual(error["details"], {"unit": "bytes", "limit": 100_000})
+
+        send_picture(web, noise((200, 200)))  # 160 kB in base64
+        self.assertEqual(web.expect_closed(), [])
+        self.assertEqual(web.close_code, 1009)
+        self.assertEqual(len(self.stored()), 1)
+
+    stored = PicturesEndToEndTests.stored
