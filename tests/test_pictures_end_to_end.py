@@ -43,6 +43,12 @@ def send_picture(client: WebClient, data: bytes, room: str = "general") -> None:
     client.send({"type": "send_picture", "room": room, "data": text})
 
 
+def stored(folder: str) -> list[str]:
+    """The files of the media folder of the server that runs in C{folder}."""
+    media = os.path.join(folder, "twistedchat-data", "media")
+    return sorted(os.listdir(media)) if os.path.isdir(media) else []
+
+
 class PicturesEndToEndTests(ServerTestCase):
     # Each picture costs PICTURE_COST of the flood budget: room for them all.
     server_arguments = ("--flood-burst", "500")
@@ -57,10 +63,7 @@ class PicturesEndToEndTests(ServerTestCase):
             return error.code, dict(error.headers), error.read()
 
     def stored(self) -> list[str]:
-        folder = os.path.join(self.folder, "twistedchat-data", "media")
-        if not os.path.isdir(folder):
-            return []
-        return sorted(os.listdir(folder))
+        return stored(self.folder)
 
     def netcat_sees(self, netcat: LineClient, art: str) -> None:
         """The netcat user gets C{art}, line by line, as the picture of pia's."""
@@ -199,6 +202,4 @@ class PictureSizeTests(ServerTestCase):
         send_picture(web, noise((200, 200)))  # 160 kB in base64
         self.assertEqual(web.expect_closed(), [])
         self.assertEqual(web.close_code, 1009)
-        self.assertEqual(len(self.stored()), 1)
-
-    stored = PicturesEndToEndTests.stored
+        self.assertEqual(len(stored(self.folder)), 1)
