@@ -22,6 +22,12 @@ a reminder at most every C{reminder_interval} with the count waiting, and a
 line when writing works again. At shutdown, writes that still fail are
 retried for up to C{stop_retry} seconds; then the log says exactly how many
 messages of which rooms were lost.
+
+L{HistoryWriter.status} says how the writing goes (what waits, what failed
+and since when, how long the write under way has taken), for the server's
+health and metrics (L{twistedchat.server.health}, L{twistedchat.server.metrics}):
+counted per entry only where the entry's kind is known anyway, the rest per
+batch or when asked.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring as _quote
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -64,6 +70,19 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_KEEP = 5
 DEFAULT_STOP_RETRY = 5.0  # seconds a failing write is retried at shutdown
 REMINDER_INTERVAL = 60.0  # seconds between two reminders that writes fail
+
+
+class HistoryStatus(NamedTuple):
+    """How the history's writing goes, at one moment."""
+
+    running: bool
+    recorded: dict[str, int]  # entries recorded since the start, by kind
+    written: int  # entries written to disk since the start
+    waiting: int  # entries recorded and not on disk yet
+    write_errors: int  # writes that failed (each retry counts)
+    failing_since: float | None  # when writes began to fail, while they do
+    last_error: str | None  # why the last write failed, while writes fail
+    writing_since: float | None  # when the write under way was handed over
 
 
 class _RoomHistory:
@@ -133,6 +152,10 @@ class HistoryWriter(Service):
         # Events carry the core's message id; one made without it gets ours.
         self._ids = message_ids(self.clock)
         self.written = 0
+        self.recorded = dict.fromkeys(("message", "action", "image"), 0)
+        self.write_errors = 0
+        self._handed = 0  # entries handed to the thread, not known written
+        self._writing_since: float | None = None
         # While writes fail: since when, when it was last said, the last error.
         self._failing_since: float | None = None
         self._reminded_at = 0.0
@@ -227,6 +250,7 @@ class HistoryWriter(Service):
             kind, text = "action" if event.action else "message", event.text
         else:
             kind, text = "image", event.art
+        self.recorded[kind] += 1
         room.ring.append(
             HistoryEntry(
                 entry_id, event.time, event.room, user.id, user.nick, kind, text, seq
@@ -401,9 +425,11 @@ class HistoryWriter(Service):
         """
         if not self._batches:
             self._writing = False
+            self._writing_since = None
             self._fire(self._idle)
             return
         self._writing = True
+        self._writing_since = self.clock.seconds()
         batch, done = self._batches.popleft()
         waiting = [done]
         if self._batches:
@@ -413,6 +439,7 @@ class HistoryWriter(Service):
                 waiting.append(done)
                 for name, lines in more.items():
                     batch.setdefault(name, []).extend(lines)
+        self._handed += sum(map(len, batch.values()))
         writing = self._worker.run(self.files.write, batch)
         writing.addCallbacks(self._written, self._failed)
         writing.addCallback(lambda _: self._fire(waiting))
@@ -427,6 +454,7 @@ class HistoryWriter(Service):
 
     def _written(self, count: int) -> None:
         self.written += count
+        self._handed -= count
         self._trouble = None
         if self._failing_since is not None:
             self.log.info(
@@ -440,12 +468,36 @@ class HistoryWriter(Service):
 
     def _failed(self, failure: Failure) -> None:
         # The lines stay in the writer's backlog: the next write retries them.
+        self.write_errors += 1
         if isinstance(failure.value, HistoryWriteError):
+            self._count_failed(failure.value)
             self._tell_trouble(failure.value)
         else:
             self.log.failure("writing history to {folder}", failure, folder=self.folder)
         if self.running and self._timer is None:
             self._timer = self.clock.callLater(self.flush_interval, self._flush_due)
+
+    def _count_failed(self, error: HistoryWriteError) -> None:
+        """What a failed write did write, and what it left waiting."""
+        self.written += error.written
+        self._handed = sum(error.waiting.values())
+
+    def status(self) -> HistoryStatus:
+        """How the writing goes now."""
+        queued = sum(
+            len(lines) for batch, _ in self._batches for lines in batch.values()
+        )
+        trouble = self._trouble
+        return HistoryStatus(
+            bool(self.running),
+            dict(self.recorded),
+            self.written,
+            self._pending_count + queued + self._handed,
+            self.write_errors,
+            self._failing_since if trouble is not None else None,
+            None if trouble is None else str(trouble),
+            self._writing_since,
+        )
 
     def _waiting(self, error: HistoryWriteError) -> int:
         """Entries not on disk: those the failed write kept, and those since."""
@@ -480,9 +532,12 @@ class HistoryWriter(Service):
 
     def _write_directly(self, batch: dict[str, list[bytes]]) -> None:
         """Once stopped: the thread is gone, so write on this one, at once."""
+        self._handed += sum(map(len, batch.values()))
         try:
             self._written(self.files.write(batch))
         except HistoryWriteError as e:
+            self.write_errors += 1
+            self._count_failed(e)
             self._trouble = e  # stopService retries it, or tells the loss
             if self._gave_up:
                 self._tell_loss(e)
