@@ -156,6 +156,28 @@ class ChatMetricsTests(MetricsTestCase):
         self.assertEqual(written[("twistedchat_history_waiting", ())], 0)
         self.assertEqual(written[("twistedchat_history_written_total", ())], 5)
 
+    def test_messages_by_kind_since_the_start_of_the_history(self) -> None:
+        toto = self.line_client("toto")
+        toto.send("MSG before\nME acts\n")
+        session = toto.protocol.session
+        assert session is not None
+        self.service.show_image(session, "general", "::\n::")
+        kinds = ("message", "action", "image")
+        samples = scrape(self.registry)
+        self.assertEqual(
+            [samples[("twistedchat_messages_total", (("kind", k),))] for k in kinds],
+            [1, 1, 1],
+        )
+        self.clock.advance(0.2)
+        self.successResultOf(self.history.stopService())
+        self.history.startService()  # (what is on disk is not news)
+        toto.send("MSG after\n")
+        samples = scrape(self.registry)
+        self.assertEqual(
+            [samples[("twistedchat_messages_total", (("kind", k),))] for k in kinds],
+            [1, 0, 0],
+        )
+
     def test_private_messages_are_delivered_one_by_one(self) -> None:
         ira, irb = self.irc_client("ira"), self.irc_client("irb")
         ira.lines()

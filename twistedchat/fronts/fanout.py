@@ -159,15 +159,18 @@ def _pieces(
     shared = b"".join([data for data, _ in events])
     # Where, in the shared bytes, each excluded member's own events lie.
     skipped: dict[Session, list[tuple[int, int]]] = {}
-    count = start = 0
+    start = 0
     for data, exclude in events:
         end = start + len(data)
-        if exclude is not None and exclude in group:  # else nothing to cut
+        if exclude is not None:
             skipped.setdefault(exclude, []).append((start, end))
-            count += 1
         start = end
-    own = {member: _without(shared, spans) for member, spans in skipped.items()}
-    return shared, own, count
+    own = {
+        member: _without(shared, spans)
+        for member, spans in skipped.items()
+        if member in group  # (a sender of another front has nothing to cut)
+    }
+    return shared, own, sum([len(skipped[member]) for member in own])
 
 
 def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:

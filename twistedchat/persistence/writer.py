@@ -152,7 +152,8 @@ class HistoryWriter(Service):
         # Events carry the core's message id; one made without it gets ours.
         self._ids = message_ids(self.clock)
         self.written = 0
-        self.recorded = dict.fromkeys(("message", "action", "image"), 0)
+        self.recorded = {"action": 0, "image": 0}  # and messages: see status
+        self._seq_at_start = 0  # the rooms' positions, added up, at the start
         self.write_errors = 0
         self._handed = 0  # entries handed to the thread, not known written
         self._writing_since: float | None = None
@@ -169,6 +170,8 @@ class HistoryWriter(Service):
         self._stopping = self._direct = self._gave_up = False
         self._flush_at = self.batch
         self.load()
+        self._seq_at_start = self._positions()
+        self.recorded = dict.fromkeys(self.recorded, 0)
         self._worker.start()
 
     def stopService(self) -> Deferred[None]:
@@ -246,11 +249,13 @@ class HistoryWriter(Service):
         entry_id = event.msgid or next(self._ids)
         room.seq = seq = room.seq + 1
         user = event.user
+        # Plain messages are counted at no cost (see status): the others here.
         if isinstance(event, Message):
-            kind, text = "action" if event.action else "message", event.text
+            kind, text = "message", event.text
+            if event.action:
+                kind = self._counted("action")
         else:
-            kind, text = "image", event.art
-        self.recorded[kind] += 1
+            kind, text = self._counted("image"), event.art
         room.ring.append(
             HistoryEntry(
                 entry_id, event.time, event.room, user.id, user.nick, kind, text, seq
@@ -272,6 +277,10 @@ class HistoryWriter(Service):
             self.flush()
         elif self._timer is None:
             self._timer = self.clock.callLater(self.flush_interval, self._flush_due)
+
+    def _counted(self, kind: str) -> str:
+        self.recorded[kind] += 1
+        return kind
 
     def _room(self, name: str) -> _RoomHistory:
         """The state of room C{name}, made on its first message."""
@@ -488,9 +497,11 @@ class HistoryWriter(Service):
             len(lines) for batch, _ in self._batches for lines in batch.values()
         )
         trouble = self._trouble
+        # Each entry recorded moved its room's position on by one.
+        recorded = self._positions() - self._seq_at_start
         return HistoryStatus(
             bool(self.running),
-            dict(self.recorded),
+            {"message": recorded - sum(self.recorded.values()), **self.recorded},
             self.written,
             self._pending_count + queued + self._handed,
             self.write_errors,
@@ -498,6 +509,10 @@ class HistoryWriter(Service):
             None if trouble is None else str(trouble),
             self._writing_since,
         )
+
+    def _positions(self) -> int:
+        """The positions of the rooms' last entries, added up."""
+        return sum(room.seq for room in self._rooms_by_key.values())
 
     def _waiting(self, error: HistoryWriteError) -> int:
         """Entries not on disk: those the failed write kept, and those since."""
