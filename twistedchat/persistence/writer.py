@@ -85,6 +85,23 @@ class HistoryStatus(NamedTuple):
     writing_since: float | None  # when the write under way was handed over
 
 
+class _Tally:
+    """
+    What the writer counts for its status: one attribute of the writer, so
+    that its instances keep the attribute layout that CPython reads fastest
+    (past 30 attributes, every attribute read of C{record} costs more).
+    """
+
+    __slots__ = ("handed", "recorded", "seq_at_start", "write_errors", "writing_since")
+
+    def __init__(self) -> None:
+        self.recorded = {"action": 0, "image": 0}  # and messages: see status
+        self.seq_at_start = 0  # the rooms' positions, added up, at the start
+        self.write_errors = 0
+        self.handed = 0  # entries handed to the thread, not known written
+        self.writing_since: float | None = None  # the write under way, if any
+
+
 class _RoomHistory:
     """One room's recent entries, and its lines waiting to be written."""
 
@@ -152,11 +169,7 @@ class HistoryWriter(Service):
         # Events carry the core's message id; one made without it gets ours.
         self._ids = message_ids(self.clock)
         self.written = 0
-        self.recorded = {"action": 0, "image": 0}  # and messages: see status
-        self._seq_at_start = 0  # the rooms' positions, added up, at the start
-        self.write_errors = 0
-        self._handed = 0  # entries handed to the thread, not known written
-        self._writing_since: float | None = None
+        self.tally = _Tally()  # for status()
         # While writes fail: since when, when it was last said, the last error.
         self._failing_since: float | None = None
         self._reminded_at = 0.0
@@ -170,8 +183,8 @@ class HistoryWriter(Service):
         self._stopping = self._direct = self._gave_up = False
         self._flush_at = self.batch
         self.load()
-        self._seq_at_start = self._positions()
-        self.recorded = dict.fromkeys(self.recorded, 0)
+        self.tally = _Tally()
+        self.tally.seq_at_start = self._positions()
         self._worker.start()
 
     def stopService(self) -> Deferred[None]:
@@ -279,7 +292,7 @@ class HistoryWriter(Service):
             self._timer = self.clock.callLater(self.flush_interval, self._flush_due)
 
     def _counted(self, kind: str) -> str:
-        self.recorded[kind] += 1
+        self.tally.recorded[kind] += 1
         return kind
 
     def _room(self, name: str) -> _RoomHistory:
@@ -434,11 +447,11 @@ class HistoryWriter(Service):
         """
         if not self._batches:
             self._writing = False
-            self._writing_since = None
+            self.tally.writing_since = None
             self._fire(self._idle)
             return
         self._writing = True
-        self._writing_since = self.clock.seconds()
+        self.tally.writing_since = self.clock.seconds()
         batch, done = self._batches.popleft()
         waiting = [done]
         if self._batches:
@@ -448,7 +461,7 @@ class HistoryWriter(Service):
                 waiting.append(done)
                 for name, lines in more.items():
                     batch.setdefault(name, []).extend(lines)
-        self._handed += sum(map(len, batch.values()))
+        self.tally.handed += sum(map(len, batch.values()))
         writing = self._worker.run(self.files.write, batch)
         writing.addCallbacks(self._written, self._failed)
         writing.addCallback(lambda _: self._fire(waiting))
@@ -463,7 +476,7 @@ class HistoryWriter(Service):
 
     def _written(self, count: int) -> None:
         self.written += count
-        self._handed -= count
+        self.tally.handed -= count
         self._trouble = None
         if self._failing_since is not None:
             self.log.info(
@@ -477,7 +490,7 @@ class HistoryWriter(Service):
 
     def _failed(self, failure: Failure) -> None:
         # The lines stay in the writer's backlog: the next write retries them.
-        self.write_errors += 1
+        self.tally.write_errors += 1
         if isinstance(failure.value, HistoryWriteError):
             self._count_failed(failure.value)
             self._tell_trouble(failure.value)
@@ -489,25 +502,25 @@ class HistoryWriter(Service):
     def _count_failed(self, error: HistoryWriteError) -> None:
         """What a failed write did write, and what it left waiting."""
         self.written += error.written
-        self._handed = sum(error.waiting.values())
+        self.tally.handed = sum(error.waiting.values())
 
     def status(self) -> HistoryStatus:
         """How the writing goes now."""
         queued = sum(
             len(lines) for batch, _ in self._batches for lines in batch.values()
         )
-        trouble = self._trouble
+        trouble, tally = self._trouble, self.tally
         # Each entry recorded moved its room's position on by one.
-        recorded = self._positions() - self._seq_at_start
+        recorded = self._positions() - tally.seq_at_start
         return HistoryStatus(
             bool(self.running),
-            {"message": recorded - sum(self.recorded.values()), **self.recorded},
+            {"message": recorded - sum(tally.recorded.values()), **tally.recorded},
             self.written,
-            self._pending_count + queued + self._handed,
-            self.write_errors,
+            self._pending_count + queued + tally.handed,
+            tally.write_errors,
             self._failing_since if trouble is not None else None,
             None if trouble is None else str(trouble),
-            self._writing_since,
+            tally.writing_since,
         )
 
     def _positions(self) -> int:
@@ -547,11 +560,11 @@ class HistoryWriter(Service):
 
     def _write_directly(self, batch: dict[str, list[bytes]]) -> None:
         """Once stopped: the thread is gone, so write on this one, at once."""
-        self._handed += sum(map(len, batch.values()))
+        self.tally.handed += sum(map(len, batch.values()))
         try:
             self._written(self.files.write(batch))
         except HistoryWriteError as e:
-            self.write_errors += 1
+            self.tally.write_errors += 1
             self._count_failed(e)
             self._trouble = e  # stopService retries it, or tells the loss
             if self._gave_up:
