@@ -47,7 +47,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..core.events import Image, Message
-from ..core.history import HistoryEntry, IHistory, json_line
+from ..core.history import HistoryEntry, IHistory, json_line, with_picture
 from ..core.msgids import message_ids
 from ..core.names import fold_room
 from .files import (
@@ -262,18 +262,26 @@ class HistoryWriter(Service):
         entry_id = event.msgid or next(self._ids)
         room.seq = seq = room.seq + 1
         user = event.user
+        picture = ""
         # Plain messages are counted at no cost (see status): the others here.
         if isinstance(event, Message):
             kind, text = "message", event.text
             if event.action:
                 kind = self._counted("action")
         else:
-            kind, text = self._counted("image"), event.art
-        room.ring.append(
-            HistoryEntry(
-                entry_id, event.time, event.room, user.id, user.nick, kind, text, seq
-            )
+            kind, text, picture = self._counted("image"), event.art, event.picture
+        entry = HistoryEntry(
+            entry_id,
+            event.time,
+            event.room,
+            user.id,
+            user.nick,
+            kind,
+            text,
+            seq,
+            picture,
         )
+        room.ring.append(entry)
         line = json_line(
             entry_id,
             seq,
@@ -284,6 +292,8 @@ class HistoryWriter(Service):
             kind,
             text,
         )
+        if picture:
+            line = with_picture(line, picture)
         room.pending.append(line.encode("utf-8", "replace") + b"\n")
         self._pending_count += 1
         if self._pending_count >= self._flush_at:

@@ -24,11 +24,12 @@ import re
 import struct
 from collections.abc import Callable
 from dataclasses import MISSING, fields
-from typing import Any
+from typing import Any, cast
 
 from ... import codec
 from ...codec import ErrorCode, Frame, RoomInfo
 from ...core.events import User
+from .media import SendPicture, link_pictures
 
 
 class BadMessage(ValueError):
@@ -101,7 +102,7 @@ def _encoder(cls: type[Frame]) -> Callable[[Frame], str]:
         for name, key, raw in names:
             value = getattr(frame, name)
             parts.append(key)
-            parts.append((value or empty) if raw else _value(value))
+            parts.append(link_pictures(value or empty) if raw else _value(value))
         parts.append("}")
         return "".join(parts)
 
@@ -109,6 +110,27 @@ def _encoder(cls: type[Frame]) -> Callable[[Frame], str]:
 
 
 _ENCODERS = {cls: _encoder(cls) for cls in codec._FRAMES.values()}
+
+
+def _said(frame: Frame) -> str:
+    # A room message, the hot path: its JSON in one expression, the same as
+    # the generic encoder's (a test holds them equal), at half the cost.
+    said = cast(codec.Said, frame)
+    return (
+        '{"type":"said","time":'
+        + str(said.time)
+        + ',"room":'
+        + _dumps(said.room)
+        + ',"user":'
+        + _user(said.user)
+        + ',"text":'
+        + _dumps(said.text)
+        + "}"
+    )
+
+
+GENERIC_SAID = _ENCODERS[codec.Said]
+_ENCODERS[codec.Said] = _said
 
 
 def to_json(frame: Frame) -> str:
@@ -191,6 +213,8 @@ def _check_for(field: codec.Field) -> Callable[[str, Any], Any]:
     return _CHECKS[id(field)]
 
 
+# And the web front's own requests: a picture (media.py).
+ACCEPTED: dict[str, type[Frame]] = {**REQUESTS, "send_picture": SendPicture}
 # For each request: its class and, per field, its check and default.
 _READERS: dict[str, tuple[type[Frame], list[tuple[str, Any, Any]]]] = {
     name: (
@@ -204,7 +228,7 @@ _READERS: dict[str, tuple[type[Frame], list[tuple[str, Any, Any]]]] = {
             for spec, field in zip(cls.FIELDS, fields(cls), strict=True)  # type: ignore[arg-type]
         ],
     )
-    for name, cls in REQUESTS.items()
+    for name, cls in ACCEPTED.items()
 }
 
 

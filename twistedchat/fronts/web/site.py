@@ -33,6 +33,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from ...server.health import Health
 from .health import HealthResource
+from .media import MediaResource
 from .metrics import MetricsResource
 from .protocol import WebFront
 
@@ -173,7 +174,7 @@ class WebSite(Site):
     def __init__(
         self, root: resource.Resource, front: WebFront, timeout: float
     ) -> None:
-        super().__init__(root, timeout=timeout)  # type: ignore[no-untyped-call]
+        super().__init__(root, timeout=timeout, reactor=front.service.clock)  # type: ignore[no-untyped-call]
         self.front = front
         self.requestFactory = SecureRequest
         self.displayTracebacks = False
@@ -197,6 +198,7 @@ def build_site(
     """
     root = StaticFiles(str(static_folder))
     root.putChild(b"ws", WebSocketUpgrade(front, origins))
+    root.putChild(b"media", MediaResource(front.pictures))
     if health is not None:
         root.putChild(b"health", HealthResource(health))
     if metrics is not None:
