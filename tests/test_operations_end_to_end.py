@@ -13,6 +13,8 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from twistedchat import codec
+
 from .processes import LineClient, ServerTestCase
 
 REFUSED = "[server] error: slow down: line ignored (flood control)"
@@ -121,6 +123,32 @@ class ChatMetricsProcessTests(OperationsTestCase):
         after = self.scrape()
         self.assertEqual(after[("twistedchat_connections", front("irc"))], 0)
         self.assertEqual(after[("twistedchat_users", ())], 1)
+
+    def test_a_browser_tab_is_counted_on_the_web_front(self) -> None:
+        netcat = self.netcat("nc")
+        web = self.connect_web()
+        web.send(
+            {
+                "type": "hello",
+                "version": codec.PROTOCOL_VERSION,
+                "nick": "wendy",
+                "token": "",
+                "rooms": ["general"],
+            }
+        )
+        web.expect("welcome")
+        web.expect("entered", room="general")
+        netcat.expect('[server] "wendy" joined #general')
+        before = self.scrape()
+        self.assertEqual(before[("twistedchat_connections", front("web"))], 1)
+        for n in range(2):
+            web.send({"type": "say", "room": "general", "text": f"from a tab {n}"})
+            web.expect("said", text=f"from a tab {n}")  # the page shows its own
+            netcat.expect(f"[wendy] from a tab {n}")
+        after = self.scrape()
+        self.assertEqual(after[MESSAGES] - before[MESSAGES], 2)
+        self.assertEqual(delta(before, after, "deliveries_total", "web"), 2)
+        self.assertEqual(delta(before, after, "deliveries_total", "line"), 2)
 
 
 def expect_end(client: LineClient, end: str) -> None:
