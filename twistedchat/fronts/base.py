@@ -43,9 +43,9 @@ from ..core.service import ChatService
 from ..core.session import Session
 from .fanout import Broadcaster, IBroadcastingClient, Outbox, RenderOnce
 from .output import StreamOutput
-from .policy import ConnectionCounter, ConnectionPolicy, Limits
+from .policy import ConnectionCounter, ConnectionPolicy, FrontCounts, Limits
 
-__all__ = ["ConnectionCounter", "Front", "FrontProtocol", "Limits"]
+__all__ = ["ConnectionCounter", "Front", "FrontCounts", "FrontProtocol", "Limits"]
 
 P = TypeVar("P", bound="FrontProtocol")
 LISTING_RATE = 5_000  # lines a second one connection's long replies may cost
@@ -65,6 +65,7 @@ class Front(Factory[P]):
         self.service = service
         self.limits = limits or Limits()
         self.connections = connections or ConnectionCounter(self.limits)
+        self.counts = FrontCounts()  # what its connections did (the metrics)
         self.outbox = Outbox(service.clock)
         self.broadcaster = self.broadcaster_for(render)
 
@@ -142,7 +143,7 @@ class FrontProtocol(TwistedProtocol):
         self.peer = describe_peer(address)
         self.host = getattr(address, "host", None) or "local"
         self.output = StreamOutput(
-            self.transport, front.outbox, front.limits, self.drop
+            self.transport, front.outbox, front.limits, self.too_slow
         )
         self.transmit = self.output.transmit
         self.policy = ConnectionPolicy(
@@ -151,6 +152,7 @@ class FrontProtocol(TwistedProtocol):
             front.service.clock,
             front.limits,
             front.connections,
+            front.counts,
         )
         why = self.policy.admit(self.needs_registration)
         if why is not None:
@@ -291,6 +293,7 @@ class FrontProtocol(TwistedProtocol):
         return self.broadcaster.renderer.render(event)
 
     def deliver(self, event: Event) -> None:
+        self.factory.counts.delivered += 1
         self.write(self.render(event))
         if self.dropped and self.session is not None:
             # Tell the fan-out: it drops us after its loop, without a traceback.
@@ -298,6 +301,12 @@ class FrontProtocol(TwistedProtocol):
 
     def disconnect(self) -> None:
         self.transport.loseConnection()
+
+    def too_slow(self, why: str) -> None:
+        """The peer reads too slowly (its output's budget is spent): dropped."""
+        if not self.dropped:
+            self.factory.counts.slow_readers += 1
+        self.drop(why)
 
     def drop(self, why: str, tell: bool = False) -> None:
         """Cut the connection at once, for a reason that is logged."""

@@ -99,6 +99,8 @@ class Outbox:
         self.delay = delay
         self.pending: list[Pending] = []
         self._call: IDelayedCall | None = None
+        # Events written to one connection each, counted per run (the metrics).
+        self.delivered = 0
 
     def put(self, data: bytes, group: Group, exclude: Session | None) -> None:
         self.pending.append((data, group, exclude))
@@ -132,24 +134,27 @@ class Outbox:
             runs[-1][1].append((data, exclude))
         # A member of several groups (rooms) gets their runs in one piece too.
         out: dict[Connection, list[bytes]] = {}
+        delivered = 0
         for group, events in runs:
-            shared, own = _pieces(events)
+            shared, own, skipped = _pieces(events, group)
+            delivered += len(events) * len(group) - skipped
             members = cast(Mapping[Session, Connection], group)  # this front's
             for session, connection in members.items():
                 piece = own.get(session, shared) if own else shared
                 if piece:
                     out.setdefault(connection, []).append(piece)
+        self.delivered += delivered
         for connection, pieces in out.items():
             connection.transmit(b"".join(pieces))
 
 
 def _pieces(
-    events: list[tuple[bytes, Session | None]],
-) -> tuple[bytes, dict[Session, bytes]]:
+    events: list[tuple[bytes, Session | None]], group: Group
+) -> tuple[bytes, dict[Session, bytes], int]:
     """
-    The bytes of C{events} for the members of their group: those of all the
+    The bytes of C{events} for the members of C{group}: those of all the
     events, and for each member left out of some of them (their sender), its
-    own piece without those.
+    own piece without those; and how many events members were left out of.
     """
     shared = b"".join([data for data, _ in events])
     # Where, in the shared bytes, each excluded member's own events lie.
@@ -160,8 +165,12 @@ def _pieces(
         if exclude is not None:
             skipped.setdefault(exclude, []).append((start, end))
         start = end
-    own = {member: _without(shared, spans) for member, spans in skipped.items()}
-    return shared, own
+    own = {
+        member: _without(shared, spans)
+        for member, spans in skipped.items()
+        if member in group  # (a sender of another front has nothing to cut)
+    }
+    return shared, own, sum([len(skipped[member]) for member in own])
 
 
 def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:

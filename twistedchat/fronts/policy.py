@@ -19,6 +19,10 @@ connection's L{Peer} methods, in the connection's own words:
 
 The output budget (IRC's sendq) belongs to the output (L{twistedchat.fronts.
 output}): it depends on how bytes leave, not on what the peer may do.
+
+What a front's connections did is counted in its L{FrontCounts}, which the
+policy keeps up to date for admissions, ends and flood refusals, and which
+the server's metrics read when scraped (L{twistedchat.server.metrics}).
 """
 
 from __future__ import annotations
@@ -42,6 +46,22 @@ class Limits:
     flood_rate: float = 20.0  # lines or frames per second, sustained
     flood_burst: int = 50
     flood_strikes: int = 20
+
+
+class FrontCounts:
+    """
+    What one front's connections did, counted where it is already paid for
+    (an admission, an end, a refusal, a batch of writes) and read by the
+    metrics when scraped: never a call per message.
+    """
+
+    __slots__ = ("connections", "delivered", "flood_refusals", "slow_readers")
+
+    def __init__(self) -> None:
+        self.connections = 0  # admitted and not ended yet
+        self.delivered = 0  # events written to one connection, one by one
+        self.flood_refusals = 0  # lines or frames refused by flood control
+        self.slow_readers = 0  # connections dropped for reading too slowly
 
 
 class ConnectionCounter:
@@ -93,6 +113,7 @@ class ConnectionPolicy:
         "_admitted",
         "_clock",
         "_connections",
+        "_counts",
         "_host",
         "_idle_call",
         "_last_input",
@@ -112,12 +133,15 @@ class ConnectionPolicy:
         clock: IReactorTime,
         limits: Limits,
         connections: ConnectionCounter,
+        counts: FrontCounts | None = None,
     ) -> None:
+        """C{counts}: the front's, told of admissions, ends and refusals."""
         self._peer = peer
         self._host = host
         self._clock = clock
         self.limits = limits
         self._connections = connections
+        self._counts = counts or FrontCounts()
         self._admitted = False
         self._tokens = float(limits.flood_burst)
         self._strikes = 0
@@ -135,6 +159,7 @@ class ConnectionPolicy:
         if why is not None:
             return why
         self._admitted = True
+        self._counts.connections += 1
         limits = self.limits
         if needs_registration and limits.registration_timeout:
             self._registration_call = self._clock.callLater(
@@ -154,6 +179,7 @@ class ConnectionPolicy:
         self._idle_call = self._registration_call = None
         if self._admitted:
             self._connections.release(self._host)
+            self._counts.connections -= 1
             self._admitted = False
 
     def registered(self) -> None:
@@ -216,6 +242,7 @@ class ConnectionPolicy:
             self._strikes = 0
             return True
         self._strikes += 1
+        self._counts.flood_refusals += 1
         if limits.flood_strikes and self._strikes >= limits.flood_strikes:
             self._peer.drop("flooding", tell=True)
         else:

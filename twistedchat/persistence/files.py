@@ -170,11 +170,16 @@ class HistoryWriteError(OSError):
     """
 
     def __init__(
-        self, why: str, waiting: dict[str, int], dropped: dict[str, int]
+        self,
+        why: str,
+        waiting: dict[str, int],
+        dropped: dict[str, int],
+        written: int = 0,
     ) -> None:
         super().__init__(why)
         self.waiting = waiting  # file name -> lines waiting
         self.dropped = dropped  # file name -> lines given up past MAX_BACKLOG
+        self.written = written  # lines of other files this write did write
 
 
 class RoomFiles:
@@ -226,12 +231,12 @@ class RoomFiles:
         if sync:
             self.last_fsync = now
         if failures:
-            raise self._error("; ".join(failures))
+            raise self._error("; ".join(failures), written)
         return written
 
-    def _error(self, why: str) -> HistoryWriteError:
+    def _error(self, why: str, written: int = 0) -> HistoryWriteError:
         waiting = {name: len(lines) for name, lines in self.backlog.items()}
-        return HistoryWriteError(why, waiting, dict(self.dropped))
+        return HistoryWriteError(why, waiting, dict(self.dropped), written)
 
     def _append(self, name: str, lines: list[bytes], sync: bool) -> None:
         """

@@ -22,6 +22,12 @@ a reminder at most every C{reminder_interval} with the count waiting, and a
 line when writing works again. At shutdown, writes that still fail are
 retried for up to C{stop_retry} seconds; then the log says exactly how many
 messages of which rooms were lost.
+
+L{HistoryWriter.status} says how the writing goes (what waits, what failed
+and since when, how long the write under way has taken), for the server's
+health and metrics (L{twistedchat.server.health}, L{twistedchat.server.metrics}):
+counted per entry only where the entry's kind is known anyway, the rest per
+batch or when asked.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring as _quote
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -64,6 +70,36 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_KEEP = 5
 DEFAULT_STOP_RETRY = 5.0  # seconds a failing write is retried at shutdown
 REMINDER_INTERVAL = 60.0  # seconds between two reminders that writes fail
+
+
+class HistoryStatus(NamedTuple):
+    """How the history's writing goes, at one moment."""
+
+    running: bool
+    recorded: dict[str, int]  # entries recorded since the start, by kind
+    written: int  # entries written to disk since the start
+    waiting: int  # entries recorded and not on disk yet
+    write_errors: int  # writes that failed (each retry counts)
+    failing_since: float | None  # when writes began to fail, while they do
+    last_error: str | None  # why the last write failed, while writes fail
+    writing_since: float | None  # when the write under way was handed over
+
+
+class _Tally:
+    """
+    What the writer counts for its status: one attribute of the writer, so
+    that its instances keep the attribute layout that CPython reads fastest
+    (past 30 attributes, every attribute read of C{record} costs more).
+    """
+
+    __slots__ = ("handed", "recorded", "seq_at_start", "write_errors", "writing_since")
+
+    def __init__(self) -> None:
+        self.recorded = {"action": 0, "image": 0}  # and messages: see status
+        self.seq_at_start = 0  # the rooms' positions, added up, at the start
+        self.write_errors = 0
+        self.handed = 0  # entries handed to the thread, not known written
+        self.writing_since: float | None = None  # the write under way, if any
 
 
 class _RoomHistory:
@@ -133,6 +169,7 @@ class HistoryWriter(Service):
         # Events carry the core's message id; one made without it gets ours.
         self._ids = message_ids(self.clock)
         self.written = 0
+        self.tally = _Tally()  # for status()
         # While writes fail: since when, when it was last said, the last error.
         self._failing_since: float | None = None
         self._reminded_at = 0.0
@@ -146,6 +183,8 @@ class HistoryWriter(Service):
         self._stopping = self._direct = self._gave_up = False
         self._flush_at = self.batch
         self.load()
+        self.tally = _Tally()
+        self.tally.seq_at_start = self._positions()
         self._worker.start()
 
     def stopService(self) -> Deferred[None]:
@@ -224,10 +263,13 @@ class HistoryWriter(Service):
         room.seq = seq = room.seq + 1
         user = event.user
         picture = ""
+        # Plain messages are counted at no cost (see status): the others here.
         if isinstance(event, Message):
-            kind, text = "action" if event.action else "message", event.text
+            kind, text = "message", event.text
+            if event.action:
+                kind = self._counted("action")
         else:
-            kind, text, picture = "image", event.art, event.picture
+            kind, text, picture = self._counted("image"), event.art, event.picture
         entry = HistoryEntry(
             entry_id,
             event.time,
@@ -258,6 +300,10 @@ class HistoryWriter(Service):
             self.flush()
         elif self._timer is None:
             self._timer = self.clock.callLater(self.flush_interval, self._flush_due)
+
+    def _counted(self, kind: str) -> str:
+        self.tally.recorded[kind] += 1
+        return kind
 
     def _room(self, name: str) -> _RoomHistory:
         """The state of room C{name}, made on its first message."""
@@ -411,9 +457,11 @@ class HistoryWriter(Service):
         """
         if not self._batches:
             self._writing = False
+            self.tally.writing_since = None
             self._fire(self._idle)
             return
         self._writing = True
+        self.tally.writing_since = self.clock.seconds()
         batch, done = self._batches.popleft()
         waiting = [done]
         if self._batches:
@@ -423,6 +471,7 @@ class HistoryWriter(Service):
                 waiting.append(done)
                 for name, lines in more.items():
                     batch.setdefault(name, []).extend(lines)
+        self.tally.handed += sum(map(len, batch.values()))
         writing = self._worker.run(self.files.write, batch)
         writing.addCallbacks(self._written, self._failed)
         writing.addCallback(lambda _: self._fire(waiting))
@@ -437,6 +486,7 @@ class HistoryWriter(Service):
 
     def _written(self, count: int) -> None:
         self.written += count
+        self.tally.handed -= count
         self._trouble = None
         if self._failing_since is not None:
             self.log.info(
@@ -450,12 +500,42 @@ class HistoryWriter(Service):
 
     def _failed(self, failure: Failure) -> None:
         # The lines stay in the writer's backlog: the next write retries them.
+        self.tally.write_errors += 1
         if isinstance(failure.value, HistoryWriteError):
+            self._count_failed(failure.value)
             self._tell_trouble(failure.value)
         else:
             self.log.failure("writing history to {folder}", failure, folder=self.folder)
         if self.running and self._timer is None:
             self._timer = self.clock.callLater(self.flush_interval, self._flush_due)
+
+    def _count_failed(self, error: HistoryWriteError) -> None:
+        """What a failed write did write, and what it left waiting."""
+        self.written += error.written
+        self.tally.handed = sum(error.waiting.values())
+
+    def status(self) -> HistoryStatus:
+        """How the writing goes now."""
+        queued = sum(
+            len(lines) for batch, _ in self._batches for lines in batch.values()
+        )
+        trouble, tally = self._trouble, self.tally
+        # Each entry recorded moved its room's position on by one.
+        recorded = self._positions() - tally.seq_at_start
+        return HistoryStatus(
+            bool(self.running),
+            {"message": recorded - sum(tally.recorded.values()), **tally.recorded},
+            self.written,
+            self._pending_count + queued + tally.handed,
+            tally.write_errors,
+            self._failing_since if trouble is not None else None,
+            None if trouble is None else str(trouble),
+            tally.writing_since,
+        )
+
+    def _positions(self) -> int:
+        """The positions of the rooms' last entries, added up."""
+        return sum(room.seq for room in self._rooms_by_key.values())
 
     def _waiting(self, error: HistoryWriteError) -> int:
         """Entries not on disk: those the failed write kept, and those since."""
@@ -490,9 +570,12 @@ class HistoryWriter(Service):
 
     def _write_directly(self, batch: dict[str, list[bytes]]) -> None:
         """Once stopped: the thread is gone, so write on this one, at once."""
+        self.tally.handed += sum(map(len, batch.values()))
         try:
             self._written(self.files.write(batch))
         except HistoryWriteError as e:
+            self.tally.write_errors += 1
+            self._count_failed(e)
             self._trouble = e  # stopService retries it, or tells the loss
             if self._gave_up:
                 self._tell_loss(e)

@@ -26,7 +26,11 @@ from typing import Any, NoReturn
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IProtocolFactory, IStreamServerEndpoint
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -80,6 +84,18 @@ class FrontListener(StreamServerEndpointService):
         self.front = front
         self.description = description
         self._reactor = reactor
+        self.port: IListeningPort | None = None  # once listening
+
+    @property
+    def listening(self) -> bool:
+        """Whether the front's port is open (what the server's health checks)."""
+        # A Twisted port is connected while it listens, disconnecting as it closes.
+        port = self.port
+        return (
+            bool(self.running)
+            and bool(getattr(port, "connected", False))
+            and not getattr(port, "disconnecting", False)
+        )
 
     def listen_now(self) -> None:
         """Listen, or raise L{StartupError} naming the front and why not."""
@@ -89,7 +105,7 @@ class FrontListener(StreamServerEndpointService):
         if failures:
             raise StartupError(self._cannot(failures[0].value))
         # An endpoint that answers later: its failure stops the server then.
-        listening.addErrback(self._failed_later)
+        listening.addCallbacks(self._listening, self._failed_later)
         self._waitingForPort = listening
 
     def _cannot(self, error: BaseException | None) -> str:
@@ -97,6 +113,10 @@ class FrontListener(StreamServerEndpointService):
             f"cannot listen on {shown_endpoint(self.description)} "
             f"for the {self.front} front: {reason(error)}"
         )
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        return port
 
     def _failed_later(self, failure: Failure) -> None:
         log.critical("{why}; stopping", why=self._cannot(failure.value))

@@ -26,7 +26,7 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
 from ..core.service import ChatService
-from ..fronts.base import ConnectionCounter
+from ..fronts.base import ConnectionCounter, Front
 from ..fronts.fanout import Fanout
 from ..fronts.framed import FramedFront
 from ..fronts.irc import IRCFront
@@ -35,7 +35,9 @@ from ..fronts.web import WebFront, build_site
 from ..fronts.web.media import PictureLimits, PictureStore
 from ..persistence import HistoryWriter, MarkerFile, largest_entry
 from ..persistence.markers import FILE_NAME as MARKERS_FILE
+from .health import Health
 from .keys import load_identities
+from .metrics import ChatCollector, metrics_registry
 from .operators import OperatorsChecker
 from .options import Options, ServerSettings
 from .startup import DataFolder, FrontListener, StartupError, refuse
@@ -115,6 +117,10 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         markers=markers,
     )
     markers.before_stop.append(chat.reading.mark_present)
+    # /health and /metrics (on the web port): read the fronts when asked.
+    health = Health(reactor, top, writer)
+    counted: dict[str, Front[Any]] = {}
+    metrics = metrics_registry(ChatCollector(chat, writer, counted))
     limits = settings.limits
     connections = ConnectionCounter(limits)  # one count for every front
     fronts: list[tuple[str, str, IProtocolFactory]] = [
@@ -148,9 +154,12 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         pictures.setName("media")  # type: ignore[no-untyped-call]
         pictures.setServiceParent(top)  # type: ignore[no-untyped-call]
         web = WebFront(chat, settings.max_frame, limits, connections, pictures)
-        site = build_site(web, settings.web_origins)
+        site = build_site(web, settings.web_origins, health=health, metrics=metrics)
         fronts.append(("web", settings.web_endpoint, site))
     for name, description, factory in fronts:
+        front = getattr(factory, "front", factory)  # the web site's: its WebSocket
+        if isinstance(front, Front):
+            counted[name] = front
         endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
         listening = FrontListener(name, description, endpoint, factory, reactor)
         listening.setName(name)  # type: ignore[no-untyped-call]

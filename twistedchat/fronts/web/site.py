@@ -24,13 +24,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
+from prometheus_client import CollectorRegistry
 from twisted.internet.interfaces import IConsumer
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web import pages, resource, static
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from ...server.health import Health
+from .health import HealthResource
 from .media import MediaResource
+from .metrics import MetricsResource
 from .protocol import WebFront
 
 __all__ = ["SECURITY_HEADERS", "STATIC", "WebSite", "WebSocketUpgrade", "build_site"]
@@ -185,9 +189,18 @@ def build_site(
     origins: Iterable[str] = (),
     static_folder: Path = STATIC,
     timeout: float = HTTP_TIMEOUT,
+    health: Health | None = None,
+    metrics: CollectorRegistry | None = None,
 ) -> WebSite:
-    """The site of the web port: the page, and the WebSocket at C{/ws}."""
+    """
+    The site of the web port: the page, the WebSocket at C{/ws}, and for
+    those who run the server C{/health} and C{/metrics}.
+    """
     root = StaticFiles(str(static_folder))
     root.putChild(b"ws", WebSocketUpgrade(front, origins))
     root.putChild(b"media", MediaResource(front.pictures))
+    if health is not None:
+        root.putChild(b"health", HealthResource(health))
+    if metrics is not None:
+        root.putChild(b"metrics", MetricsResource(metrics))
     return WebSite(root, front, timeout)
