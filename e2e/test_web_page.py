@@ -1,0 +1,311 @@
+"""
+The web page in a real browser (headless Chromium, through Selenium) against
+the real C{twistd -n twistedchat}: people in browsers chat with a netcat user
+and an IRC user in one room, a reload keeps the identity and shows what was
+missed, hostile text stays text, the page speaks French to a French browser,
+and it reconnects by itself when the server restarts.
+
+With C{TWISTEDCHAT_SCREENSHOTS} set to a folder, the tests leave the
+screenshots of docs/ there (light desktop, phone size, French).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+
+from e2e.browser import Browser, missing
+from e2e.programs import ChatServer, NetcatUser
+
+SKIP = missing()
+pytestmark = pytest.mark.skipif(SKIP is not None, reason=f"no browser: {SKIP}")
+
+StartBrowser = Callable[..., Awaitable[Browser]]
+
+
+@pytest_twisted.async_yield_fixture
+async def browsers() -> AsyncIterator[StartBrowser]:
+    """Starts browsers for a test (each its own person); all quit at its end."""
+    started: list[Browser] = []
+
+    async def start(
+        lang: str = "en-GB", size: tuple[int, int] = (1280, 800)
+    ) -> Browser:
+        browser = await Browser.start(lang, size)
+        started.append(browser)
+        return browser
+
+    try:
+        yield start
+    finally:
+        for browser in started:
+            await browser.quit()
+
+
+async def page_url(server: ChatServer) -> str:
+    await server.waits.until(lambda: "web" in server.ports, 10, "the web front")
+    return f"http://127.0.0.1:{server.ports['web']}/"
+
+
+async def irc_user(server: ChatServer, nick: str, room: str = "general") -> NetcatUser:
+    """A person with an IRC client, registered and in C{room}."""
+    user = await NetcatUser.connect(server.ports["irc"])
+    user.send(f"NICK {nick}")
+    user.send(f"USER {nick} 0 * :{nick}")
+    await user.wait_for(f" 001 {nick} ")
+    user.send(f"JOIN #{room}")
+    await user.wait_for(f" 366 {nick} #{room} ")
+    return user
+
+
+async def no_trouble_in(browser: Browser) -> None:
+    """No console error (a CSP violation, a failed script) and no alert."""
+    assert await browser.alert_text() is None
+    logged = await browser.console()
+    troubles = [
+        entry["message"]
+        for entry in logged
+        if entry["level"] == "SEVERE" or "Content Security Policy" in entry["message"]
+    ]
+    assert troubles == []
+
+
+def screenshot_path(name: str) -> Path | None:
+    folder = os.environ.get("TWISTEDCHAT_SCREENSHOTS")
+    return Path(folder) / name if folder else None
+
+
+@pytest_twisted.ensureDeferred
+async def test_browsers_netcat_and_irc_chat_in_one_room(
+    chat_server: ChatServer, browsers: StartBrowser
+) -> None:
+    url = await page_url(chat_server)
+    alice, bob = await browsers(), await browsers()
+    for browser, nick in ((alice, "alice"), (bob, "bob")):
+        await browser.open(url)
+        await browser.wait_for_state("connected")
+        await browser.choose_nick(nick)
+        await browser.wait_for("You are in #general")
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    ircy = await irc_user(chat_server, "ircy")
+    try:
+        await alice.wait_for("toto joined #general")
+        await alice.wait_for("ircy joined #general")
+
+        await alice.type("hello from the browser")
+        await alice.wait_for("You said: hello from the browser")
+        await bob.wait_for("alice said: hello from the browser")
+        assert "hello from the browser" in await toto.wait_for("[alice]")
+        await ircy.wait_for(":alice!")
+
+        toto.send("MSG hello from netcat")
+        ircy.send("PRIVMSG #general :hello from IRC, bob")
+        for browser in (alice, bob):
+            await browser.wait_for("toto said: hello from netcat")
+            await browser.wait_for("ircy said: hello from IRC, bob")
+        await bob.type("/me waves")
+        await alice.wait_for("* bob waves")
+        await toto.wait_for("bob waves")
+
+        # Mentions of one's nick stand out; the member list has everyone.
+        mentions = await bob.script(
+            "return Array.from(document.querySelectorAll('#log .mention'))"
+            ".map(e => e.innerText)"
+        )
+        assert [line for line in mentions if "hello from IRC, bob" in line]
+        members = await alice.script(
+            "return Array.from(document.querySelectorAll('#members .nick'))"
+            ".map(e => e.textContent)"
+        )
+        assert sorted(members) == ["alice", "bob", "ircy", "toto"]
+        # Each nick on its identity's colour: the same in both pages.
+        colour = (
+            "return Array.from(document.querySelectorAll('#members .nick'))"
+            ".map(e => [e.textContent, getComputedStyle(e).backgroundColor])"
+        )
+        assert await alice.script(colour) == await bob.script(colour)
+
+        # A private conversation of its own.
+        await alice.type("/msg bob a word in private")
+        await bob.wait_for("alice said to you (private): a word in private")
+        privates = await bob.script(
+            "return document.querySelector('#privates').innerText"
+        )
+        assert "alice" in privates
+
+        path = screenshot_path("web-page.png")
+        if path is not None:
+            await alice.screenshot(path)
+            await bob.screenshot(path.with_name("web-page-phone.png"), phone=True)
+        await no_trouble_in(alice)
+        await no_trouble_in(bob)
+    finally:
+        toto.close()
+        ircy.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_reload_keeps_identity_and_shows_what_was_missed(
+    chat_server: ChatServer, browsers: StartBrowser
+) -> None:
+    url = await page_url(chat_server)
+    alice = await browsers()
+    await alice.open(url)
+    await alice.choose_nick("alice")
+    await alice.wait_for("Welcome alice!")
+    await alice.wait_for("You are in #general")
+    me = await alice.script("return localStorage.length")
+    assert me == 1
+
+    await alice.reload()
+    await alice.wait_for("Welcome back alice!")  # no nick asked: the token
+    await alice.wait_for("You are in #general")
+
+    # A second tab of the same browser is the same user.
+    await alice.run(lambda driver: driver.switch_to.new_window("tab"))
+    await alice.open(url)
+    await alice.wait_for("Welcome back alice!")
+    await alice.run(lambda driver: driver.close())
+    await alice.run(lambda driver: driver.switch_to.window(driver.window_handles[0]))
+
+    # Away from the page while others talk: back, what was missed is marked.
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    try:
+        await alice.open("about:blank")
+        await toto.wait_for("alice left the chat")
+        toto.send("MSG first while you were away")
+        toto.send("MSG second while you were away")
+        await toto.wait_for("second while you were away")
+        await alice.open(url)
+        await alice.wait_for("Welcome back alice!")
+        await alice.wait_for("— 2 messages since you left —")
+        missed = await alice.script(
+            "return Array.from(document.querySelectorAll('#log .missed'))"
+            ".map(e => e.innerText)"
+        )
+        assert len(missed) == 2
+        assert "first while you were away" in missed[0]
+        assert "second while you were away" in missed[1]
+        await toto.wait_for("alice is back in #general")
+        await no_trouble_in(alice)
+    finally:
+        toto.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_hostile_text_is_shown_as_text(
+    chat_server: ChatServer, browsers: StartBrowser
+) -> None:
+    url = await page_url(chat_server)
+    alice = await browsers()
+    await alice.open(url)
+    await alice.choose_nick("alice")
+    await alice.wait_for("You are in #general")
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    try:
+        toto.send("MSG <img src=x onerror=alert(1)>")
+        toto.send("MSG javascript:alert(1)")
+        toto.send('MSG <a href="javascript:alert(2)">click</a>')
+        toto.send("MSG see https://example.org/page?a=1&b=<2>")
+        await alice.wait_for("toto said: <img src=x onerror=alert(1)>")
+        await alice.wait_for("toto said: javascript:alert(1)")
+        await alice.wait_for('toto said: <a href="javascript:alert(2)">click</a>')
+        await alice.wait_for("toto said: see https://example.org/page")
+
+        created = await alice.script(
+            "return [document.querySelectorAll('#log img').length,"
+            " document.querySelectorAll('#log a[href^=\"javascript\"]').length,"
+            " Array.from(document.querySelectorAll('#log a'))"
+            "   .map(a => [a.href, a.rel, a.textContent])]"
+        )
+        images, script_links, links = created
+        assert images == 0
+        assert script_links == 0
+        assert links == [
+            [
+                "https://example.org/page?a=1&b=",
+                "noopener noreferrer",
+                "https://example.org/page?a=1&b=",
+            ]
+        ]
+        await no_trouble_in(alice)
+    finally:
+        toto.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_french_page(chat_server: ChatServer, browsers: StartBrowser) -> None:
+    url = await page_url(chat_server)
+    marie = await browsers(lang="fr-FR")
+    await marie.open(url)
+    await marie.wait_for_state("connected")
+    assert await marie.script("return document.documentElement.lang") == "fr"
+    labels = await marie.script(
+        "return [document.querySelector('#composer button').textContent,"
+        " document.querySelector('#message').placeholder]"
+    )
+    assert labels == ["Envoyer", "Tapez un message ou /help"]
+    await marie.choose_nick("marie")
+    await marie.wait_for("Bienvenue marie !")
+    await marie.wait_for("Vous êtes dans #general")
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    try:
+        await marie.wait_for("toto a rejoint #general")
+        await marie.type("bonjour toto")
+        await marie.wait_for("Vous avez dit : bonjour toto")
+        toto.send("MSG salut marie")
+        await marie.wait_for("toto a dit : salut marie")
+        await marie.type("/nosuch")
+        await marie.wait_for("Commande inconnue /nosuch ; tapez /help")
+        path = screenshot_path("web-page-fr.png")
+        if path is not None:
+            await marie.screenshot(path)
+        await no_trouble_in(marie)
+    finally:
+        toto.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_page_reconnects_after_a_server_restart(
+    tmp_path: Path, browsers: StartBrowser
+) -> None:
+    folder = tmp_path / "server"
+    server = await ChatServer.start(folder)
+    servers = [server]
+    try:
+        url = await page_url(server)
+        alice = await browsers()
+        await alice.open(url)
+        await alice.choose_nick("alice")
+        await alice.wait_for("You are in #general")
+        ports = dict(server.ports)
+
+        await server.stop()
+        shown = await alice.wait_for_state("reconnecting")
+        assert "reconnecting in" in shown
+
+        # The same server again: same folder (its secret: tokens stay
+        # valid), same ports.
+        server = await ChatServer.start(
+            folder,
+            *("--port", str(ports["line"]), "--framed-port", str(ports["framed"])),
+            *("--irc-port", str(ports["irc"]), "--web-port", str(ports["web"])),
+        )
+        servers.append(server)
+        await alice.wait_for_state("connected", timeout=30)
+        await alice.wait_for("Welcome back alice!")
+        toto = await NetcatUser.connect(server.ports["line"], "toto")
+        try:
+            await toto.wait_for("alice")  # back in the room, without a click
+            await alice.type("still here")
+            assert "still here" in await toto.wait_for("[alice]")
+        finally:
+            toto.close()
+        await no_trouble_in(alice)
+    finally:
+        for running in servers:
+            await running.stop()
