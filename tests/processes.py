@@ -24,7 +24,7 @@ from twisted.trial.unittest import SynchronousTestCase
 ROOT = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).parent / "twistd")
 LISTENING = re.compile(r"(\w+) front listening on (\S+) port (\d+)")
-FRONTS = ("line", "framed", "irc")
+FRONTS = ("line", "framed", "irc", "web")
 
 
 def server_command(*arguments: str, log_file: Path | None = None) -> list[str]:
@@ -46,6 +46,8 @@ def server_command(*arguments: str, log_file: Path | None = None) -> list[str]:
         "--framed-port",
         "0",
         "--irc-port",
+        "0",
+        "--web-port",
         "0",
         *arguments,
     ]

@@ -71,6 +71,7 @@ class OptionsTests(SynchronousTestCase):
                 default_room="general",
                 operators=None,
                 irc_endpoint="tcp:6667:interface=0.0.0.0:backlog=1024",
+                web_endpoint="tcp:8080:interface=0.0.0.0:backlog=1024",
             ),
         )
 

@@ -21,7 +21,7 @@ from .processes import (
 )
 
 EPHEMERAL = ("--host", "127.0.0.1", "--port", "0", "--framed-port", "0")
-EPHEMERAL_ALL = (*EPHEMERAL, "--irc-port", "0")
+EPHEMERAL_ALL = (*EPHEMERAL, "--irc-port", "0", "--web-port", "0")
 
 
 class StartUpTestCase(SynchronousTestCase):
@@ -62,6 +62,7 @@ class CannotListenTests(StartUpTestCase):
             ("line", "--port"),
             ("framed", "--framed-port"),
             ("irc", "--irc-port"),
+            ("web", "--web-port"),
         ]:
             port = self.taken_port()
             result = run_twistd(self.folder, *EPHEMERAL_ALL, option, str(port))

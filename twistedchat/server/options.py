@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
@@ -83,6 +84,21 @@ SETTINGS = [
         "",
         "endpoint of the IRC front, e.g. ssl:6697:privateKey=key.pem "
         "(overrides HOST and IRC_PORT)",
+    ),
+    Setting(
+        "WEB_PORT", "8080", "TCP port of the web front (the page and its WebSocket)"
+    ),
+    Setting(
+        "WEB",
+        "",
+        "endpoint of the web front, e.g. ssl:8443:privateKey=key.pem "
+        "(overrides HOST and WEB_PORT)",
+    ),
+    Setting(
+        "WEB_ORIGINS",
+        "",
+        "origins whose pages may use the WebSocket, comma-separated, e.g. "
+        "https://chat.example.org (empty: the page's own origin)",
     ),
     Setting(
         "SERVER_NAME",
@@ -226,6 +242,8 @@ class ServerSettings:
     history_keep: int = persistence.DEFAULT_KEEP
     history_stop_retry: float = persistence.DEFAULT_STOP_RETRY
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
+    web_endpoint: str | None = None  # None (only when built in code): no web front
+    web_origins: tuple[str, ...] = ()  # empty: the page's own origin
     server_name: str = DEFAULT_SERVER_NAME  # as the IRC front names the server
     server_info: str = DEFAULT_SERVER_INFO  # as the IRC front's LINKS describes it
     log_messages: bool = False
@@ -291,6 +309,21 @@ def _seconds(value: str) -> float:
     if not 0 <= number < float("inf"):
         raise ValueError(f"not a number (0 or more): {value!r}")
     return number
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = []
+    for item in value.split(","):
+        origin = item.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ValueError(
+                f"not an origin (http:// or https://, a host, maybe a port): {item!r}"
+            )
+        origins.append(origin.lower())
+    return tuple(origins)
 
 
 def _fsync(value: str) -> persistence.FsyncPolicy:
@@ -362,6 +395,8 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
     framed = check("FRAMED", lambda v: _endpoint(v) if v else None)
     irc_port = check("IRC_PORT", _port)
     irc = check("IRC", lambda v: _endpoint(v) if v else None)
+    web_port = check("WEB_PORT", _port)
+    web = check("WEB", lambda v: _endpoint(v) if v else None)
     operators_value, operators_origin = raw["OPERATORS"]
     operators = None
     if operators_value:
@@ -386,6 +421,8 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         history_keep=check("HISTORY_KEEP", _count),
         history_stop_retry=check("HISTORY_STOP_RETRY", _seconds),
         irc_endpoint=irc or _tcp_endpoint(host, irc_port),
+        web_endpoint=web or _tcp_endpoint(host, web_port),
+        web_origins=check("WEB_ORIGINS", _origins),
         server_name=check("SERVER_NAME", check_server_name),
         server_info=check("SERVER_INFO", check_server_info),
         log_messages=check("LOG_MESSAGES", _yes_no),

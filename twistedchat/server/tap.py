@@ -31,6 +31,7 @@ from ..fronts.fanout import Fanout
 from ..fronts.framed import FramedFront
 from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
+from ..fronts.web import WebFront, build_site
 from ..persistence import HistoryWriter, MarkerFile, largest_entry
 from ..persistence.markers import FILE_NAME as MARKERS_FILE
 from .keys import load_identities
@@ -137,6 +138,10 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
             server_info=settings.server_info,
         )
         fronts.append(("irc", settings.irc_endpoint, irc))
+    if settings.web_endpoint is not None:
+        web = WebFront(chat, settings.max_frame, limits, connections)
+        site = build_site(web, settings.web_origins)
+        fronts.append(("web", settings.web_endpoint, site))
     for name, description, factory in fronts:
         endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
         listening = FrontListener(name, description, endpoint, factory, reactor)

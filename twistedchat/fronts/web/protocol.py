@@ -1,0 +1,208 @@
+"""
+The WebSocket front: the framed protocol's requests and events as JSON
+messages, for the web page.
+
+Autobahn does the WebSocket (handshake, framing, bounded message sizes, UTF-8
+validation, ping and close); this front is the framed front's requests
+(L{twistedchat.fronts.requests}) with the JSON spelling of
+L{twistedchat.fronts.web.messages}, on the fronts' shared parts: the
+connection policy (admission, registration timeout, idle pings as WebSocket
+pings, flood control) and the stream output (the transport's producer, a
+slow reader's budget). An event is rendered once per front into the complete
+bytes of an unmasked WebSocket text frame and written, like everything this
+connection sends (Autobahn's handshake, pings and close frames included),
+through the output, in order with the front's broadcasts.
+
+The upgrade comes through the web site (L{twistedchat.fronts.web.site}): its
+resource checks the Origin and hands the HTTP connection's transport to a
+L{WebProtocol}.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from txaio._common import _BatchedTimer
+
+from ... import codec
+from ...codec import ErrorCode, Frame
+from ...core.events import Event
+from ...core.service import ChatService
+from ..base import Front
+from ..framed import event_frame
+from ..policy import ConnectionCounter, Limits
+from ..requests import FrameRequests
+from .messages import BadMessage, frame_message, request
+
+OPEN = WebSocketProtocol.STATE_OPEN
+CONNECTING = WebSocketProtocol.STATE_CONNECTING
+# Close codes (RFC 6455, 7.4.1).
+NORMAL = 1000
+POLICY_VIOLATION = 1008
+
+
+def render_event(event: Event) -> bytes:
+    """C{event} as the bytes of the WebSocket message that tells it."""
+    frame = event_frame(event)
+    return b"" if frame is None else frame_message(frame)
+
+
+class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
+    """One browser tab (or any WebSocket client) speaking the JSON protocol."""
+
+    log = Logger()  # type: ignore[misc]
+    factory: WebFront
+    _closing = False
+    _pings = 0
+    # Messages that came while a command finishes (see hold_input).
+    _held: list[tuple[bytes, bool]] | None = None
+
+    def connectionMade(self) -> None:
+        WebSocketServerProtocol.connectionMade(self)
+        FrameRequests.connectionMade(self)  # admission, policy, output
+        if self.admitted:
+            self.log.info('client connected "{peer}" (web)', peer=self.peer)
+
+    def connectionLost(self, reason: Failure | None = connectionDone) -> None:
+        WebSocketServerProtocol.connectionLost(self, reason or connectionDone)
+        FrameRequests.connectionLost(self, reason)
+
+    def sendData(
+        self, data: bytes, sync: bool = False, chopsize: int | None = None
+    ) -> None:
+        # Autobahn's own bytes (handshake, pings, close) go through the
+        # output too: in order with the rest, and counted while the peer is slow.
+        self.write(data)
+
+    def disconnect(self) -> None:
+        self._close()
+
+    # Messages in
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.dropped:
+            return
+        if data and self.admitted:
+            self.policy.heard()  # a pong, or anything: the peer is alive
+        WebSocketServerProtocol.dataReceived(self, data)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        if self._closing or self.dropped:
+            return
+        if self._held is not None:
+            self._held.append((payload, isBinary))
+            return
+        self.message(payload, isBinary)
+
+    def message(self, payload: bytes, binary: bool) -> None:
+        """Act on one message of the client's."""
+        if not self.policy.allow():
+            return
+        if binary:
+            self.fail(
+                ErrorCode.MALFORMED,
+                "binary messages are not understood: send JSON objects as text",
+            )
+            return
+        try:
+            # Autobahn checked it is UTF-8.
+            frame = request(payload.decode("utf-8"))
+        except BadMessage as e:
+            self.fail(e.code, str(e))
+            return
+        self.act_on(frame)
+
+    def hold_input(self) -> None:
+        # Autobahn hands over every message of what was read at once: those
+        # after the one being acted on wait here, and the socket is not read.
+        self._held = []
+        cast(IPushProducer, self.transport).pauseProducing()
+
+    def release_input(self) -> None:
+        held, self._held = self._held or [], None
+        cast(IPushProducer, self.transport).resumeProducing()
+        while held and self._held is None and not (self._closing or self.dropped):
+            self.message(*held.pop(0))
+        if held and self._held is not None:  # held again: the rest still waits
+            self._held[:0] = held
+
+    # Messages out
+
+    def send(self, frame: Frame) -> None:
+        if self.state == OPEN:
+            self.write(frame_message(frame))
+
+    def refuse(self, why: str) -> None:
+        if self.state == OPEN:
+            self.send(codec.Error(ErrorCode.LIMIT, why, fatal=True))
+            self.sendClose(POLICY_VIOLATION, why[:120])
+        elif self.state == CONNECTING:  # refused before the handshake
+            self.sendHttpErrorResponse(  # type: ignore[no-untyped-call]
+                503, why, [("Content-Length", "0"), ("Connection", "close")]
+            )
+
+    def flooded(self) -> None:
+        self.send(codec.Error(ErrorCode.FLOODING, "slow down: message ignored"))
+
+    def send_ping(self) -> bool:
+        if self.state != OPEN:
+            return False
+        self._pings += 1
+        self.sendPing(str(self._pings).encode("ascii"))
+        return True
+
+    def _close(self) -> None:
+        self._closing = True
+        if self.state == OPEN:
+            self.sendClose(NORMAL)  # Autobahn closes the TCP connection after
+        else:
+            self.transport.loseConnection()
+
+
+class WebFront(Front[WebProtocol], WebSocketServerFactory):
+    """
+    Builds a L{WebProtocol} per WebSocket; all share one L{ChatService}.
+    C{max_message} bounds a client's message (a larger one closes the
+    connection with code 1009).
+    """
+
+    protocol = WebProtocol
+
+    def __init__(
+        self,
+        service: ChatService,
+        max_message: int = codec.DEFAULT_MAX_FRAME,
+        limits: Limits | None = None,
+        connections: ConnectionCounter | None = None,
+    ) -> None:
+        Front.__init__(self, service, render_event, limits, connections)
+        WebSocketServerFactory.__init__(self, reactor=service.clock)
+        self.max_message = max_message
+        self.setProtocolOptions(  # type: ignore[no-untyped-call]
+            maxFramePayloadSize=max_message,
+            maxMessagePayloadSize=max_message,
+            # The handshake request is whole when the site hands it over.
+            openHandshakeTimeout=0,
+            # Pings are the connection policy's (idle, then ping timeout).
+            autoPingInterval=0,
+            # A bad frame or a too large message: a close frame with its code.
+            failByDrop=False,
+            webStatus=False,
+        )
+        # Autobahn's timers (the close handshake's) on the service's clock.
+        clock = service.clock
+        self._batched_timer = _BatchedTimer(
+            200.0,
+            1000,
+            seconds_provider=clock.seconds,
+            delayed_call_creator=clock.callLater,
+        )
+
+    def buildProtocol(self, addr: Any) -> WebProtocol:
+        return cast(WebProtocol, Front.buildProtocol(self, addr))
