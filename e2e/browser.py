@@ -157,6 +157,11 @@ class Browser:
 
         await self.run(typing)
 
+    async def click(self, selector: str) -> None:
+        await self.run(
+            lambda driver: driver.find_element("css selector", selector).click()
+        )
+
     async def choose_picture(self, path: Path) -> None:
         def choose(driver: Any) -> None:
             from selenium.webdriver.common.by import By

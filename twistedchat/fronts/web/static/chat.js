@@ -6,7 +6,7 @@
 // with the terminal client's words (i18n.js) and DOM calls (view.js).
 
 import { dispatch } from "./commands.js";
-import { format, language, t, text, tn } from "./i18n.js";
+import { N_, format, language, t, text, tn } from "./i18n.js";
 import { element, line, linkified, nickChip, picture } from "./view.js";
 import { ErrorCode, MODE_WORDS, errorText, modeChanges } from "./words.js";
 
@@ -57,9 +57,9 @@ export class Chat {
     this.namesWanted = new Set(); // rooms whose NameList the user asked to see
     this.listWanted = false;
     this.wantedRooms = null; // the rooms of our next Hello
+    this.greeting = null; // the Welcome's line, for the first room shown
     this.current = STATUS;
     this.conversation(STATUS, "status", "twistedchat");
-    this.show(STATUS);
   }
 
   // The identity kept in the browser
@@ -303,11 +303,12 @@ export class Chat {
     this.serverRooms = event.rooms || [];
     this.page.me.replaceChildren(this.nick(event.user));
     this.page.closeNick();
-    const words = event.resumed ? "Welcome back {nick}!" : "Welcome {nick}!";
-    this.add(STATUS, line("notice", null, format(t(words), { nick: this.nick(event.user) })));
-    if (this.current !== STATUS) {
-      this.add(this.current, line("notice", null, format(t(words), { nick: this.nick(event.user) })));
-    }
+    const words = event.resumed ? N_("Welcome back {nick}!") : N_("Welcome {nick}!");
+    const greeting = () => line("notice", null, format(t(words), { nick: this.nick(event.user) }));
+    this.add(STATUS, greeting());
+    // Said again where the person will read it: the room shown once in.
+    if (this.current === STATUS) this.greeting = greeting;
+    else this.add(this.current, greeting());
     this.page.refresh();
   }
 
@@ -391,13 +392,21 @@ export class Chat {
       room.name = event.room;
       if (!this.roomsEntered.includes(key)) this.roomsEntered.push(key);
       this.save({ rooms: this.roomsEntered.map((k) => this.conversations.get(k).name) });
+      // A room entered again on reconnecting does not take the person away
+      // from the conversation they read; a room they asked for is shown.
+      const shown = !event.arrival || this.current === STATUS;
+      if (shown && this.greeting) {
+        this.add(key, this.greeting());
+        this.greeting = null;
+      }
       this.add(key, line("event", event.time, format(t("You are in #{room}"), { room: event.room })));
       room.members.set(event.user.id, event.user);
       this.connection.send({ type: "list_names", room: event.room });
-      this.show(key);
+      if (shown) this.show(key);
+      else this.page.refresh();
       return;
     }
-    const words = event.returning ? "{nick} is back in #{room}" : "{nick} joined #{room}";
+    const words = event.returning ? N_("{nick} is back in #{room}") : N_("{nick} joined #{room}");
     this.add(key, line("event", event.time, format(t(words), { nick: this.nick(event.user), room: event.room })));
     const room = this.conversations.get(key);
     if (room) room.members.set(event.user.id, event.user);

@@ -86,6 +86,7 @@ const COMMANDS = {
     } else if (!message.trim()) {
       chat.show(chat.privateKey(nick), nick); // opens the conversation
     } else {
+      chat.show(chat.privateKey(nick), nick);
       chat.send({ type: "whisper", nick, text: message });
     }
   },

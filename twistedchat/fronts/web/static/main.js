@@ -151,9 +151,17 @@ function start() {
     page.picture.value = "";
   });
 
+  chat.show("");
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
   chat.connection = new ServerConnection(`${scheme}//${window.location.host}/ws`, chat);
   chat.connection.open();
+  // A page left for another keeps no connection (the browser may keep the
+  // page itself, frozen, to come back to): the others see the person go, and
+  // what they say meanwhile is what was missed on return.
+  window.addEventListener("pagehide", () => chat.connection.stop("closed"));
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) chat.connection.open();
+  });
 }
 
 start();
