@@ -9,7 +9,8 @@ so L{render_image} runs L{image_to_art} off the reactor thread; every failure a
 user can cause (no such file, unreadable, not an image) is one L{ImageError},
 whose L{ImageProblem} the client says in the reader's language. L{image_path}
 reads the path as a person types it after C{/image}: C{~} expanded, quotes
-allowed.
+allowed. The server makes the same art of the pictures web users send
+(L{picture_to_art}), so that a picture looks alike whoever sent it.
 """
 
 from __future__ import annotations
@@ -98,16 +99,41 @@ def image_to_art(path: str, columns: int = 60) -> str:
     """
     if columns < 1:
         raise ValueError(f"columns must be at least 1, not {columns}")
-    columns = min(columns, MAX_COLUMNS)
-    picture = _shrink(path, columns)
+    art = _art(_shrink(path, min(columns, MAX_COLUMNS)))
+    if not art:
+        raise ImageError(path, ImageProblem.BLANK)
+    return art
+
+
+def picture_to_art(picture: Image.Image, columns: int = 60) -> str:
+    """
+    The art of a decoded C{picture}, as L{image_to_art} makes it of a file
+    (the server makes it of the pictures sent from web pages, so everyone
+    sees them alike); C{""} if it comes out blank. Blocking.
+
+    @raise ValueError: C{columns} is less than 1, or the picture has no pixels.
+    """
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, not {columns}")
+    if not picture.width or not picture.height:
+        raise ValueError("the picture has no pixels")
+    size = _art_size(picture.width, picture.height, min(columns, MAX_COLUMNS))
+    return _art(
+        _flatten(picture.convert("RGBA").resize(size, Image.Resampling.LANCZOS))
+    )
+
+
+def _art(picture: Image.Image) -> str:
+    """
+    The art of C{picture}, an RGB picture with one pixel per character; C{""}
+    if it comes out blank.
+    """
     # The picture already has one pixel per character: a width ratio of 1.
     art: str = AsciiArt.from_pillow_image(picture).to_ascii(
         columns=picture.width, width_ratio=1.0, monochrome=True
     )
     lines = [_plain(line) for line in art.splitlines()[:MAX_ROWS]]
-    if not any(lines):
-        raise ImageError(path, ImageProblem.BLANK)
-    return "\n".join(lines)
+    return "\n".join(lines) if any(lines) else ""
 
 
 def render_image(
@@ -170,7 +196,12 @@ def _shrink(path: str, columns: int) -> Image.Image:
         except (OSError, ValueError, EOFError, SyntaxError, struct.error) as e:
             # Pillow's decoders fail in all these ways on a damaged file.
             raise ImageError(path, ImageProblem.DAMAGED, str(e)) from e
-    black = Image.new("RGBA", size, (0, 0, 0, 255))
+    return _flatten(small)
+
+
+def _flatten(small: Image.Image) -> Image.Image:
+    """The RGBA picture C{small} as RGB, its transparent parts on black."""
+    black = Image.new("RGBA", small.size, (0, 0, 0, 255))
     return Image.alpha_composite(black, small).convert("RGB")
 
 

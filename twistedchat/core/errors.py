@@ -305,3 +305,48 @@ class MaskListFull(ChatError):
             f'the "{excerpt(self.mode)}" list of #{excerpt(self.room)} is full '
             f"({self.limit} masks)"
         )
+
+
+# Why a picture is not one, in the terminal client's words (its French
+# catalogue has them): by the C{why} of L{NotAPicture}.
+PICTURE_REASONS = {
+    "not_base64": "its data is not base64",
+    "not_an_image": "not a picture (or in a format we cannot read)",
+    "damaged": "the picture is damaged",
+    "empty": "the picture is empty",
+    "blank": "the picture comes out blank (all dark)",
+}
+
+
+@dataclass(eq=False)
+class NotAPicture(ChatError):
+    """
+    What a web user sent cannot be shown as a picture (the web front's
+    pictures, twistedchat.fronts.web.media): C{why} is one of L{PICTURE_REASONS}.
+    """
+
+    why: str
+
+    def __str__(self) -> str:
+        return f"cannot show that picture: {PICTURE_REASONS[self.why]}"
+
+
+@dataclass(eq=False)
+class PictureTooLarge(ChatError):
+    """A picture over a limit: C{limit} C{unit}s (C{"bytes"} or C{"pixels"})."""
+
+    unit: str
+    limit: int
+
+    def __str__(self) -> str:
+        return (
+            "cannot show that picture: the picture is too large "
+            f"({self.limit} {self.unit} at most)"
+        )
+
+
+class PicturesBusy(ChatError):
+    """As many pictures as the server takes at once are being worked on."""
+
+    def __str__(self) -> str:
+        return "cannot show that picture now: the server is busy with others, try again"

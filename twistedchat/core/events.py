@@ -136,10 +136,16 @@ class _ImageFields(NamedTuple):
     user: User
     art: str
     msgid: str = ""
+    picture: str = ""  # its name in the server's media store; "" if art alone
 
 
 class Image(_SameTypeEquality, _ImageFields):
-    """C{user} showed a picture, as lines of plain-text C{art}, in C{room}."""
+    """
+    C{user} showed a picture, as lines of plain-text C{art}, in C{room}; a
+    picture sent from a web page is kept too, as C{picture} (a name in the
+    media store, see L{twistedchat.core.history.is_picture_name}), which
+    the web front links to.
+    """
 
     __slots__ = ()
 

@@ -8,12 +8,15 @@ when someone joins. Each entry has a C{seq}: its position in its room (1, 2,
 3...), to which what an identity was last shown is compared (see
 L{twistedchat.core.reading}); entries written before positions existed have 0.
 Where and how the entries are kept (JSON Lines files written by a thread, see
-L{twistedchat.persistence}) is not the core's business.
+L{twistedchat.persistence}) is not the core's business. A picture sent from
+a web page keeps the name the server gave its re-encoded file (its
+C{picture}, see L{is_picture_name}) beside its art.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring as _quote
 from typing import NamedTuple
@@ -32,6 +35,14 @@ _TEXT_FIELDS = ("id", "room", "user_id", "nick", "kind", "text")
 # 9999-12-31T23:59:59.999Z: any later (or negative) time cannot be shown as a
 # date by the fronts (time.localtime, datetime), so no entry may have it.
 _LATEST_MILLISECONDS = 253_402_300_799_999
+# The names the server gives the pictures it stores: the SHA-256 of the file
+# it wrote, and the extension of its format. Nothing else is ever linked to.
+_PICTURE_NAME = re.compile(r"[0-9a-f]{64}\.(?:png|jpg)")
+
+
+def is_picture_name(name: str) -> bool:
+    """Whether C{name} is one the server gives a stored picture."""
+    return _PICTURE_NAME.fullmatch(name) is not None
 
 
 class HistoryEntry(NamedTuple):
@@ -45,9 +56,10 @@ class HistoryEntry(NamedTuple):
     kind: str  # "message", "action" or "image"
     text: str
     seq: int = 0  # its position in its room; 0: written before positions existed
+    picture: str = ""  # an image's stored picture (see is_picture_name), if any
 
     def to_json(self) -> str:
-        return json_line(
+        line = json_line(
             self.id,
             self.seq,
             round(self.time * 1000),
@@ -57,6 +69,7 @@ class HistoryEntry(NamedTuple):
             self.kind,
             self.text,
         )
+        return with_picture(line, self.picture) if self.picture else line
 
     @classmethod
     def from_json(cls, line: str) -> HistoryEntry:
@@ -72,6 +85,7 @@ class HistoryEntry(NamedTuple):
             milliseconds = fields["time"]
             texts = [fields[name] for name in _TEXT_FIELDS]
             seq = fields.get("seq", 0)
+            picture = fields.get("picture", "")
         except (TypeError, KeyError, AttributeError, RecursionError) as e:
             raise ValueError(f"not a history entry ({e!r:.80})") from None
         # bool is an int to Python, not a time to us
@@ -88,6 +102,12 @@ class HistoryEntry(NamedTuple):
         entry = cls(texts[0], milliseconds / 1000, room, user_id, nick, kind, text, seq)
         if entry.kind not in KINDS:
             raise ValueError(f"unknown kind {entry.kind!r:.40}")
+        if picture != "":
+            if kind != "image" or type(picture) is not str:
+                raise ValueError(f"a picture where none can be ({picture!r:.40})")
+            if not is_picture_name(picture):
+                raise ValueError(f"not a picture's name {picture!r:.80}")
+            entry = entry._replace(picture=picture)
         if not is_valid_room(entry.room):
             raise ValueError(f"invalid room name {entry.room!r:.60}")
         if entry.kind == "message" and (did := action(entry.text)) is not None:
@@ -116,6 +136,11 @@ def json_line(
         f'"user_id":{_quote(user_id)},"nick":{_quote(nick)},"kind":"{kind}",'
         f'"text":{_quote(text)}}}'
     )
+
+
+def with_picture(line: str, picture: str) -> str:
+    """The entry C{line} (from L{json_line}) with its C{picture}'s name added."""
+    return f'{line[:-1]},"picture":{_quote(picture)}}}'
 
 
 class IHistory(Interface):

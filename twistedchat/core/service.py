@@ -333,14 +333,16 @@ class ChatService:
         self._drop(broken)
         return event
 
-    def show_image(self, session: Session, name: str, art: str) -> Image:
-        """Relay a picture (already plain-text C{art}) to room C{name}, as say."""
+    def show_image(
+        self, session: Session, name: str, art: str, picture: str = ""
+    ) -> Image:
+        """Relay a picture (plain-text C{art}, a stored C{picture}) to room C{name}."""
         room = self._existing_room(name)
         if not art.strip():
             raise errors.EmptyMessage()
         access.check_may_speak(room, self._record(session))
-        msgid = next(self._msgids)
-        event = Image(self.clock.seconds(), room.name, session.user, art, msgid)
+        user, msgid = session.user, next(self._msgids)
+        event = Image(self.clock.seconds(), room.name, user, art, msgid, picture)
         if self.history is not None:
             self.history.record(event)
         self._drop(

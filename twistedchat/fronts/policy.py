@@ -197,8 +197,11 @@ class ConnectionPolicy:
             wait = max(1.0, limits.idle_timeout - silent)
         self._idle_call = self._clock.callLater(wait, self._check_idle)
 
-    def allow(self) -> bool:
-        """Whether one more line or frame may be acted on (token bucket)."""
+    def allow(self, cost: int = 1) -> bool:
+        """
+        Whether one more line or frame may be acted on (token bucket): it
+        costs C{cost} tokens (a picture costs more than a line).
+        """
         limits = self.limits
         if not limits.flood_rate:
             return True
@@ -208,8 +211,8 @@ class ConnectionPolicy:
             self._tokens + (now - self._refilled) * limits.flood_rate,
         )
         self._refilled = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= cost:
+            self._tokens -= cost
             self._strikes = 0
             return True
         self._strikes += 1

@@ -49,6 +49,9 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.BannedFromRoom: ErrorCode.BANNED,
     HistoryCountInvalid: ErrorCode.BAD_HISTORY_COUNT,
     HistoryUnavailable: ErrorCode.NO_HISTORY,
+    errors.NotAPicture: ErrorCode.MALFORMED,
+    errors.PictureTooLarge: ErrorCode.TOO_LARGE,
+    errors.PicturesBusy: ErrorCode.LIMIT,
 }
 
 

@@ -41,7 +41,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..core.events import Image, Message
-from ..core.history import HistoryEntry, IHistory, json_line
+from ..core.history import HistoryEntry, IHistory, json_line, with_picture
 from ..core.msgids import message_ids
 from ..core.names import fold_room
 from .files import (
@@ -223,15 +223,23 @@ class HistoryWriter(Service):
         entry_id = event.msgid or next(self._ids)
         room.seq = seq = room.seq + 1
         user = event.user
+        picture = ""
         if isinstance(event, Message):
             kind, text = "action" if event.action else "message", event.text
         else:
-            kind, text = "image", event.art
-        room.ring.append(
-            HistoryEntry(
-                entry_id, event.time, event.room, user.id, user.nick, kind, text, seq
-            )
+            kind, text, picture = "image", event.art, event.picture
+        entry = HistoryEntry(
+            entry_id,
+            event.time,
+            event.room,
+            user.id,
+            user.nick,
+            kind,
+            text,
+            seq,
+            picture,
         )
+        room.ring.append(entry)
         line = json_line(
             entry_id,
             seq,
@@ -242,6 +250,8 @@ class HistoryWriter(Service):
             kind,
             text,
         )
+        if picture:
+            line = with_picture(line, picture)
         room.pending.append(line.encode("utf-8", "replace") + b"\n")
         self._pending_count += 1
         if self._pending_count >= self._flush_at:

@@ -35,6 +35,7 @@ from ..fronts.irc.servername import (
     check_server_name,
 )
 from ..fronts.line import DEFAULT_MAX_LINE
+from ..fronts.web.media import MAX_PICTURE
 from .operators import OperatorsFileError, read_operators
 from .startup import refuse
 
@@ -115,6 +116,11 @@ SETTINGS = [
         "MAX_FRAME",
         str(DEFAULT_MAX_FRAME),
         "largest frame (bytes) the framed front accepts",
+    ),
+    Setting(
+        "MAX_PICTURE",
+        str(MAX_PICTURE),
+        "largest image file (bytes) a web user may send as a picture",
     ),
     Setting(
         "DATA_DIR",
@@ -244,6 +250,7 @@ class ServerSettings:
     irc_endpoint: str | None = None  # None (only when built in code): no IRC front
     web_endpoint: str | None = None  # None (only when built in code): no web front
     web_origins: tuple[str, ...] = ()  # empty: the page's own origin
+    max_picture: int = MAX_PICTURE  # bytes of a picture sent from the web page
     server_name: str = DEFAULT_SERVER_NAME  # as the IRC front names the server
     server_info: str = DEFAULT_SERVER_INFO  # as the IRC front's LINKS describes it
     log_messages: bool = False
@@ -410,6 +417,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         max_line=check("MAX_LINE", _positive),
         framed_endpoint=framed or _tcp_endpoint(host, framed_port),
         max_frame=check("MAX_FRAME", _positive),
+        max_picture=check("MAX_PICTURE", _positive),
         data_dir=check("DATA_DIR", _data_dir),
         default_room=check("DEFAULT_ROOM", _room),
         operators=operators,

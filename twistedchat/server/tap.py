@@ -32,6 +32,7 @@ from ..fronts.framed import FramedFront
 from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
 from ..fronts.web import WebFront, build_site
+from ..fronts.web.media import PictureLimits, PictureStore
 from ..persistence import HistoryWriter, MarkerFile, largest_entry
 from ..persistence.markers import FILE_NAME as MARKERS_FILE
 from .keys import load_identities
@@ -139,7 +140,14 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         )
         fronts.append(("irc", settings.irc_endpoint, irc))
     if settings.web_endpoint is not None:
-        web = WebFront(chat, settings.max_frame, limits, connections)
+        pictures = PictureStore(
+            os.path.join(settings.data_dir, "media"),
+            reactor,
+            PictureLimits(bytes=settings.max_picture),
+        )
+        pictures.setName("media")  # type: ignore[no-untyped-call]
+        pictures.setServiceParent(top)  # type: ignore[no-untyped-call]
+        web = WebFront(chat, settings.max_frame, limits, connections, pictures)
         site = build_site(web, settings.web_origins)
         fronts.append(("web", settings.web_endpoint, site))
     for name, description, factory in fronts:

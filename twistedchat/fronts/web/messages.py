@@ -29,6 +29,7 @@ from typing import Any
 from ... import codec
 from ...codec import ErrorCode, Frame, RoomInfo
 from ...core.events import User
+from .media import SendPicture, link_pictures
 
 
 class BadMessage(ValueError):
@@ -101,7 +102,7 @@ def _encoder(cls: type[Frame]) -> Callable[[Frame], str]:
         for name, key, raw in names:
             value = getattr(frame, name)
             parts.append(key)
-            parts.append((value or empty) if raw else _value(value))
+            parts.append(link_pictures(value or empty) if raw else _value(value))
         parts.append("}")
         return "".join(parts)
 
@@ -191,6 +192,8 @@ def _check_for(field: codec.Field) -> Callable[[str, Any], Any]:
     return _CHECKS[id(field)]
 
 
+# And the web front's own requests: a picture (media.py).
+ACCEPTED: dict[str, type[Frame]] = {**REQUESTS, "send_picture": SendPicture}
 # For each request: its class and, per field, its check and default.
 _READERS: dict[str, tuple[type[Frame], list[tuple[str, Any, Any]]]] = {
     name: (
@@ -204,7 +207,7 @@ _READERS: dict[str, tuple[type[Frame], list[tuple[str, Any, Any]]]] = {
             for spec, field in zip(cls.FIELDS, fields(cls), strict=True)  # type: ignore[arg-type]
         ],
     )
-    for name, cls in REQUESTS.items()
+    for name, cls in ACCEPTED.items()
 }
 
 

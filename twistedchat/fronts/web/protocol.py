@@ -32,25 +32,31 @@ from txaio._common import _BatchedTimer
 
 from ... import codec
 from ...codec import ErrorCode, Frame
-from ...core.events import Event
+from ...core.events import Event, Image
 from ...core.service import ChatService
 from ..base import Front
 from ..framed import event_frame
 from ..policy import ConnectionCounter, Limits
 from ..requests import FrameRequests
-from .messages import BadMessage, frame_message, request
+from .media import PictureStore, SendPicture, message_size, take_picture, with_picture
+from .messages import BadMessage, frame_message, request, to_json, websocket_frame
 
 OPEN = WebSocketProtocol.STATE_OPEN
 CONNECTING = WebSocketProtocol.STATE_CONNECTING
 # Close codes (RFC 6455, 7.4.1).
 NORMAL = 1000
 POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
 
 
 def render_event(event: Event) -> bytes:
     """C{event} as the bytes of the WebSocket message that tells it."""
     frame = event_frame(event)
-    return b"" if frame is None else frame_message(frame)
+    if frame is None:
+        return b""
+    if type(event) is Image:  # image_shown: and the picture itself, if stored
+        return websocket_frame(with_picture(to_json(frame), event.picture))
+    return frame_message(frame)
 
 
 class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
@@ -116,6 +122,12 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
         except BadMessage as e:
             self.fail(e.code, str(e))
             return
+        if len(payload) > self.factory.max_message and type(frame) is not SendPicture:
+            # Only a picture may be as large as Autobahn lets messages be:
+            # any other closes the connection as Autobahn would have.
+            self._closing = True
+            self.sendClose(MESSAGE_TOO_BIG, "message too big")
+            return
         self.act_on(frame)
 
     def hold_input(self) -> None:
@@ -131,6 +143,16 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
             self.message(*held.pop(0))
         if held and self._held is not None:  # held again: the rest still waits
             self._held[:0] = held
+
+    async def handle_SendPicture(self, frame: SendPicture) -> None:
+        session = self._session()
+        taken = take_picture(self.factory.pictures, session, self.policy, frame)
+        if taken is not None:
+            picture = await taken
+            if self.session is session:  # still here once it is stored
+                self.factory.service.show_image(
+                    session, frame.room, picture.art, picture.name
+                )
 
     # Messages out
 
@@ -169,7 +191,9 @@ class WebFront(Front[WebProtocol], WebSocketServerFactory):
     """
     Builds a L{WebProtocol} per WebSocket; all share one L{ChatService}.
     C{max_message} bounds a client's message (a larger one closes the
-    connection with code 1009).
+    connection with code 1009), but for a picture (C{send_picture}) for
+    C{pictures}, the store of the pictures sent (L{PictureStore}; none:
+    pictures are refused).
     """
 
     protocol = WebProtocol
@@ -180,13 +204,18 @@ class WebFront(Front[WebProtocol], WebSocketServerFactory):
         max_message: int = codec.DEFAULT_MAX_FRAME,
         limits: Limits | None = None,
         connections: ConnectionCounter | None = None,
+        pictures: PictureStore | None = None,
     ) -> None:
         Front.__init__(self, service, render_event, limits, connections)
         WebSocketServerFactory.__init__(self, reactor=service.clock)
         self.max_message = max_message
+        self.pictures = pictures
+        largest = max_message
+        if pictures is not None:
+            largest = max(max_message, message_size(pictures.limits.bytes))
         self.setProtocolOptions(  # type: ignore[no-untyped-call]
-            maxFramePayloadSize=max_message,
-            maxMessagePayloadSize=max_message,
+            maxFramePayloadSize=largest,
+            maxMessagePayloadSize=largest,
             # The handshake request is whole when the site hands it over.
             openHandshakeTimeout=0,
             # Pings are the connection policy's (idle, then ping timeout).

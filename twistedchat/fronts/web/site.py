@@ -30,6 +30,7 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.web import pages, resource, static
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from .media import MediaResource
 from .protocol import WebFront
 
 __all__ = ["SECURITY_HEADERS", "STATIC", "WebSite", "WebSocketUpgrade", "build_site"]
@@ -188,4 +189,5 @@ def build_site(
     """The site of the web port: the page, and the WebSocket at C{/ws}."""
     root = StaticFiles(str(static_folder))
     root.putChild(b"ws", WebSocketUpgrade(front, origins))
+    root.putChild(b"media", MediaResource(front.pictures))
     return WebSite(root, front, timeout)
