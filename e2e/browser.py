@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER_PATHS = ("/usr/bin/chromedriver",)
-PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+PHONE = {"width": 390, "height": 844}
 
 
 def found(paths: tuple[str, ...], name: str) -> str | None:
@@ -57,12 +57,16 @@ class Browser:
 
     @classmethod
     async def start(
-        cls, lang: str = "en-GB", size: tuple[int, int] = (1280, 800)
+        cls,
+        lang: str = "en-GB",
+        size: tuple[int, int] = (1280, 800),
+        phone: bool = False,
     ) -> Browser:
-        return await deferToThread(cls._start, lang, size)
+        """A new browser; with C{phone}, its page is 390×844 CSS pixels, touch."""
+        return await deferToThread(cls._start, lang, size, phone)
 
     @classmethod
-    def _start(cls, lang: str, size: tuple[int, int]) -> Browser:
+    def _start(cls, lang: str, size: tuple[int, int], phone: bool = False) -> Browser:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -100,6 +104,12 @@ class Browser:
             raise
         driver.set_page_load_timeout(20)
         driver.set_script_timeout(20)
+        # The page's own size, whatever the window's decorations take.
+        metrics = PHONE if phone else {"width": size[0], "height": size[1]}
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"deviceScaleFactor": 1, "mobile": phone, **metrics},
+        )
         return cls(driver, profile)
 
     def run(self, work: Callable[..., T], *arguments: Any) -> Any:
@@ -254,20 +264,62 @@ class Browser:
         """What the page logged to its console since the last call."""
         return await self.run(lambda driver: driver.get_log("browser"))  # type: ignore[no-any-return]
 
-    async def screenshot(self, path: Path, phone: bool = False) -> None:
-        """A PNG of the page (at phone size: 390×844 CSS pixels)."""
+    async def screenshot(self, path: Path) -> None:
+        """A PNG of the page, at the size it is shown."""
 
         def shoot(driver: Any) -> None:
-            if phone:
-                driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
-            try:
-                data = driver.execute_cdp_cmd(
-                    "Page.captureScreenshot", {"format": "png"}
-                )["data"]
-            finally:
-                if phone:
-                    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+            shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(base64.b64decode(data))
+            path.write_bytes(base64.b64decode(shot["data"]))
 
         await self.run(shoot)
+
+    async def press(self, *keys: str) -> None:
+        """Keys pressed one after the other, wherever the focus is."""
+
+        def pressing(driver: Any) -> None:
+            from selenium.webdriver.common.action_chains import ActionChains
+
+            actions = ActionChains(driver)
+            for key in keys:
+                actions.send_keys(key)
+            actions.perform()
+
+        await self.run(pressing)
+
+    async def contrast_failures(self) -> list[str]:
+        """
+        The texts shown with less than WCAG AA contrast against what is
+        behind them (4.5:1; 3:1 for large text), as "text: ratio".
+        """
+        return await self.script(CONTRAST)  # type: ignore[no-any-return]
+
+
+# Each element with text of its own, shown: its colour against the first
+# opaque background of it or its ancestors (the page's is white).
+CONTRAST = """
+const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+const lum = ([r, g, b]) => [r, g, b].map((v) => {
+  v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+}).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+const failures = [];
+for (const e of document.querySelectorAll("body *")) {
+  const own = Array.from(e.childNodes).filter(
+    (n) => n.nodeType === 3 && n.textContent.trim()).map((n) => n.textContent).join("");
+  if (!own || !e.getClientRects().length) continue;
+  const style = getComputedStyle(e);
+  if (style.visibility === "hidden" || style.opacity === "0") continue;
+  if (e.closest("dialog:not([open])")) continue;
+  let back = null;
+  for (let a = e; a && !back; a = a.parentElement) {
+    const c = getComputedStyle(a).backgroundColor;
+    if (rgb(c).length === 3 || rgb(c)[3] === 1) back = c;
+  }
+  const [l1, l2] = [lum(rgb(style.color)), lum(rgb(back || "rgb(255,255,255)"))];
+  const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+  const size = parseFloat(style.fontSize);
+  const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5)) failures.push(own.trim() + ": " + ratio.toFixed(2));
+}
+return failures;
+"""

@@ -33,9 +33,9 @@ async def browsers() -> AsyncIterator[StartBrowser]:
     started: list[Browser] = []
 
     async def start(
-        lang: str = "en-GB", size: tuple[int, int] = (1280, 800)
+        lang: str = "en-GB", size: tuple[int, int] = (1280, 800), phone: bool = False
     ) -> Browser:
-        browser = await Browser.start(lang, size)
+        browser = await Browser.start(lang, size, phone)
         started.append(browser)
         return browser
 
@@ -147,10 +147,10 @@ async def test_browsers_netcat_and_irc_chat_in_one_room(
         await alice.wait_for("bob said to you (private): an answer")
         await alice.click("#rooms button")
 
+        assert await alice.contrast_failures() == []
         path = screenshot_path("web-page.png")
         if path is not None:
             await alice.screenshot(path)
-            await bob.screenshot(path.with_name("web-page-phone.png"), phone=True)
         await no_trouble_in(alice)
         await no_trouble_in(bob)
     finally:
@@ -321,3 +321,133 @@ async def test_page_reconnects_after_a_server_restart(
     finally:
         for running in servers:
             await running.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_pictures_from_the_browser(
+    chat_server: ChatServer, browsers: StartBrowser, tmp_path: Path
+) -> None:
+    from PIL import Image, ImageDraw
+
+    url = await page_url(chat_server)
+    alice = await browsers()
+    await alice.open(url)
+    await alice.choose_nick("alice")
+    await alice.wait_for("You are in #general")
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    try:
+        await alice.wait_for("is now known as toto")
+        drawing = Image.new("RGB", (120, 80), "white")
+        ImageDraw.Draw(drawing).ellipse((20, 10, 100, 70), fill="navy")
+        drawing.save(tmp_path / "circle.png")
+        await alice.choose_picture(tmp_path / "circle.png")
+
+        # netcat gets it as ASCII art: rows of characters, darker in the middle.
+        heading = await toto.wait_for("[alice] shows a picture:")
+        start = toto.lines.index(heading) + 1
+        await toto.waits.until(lambda: len(toto.lines) > start + 10, 10, "the art")
+        rows = [row for row in toto.lines[start:] if row.startswith("  ")]
+        assert len(rows) > 10
+        assert len({char for row in rows for char in row.strip()}) > 1
+
+        # The browser shows the picture itself, as the server re-encoded it.
+        await alice.wait_for("You showed a picture:")
+        shown = await alice.run(
+            lambda driver: Browser._until(
+                driver,
+                lambda d: d.execute_script(
+                    "const i = document.querySelector('#log img.picture');"
+                    "return i && i.complete && i.naturalWidth"
+                    " ? [i.getAttribute('src'), i.naturalWidth, i.alt] : null"
+                ),
+                10,
+                "the picture loaded",
+            )
+        )
+        source, width, description = shown
+        assert source.startswith("/media/")
+        assert width == 120
+        assert description == "alice showed a picture:"
+
+        # A file that is no picture: said, and nothing sent to the room.
+        (tmp_path / "notes.png").write_text("not a picture at all")
+        seen = len(toto.lines)
+        await alice.choose_picture(tmp_path / "notes.png")
+        await alice.wait_for(
+            "Cannot show that picture: not a picture (or in a format we cannot read)"
+        )
+        toto.send("NAMES")
+        await toto.wait_for("[server] ", after=seen)
+        assert not [line for line in toto.lines[seen:] if "shows a picture" in line]
+        await no_trouble_in(alice)
+    finally:
+        toto.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_phone_size_and_keyboard_only(
+    chat_server: ChatServer, browsers: StartBrowser
+) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    url = await page_url(chat_server)
+    phone = await browsers(phone=True)
+    await phone.open(url)
+    await phone.wait_for_state("connected")
+    # The nick dialog has the focus: a nick, Enter (the room is general).
+    await phone.press("pat", Keys.ENTER)
+    await phone.wait_for("You are in #general")
+    sizes = await phone.script(
+        "return [window.innerWidth, getComputedStyle(sidebar).display,"
+        " getComputedStyle(menu).display, document.activeElement.id]"
+    )
+    assert sizes == [390, "none", "flex", "message"]  # the room list folded
+
+    # From the top of the page: the skip link, then the Rooms button.
+    await phone.script("document.querySelector('.skip').focus()")
+    await phone.press(Keys.TAB)
+    focused = await phone.script(
+        "const e = document.activeElement;"
+        "return [e.id, getComputedStyle(e).outlineStyle, e.getAttribute('aria-expanded')]"
+    )
+    assert focused == ["menu", "solid", "false"]  # and its focus is visible
+    await phone.press(Keys.ENTER)
+    opened = await phone.script(
+        "return [getComputedStyle(sidebar).display, menu.getAttribute('aria-expanded'),"
+        " document.activeElement.textContent]"
+    )
+    assert opened == ["block", "true", "#general1"]
+    # Through the room list to "Enter a room": a new room, by its name.
+    await phone.press(Keys.TAB, "lobby", Keys.ENTER)
+    await phone.wait_for("You are in #lobby")
+    state = await phone.script(
+        "return [getComputedStyle(sidebar).display, title.textContent,"
+        " document.activeElement.id]"
+    )
+    assert state == ["none", "#lobby", "message"]
+    await phone.press("hello from a phone", Keys.ENTER)
+    await phone.wait_for("You said: hello from a phone")
+    assert await phone.contrast_failures() == []
+    # Back in #general with a netcat user; the unread count shows from afar.
+    toto = await NetcatUser.connect(chat_server.ports["line"], "toto")
+    try:
+        toto.send("MSG hi pat, how is the phone?")
+        await phone.run(
+            lambda driver: Browser._until(
+                driver,
+                lambda d: d.title == "(1) twistedchat",
+                10,
+                "the unread count in the tab's title",
+            )
+        )
+        await phone.script("document.querySelector('#menu').focus()")
+        await phone.press(Keys.ENTER, Keys.ENTER)  # Rooms, then #general
+        await phone.wait_for("toto said: hi pat, how is the phone?")
+        await phone.type("fine, thanks toto")
+        assert "fine, thanks toto" in await toto.wait_for("[pat]")
+        path = screenshot_path("web-page-phone.png")
+        if path is not None:
+            await phone.screenshot(path)
+    finally:
+        toto.close()
+    await no_trouble_in(phone)

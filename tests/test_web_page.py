@@ -3,6 +3,10 @@ The web page's files as shipped (twistedchat/fronts/web/static): its words
 are the terminal client's, in both languages, and nothing in it would let
 the Content-Security-Policy block it or another user's text run in it.
 The page in a real browser is tested in e2e/test_web_page.py.
+
+After changing the page's words, C{python -m tests.test_web_page} rewrites
+fr.js: the client's French for its msgids, the French already in fr.js for
+the page's own words (a new one must be added there by hand).
 """
 
 from __future__ import annotations
@@ -51,6 +55,36 @@ def french() -> dict[str, str | list[str]]:
     body = source[source.index("=") + 1 :].strip().removesuffix(";")
     catalog: dict[str, str | list[str]] = json.loads(body)
     return catalog
+
+
+HEADER = """\
+// The page's French: the terminal client's texts for its msgids
+// (twistedchat/client/locale/fr), then the page's own words; a plural is
+// [singular, plural]. tests/test_web_page.py holds it to the client's catalog
+// ("python -m tests.test_web_page" rewrites it).
+export const FRENCH = """
+
+
+def write_french() -> list[str]:
+    """Rewrites fr.js from the page's msgids; the msgids it has no French for."""
+    client = translations("fr")
+    kept = french()
+    catalog: dict[str, str | list[str]] = {}
+    missing = []
+    for msgid in page_msgids(
+        modules(), (STATIC / "index.html").read_text(encoding="utf-8")
+    ):
+        if client.gettext(msgid) != msgid:
+            catalog[msgid] = client.gettext(msgid)
+        elif client.ngettext(msgid, msgid, 2) != msgid:
+            catalog[msgid] = [client.ngettext(msgid, msgid, n) for n in (1, 2)]
+        elif msgid in kept:
+            catalog[msgid] = kept[msgid]
+        else:
+            missing.append(msgid)
+    body = json.dumps(catalog, ensure_ascii=False, indent=2)
+    (STATIC / "fr.js").write_text(f"{HEADER}{body};\n", encoding="utf-8")
+    return missing
 
 
 class WordsTests(SynchronousTestCase):
@@ -150,3 +184,8 @@ class SecurityTests(SynchronousTestCase):
         view = modules()["view.js"]
         self.assertIn(r"const LINK = /\bhttps?:\/\/", view)
         self.assertEqual(view.count(".href ="), 1)
+
+
+if __name__ == "__main__":
+    for msgid in write_french():
+        print(f"no French for {msgid!r}: add it to fr.js")

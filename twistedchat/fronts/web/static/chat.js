@@ -8,7 +8,7 @@
 import { dispatch } from "./commands.js";
 import { N_, format, language, t, text, tn } from "./i18n.js";
 import { element, line, linkified, nickChip, picture } from "./view.js";
-import { ErrorCode, MODE_WORDS, errorText, modeChanges } from "./words.js";
+import { ErrorCode, MODE_WORDS, errorText, modeChanges, pictureProblem } from "./words.js";
 
 export const PROTOCOL_VERSION = 3;
 const STATUS = ""; // the key of the conversation with the server itself
@@ -725,6 +725,11 @@ export class Chat {
   }
 
   on_error(event) {
+    const picture = pictureProblem(event, t, text);
+    if (picture !== null) {
+      this.add(this.current, line("error", null, document.createTextNode(picture)));
+      return;
+    }
     const words = errorText(event, t, text);
     if (!this.registered && REFUSED_NICKS.includes(Number(event.code))) {
       // Our identity's nick is someone else's now: the next one comes

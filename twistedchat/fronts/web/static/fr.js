@@ -1,6 +1,7 @@
 // The page's French: the terminal client's texts for its msgids
 // (twistedchat/client/locale/fr), then the page's own words; a plural is
-// [singular, plural]. tests/test_web_page.py holds it to the client's catalog.
+// [singular, plural]. tests/test_web_page.py holds it to the client's catalog
+// ("python -m tests.test_web_page" rewrites it).
 export const FRENCH = {
   "Connecting to {server}…": "Connexion à {server}…",
   "Connected": "Connecté",
@@ -46,10 +47,7 @@ export const FRENCH = {
   "{nick} invites you into #{room} (/join {room})": "{nick} vous invite dans #{room} (/join {room})",
   "No rooms yet.": "Aucun salon pour l’instant.",
   "Rooms:": "Salons :",
-  "  {number}) #{room} ({count} present)": [
-    "  {number}) #{room} ({count} présent)",
-    "  {number}) #{room} ({count} présents)"
-  ],
+  "  {number}) #{room} ({count} present)": "  {number}) #{room} ({count} présent)",
   "In #{room}: {names}": "Dans #{room} : {names}",
   "Error: {text}": "Erreur : {text}",
   "unreadable history": "historique illisible",
@@ -168,6 +166,12 @@ export const FRENCH = {
   "opened it to messages from outside": "l’a ouvert aux messages de l’extérieur",
   "let only operators set the topic": "réserve le sujet aux opérateurs",
   "let every member set the topic": "laisse chaque membre changer le sujet",
+  "its data is not base64": "ses données ne sont pas en base64",
+  "not a picture (or in a format we cannot read)": "pas une image (ou dans un format que nous ne savons pas lire)",
+  "the picture is damaged": "l’image est abîmée",
+  "the picture is empty": "l’image est vide",
+  "the picture comes out blank (all dark)": "l’image sort vide (toute sombre)",
+  "the picture is too large": "l’image est trop grande",
   "Skip to the message box": "Aller à la zone de message",
   "Rooms": "Salons",
   "Other rooms": "Autres salons",

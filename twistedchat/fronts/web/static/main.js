@@ -31,7 +31,10 @@ function start() {
     $("nick").focus();
   };
   page.closeNick = () => {
-    if (dialog.open) dialog.close();
+    if (dialog.open) {
+      dialog.close();
+      $("message").focus();
+    }
   };
 
   function setMenu(open) {
@@ -134,6 +137,7 @@ function start() {
     $("join-room").value = "";
     if (room) chat.typed(`/join ${room}`);
     setMenu(false);
+    $("message").focus();
   });
   for (const button of document.querySelectorAll("[data-command]")) {
     button.addEventListener("click", () => {

@@ -178,3 +178,26 @@ export function modeChanges(changes) {
   }
   return pairs;
 }
+
+// Why a picture was refused (twistedchat/core/errors.py: PICTURE_REASONS),
+// in the terminal client's words for the problems it has too.
+const PICTURE_REASONS = {
+  not_base64: N_("its data is not base64"),
+  not_an_image: N_("not a picture (or in a format we cannot read)"),
+  damaged: N_("the picture is damaged"),
+  empty: N_("the picture is empty"),
+  blank: N_("the picture comes out blank (all dark)"),
+};
+
+/** The words of a refused picture ("Cannot show that picture: …"), or null. */
+export function pictureProblem(error, t, text) {
+  const code = Number(error.code);
+  const named = details(error);
+  let why = null;
+  if (code === ErrorCode.MALFORMED && Object.hasOwn(PICTURE_REASONS, named.why)) {
+    why = t(PICTURE_REASONS[named.why]);
+  } else if (code === ErrorCode.TOO_LARGE && named.unit && named.limit) {
+    why = `${t("the picture is too large")} (${named.limit} ${named.unit})`;
+  }
+  return why === null ? null : text(t("Cannot show that picture: {why}"), { why });
+}
