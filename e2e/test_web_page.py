@@ -202,6 +202,16 @@ async def test_reload_keeps_identity_and_shows_what_was_missed(
         assert len(missed) == 2
         assert "first while you were away" in missed[0]
         assert "second while you were away" in missed[1]
+        # toto's nick on the same colour in what was missed (a colour the
+        # page works out from the entry's user id) as in what is live.
+        toto.send("MSG and now live")
+        await alice.wait_for("toto said: and now live")
+        colours = await alice.script(
+            "return Array.from(document.querySelectorAll('#log .missed .nick,"
+            " #log .message .nick')).map(e => getComputedStyle(e).backgroundColor)"
+        )
+        assert len(colours) == 3 and len(set(colours)) == 1
+        assert colours[0] != "rgba(0, 0, 0, 0)"
         await toto.wait_for('"alice" is back in #general')
         await no_trouble_in(alice)
     finally:

@@ -20,6 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import twistedchat
 from twistedchat.client.i18n import translations
+from twistedchat.core.identity import PALETTE
 
 STATIC = Path(twistedchat.__file__).parent / "fronts" / "web" / "static"
 LITERAL = r'"((?:[^"\\]|\\.)*)"'
@@ -140,6 +141,18 @@ class WordsTests(SynchronousTestCase):
                 self.assertIsNone(
                     re.search(r"[^\s(](?<!/)[:;?!](?=\s|$)", form), f"{msgid}: {form}"
                 )
+
+
+class ColourTests(SynchronousTestCase):
+    def test_samePalette(self) -> None:
+        """
+        The page picks a history entry's colour from its user id as the
+        server picks identities' colours: from the same palette.
+        """
+        source = (STATIC / "colours.js").read_text(encoding="utf-8")
+        found = re.search(r"const PALETTE = \[([\d, ]+)\];", source)
+        assert found is not None
+        self.assertEqual(tuple(int(n) for n in found.group(1).split(",")), PALETTE)
 
 
 class SecurityTests(SynchronousTestCase):

@@ -5,6 +5,7 @@
 // tab is the same user). Each event is handled by on_<type>; each is shown
 // with the terminal client's words (i18n.js) and DOM calls (view.js).
 
+import { identityColour } from "./colours.js";
 import { dispatch } from "./commands.js";
 import { N_, format, language, t, text, tn } from "./i18n.js";
 import { element, line, linkified, nickChip, picture } from "./view.js";
@@ -196,7 +197,11 @@ export class Chat {
     this.current = key;
     const shown = this.conversations.get(key);
     shown.unread = 0;
+    // Another conversation shown is not news: screen readers are told of
+    // the lines that arrive in it, not of those it already had.
+    this.page.log.setAttribute("aria-live", "off");
     this.page.log.replaceChildren(shown.log);
+    setTimeout(() => this.page.log.setAttribute("aria-live", "polite"), 0);
     this.page.title.textContent =
       shown.kind === "room" ? `#${shown.name}` : shown.kind === "private" ? shown.name : "twistedchat";
     this.page.topic.textContent = shown.kind === "room" ? readable(shown.topic) : "";
@@ -639,7 +644,10 @@ export class Chat {
     let shown = 0;
     for (const entry of entries) {
       if (!entry || typeof entry !== "object") continue;
-      const nick = nickChip(String(entry.nick), this.colours.get(entry.user_id));
+      const colour =
+        this.colours.get(entry.user_id) ??
+        (typeof entry.user_id === "string" ? identityColour(entry.user_id) : null);
+      const nick = nickChip(String(entry.nick), colour);
       const words = String(entry.text ?? "");
       let content;
       if (entry.kind === "image") {
