@@ -146,6 +146,11 @@ async def test_browsers_netcat_and_irc_chat_in_one_room(
         await bob.type("an answer")
         await alice.wait_for("bob said to you (private): an answer")
         await alice.click("#rooms button")
+        # A private conversation follows its person to a new nick.
+        await bob.type("/nick bobby")
+        await alice.wait_for("bob is now known as bobby")
+        privates = await alice.script("return privates.textContent")
+        assert privates == "bobby"
 
         assert await alice.contrast_failures() == []
         path = screenshot_path("web-page.png")

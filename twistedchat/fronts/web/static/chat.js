@@ -407,6 +407,7 @@ export class Chat {
       this.add(key, line("event", event.time, format(t("You are in #{room}"), { room: event.room })));
       room.members.set(event.user.id, event.user);
       this.connection.send({ type: "list_names", room: event.room });
+      this.connection.send({ type: "list_rooms" }); // the other rooms' counts, anew
       if (shown) this.show(key);
       else this.page.refresh();
       return;
@@ -500,6 +501,19 @@ export class Chat {
 
   on_renamed(event) {
     const mine = this.isMe(event.user);
+    const talk = this.conversations.get(this.privateKey(event.old));
+    if (!mine && talk && !this.conversations.has(this.privateKey(event.user.nick))) {
+      // A private conversation follows its person to their new nick.
+      this.conversations.delete(talk.key);
+      talk.key = this.privateKey(event.user.nick);
+      talk.name = event.user.nick;
+      talk.log.dataset.conversation = talk.key;
+      this.conversations.set(talk.key, talk);
+      if (this.current === this.privateKey(event.old)) this.current = talk.key;
+      if (this.current === talk.key) this.page.title.textContent = talk.name;
+      const words = format(t("{old} is now known as {nick}"), { old: event.old, nick: this.nick(event.user) });
+      this.add(talk.key, line("event", event.time, words));
+    }
     if (mine) {
       this.me = event.user;
       this.save({ nick: event.user.nick });
