@@ -1,8 +1,9 @@
 """
 Fan-out benchmark: how fast the server relays one room's messages to everyone in it, on each front.
 
-What it measures: N clients of one front (line, framed or IRC; C{--front all},
-the default, runs each in turn against a fresh server) sit in #general; S of
+What it measures: N clients of one front (line, framed, IRC or web;
+C{--front all}, the default, runs each in turn against a fresh server) sit in
+#general; S of
 them send M messages each, at most W in flight per sender; every message must
 reach the N-1 other members. Per front: deliveries per second of wall time and
 per second of *server* CPU time, delivery latency (p50, p99, max), lost and
@@ -25,7 +26,8 @@ phase, over pipes, and measures the server:
  1. idle (with C{--idle}): the idle connections, on the front under test,
     register, at most L{IDLE_CONCURRENCY} at a time per process: a line user
     names itself and leaves the default room, a framed user says Hello with
-    no rooms, an IRC user sends NICK and USER but joins nothing. So they hold
+    no rooms, an IRC user sends NICK and USER but joins nothing, a web user
+    opens its WebSocket and says hello with no rooms. So they hold
     a connection and a session but are in no room: none of the chat reaches
     them, and their arrivals cost no room-wide notices (a line user is in
     the default room until its PART, so its arrival and departure reach the
@@ -35,7 +37,9 @@ phase, over pipes, and measures the server:
  2. connect: the N chat clients connect at once and register in #general (a
     line user sends NICK and is in the default room; a framed user says Hello
     with the room; an IRC user sends NICK and USER, JOIN once welcomed (001),
-    and waits for the end of NAMES, 366). The connect time runs from the
+    and waits for the end of NAMES, 366; a web user upgrades C{/ws} to a
+    WebSocket, as a browser's page does, and says hello with the room, in
+    JSON). The connect time runs from the
     first connection to the last client in the room. Then every client asks
     who is in #general and must see the N chat nicks; the answer also drains
     the arrival notices.
@@ -50,8 +54,8 @@ phase, over pipes, and measures the server:
     are not waited for; they read the same fan-out at the same time). Each
     receiver takes one timestamp per chunk read; how it counts a chunk without
     parsing each message is in L{fanout_clients}. A process's phase ends when
-    all its clients have everything (framed senders' echoes of their own
-    messages are not counted), when nothing has arrived for C{--stall}
+    all its clients have everything (framed and web senders' echoes of their
+    own messages are not counted), when nothing has arrived for C{--stall}
     seconds, or after C{--timeout} seconds. Wall time runs from the first
     send of any process to the last delivery of any process. The server's
     CPU time (its process CPU clock, every thread, to the nanosecond) is
@@ -148,7 +152,7 @@ from harness import (
 from reference_irc import REFERENCES, running_reference
 from twisted.internet.endpoints import TCP4ClientEndpoint
 
-FRONTS = ("line", "framed", "irc")
+FRONTS = ("line", "framed", "irc", "web")
 # On a 2-core machine one generator process gave the server its best figures
 # (deliveries per CPU-second, p99): with two, three busy processes share two
 # cores and the server, preempted, hands out smaller batches.
@@ -468,7 +472,7 @@ class FanoutResult:
     procs: int
     idle: int
     unsent: int
-    echoes: int  # framed senders' own messages, not counted as deliveries
+    echoes: int  # framed and web senders' own messages, not counted as deliveries
     idle_dropped: int
     idle_connect_seconds: float
     server_rss_idle_mib: float

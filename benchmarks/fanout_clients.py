@@ -1,8 +1,8 @@
 """
 The fan-out benchmark's clients: one kind per front, and how they count.
 
-A chat client (L{LineChatClient}, L{FramedChatClient}, L{IrcChatClient})
-registers as C{b<kkkk>} (its index in hex), is in #general, can ask who is
+A chat client (L{LineChatClient}, L{FramedChatClient}, L{IrcChatClient},
+L{WebChatClient}) registers as C{b<kkkk>} (its index in hex), is in #general, can ask who is
 there, sends the benchmark's messages and counts what it receives. An idle
 client (L{LineIdleClient}...) registers as C{i<kkkkk>}, leaves or never enters
 a room, answers the server's pings and does nothing else.
@@ -21,6 +21,9 @@ receiver can count a chunk of them without looking at each one:
    that lacks one. Its messages are counted: how many, the last seq from each
    sender whose window this process keeps (one C{rfind} each), and the bytes
    are kept with their arrival time. Nothing is parsed per message.
+   The web front's said events have two sizes (an author's colour has two
+   or three digits): there the run is found by walking the WebSocket frame
+   headers, a few byte reads per message, and counted as above.
  - The record after the run (of another size or kind: a ping, a notice, or
    every record before the size is known) goes alone through the front's own
    parsing: pings are answered, error replies kept, a message counted by
@@ -29,23 +32,37 @@ receiver can count a chunk of them without looking at each one:
    message is checked (the nick it came from is its sender's, the sender and
    seq exist), duplicates found, and its latency (arrival - sent) taken.
 
-A sender's own messages are not counted as deliveries: framed clients get
-their own Say back (the echo), the other fronts should not send it at all.
+A sender's own messages are not counted as deliveries: framed and web
+clients get their own message back (the echo), the other fronts should not
+send it at all.
 """
 
 from __future__ import annotations
 
+import json
 import struct
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness import BenchmarkFailed
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import ITCPTransport, ITransport
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
+from websocket_wire import (
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    Upgrade,
+    client_frame,
+    frame_payload,
+)
+from websocket_wire import frame_end as websocket_frame_end
 
 from twistedchat import codec
 
@@ -488,7 +505,6 @@ class ChatClient(Protocol):
         senders = {b"%04x" % index for index in range(tally.senders)}
         messages = tally.messages
         latencies = settled.latencies
-        shape = tally.shape
 
         def one(now: int, nick: bytes, key: bytes, stamp: bytes) -> None:
             sender = key[:4]
@@ -518,10 +534,9 @@ class ChatClient(Protocol):
                 settled.unique += 1
                 latencies.append(now - sent)
 
-        if shape is not None:
-            for now, region in self.regions:
-                for nick, key, stamp in shape.fields.iter_unpack(region):
-                    one(now, nick, key, stamp)
+        for now, region in self.regions:
+            for nick, key, stamp in self.region_records(region):
+                one(now, nick, key, stamp)
         for now, nick, text in self.singles:
             if parse_text(text) is None:
                 settled.unexpected += 1
@@ -529,6 +544,15 @@ class ChatClient(Protocol):
                 one(now, nick, text[:13], text[STAMP_AT:])
         self.regions, self.singles = [], []
         return settled
+
+    def region_records(self, region: bytes) -> Iterable[tuple[bytes, bytes, bytes]]:
+        """
+        Each message record of a run kept by L{count_run}: the sender's nick
+        digits, the text's C{<sender>:<seq>} and its send time.
+        """
+        shape = self.tally.shape
+        assert shape is not None  # a run is counted only once the shape is known
+        return shape.fields.iter_unpack(region)
 
 
 class LineChatClient(ChatClient):
@@ -733,6 +757,233 @@ class FramedChatClient(ChatClient):
         )
 
 
+# The web front: JSON messages over a WebSocket (websocket_wire)
+
+SAID = b'{"type":"said",'  # how every said event's JSON starts (type first)
+SAY_HEAD = b'{"type":"say","room":"%s","text":"' % ROOM.encode()
+GARBLED = (b"", b"", b"")  # a record of a run that is no message: unexpected
+
+
+def web_request(message: dict[str, Any]) -> bytes:
+    """A request of the web front's JSON protocol, in a masked WebSocket frame."""
+    return client_frame(json.dumps(message, separators=(",", ":")).encode())
+
+
+def web_upgrade(transport: ITransport) -> Upgrade:
+    """The opening handshake for the server at the other end of C{transport}."""
+    peer = transport.getPeer()
+    assert isinstance(peer, IPv4Address | IPv6Address)
+    return Upgrade(peer.host, peer.port)
+
+
+def web_message(record: bytes) -> dict[str, Any] | None:
+    """The JSON object in a text frame, or None."""
+    opcode, payload = frame_payload(record)
+    if opcode != TEXT:
+        return None
+    try:
+        message = json.loads(payload)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def web_said(record: bytes) -> tuple[bytes, bytes] | None:
+    """The author's nick digits and the text of a said event in #general, or None."""
+    opcode, payload = frame_payload(record)
+    if opcode != TEXT or not payload.startswith(SAID):
+        return None
+    message = web_message(record)
+    if message is None or message.get("room") != ROOM:
+        return None
+    user, text = message.get("user"), message.get("text")
+    nick = user.get("nick") if isinstance(user, dict) else None
+    if (
+        not isinstance(nick, str)
+        or not nick.startswith("b")
+        or not isinstance(text, str)
+    ):
+        return None
+    return nick[1:].encode(), text.encode()
+
+
+def web_control(transport: ITransport, record: bytes) -> str | None:
+    """
+    Answer a control frame (a ping with its pong); what went wrong if the
+    record is a close or a message to stop on (an error), else None.
+    """
+    opcode, payload = frame_payload(record)
+    if opcode == PING:
+        transport.write(client_frame(payload, PONG))
+    elif opcode == CLOSE:
+        code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+        reason = payload[2:].decode("utf-8", "replace")
+        return f"the server closed the WebSocket ({code}: {reason})"
+    elif opcode == TEXT:
+        message = web_message(record)
+        if message is None:
+            return "a frame that is no JSON object"
+        kind = message.get("type")
+        if kind == "ping":
+            transport.write(
+                web_request({"type": "pong", "token": message.get("token")})
+            )
+        elif kind == "error":
+            return f"error {message.get('code')}: {message.get('text')}"
+    return None
+
+
+class WebChatClient(ChatClient):
+    """
+    A browser's page: the WebSocket upgrade of /ws, then hello with #general;
+    ready on its own entered event. It gets its own messages back, as the
+    page shows them (the echo, not counted).
+
+    A said event's size depends on its author's colour (two or three
+    digits), so a run of them has no one size to check with strides:
+    L{count_run} walks the frames' headers (a few byte reads per message,
+    no decoding) while they hold said events; the window and the echoes are
+    then counted over the whole run at once, as on the other fronts.
+    """
+
+    record_end = staticmethod(websocket_frame_end)
+    echoes_own = True
+    upgrade: Upgrade | None = None  # until the server has answered it
+
+    def greeting(self) -> bytes:
+        self.upgrade = web_upgrade(self.wire)
+        return self.upgrade.request
+
+    def hello(self) -> bytes:
+        return web_request(
+            {
+                "type": "hello",
+                "version": codec.PROTOCOL_VERSION,
+                "nick": self.nick,
+                "rooms": [ROOM],
+            }
+        )
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.upgrade is not None:
+            try:
+                rest = self.upgrade.read(data)
+            except BenchmarkFailed as e:
+                self.server_error(str(e))
+                self.wire.loseConnection()
+                return
+            if rest is None:
+                return
+            self.upgrade = None
+            self.wire.write(self.hello())
+            if not rest:
+                return
+            data = rest
+        super().dataReceived(data)
+
+    def names_request(self) -> bytes:
+        return web_request({"type": "list_names", "room": ROOM})
+
+    def message_bytes(self, text: bytes) -> bytes:
+        return client_frame(SAY_HEAD + text + b'"}')
+
+    def _other(self, record: bytes) -> dict[str, Any] | None:
+        """Pings and errors, whenever they come; else the JSON message, if any."""
+        trouble = web_control(self.wire, record)
+        if trouble is not None:
+            self.server_error(trouble)
+            return None
+        message = web_message(record)
+        if message is None or message.get("type") in ("ping", "error"):
+            return None
+        return message
+
+    def setup_record(self, record: bytes) -> None:
+        message = self._other(record)
+        if message is None:
+            return
+        kind = message.get("type")
+        if kind == "entered" and message["user"]["nick"] == self.nick:
+            self.registered()
+        elif kind == "name_list":
+            self.answer_names({user["nick"] for user in message["users"]})
+
+    def message_of(self, record: bytes) -> tuple[bytes, bytes] | None:
+        return web_said(record)
+
+    def other_record(self, record: bytes) -> None:
+        self._other(record)
+
+    def shape_of(self, record: bytes) -> Shape | None:
+        return None  # no one size: see count_run
+
+    def start_counting(self, windows: dict[bytes, SenderWindow]) -> None:
+        super().start_counting(windows)
+        self.watched = [
+            (self.marker(window.client.hex), window) for _, window in self.watched
+        ]
+        self._own_marker = self.marker(self.hex)
+
+    @staticmethod
+    def marker(sender_hex: bytes) -> bytes:
+        """Bytes found only where a said event of that sender has its text."""
+        return b'"text":"' + sender_hex + b":"
+
+    def count_run(self, buffer: bytes, pos: int, now: int) -> int:
+        # Said events in a row from pos: each a text frame with a 2-byte size
+        # (0x81, 126, size) whose JSON starts as a said event's does.
+        size = len(buffer)
+        end = pos
+        count = 0
+        starts = buffer.startswith
+        while end + 4 <= size and buffer[end] == 0x81 and buffer[end + 1] == 126:
+            stop = end + 4 + (buffer[end + 2] << 8 | buffer[end + 3])
+            if stop > size or not starts(SAID, end + 4):
+                break
+            end = stop
+            count += 1
+        if not count:
+            return pos
+        # The last message of each watched sender: how many it has reached.
+        progress = self.progress
+        tally = self.tally
+        reached = tally.reached
+        moves = []
+        for slot, (marker, window) in enumerate(self.watched):
+            at = buffer.rfind(marker, pos, end)
+            if at < 0:
+                continue
+            seq = buffer[at + len(marker) : at + len(marker) + 8]
+            upto = reached.get(seq) or reached_beyond(seq, tally.messages)
+            if not upto:
+                return pos
+            if upto > progress[slot]:
+                moves.append((slot, window, upto))
+        for slot, window, upto in moves:
+            window.moved(progress[slot], upto)
+            progress[slot] = upto
+        own = buffer.count(self._own_marker, pos, end) if self.is_sender else 0
+        whole = pos == 0 and end == size
+        self.regions.append((now, buffer if whole else buffer[pos:end]))
+        tally.delivered(self, count - own, now)
+        return end
+
+    def region_records(self, region: bytes) -> Iterable[tuple[bytes, bytes, bytes]]:
+        pos = 0
+        while pos < len(region):
+            end = websocket_frame_end(region, pos)
+            if end < 0:
+                yield GARBLED
+                return
+            said = web_said(region[pos:end])
+            if said is None or parse_text(said[1]) is None:
+                yield GARBLED
+            else:
+                nick, text = said
+                yield nick, text[:13], text[STAMP_AT:]
+            pos = end
+
+
 def _text_line_shape(record: bytes, opener: bytes) -> Shape | None:
     """
     The shape of a text line (line and IRC fronts): C{opener}, then the
@@ -765,6 +1016,7 @@ CHAT_CLIENTS: dict[str, type[ChatClient]] = {
     "line": LineChatClient,
     "framed": FramedChatClient,
     "irc": IrcChatClient,
+    "web": WebChatClient,
 }
 
 
@@ -877,10 +1129,54 @@ class FramedIdleClient(IdleClient):
             self.fail(str(codec.decode(record[4:])))
 
 
+class WebIdleClient(IdleClient):
+    """The WebSocket upgrade, then hello with no rooms; registered at the welcome."""
+
+    record_end = staticmethod(websocket_frame_end)
+    upgrade: Upgrade | None = None  # until the server has answered it
+
+    def greeting(self) -> bytes:
+        assert self.transport is not None
+        self.upgrade = web_upgrade(self.transport)
+        return self.upgrade.request
+
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.upgrade is not None:
+            try:
+                rest = self.upgrade.read(data)
+            except BenchmarkFailed as e:
+                self.fail(str(e))
+                self.transport.loseConnection()
+                return
+            if rest is None:
+                return
+            self.upgrade = None
+            hello = {
+                "type": "hello",
+                "version": codec.PROTOCOL_VERSION,
+                "nick": self.nick,
+            }
+            self.transport.write(web_request(hello))
+            data = rest
+        super().dataReceived(data)
+
+    def on_record(self, record: bytes) -> None:
+        assert self.transport is not None
+        trouble = web_control(self.transport, record)
+        if trouble is not None:
+            self.fail(trouble)
+            return
+        message = web_message(record)
+        if message is not None and message.get("type") == "welcome":
+            self.registered()
+
+
 IDLE_CLIENTS: dict[str, type[IdleClient]] = {
     "line": LineIdleClient,
     "framed": FramedIdleClient,
     "irc": IrcIdleClient,
+    "web": WebIdleClient,
 }
 
 

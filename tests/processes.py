@@ -8,16 +8,22 @@ is bounded; nothing sleeps.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import os
 import queue
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -249,6 +255,186 @@ class LineClient:
         self.socket.close()
 
 
+class WebSocketRefused(AssertionError):
+    """The server answered the upgrade with an HTTP error (C{status})."""
+
+    def __init__(self, status: int, head: str) -> None:
+        super().__init__(head)
+        self.status = status
+
+
+class WebClient:
+    """
+    A browser tab's WebSocket, raw: the upgrade, masked frames out, the
+    server's frames in, with bounded waits. C{answer_pings}: pings get their
+    pong (as a browser does), or are left unanswered.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        origin: str | None = "same",
+        timeout: float = 10,
+        wrap: Callable[[socket.socket], socket.socket] | None = None,
+    ) -> None:
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if wrap is not None:
+            self.socket = wrap(self.socket)
+        self.timeout = timeout
+        self.answer_pings = True
+        self.pings = 0
+        self.close_code: int | None = None
+        self.closed = False
+        host = f"127.0.0.1:{port}"
+        key = base64.b64encode(os.urandom(16)).decode("ascii")
+        head = [
+            "GET /ws HTTP/1.1",
+            f"Host: {host}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
+        if origin is not None:
+            scheme = "https" if wrap is not None else "http"
+            head.append(
+                f"Origin: {scheme}://{host}"
+                if origin == "same"
+                else f"Origin: {origin}"
+            )
+        self.socket.sendall(("\r\n".join(head) + "\r\n\r\n").encode("ascii"))
+        self._buffer = b""
+        while b"\r\n\r\n" not in self._buffer:
+            if self.closed:
+                raise AssertionError(f"closed during the upgrade: {self._buffer!r}")
+            self._receive()
+        response, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        status = int(response.split(b" ", 2)[1])
+        if status != 101:
+            raise WebSocketRefused(status, response.decode("utf-8", "replace"))
+
+    def _receive(self) -> None:
+        try:
+            data = self.socket.recv(65536)
+        except TimeoutError:
+            raise AssertionError(f"nothing within {self.timeout}s") from None
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed = True
+        self._buffer += data
+
+    def send_frame(self, opcode: int, payload: bytes) -> None:
+        """One masked, final frame (a client's frames are masked)."""
+        mask = os.urandom(4)
+        size = len(payload)
+        if size < 126:
+            head = struct.pack(">BB", 0x80 | opcode, 0x80 | size)
+        elif size < 65536:
+            head = struct.pack(">BBH", 0x80 | opcode, 0x80 | 126, size)
+        else:
+            head = struct.pack(">BBQ", 0x80 | opcode, 0x80 | 127, size)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        self.socket.sendall(head + mask + masked)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.send_frame(0x1, json.dumps(message).encode("utf-8"))
+
+    def _frame(self) -> tuple[int, bytes] | None:
+        """A whole frame at the start of the buffer, taken out of it."""
+        buffer = self._buffer
+        if len(buffer) < 2:
+            return None
+        size, start = buffer[1] & 0x7F, 2
+        if size == 126:
+            if len(buffer) < 4:
+                return None
+            (size,), start = struct.unpack(">H", buffer[2:4]), 4
+        elif size == 127:
+            if len(buffer) < 10:
+                return None
+            (size,), start = struct.unpack(">Q", buffer[2:10]), 10
+        if len(buffer) < start + size:
+            return None
+        self._buffer = buffer[start + size :]
+        return buffer[0] & 0x0F, buffer[start : start + size]
+
+    def next_frame(self, deadline: float | None = None) -> tuple[int, bytes] | None:
+        """The server's next frame (opcode, payload); None once it closed."""
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
+        while (frame := self._frame()) is None:
+            if self.closed:
+                return None
+            self.socket.settimeout(max(0.01, deadline - time.monotonic()))
+            self._receive()
+        return frame
+
+    def receive(self) -> dict[str, Any] | None:
+        """The server's next JSON message; None once the connection closed."""
+        deadline = time.monotonic() + self.timeout
+        while (frame := self.next_frame(deadline)) is not None:
+            opcode, payload = frame
+            if opcode == 0x1:
+                message: dict[str, Any] = json.loads(payload)
+                return message
+            if opcode == 0x9:  # ping
+                self.pings += 1
+                if self.answer_pings:
+                    self.send_frame(0xA, payload)
+            elif opcode == 0x8:  # close
+                self.close_code = (
+                    struct.unpack(">H", payload[:2])[0] if payload else 1005
+                )
+                if not self.closed:
+                    with contextlib.suppress(OSError):
+                        self.send_frame(0x8, payload[:2])
+        return None
+
+    def expect(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Read up to a message of type C{kind} (holding C{fields}) and return it."""
+        seen: list[dict[str, Any]] = []
+        while True:
+            message = self.receive()
+            if message is None:
+                raise AssertionError(
+                    f"closed ({self.close_code}) before {kind!r}; saw {seen}"
+                )
+            if message["type"] == kind and all(
+                message.get(key) == value for key, value in fields.items()
+            ):
+                return message
+            seen.append(message)
+
+    def listen(self, seconds: float) -> list[dict[str, Any]]:
+        """The messages of the next C{seconds} (pings answered, or not)."""
+        messages: list[dict[str, Any]] = []
+        timeout, end = self.timeout, time.monotonic() + seconds
+        try:
+            while (left := end - time.monotonic()) > 0:
+                self.timeout = left
+                try:
+                    message = self.receive()
+                except AssertionError:  # nothing more within the time
+                    break
+                if message is None:
+                    break
+                messages.append(message)
+        finally:
+            self.timeout = timeout
+        return messages
+
+    def expect_closed(self) -> list[dict[str, Any]]:
+        """Read to the end of the connection; return the messages left."""
+        seen: list[dict[str, Any]] = []
+        while (message := self.receive()) is not None:
+            seen.append(message)
+        return seen
+
+    def close(self) -> None:
+        self.socket.close()
+
+
 class ClientProcess:
     """The real C{twistedchat} client over pipes, as a script would drive it."""
 
@@ -331,5 +517,11 @@ class ServerTestCase(SynchronousTestCase):
 
     def connect(self, front: str) -> LineClient:
         client = LineClient(self.server.ports[front])
+        self.addCleanup(client.close)
+        return client
+
+    def connect_web(self, origin: str | None = "same") -> WebClient:
+        """A WebSocket to the web front, as a page of C{origin} opens it."""
+        client = WebClient(self.server.ports["web"], origin)
         self.addCleanup(client.close)
         return client

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 from unittest import SkipTest
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat import codec
 from twistedchat.core.events import User
+from twistedchat.fronts.web.messages import frame_message
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 BENCHMARK = BENCHMARKS / "fanout.py"
@@ -38,10 +40,13 @@ from fanout_clients import (  # noqa: E402
     LineChatClient,
     SenderWindow,
     Tally,
+    WebChatClient,
+    WebIdleClient,
 )
 from reference_irc import REFERENCES  # noqa: E402
+from websocket_wire import Upgrade, accept_for, mask  # noqa: E402
 
-FRONTS = ("line", "framed", "irc")
+FRONTS = ("line", "framed", "irc", "web")
 
 
 def benchmark(*args: str) -> subprocess.CompletedProcess[str]:
@@ -99,8 +104,9 @@ class FanoutBenchmarkTests(BenchmarkTestCase):
         """
         Five clients, two senders, twenty messages each, on every front in
         turn: each message reaches the four other clients exactly once and is
-        in the history file afterwards; framed senders get their own messages
-        back, not counted as deliveries. The report and its summary say so.
+        in the history file afterwards; framed and web senders get their own
+        messages back, not counted as deliveries. The report and its summary
+        say so.
         """
         done, results = self.run_benchmark(
             "--clients", "5", "--senders", "2", "--messages", "20"
@@ -110,10 +116,16 @@ class FanoutBenchmarkTests(BenchmarkTestCase):
             self.assertFaultless(results[front], 2 * 20 * 4, 2 * 20)
             self.assertEqual(results[front]["front"], front)
         self.assertEqual(results["framed"]["echoes"], 2 * 20)
+        self.assertEqual(results["web"]["echoes"], 2 * 20)
         self.assertEqual(results["line"]["echoes"], 0)
-        self.assertEqual(done.stdout.count("deliveries         160 of 160 expected"), 3)
-        self.assertEqual(done.stdout.count("history            40 of 40 on disk"), 3)
-        summary = done.stdout.splitlines()[-5:-1]
+        fronts = len(FRONTS)
+        self.assertEqual(
+            done.stdout.count("deliveries         160 of 160 expected"), fronts
+        )
+        self.assertEqual(
+            done.stdout.count("history            40 of 40 on disk"), fronts
+        )
+        summary = done.stdout.splitlines()[-fronts - 2 : -1]
         self.assertTrue(summary[0].startswith("front"), summary)
         self.assertEqual([row.split()[0] for row in summary[1:]], list(FRONTS))
         self.assertNotIn("!!!", done.stdout)
@@ -152,8 +164,8 @@ class FanoutBenchmarkTests(BenchmarkTestCase):
             self.assertEqual(result["idle"], 20)
             self.assertEqual(result["idle_dropped"], 0)
             self.assertIsInstance(result["idle_rss_kib_per_connection"], float)
-        self.assertEqual(done.stdout.count("20 connections registered in"), 3)
-        self.assertEqual(done.stdout.count("KiB per idle connection"), 3)
+        self.assertEqual(done.stdout.count("20 connections registered in"), 4)
+        self.assertEqual(done.stdout.count("KiB per idle connection"), 4)
 
     def test_server_that_cannot_start_is_an_error(self) -> None:
         """A bad server option ends the run with a non-zero status and the reason."""
@@ -241,6 +253,14 @@ def framed_message(sender: int, seq: int) -> bytes:
     )
 
 
+def web_message(sender: int, seq: int) -> bytes:
+    # Colours of two and three digits: said events of two sizes, interleaved.
+    user = User(f"{sender * 77:016x}", f"b{sender:04x}", 31 if sender % 2 else 130)
+    return frame_message(
+        codec.Said(1_700_000_000_000 + seq, "general", user, _text(sender, seq))
+    )
+
+
 # Records of other kinds that may come between messages.
 OTHERS = {
     "line": [b'[server] client connected "someone"\r\n', b"[server] hello\r\n"],
@@ -249,13 +269,63 @@ OTHERS = {
         codec.frame_bytes(codec.Ping(7)),
         codec.frame_bytes(codec.Gone(1, User("a" * 16, "someone", 3))),
     ],
+    "web": [
+        b"\x89\x017",  # a WebSocket ping
+        frame_message(codec.Ping(7)),
+        frame_message(codec.Gone(1, User("a" * 16, "someone", 3))),
+    ],
 }
-MESSAGES = {"line": line_message, "irc": irc_message, "framed": framed_message}
+MESSAGES = {
+    "line": line_message,
+    "irc": irc_message,
+    "framed": framed_message,
+    "web": web_message,
+}
 CLIENTS: dict[str, type[ChatClient]] = {
     "line": LineChatClient,
     "irc": IrcChatClient,
     "framed": FramedChatClient,
+    "web": WebChatClient,
 }
+
+
+def echoes(front: str) -> bool:
+    """Whether a sender gets its own messages back on C{front}."""
+    return CLIENTS[front].echoes_own
+
+
+def switching(upgrade: Upgrade | None) -> bytes:
+    """A WebSocket server's yes to the upgrade C{upgrade} asked for."""
+    assert upgrade is not None
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nServer: test\r\n"
+        b"Upgrade: WebSocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept_for(upgrade.key) + b"\r\n\r\n"
+    )
+
+
+def client_payloads(data: bytes) -> list[tuple[int, bytes]]:
+    """The opcode and unmasked payload of each frame a client wrote."""
+    frames, pos = [], 0
+    while pos < len(data):
+        assert data[pos + 1] & 0x80, "a client frame must be masked"
+        size, pos = data[pos + 1] & 0x7F, pos + 2
+        if size == 126:
+            size, pos = int.from_bytes(data[pos : pos + 2], "big"), pos + 2
+        key, pos = data[pos : pos + 4], pos + 4
+        frames.append((data[pos - 6] & 0x0F, mask(data[pos : pos + size], key)))
+        pos += size
+    return frames
+
+
+def written(front: str, transport: StringTransport) -> bytes:
+    """What a client wrote, its WebSocket frames unmasked."""
+    data: bytes = transport.value()
+    if front != "web":
+        return data
+    return b"".join(payload for _, payload in client_payloads(data))
+
+
 SENDERS, SEQS, WINDOW = 3, 60, 4
 
 
@@ -269,6 +339,9 @@ class ReceiverTests(SynchronousTestCase):
         client.makeConnection(StringTransport())
         sender = CLIENTS[front](0, tally)
         sender.makeConnection(StringTransport())
+        for each in (client, sender):
+            if isinstance(each, WebChatClient):
+                each.dataReceived(switching(each.upgrade))
         tally.windows = {sender.hex: SenderWindow(sender, 1, SEQS, WINDOW)}
         client.start_counting(tally.windows)
         tally.receivers = 1
@@ -297,14 +370,14 @@ class ReceiverTests(SynchronousTestCase):
                 me = 1 if seed % 2 else 5  # a sender itself, or not
                 client, sender, tally = self.receiver(front, me)
                 assert isinstance(sender.transport, StringTransport)
-                before = sender.transport.value()  # the window's worth, no more
+                before = written(front, sender.transport)  # the window, no more
                 self.assertIn(f"0000:{WINDOW - 1:08x}:".encode(), before)
                 self.assertNotIn(f"0000:{WINDOW:08x}:".encode(), before)
                 stream = []
                 for seq in range(SEQS):
                     for source in range(SENDERS):
-                        if source == me and front != "framed":
-                            continue  # only framed senders get their echo
+                        if source == me and not echoes(front):
+                            continue  # only framed and web senders get an echo
                         stream.append(MESSAGES[front](source, seq))
                         if rng.random() < 0.05:
                             stream.append(rng.choice(OTHERS[front]))
@@ -316,14 +389,14 @@ class ReceiverTests(SynchronousTestCase):
                 self.assertEqual(settled.duplicated, 0, where)
                 self.assertEqual(settled.unexpected, 0, where)
                 self.assertEqual(
-                    settled.echoes, SEQS if me < SENDERS and front == "framed" else 0
+                    settled.echoes, SEQS if me < SENDERS and echoes(front) else 0
                 )
                 self.assertEqual(len(settled.latencies), expected, where)
                 self.assertTrue(tally.finished.called, where)
-                written = sender.transport.value()
+                sent = written(front, sender.transport)
                 last = f"0000:{SEQS - 1:08x}:".encode()
-                self.assertIn(last, written, where)
-                self.assertNotIn(f"0000:{SEQS:08x}:".encode(), written, where)
+                self.assertIn(last, sent, where)
+                self.assertNotIn(f"0000:{SEQS:08x}:".encode(), sent, where)
 
     def test_duplicates_losses_and_misattributions_reported(self) -> None:
         """
@@ -400,3 +473,95 @@ class IrcRegistrationTests(SynchronousTestCase):
         failure = self.failureResultOf(client.ready)
         self.assertIn("451", failure.getErrorMessage())
         self.assertEqual(len(tally.server_errors), 1)
+
+
+class WebClientTests(SynchronousTestCase):
+    """The web clients open a WebSocket as a browser's page does, then speak JSON."""
+
+    def connected(self, client: ChatClient | WebIdleClient) -> StringTransport:
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 8080))
+        client.makeConnection(transport)
+        return transport
+
+    def test_upgrade_then_hello(self) -> None:
+        """
+        The client asks for /ws with the page's own origin, sends nothing more
+        until the server's 101 (read across chunks, frames right behind it),
+        then a masked hello with #general; ready at its own entered event.
+        """
+        client = WebChatClient(1, Tally(1, 1, 1))
+        transport = self.connected(client)
+        request = transport.value()
+        self.assertTrue(request.startswith(b"GET /ws HTTP/1.1\r\n"), request)
+        self.assertIn(b"\r\nHost: 127.0.0.1:8080\r\n", request)
+        self.assertIn(b"\r\nOrigin: http://127.0.0.1:8080\r\n", request)
+        self.assertIn(b"\r\nSec-WebSocket-Version: 13\r\n", request)
+        self.assertTrue(request.endswith(b"\r\n\r\n"))
+        transport.clear()
+        answer = switching(client.upgrade)
+        client.dataReceived(answer[:20])
+        self.assertEqual(transport.value(), b"")
+        me = User("0" * 16, "b0001", 31)
+        entered = frame_message(codec.Entered(1, "general", me, arrival=True))
+        client.dataReceived(answer[20:] + entered[:9])
+        [(opcode, payload)] = client_payloads(transport.value())
+        self.assertEqual(opcode, 1)
+        self.assertEqual(
+            json.loads(payload),
+            {
+                "type": "hello",
+                "version": codec.PROTOCOL_VERSION,
+                "nick": "b0001",
+                "rooms": ["general"],
+            },
+        )
+        self.assertFalse(client.ready.called)
+        client.dataReceived(entered[9:])
+        self.assertIsNone(self.successResultOf(client.ready))
+
+    def test_refused_or_wrong_upgrade_stops_it(self) -> None:
+        """
+        A refusal (403, as for a foreign Origin) or a 101 with the wrong
+        accept key fails the client, says why, and hangs up.
+        """
+        for answer, why in [
+            (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "403 Forbidden"),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Sec-WebSocket-Accept: bm90IGl0\r\n\r\n",
+                "wrong Sec-WebSocket-Accept",
+            ),
+        ]:
+            tally = Tally(1, 1, 1)
+            client = WebChatClient(1, tally)
+            transport = self.connected(client)
+            client.dataReceived(answer)
+            self.assertIn(why, self.failureResultOf(client.ready).getErrorMessage())
+            self.assertEqual(len(tally.server_errors), 1)
+            self.assertTrue(transport.disconnecting)
+
+    def test_idle_registers_at_welcome_and_answers_pings(self) -> None:
+        """
+        An idle web user says hello with no rooms and is registered at the
+        welcome; a WebSocket ping gets its pong, a JSON ping its JSON pong.
+        """
+        client = WebIdleClient(3)
+        transport = self.connected(client)
+        transport.clear()
+        client.dataReceived(switching(client.upgrade))
+        [(_, hello)] = client_payloads(transport.value())
+        self.assertEqual(
+            json.loads(hello),
+            {"type": "hello", "version": codec.PROTOCOL_VERSION, "nick": "i00003"},
+        )
+        transport.clear()
+        welcome = codec.Welcome(
+            codec.PROTOCOL_VERSION, User("0" * 16, "i00003", 31), "token", False
+        )
+        client.dataReceived(frame_message(welcome) + b"\x89\x02hi")
+        self.assertIsNone(self.successResultOf(client.ready))
+        client.dataReceived(frame_message(codec.Ping(5)))
+        self.assertEqual(
+            client_payloads(transport.value()),
+            [(0xA, b"hi"), (1, b'{"type":"pong","token":5}')],
+        )

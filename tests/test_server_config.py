@@ -107,6 +107,27 @@ class OptionsTests(SynchronousTestCase):
         settings = self.parse("--line", "tcp6:port=0:interface=\\:\\:1", "--port", "1")
         self.assertEqual(settings.line_endpoint, "tcp6:port=0:interface=\\:\\:1")
 
+    def test_web_front_settings(self) -> None:
+        settings = self.parse("--web-port", "8081", "--host", "127.0.0.1")
+        self.assertEqual(
+            settings.web_endpoint, "tcp:8081:interface=127.0.0.1:backlog=1024"
+        )
+        self.assertEqual(self.parse("--web", "tcp:0").web_endpoint, "tcp:0")
+        config = self.write(
+            "web.conf", "WEB_ORIGINS=https://Chat.example.org/, http://localhost:8080\n"
+        )
+        self.assertEqual(
+            self.parse("--config", config).web_origins,
+            ("https://chat.example.org", "http://localhost:8080"),
+        )
+        self.assertEqual(self.parse().web_origins, ())
+        for bad in ("chat.example.org", "ftp://chat.example.org", "https://a.org/page"):
+            self.assertIn(
+                f"--web-origins: not an origin (http:// or https://, a host, maybe "
+                f"a port): {bad!r}",
+                self.refused("--web-origins", bad),
+            )
+
     def test_ipv6_host_is_escaped(self) -> None:
         self.assertEqual(
             self.parse("--host", "::").line_endpoint,

@@ -7,8 +7,9 @@ is full (the peer reads too slowly), what comes is queued and counted, and
 past C{Limits.sendq} bytes the peer is dropped, so a peer that never reads
 cannot make the server grow. A write first lets the front's outbox write what
 it owes this connection (L{twistedchat.fronts.fanout.Outbox}), so replies
-never overtake the room events before them. A message-oriented front (a
-WebSocket) would have an output of its own with the same two duties.
+never overtake the room events before them. The web front's WebSocket
+frames are such bytes too (a server's frames are not masked): it writes them
+through this output on the TCP transport under the WebSocket.
 """
 
 from __future__ import annotations

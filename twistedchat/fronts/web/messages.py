@@ -24,7 +24,7 @@ import re
 import struct
 from collections.abc import Callable
 from dataclasses import MISSING, fields
-from typing import Any
+from typing import Any, cast
 
 from ... import codec
 from ...codec import ErrorCode, Frame, RoomInfo
@@ -110,6 +110,27 @@ def _encoder(cls: type[Frame]) -> Callable[[Frame], str]:
 
 
 _ENCODERS = {cls: _encoder(cls) for cls in codec._FRAMES.values()}
+
+
+def _said(frame: Frame) -> str:
+    # A room message, the hot path: its JSON in one expression, the same as
+    # the generic encoder's (a test holds them equal), at half the cost.
+    said = cast(codec.Said, frame)
+    return (
+        '{"type":"said","time":'
+        + str(said.time)
+        + ',"room":'
+        + _dumps(said.room)
+        + ',"user":'
+        + _user(said.user)
+        + ',"text":'
+        + _dumps(said.text)
+        + "}"
+    )
+
+
+GENERIC_SAID = _ENCODERS[codec.Said]
+_ENCODERS[codec.Said] = _said
 
 
 def to_json(frame: Frame) -> str:

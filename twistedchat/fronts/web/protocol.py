@@ -59,10 +59,21 @@ def render_event(event: Event) -> bytes:
     return frame_message(frame)
 
 
+class QuietLogger(Logger):
+    """
+    The front's log, which Autobahn writes to as well: Autobahn tells each
+    read, frame and state change at debug level, a line of the server's log
+    each (a score per connection), which nobody running a chat needs.
+    """
+
+    def debug(self, format: str | None = None, **kwargs: object) -> None:
+        pass
+
+
 class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
     """One browser tab (or any WebSocket client) speaking the JSON protocol."""
 
-    log = Logger()  # type: ignore[misc]
+    log = QuietLogger()  # type: ignore[misc]
     factory: WebFront
     _closing = False
     _pings = 0
@@ -98,6 +109,14 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
             self.policy.heard()  # a pong, or anything: the peer is alive
         WebSocketServerProtocol.dataReceived(self, data)
 
+    def onMessageEnd(self) -> None:
+        # Autobahn's own also fires a "message" event to its observers, a
+        # Deferred per message, a sixth of its work per message: nothing here
+        # observes it.
+        if not self.failedByMe:
+            self.onMessage(b"".join(self.message_data), self.message_is_binary)
+        self.message_data = None  # type: ignore[assignment]  # as Autobahn does
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if self._closing or self.dropped:
             return
@@ -126,7 +145,11 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
             # Only a picture may be as large as Autobahn lets messages be:
             # any other closes the connection as Autobahn would have.
             self._closing = True
-            self.sendClose(MESSAGE_TOO_BIG, "message too big")
+            self.close_with(
+                MESSAGE_TOO_BIG,
+                f"message of {len(payload)} bytes is over the limit of "
+                f"{self.factory.max_message}",
+            )
             return
         self.act_on(frame)
 
@@ -163,7 +186,7 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
     def refuse(self, why: str) -> None:
         if self.state == OPEN:
             self.send(codec.Error(ErrorCode.LIMIT, why, fatal=True))
-            self.sendClose(POLICY_VIOLATION, why[:120])
+            self.close_with(POLICY_VIOLATION, why)
         elif self.state == CONNECTING:  # refused before the handshake
             self.sendHttpErrorResponse(  # type: ignore[no-untyped-call]
                 503, why, [("Content-Length", "0"), ("Connection", "close")]
@@ -179,10 +202,19 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
         self.sendPing(str(self._pings).encode("ascii"))
         return True
 
+    def close_with(self, code: int, why: str = "") -> None:
+        """
+        Start the closing handshake with C{code} (Autobahn's C{sendClose}
+        takes only 1000 and the private codes); the peer's answer, or its
+        timeout, closes the connection.
+        """
+        reason = why.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
+        self.sendCloseFrame(code, reason)
+
     def _close(self) -> None:
         self._closing = True
         if self.state == OPEN:
-            self.sendClose(NORMAL)  # Autobahn closes the TCP connection after
+            self.close_with(NORMAL)
         else:
             self.transport.loseConnection()
 

@@ -170,7 +170,7 @@ class WebSite(Site):
     def __init__(
         self, root: resource.Resource, front: WebFront, timeout: float
     ) -> None:
-        super().__init__(root, timeout=timeout)  # type: ignore[no-untyped-call]
+        super().__init__(root, timeout=timeout, reactor=front.service.clock)  # type: ignore[no-untyped-call]
         self.front = front
         self.requestFactory = SecureRequest
         self.displayTracebacks = False
