@@ -2,8 +2,9 @@
 The web page in a real browser (headless Chromium, through Selenium) against
 the real C{twistd -n twistedchat}: people in browsers chat with a netcat user
 and an IRC user in one room, a reload keeps the identity and shows what was
-missed, hostile text stays text, the page speaks French to a French browser,
-and it reconnects by itself when the server restarts.
+missed, hostile text stays text, a picture sent from the page reaches netcat
+as ASCII art, the page speaks French to a French browser, works at phone size
+with the keyboard alone, and reconnects by itself when the server restarts.
 
 With C{TWISTEDCHAT_SCREENSHOTS} set to a folder, the tests leave the
 screenshots of docs/ there (light desktop, phone size, French).
