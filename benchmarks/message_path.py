@@ -59,9 +59,10 @@ from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.framed import FramedFront
 from twistedchat.fronts.irc import IRCFront
 from twistedchat.fronts.line import LineFront
+from twistedchat.fronts.web import WebFront
 from twistedchat.persistence import HistoryWriter
 
-FRONTS = ("line", "framed", "irc")
+FRONTS = ("line", "framed", "irc", "web")
 ROOM = "general"
 # No flood control, no per-address limit (every member comes from one
 # address), no timers per connection (a test clock sorts its calls on each
@@ -112,7 +113,37 @@ class Plan:
     checked: bool = True
 
 
+# A browser's WebSocket: the upgrade, then masked frames (a client's work,
+# made beforehand like the rest of what the members send).
+UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n\r\n"
+)
+MASK = b"\x37\xfa\x21\x3d"
+
+
+def websocket_message(message: dict[str, Any]) -> bytes:
+    """One masked text frame holding C{message}'s JSON, as a browser sends it."""
+    payload = json.dumps(message).encode("utf-8")
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, 0x80 | size))
+    else:
+        head = bytes((0x81, 0xFE)) + size.to_bytes(2, "big")
+    # XOR with the mask repeated, as one big number: cheap enough not to
+    # count in --instructions, whose two runs make R and 3R rounds of these.
+    mask = (MASK * (size // 4 + 1))[:size]
+    masked = int.from_bytes(payload) ^ int.from_bytes(mask)
+    return head + MASK + masked.to_bytes(size)
+
+
 def greeting(front: str, nick: str) -> bytes:
+    if front == "web":
+        introduction = {"type": "hello", "version": codec.PROTOCOL_VERSION}
+        return UPGRADE + websocket_message(
+            {**introduction, "nick": nick, "lang": "en", "rooms": [ROOM]}
+        )
     if front == "framed":
         hello = codec.Hello(codec.PROTOCOL_VERSION, nick, "", "en", (ROOM,))
         return codec.frame_bytes(hello)
@@ -122,6 +153,8 @@ def greeting(front: str, nick: str) -> bytes:
 
 
 def message(front: str, text: str) -> bytes:
+    if front == "web":
+        return websocket_message({"type": "say", "room": ROOM, "text": text})
     if front == "framed":
         return codec.frame_bytes(codec.Say(ROOM, text))
     if front == "irc":
@@ -141,7 +174,12 @@ class Room:
         self.service = ChatService(
             self.clock, ROOM, history=self.history, delivery=Fanout()
         )
-        fronts = {"line": LineFront, "framed": FramedFront, "irc": IRCFront}
+        fronts = {
+            "line": LineFront,
+            "framed": FramedFront,
+            "irc": IRCFront,
+            "web": WebFront,
+        }
         self.front = fronts[plan.front](self.service, limits=LIMITS)
         self.members: list[tuple[FrontProtocol, Sink]] = []
         for n in range(plan.clients):
@@ -200,9 +238,10 @@ def run(plan: Plan) -> dict[str, Any]:
     problems = []
     sent = plan.rounds * plan.batch  # by each sender, warm-up round included
     for n, count in enumerate(received if plan.checked else ()):
-        # Framed senders get their own messages back, with the server's time.
+        # Framed and web senders get their own messages back, with the
+        # server's time.
         expected = plan.senders * sent
-        if n < plan.senders and plan.front != "framed":
+        if n < plan.senders and plan.front not in ("framed", "web"):
             expected -= sent
         if count != expected:
             problems.append(f"user{n} got {count} messages, not {expected}")

@@ -17,6 +17,12 @@ an image file (L{twistedchat.client.images.picture_to_art}, as wide), which
 the core's C{show_image} relays to the line, framed and IRC users;
 L{MediaResource}, the web Site's C{/media/}, serves the stored files, and
 only them, to the web users.
+
+The web front's part: L{SendPicture} is its C{send_picture} request (the
+JSON protocol's own: framed clients send art), L{take_picture} its checks
+(in the room, the flood budget) before the store; the picture's name
+reaches web users as its path (L{with_picture_path} in C{image_shown},
+L{link_pictures} in history entries).
 """
 
 from __future__ import annotations
@@ -66,8 +72,8 @@ JPEG_QUALITY = 85
 # another program (EPS: Ghostscript) nor reads vector or document formats.
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 _EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg"}
-# A picture costs this many lines' worth of a connection's flood budget (a
-# half a second of the default rate): decoding one takes far more than a message.
+# A picture costs this many lines' worth of a connection's flood budget (half
+# a second of the default rate): decoding one takes far more than a message.
 PICTURE_COST = 10
 MEDIA_PATH = "/media/"  # where the web Site serves the stored pictures
 # What a page may put before the base64 (FileReader.readAsDataURL's way).
@@ -125,7 +131,7 @@ def picture_path(name: str) -> str:
     return MEDIA_PATH + name if name else ""
 
 
-def with_picture(text: str, name: str) -> str:
+def with_picture_path(text: str, name: str) -> str:
     """The JSON object C{text} (an image_shown) with its C{"picture"} path."""
     return f'{text[:-1]},"picture":{json.dumps(picture_path(name))}}}'
 

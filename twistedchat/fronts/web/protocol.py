@@ -38,7 +38,13 @@ from ..base import Front
 from ..framed import event_frame
 from ..policy import ConnectionCounter, Limits
 from ..requests import FrameRequests
-from .media import PictureStore, SendPicture, message_size, take_picture, with_picture
+from .media import (
+    PictureStore,
+    SendPicture,
+    message_size,
+    take_picture,
+    with_picture_path,
+)
 from .messages import BadMessage, frame_message, request, to_json, websocket_frame
 
 OPEN = WebSocketProtocol.STATE_OPEN
@@ -55,7 +61,7 @@ def render_event(event: Event) -> bytes:
     if frame is None:
         return b""
     if type(event) is Image:  # image_shown: and the picture itself, if stored
-        return websocket_frame(with_picture(to_json(frame), event.picture))
+        return websocket_frame(with_picture_path(to_json(frame), event.picture))
     return frame_message(frame)
 
 
