@@ -112,6 +112,10 @@ async def test_browsers_netcat_and_irc_chat_in_one_room(
         for browser in (alice, bob):
             await browser.wait_for("toto said: hello from netcat")
             await browser.wait_for("ircy said: hello from IRC, bob")
+        await alice.type("/topic all fronts welcome")
+        await bob.wait_for("alice set the topic of #general: all fronts welcome")
+        assert await bob.script("return topic.textContent") == "all fronts welcome"
+        await toto.wait_for("set the topic of #general: all fronts welcome")
         await bob.type("/me waves")
         await alice.wait_for("* bob waves")
         await toto.wait_for("bob waves")
@@ -289,6 +293,8 @@ async def test_french_page(chat_server: ChatServer, browsers: StartBrowser) -> N
         await marie.wait_for("toto a dit : salut marie")
         await marie.type("/nosuch")
         await marie.wait_for("Commande inconnue /nosuch ; tapez /help")
+        await marie.type("/part nowhere")  # the server's error, in French
+        await marie.wait_for("Erreur : vous n’êtes pas dans #nowhere")
         path = screenshot_path("web-page-fr.png")
         if path is not None:
             await marie.screenshot(path)
