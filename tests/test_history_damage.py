@@ -55,7 +55,9 @@ entries = st.lists(
         kind=st.sampled_from(["message", "image"]),
         text=texts,
         seq=st.integers(min_value=0, max_value=2**53),
-    ),
+        # Pictures as the server names them, on images alone.
+        picture=st.sampled_from(["", "0123456789abcdef" * 4 + ".png"]),
+    ).map(lambda entry: entry if entry.kind == "image" else entry._replace(picture="")),
     min_size=1,
     max_size=12,
 ).map(lambda made: [e._replace(id=f"old-{n}") for n, e in enumerate(made)])
