@@ -38,7 +38,7 @@ from twisted.internet.protocol import Factory, ProcessProtocol, Protocol
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from tests.processes import LISTENING, server_command, server_environment
+from tests.processes import FRONTS, LISTENING, server_command, server_environment
 
 reactor: Any = _reactor
 T = TypeVar("T")
@@ -179,7 +179,7 @@ class ChatServer(_Process):
             server, command[0], command, env=server_environment(), path=str(folder)
         )
         await server.waits.until(
-            lambda: len(server.ports) == 3, timeout, "three fronts listening"
+            lambda: set(server.ports) >= set(FRONTS), timeout, "every front listening"
         )
         return server
 

@@ -324,7 +324,8 @@ class WebClient:
             self.closed = True
         self._buffer += data
 
-    def send_frame(self, opcode: int, payload: bytes) -> None:
+    @staticmethod
+    def frame(opcode: int, payload: bytes) -> bytes:
         """One masked, final frame (a client's frames are masked)."""
         mask = os.urandom(4)
         size = len(payload)
@@ -335,7 +336,16 @@ class WebClient:
         else:
             head = struct.pack(">BBQ", 0x80 | opcode, 0x80 | 127, size)
         masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-        self.socket.sendall(head + mask + masked)
+        return head + mask + masked
+
+    def send_frame(self, opcode: int, payload: bytes) -> None:
+        self.socket.sendall(self.frame(opcode, payload))
+
+    def send_together(self, *messages: dict[str, Any]) -> None:
+        """Several messages in one write (the server reads them at once)."""
+        self.socket.sendall(
+            b"".join(self.frame(0x1, json.dumps(m).encode("utf-8")) for m in messages)
+        )
 
     def send(self, message: dict[str, Any]) -> None:
         self.send_frame(0x1, json.dumps(message).encode("utf-8"))

@@ -139,6 +139,31 @@ class WebChatTests(ServerTestCase):
         hello(web, "own", "general")
 
 
+class HistoryFetchTests(ServerTestCase):
+    server_arguments = ("--history-replay", "1")
+
+    def test_requests_after_a_history_fetch_wait_for_its_answer(self) -> None:
+        web = self.connect_web()
+        welcome = hello(web, "hana", "general")
+        for number in range(3):
+            web.send({"type": "say", "room": "general", "text": f"old {number}"})
+            web.expect("said", text=f"old {number}")
+        reload = self.connect_web()
+        hello(reload, "", "general", token=welcome["token"])
+        reload.expect("history", room="general")  # the last entry alone
+        # Older entries are read by the history's thread: the answer comes
+        # later, and the request read with the fetch waits for it.
+        reload.send_together(
+            {"type": "fetch_history", "room": "general", "count": 2},
+            {"type": "say", "room": "general", "text": "after the fetch"},
+        )
+        older, said = reload.receive(), reload.receive()
+        assert older is not None and said is not None
+        self.assertEqual((older["type"], said["type"]), ("older", "said"))
+        self.assertEqual([e["text"] for e in older["entries"]], ["old 0", "old 1"])
+        self.assertEqual(said["text"], "after the fetch")
+
+
 class WebLimitsTests(ServerTestCase):
     server_arguments = (
         "--idle-timeout",

@@ -54,6 +54,10 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.PicturesBusy: ErrorCode.LIMIT,
 }
 
+# What a client may send before its Hello is answered (a tuple: the union
+# C{Hello | Ping} would be made anew for each frame).
+BEFORE_HELLO = (codec.Hello, codec.Ping)
+
 
 class FrameRequests(FrontProtocol):
     """Acting on request frames; the front says how frames go out."""
@@ -73,7 +77,7 @@ class FrameRequests(FrontProtocol):
             self.fail(
                 ErrorCode.UNKNOWN_TYPE, f"{type(frame).__name__} is not a request"
             )
-        elif self.session is None and not isinstance(frame, codec.Hello | codec.Ping):
+        elif self.session is None and not isinstance(frame, BEFORE_HELLO):
             self.fail(ErrorCode.NOT_REGISTERED, "send Hello first")
         else:
             self.perform(type(frame).__name__, handler, frame)
