@@ -23,6 +23,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.iweb import IResponse
 
 from twistedchat import codec
 from twistedchat.codec import ErrorCode, RoomInfo
@@ -323,6 +324,13 @@ class _Body(Protocol):
         self.done.callback(b"".join(self.data))
 
 
+def read_body(response: IResponse) -> Deferred[bytes]:
+    """All of C{response}'s body (not web.client.readBody: it warns here)."""
+    body = _Body()
+    response.deliverBody(body)
+    return body.done
+
+
 class StaticFilesTests(TestCase):
     """The page's files over real HTTP on loopback (files are sent by producers)."""
 
@@ -348,13 +356,12 @@ class StaticFilesTests(TestCase):
         response = await agent.request(
             b"GET", f"http://127.0.0.1:{port}{path}".encode()
         )
-        body = _Body()
-        response.deliverBody(body)
+        body = read_body(response)
         fields = {
             name.decode().lower(): values[0].decode()
             for name, values in response.headers.getAllRawHeaders()
         }
-        return response.code, fields, await body.done
+        return response.code, fields, await body
 
     def test_the_page_with_its_security_headers(self) -> Deferred[None]:
         async def scenario() -> None:

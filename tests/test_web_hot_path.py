@@ -11,9 +11,7 @@ import os
 import random
 from itertools import pairwise
 
-from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat import codec
@@ -25,7 +23,7 @@ from twistedchat.fronts.web.messages import GENERIC_SAID, to_json
 from twistedchat.fronts.web.protocol import WebFront
 
 from .test_web_front import _read_frames as read_frames
-from .test_web_log import UPGRADE, masked
+from .test_web_log import masked, tab_in_general
 
 TEXTS = [
     "hello",
@@ -79,20 +77,11 @@ class WholeMessageTests(SynchronousTestCase):
         A say sent in three frames (a text frame and two continuations, read
         apart) is acted on once, whole; the next message as well.
         """
-        service = ChatService(Clock(), "general", delivery=Fanout())
-        front = WebFront(service, limits=Limits(registration_timeout=0))
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5000))
-        protocol = front.buildProtocol(transport.getPeer())
-        protocol.makeConnection(transport)
-        protocol.dataReceived(UPGRADE)
-        version = codec.PROTOCOL_VERSION
-        hello = {
-            "type": "hello",
-            "version": version,
-            "nick": "toto",
-            "rooms": ["general"],
-        }
-        protocol.dataReceived(masked(hello))
+        front = WebFront(
+            ChatService(Clock(), "general", delivery=Fanout()),
+            limits=Limits(registration_timeout=0),
+        )
+        protocol, transport = tab_in_general(front)
         front.outbox.flush()
         transport.clear()
         say = b'{"type":"say","room":"general","text":"in three pieces"}'
@@ -141,19 +130,7 @@ class FrameReadingTests(SynchronousTestCase):
         self.front = WebFront(
             service, max_message=100_000, limits=Limits(registration_timeout=0)
         )
-        self.transport = StringTransport(
-            peerAddress=IPv4Address("TCP", "127.0.0.1", 5000)
-        )
-        self.protocol = self.front.buildProtocol(self.transport.getPeer())
-        self.protocol.makeConnection(self.transport)
-        self.protocol.dataReceived(UPGRADE)
-        hello = {
-            "type": "hello",
-            "version": codec.PROTOCOL_VERSION,
-            "nick": "toto",
-            "rooms": ["general"],
-        }
-        self.protocol.dataReceived(masked(hello))
+        self.protocol, self.transport = tab_in_general(self.front)
         self.front.outbox.flush()
         self.transport.clear()
 

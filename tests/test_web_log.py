@@ -25,7 +25,7 @@ from twistedchat import codec
 from twistedchat.core.service import ChatService
 from twistedchat.fronts.fanout import Fanout
 from twistedchat.fronts.policy import Limits
-from twistedchat.fronts.web.protocol import WebFront
+from twistedchat.fronts.web.protocol import WebFront, WebProtocol
 
 UPGRADE = (
     b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
@@ -42,6 +42,22 @@ def masked(message: dict[str, Any]) -> bytes:
     return bytes((0x81, 0x80 | len(payload))) + key + body
 
 
+def tab_in_general(front: WebFront) -> tuple[WebProtocol, StringTransport]:
+    """A connection of C{front}'s, upgraded, whose user toto is in #general."""
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5000))
+    protocol = front.buildProtocol(transport.getPeer())
+    protocol.makeConnection(transport)
+    protocol.dataReceived(UPGRADE)
+    hello = {
+        "type": "hello",
+        "version": codec.PROTOCOL_VERSION,
+        "nick": "toto",
+        "rooms": ["general"],
+    }
+    protocol.dataReceived(masked(hello))
+    return protocol, transport
+
+
 class WebLogTests(SynchronousTestCase):
     def test_a_chatting_connection_logs_only_the_fronts_lines(self) -> None:
         """
@@ -53,22 +69,12 @@ class WebLogTests(SynchronousTestCase):
         observer = cast(ILogObserver, events.append)
         globalLogPublisher.addObserver(observer)
         self.addCleanup(globalLogPublisher.removeObserver, observer)
-        clock = Clock()
-        service = ChatService(clock, "general", delivery=Fanout())
-        front = WebFront(service, limits=Limits(registration_timeout=0))
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5000))
-        protocol = front.buildProtocol(transport.getPeer())
-        protocol.makeConnection(transport)
-        protocol.dataReceived(UPGRADE)
+        front = WebFront(
+            ChatService(Clock(), "general", delivery=Fanout()),
+            limits=Limits(registration_timeout=0),
+        )
+        protocol, transport = tab_in_general(front)
         self.assertIn(b"101 Switching Protocols", transport.value())
-        version = codec.PROTOCOL_VERSION
-        hello = {
-            "type": "hello",
-            "version": version,
-            "nick": "toto",
-            "rooms": ["general"],
-        }
-        protocol.dataReceived(masked(hello))
         for n in range(3):
             protocol.dataReceived(
                 masked({"type": "say", "room": "general", "text": f"hello {n}"})

@@ -16,12 +16,9 @@ from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
-from twisted.internet.protocol import Protocol, connectionDone
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
@@ -35,6 +32,8 @@ from twistedchat.fronts.web.media import (
     PictureStore,
     store_picture,
 )
+
+from .test_web_front import read_body
 
 Refusal = TypeVar("Refusal", bound=Exception)
 
@@ -303,25 +302,6 @@ class PictureStoreTests(TestCase):
         self.failureResultOf(store.keep(disc()), PicturesBusy)
 
 
-class _Body(Protocol):
-    def __init__(self) -> None:
-        self.data: list[bytes] = []
-        self.done: Deferred[bytes] = Deferred()
-
-    def dataReceived(self, data: bytes) -> None:
-        self.data.append(data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.done.callback(b"".join(self.data))
-
-
-def _body(response: IResponse) -> Deferred[bytes]:
-    """All of C{response}'s body (not web.client.readBody: it warns here)."""
-    body = _Body()
-    response.deliverBody(body)
-    return body.done
-
-
 class MediaResourceTests(TestCase):
     """C{/media/} over real HTTP on loopback."""
 
@@ -351,7 +331,7 @@ class MediaResourceTests(TestCase):
         )
         sent = Headers({name: [value] for name, value in (headers or {}).items()})
         response = await agent.request(b"GET", url, sent)
-        body = await _body(response)
+        body = await read_body(response)
         fields = {
             name.lower(): values[0]
             for name, values in response.headers.getAllRawHeaders()
