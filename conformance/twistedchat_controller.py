@@ -4,7 +4,7 @@ server, and what it may expect of it.
 
 Per test, irctest calls L{TwistedChatController.run}, which starts
 
-    twistd -n --pidfile= twistedchat --host HOST --port 0 --framed-port 0
+    twistd -n --pidfile= twistedchat --host HOST --port 0 --framed-port 0 --web-port 0
         --irc tcp:PORT:interface=HOST --server-name My.Little.Server
         --server-info "test server"
         --data-dir DIR/data --operators DIR/operators --flood-rate 0
@@ -87,6 +87,8 @@ def server_command(host: str, port: int, folder: Path) -> list[str]:
         "--port",
         "0",
         "--framed-port",
+        "0",
+        "--web-port",
         "0",
         "--irc",
         f"tcp:{port}:interface={host}",
