@@ -3,7 +3,9 @@ The WebSocket front: the framed protocol's requests and events as JSON
 messages, for the web page.
 
 Autobahn does the WebSocket (handshake, framing, bounded message sizes, UTF-8
-validation, ping and close); this front is the framed front's requests
+validation, ping and close), but for the plain text frames that carry
+nearly every request, which the front reads itself for their cost
+(L{WebProtocol._read_text_frames}); this front is the framed front's requests
 (L{twistedchat.fronts.requests}) with the JSON spelling of
 L{twistedchat.fronts.web.messages}, on the fronts' shared parts: the
 connection policy (admission, registration timeout, idle pings as WebSocket
@@ -209,7 +211,7 @@ class WebProtocol(WebSocketServerProtocol, FrameRequests):  # type: ignore[misc]
             )
             return
         try:
-            # Autobahn checked it is UTF-8.
+            # UTF-8: checked by _read_text_frames or by Autobahn.
             frame = request(payload.decode("utf-8"))
         except BadMessage as e:
             self.fail(e.code, str(e))
