@@ -530,6 +530,14 @@ class ServerTestCase(SynchronousTestCase):
         self.addCleanup(client.close)
         return client
 
+    def netcat(self, nick: str) -> LineClient:
+        """A netcat user called C{nick}, in the default room #general."""
+        client = self.connect("line")
+        client.expect("[server] you are in #general")
+        client.send(f"NICK {nick}")
+        client.expect(f'[server] you are now known as "{nick}"')
+        return client
+
     def connect_web(self, origin: str | None = "same") -> WebClient:
         """A WebSocket to the web front, as a page of C{origin} opens it."""
         client = WebClient(self.server.ports["web"], origin)

@@ -51,13 +51,6 @@ class OperationsTestCase(ServerTestCase):
             for sample in family.samples
         }
 
-    def netcat(self, nick: str) -> LineClient:
-        client = self.connect("line")
-        client.expect("[server] you are in #general")
-        client.send(f"NICK {nick}")
-        client.expect(f'[server] you are now known as "{nick}"')
-        return client
-
 
 class ChatMetricsProcessTests(OperationsTestCase):
     server_arguments = ("--flood-rate", "1", "--flood-burst", "10")

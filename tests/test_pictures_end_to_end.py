@@ -72,10 +72,7 @@ class PicturesEndToEndTests(ServerTestCase):
             self.assertEqual((netcat.read_line() or "").rstrip(), f"  {row}".rstrip())
 
     def test_pictures_from_a_web_page(self) -> None:
-        netcat = self.connect("line")
-        netcat.expect("[server] you are in #general")
-        netcat.send("NICK nelly")
-        netcat.expect('[server] you are now known as "nelly"')
+        netcat = self.netcat("nelly")
         web = self.connect_web()
         welcome = hello(web, "pia", "general")
         web.expect("entered", room="general")

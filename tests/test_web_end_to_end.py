@@ -38,10 +38,7 @@ def hello(client: WebClient, nick: str, *rooms: str, token: str = "") -> dict[st
 
 class WebChatTests(ServerTestCase):
     def test_a_web_user_and_a_netcat_user_chat_both_ways(self) -> None:
-        netcat = self.connect("line")
-        netcat.expect("[server] you are in #general")
-        netcat.send("NICK nelly")
-        netcat.expect('[server] you are now known as "nelly"')
+        netcat = self.netcat("nelly")
 
         web = self.connect_web()
         welcome = hello(web, "wendy", "general")
