@@ -19,6 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat.cluster.replica import ReplicatedService
 from twistedchat.core import errors
+from twistedchat.core.delivery import DeliveryRefused
 from twistedchat.core.directory import change_user_modes
 from twistedchat.core.events import Event, Joined, Message, NickChanged, Quit, Tagged
 from twistedchat.core.session import Session
@@ -58,9 +59,11 @@ class OneLog:
         for index, (apply, start) in enumerate(self.followers):
             if index in self.held:
                 continue
-            for entry_id, data in self.entries[start:]:
+            while start < len(self.entries):  # entries appended meanwhile too
+                entry_id, data = self.entries[start]
+                start += 1
+                self.followers[index] = (apply, start)
                 apply(entry_id, data)
-            self.followers[index] = (apply, len(self.entries))
 
 
 class Client(RecordingClient):
@@ -70,6 +73,13 @@ class Client(RecordingClient):
 
     def refused(self, error: errors.ChatError) -> None:
         self.refusals.append(error)
+
+
+class Refusing(Client):
+    """A connection that cannot take any more (a slow reader dropped)."""
+
+    def deliver(self, event: Event) -> None:
+        raise DeliveryRefused("too slow")
 
 
 class ClusterTestCase(SynchronousTestCase):
@@ -235,3 +245,12 @@ class OneChatTests(ClusterTestCase):
         made = self.result(self.a.act(change_user_modes, toto, ["+i"]))
         self.assertEqual(made, ("+i",))
         self.assertIn("i", self.b.user("toto").modes)
+
+    def test_broken_connection_leaves_through_the_log(self) -> None:
+        toto, _ = self.connect(self.a, "toto")
+        tata = self.result(self.b.connect(Refusing(), "tata"))
+        self.result(self.b.join(tata, "general"))
+        self.a.say(toto, "general", "hello")
+        self.turn()  # b fails to deliver it: tata leaves, on both nodes
+        self.assertEqual(self.a.names("general"), ["toto"])
+        self.assertEqual(self.b.names("general"), ["toto"])

@@ -158,6 +158,10 @@ class EntryIdentities(Identities):
     def new_id(self) -> str:
         return self.fresh
 
+    def adopt(self, secret: bytes) -> None:
+        """Sign with C{secret} from now on: the one every node shares."""
+        self._secret = secret
+
     def chosen_id(self) -> str:
         """A new user id, chosen by the node that appends a connection."""
         return super().new_id()
@@ -251,7 +255,11 @@ class ReplicatedService(ChatService):
     def disconnect(self, session: Session, message: str = "") -> None:
         if self._applying:
             super().disconnect(session, message)
-            return
+        else:
+            self._leave(session, message)
+
+    def _leave(self, session: Session, message: str) -> None:
+        """Append that C{session} (this node's) is gone, once."""
         if session in self._leaving or not session.connected:
             return
         self._leaving.add(session)
@@ -380,11 +388,11 @@ class ReplicatedService(ChatService):
         self._send(session, "act", name, *sent)
         return None
 
-    def gone(self, node: str) -> None:
-        """Node C{node} is dead: append that its users are gone."""
+    def gone(self, node: str) -> Deferred[None]:
+        """Node C{node} is dead (or, itself, stopping): its users are gone."""
         entry = Entry(self.node, next(self._seq), self.time.reactor.seconds(), "gone")
         entry.args = [node]
-        self._append(entry).addErrback(self._not_sent, "gone")
+        return self._append(entry).addErrback(self._not_sent, "gone")
 
     def nodes(self) -> set[str]:
         """The nodes this node knows sessions of (itself included)."""
@@ -496,7 +504,7 @@ class ReplicatedService(ChatService):
         for session in broken:
             if session.connected and not is_remote(session):
                 session.client.disconnect()
-                self.disconnect(session, "delivery failed")
+                self._leave(session, "delivery failed")
 
     def _apply_connect(self, entry: Entry) -> Session:
         if entry.node == self.node:
