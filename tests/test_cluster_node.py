@@ -22,7 +22,7 @@ from twistedchat.core.session import Session
 from .redis_server import RedisServer, eventually, started_redis, within
 from .test_cluster_replica import Client
 
-CLOCK: IReactorTime = reactor  # type: ignore[assignment]
+CLOCK: IReactorTime = reactor
 
 
 class NodeTests(TestCase):
