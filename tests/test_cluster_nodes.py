@@ -185,6 +185,24 @@ class LeaseTests(TestCase):
         self.assertEqual(events[-1][:2], ("node-b", "lost"))
         self.assertEqual(server.call("GET", "chat:lease:history"), b"intruder")
 
+    @defer.inlineCallbacks
+    def test_the_holder_keeps_it_over_a_redis_restart_without_data(self) -> Any:
+        server: RedisServer = yield started_redis(self, CLOCK)
+        events: list[tuple[str, str, float]] = []
+        a: Lease = yield self.lease(server, "node-a", events, ttl=3.0)
+        yield eventually(lambda: a.held, CLOCK)
+        b: Lease = yield self.lease(server, "node-b", events, ttl=3.0)
+        yield server.restart(CLOCK)  # without persistence: the key is gone
+        self.assertIsNone(server.call("GET", "chat:lease:history"))
+        yield eventually(
+            lambda: server.call("GET", "chat:lease:history") is not None, CLOCK
+        )
+        yield task.deferLater(CLOCK, 2.5)
+        self.assertEqual(server.call("GET", "chat:lease:history"), b"node-a")
+        self.assertEqual([(n, e) for n, e, _ in events], [("node-a", "gained")])
+        self.assertTrue(a.held)
+        self.assertFalse(b.held)
+
 
 class SharedSecretTests(TestCase):
     @defer.inlineCallbacks
