@@ -45,7 +45,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
@@ -62,8 +62,11 @@ from ..persistence.files import (
     read_backward,
 )
 from ..persistence.writer import HistoryWriter
+from .nodes import LEASE_TTL, Lease
 from .position import LogPosition
+from .redis import RedisClient, Script
 
+LEASE = "history"  # the lease's name: chat:lease:history
 LOCK_FILE = "writer.lock"  # in the history folder: its writer excludes readers
 CONFIRM_INTERVAL = 1.0  # seconds between two looks at how far the holder wrote
 # Entries kept in memory that the holder has not confirmed on disk, at most.
@@ -88,17 +91,10 @@ def line_order(line: bytes) -> Order | None:
     return None if end < 0 else stream_order(line[7:end].decode("ascii", "replace"))
 
 
-class RedisCommands(Protocol):
-    """What the history asks of Redis (L{twistedchat.cluster.redis.RedisClient})."""
-
-    def command(
-        self, *args: bytes | str | int | float, timeout: float | None = None
-    ) -> Deferred[Any]: ...
-
-
 # KEYS: the lease, the cursor; ARGV: this node, the last entry id on disk.
 # Moves the cursor forwards only, and only for the lease's holder.
-_CONFIRM = """
+_CONFIRM = Script(
+    """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local old = redis.call('GET', KEYS[2])
 if old then
@@ -112,6 +108,7 @@ end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
+)
 
 
 class SharedRoomFiles(RoomFiles):
@@ -162,6 +159,8 @@ class SharedRoomFiles(RoomFiles):
     def write(self, batch: dict[str, list[bytes]]) -> int:
         for name, lines in batch.items():
             self.backlog.setdefault(name, []).extend(lines)
+        if not any(self.backlog.values()):
+            return 0  # not the writer (a page read flushes first): no lock
         try:
             fd = self._lock(fcntl.LOCK_EX)
         except OSError as e:
@@ -253,21 +252,25 @@ class ClusterHistory(HistoryWriter):
         self,
         folder: str,
         reactor: Any,
-        redis: RedisCommands,
+        redis: RedisClient,
         node: str,
         *,
         prefix: str = "chat:",
         position: LogPosition | None = None,
+        lease_ttl: float | None = LEASE_TTL,
+        owns_client: bool = False,
         confirm_interval: float = CONFIRM_INTERVAL,
         max_unconfirmed: int = MAX_UNCONFIRMED,
         **options: Any,
     ) -> None:
         """
-        C{redis}: the node's Redis client; C{node}: this node's id (the value
-        its lease holds); C{prefix}: the cluster's Redis keys' prefix;
-        C{position}: the applier's position in the log (the id of the entry
-        being applied, for an event without a message id). The C{options}
-        are L{HistoryWriter}'s.
+        C{redis}: a Redis client, started and stopped with this service if
+        it C{owns_client}; C{node}: this node's id (the value its lease
+        holds); C{prefix}: the cluster's Redis keys' prefix; C{position}: the
+        applier's position in the log (the id of the entry being applied,
+        for an event without a message id); C{lease_ttl}: the lease's (None:
+        no lease, L{gained} and L{lost} are called by the caller). The
+        C{options} are L{HistoryWriter}'s.
         """
         super().__init__(folder, reactor, **options)
         self.files = SharedRoomFiles(
@@ -279,8 +282,20 @@ class ClusterHistory(HistoryWriter):
             warn=self._skipped,
         )
         self.redis = redis
+        self.owns_client = owns_client
         self.node = node
-        self.lease_key = f"{prefix}lease:history"
+        self.lease: Lease | None = None
+        if lease_ttl is not None:
+            self.lease = Lease(
+                redis,
+                LEASE,
+                node,
+                ttl=lease_ttl,
+                on_gained=self.gained,
+                on_lost=self.lost,
+                prefix=f"{prefix}lease:",
+            )
+        self.lease_key = f"{prefix}lease:{LEASE}"
         self.written_key = f"{prefix}history:written"
         self.position = position or LogPosition()
         self.confirm_interval = confirm_interval
@@ -301,25 +316,38 @@ class ClusterHistory(HistoryWriter):
     # Service
 
     def startService(self) -> None:
+        """Read the files' tails (before any entry is applied), then try for the lease."""
         super().startService()
         self._watch.start(self.confirm_interval, now=False)
+        if self.owns_client:
+            self.redis.start()
+        if self.lease is not None:
+            self.lease.startService()
 
     def stopService(self) -> Deferred[None]:
         """
-        Write what is recorded (while still the holder) and record how far;
-        the node's lease is released after this (the service that owns it
-        stops later).
+        Write what is recorded (while still the holder), record how far,
+        then give the lease up: another node writes from there at once.
         """
         if self._watch.running:
             self._watch.stop()
-        last = self._queued if self.writing else ""
 
         def confirm(_: object) -> Deferred[None] | None:
+            last = self._queued if self.writing else ""
             if last and self._trouble is None:
                 return self._confirm(last)
             return None
 
-        return super().stopService().addCallback(confirm)
+        def release(_: object) -> Deferred[None] | None:
+            if self.lease is not None and self.lease.running:
+                return self.lease.stopService()
+            return None
+
+        def disconnect(_: object) -> Deferred[None] | None:
+            return self.redis.stop() if self.owns_client else None
+
+        stopping = super().stopService()
+        return stopping.addCallback(confirm).addCallback(release).addBoth(disconnect)
 
     def load(self) -> None:
         """The rooms' tails, and for each room the last entry on disk."""
@@ -479,8 +507,8 @@ class ClusterHistory(HistoryWriter):
 
     def _confirm(self, last: str) -> Deferred[None]:
         """Record in Redis that the files hold everything up to C{last}."""
-        d = self.redis.command(
-            "EVAL", _CONFIRM, 2, self.lease_key, self.written_key, self.node, last
+        d = _CONFIRM.run(
+            self.redis, [self.lease_key, self.written_key], [self.node, last]
         )
 
         def recorded(mine: int) -> None:
