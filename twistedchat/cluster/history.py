@@ -59,10 +59,13 @@ from ..persistence.files import (
     FsyncPolicy,
     HistoryWriteError,
     RoomFiles,
+    largest_entry,
     read_backward,
 )
 from ..persistence.writer import HistoryWriter
-from .nodes import LEASE_TTL, Lease
+from ..server.options import ServerSettings
+from .markers import ClusterMarkers
+from .nodes import LEASE_TTL, Lease, new_node_id
 from .position import LogPosition
 from .redis import RedisClient, Script
 
@@ -607,3 +610,40 @@ class ClusterHistory(HistoryWriter):
             self._trouble = None
             self._failing_since = None
             self.tally.handed = 0
+
+
+def cluster_history(
+    settings: ServerSettings, reactor: Any, node: str | None = None
+) -> tuple[ClusterHistory, ClusterMarkers]:
+    """
+    A node's history and read markers for C{server/tap.py}, from the
+    settings (C{CLUSTER} set): the history files in C{DATA_DIR/history},
+    shared with the other nodes, and a Redis connection of their own, which
+    the history starts and closes. Add the history to the service tree
+    before the node starts following the log (it reads the files' tails
+    first) and the markers after it (they stop first, while the connection
+    is still open); fetch an identity's markers (L{ClusterMarkers.fetch})
+    when it connects through this node. C{node}: this node's id (a new
+    one if not given), held in the history's lease.
+    """
+    address = settings.cluster
+    if address is None:
+        raise ValueError("cluster_history needs the CLUSTER setting")
+    node = node or new_node_id()
+    client = RedisClient(reactor, address, f"{node}-history")
+    history = ClusterHistory(
+        os.path.join(settings.data_dir, "history"),
+        reactor,
+        client,
+        node,
+        owns_client=True,
+        flush_interval=settings.history_flush_ms / 1000,
+        batch=settings.history_batch,
+        fsync=settings.history_fsync,
+        replay=settings.history_replay,
+        max_bytes=settings.history_max_bytes,
+        keep=settings.history_keep,
+        stop_retry=settings.history_stop_retry,
+        max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
+    )
+    return history, ClusterMarkers(client, reactor)
