@@ -311,6 +311,7 @@ class ClusterHistory(HistoryWriter):
         # By room key, the order of its last entry on disk when the files were
         # read, until the log's entries pass it.
         self._on_disk: dict[str, Order] = {}
+        self._disk_end: Order = (0, 0)  # the latest of those
         self._queued = ""  # the last entry id handed to the files (holder)
         self._watch = LoopingCall(self.look_at_cursor)
         self._watch.clock = reactor
@@ -356,6 +357,7 @@ class ClusterHistory(HistoryWriter):
         """The rooms' tails, and for each room the last entry on disk."""
         super().load()
         self._on_disk.clear()
+        self._disk_end = (0, 0)
         for paths in self._files_by_room():
             room_file = os.path.basename(paths[0])
             for path in paths:
@@ -370,6 +372,7 @@ class ClusterHistory(HistoryWriter):
                     order = stream_order(entry.id)
                     if order is not None:
                         self._on_disk[fold_room(entry.room)] = order
+                        self._disk_end = max(self._disk_end, order)
                     break
 
     # IHistory
@@ -378,12 +381,15 @@ class ClusterHistory(HistoryWriter):
         entry_id = event.msgid or self.position.current
         order = stream_order(entry_id)  # None: not a log entry's (a test's)
         if self._on_disk and order is not None:
-            key = fold_room(event.room)
-            disk = self._on_disk.get(key)
-            if disk is not None:
-                if order <= disk:
-                    return  # counted and written already (read from the files)
-                del self._on_disk[key]
+            if order > self._disk_end:
+                self._on_disk.clear()  # past every file's end: checks are over
+            else:
+                key = fold_room(event.room)
+                disk = self._on_disk.get(key)
+                if disk is not None:
+                    if order <= disk:
+                        return  # counted and written already (read from the files)
+                    del self._on_disk[key]
         room = self._rooms.get(event.room) or self._room(event.room)
         room.seq = seq = room.seq + 1
         picture = ""
