@@ -1,0 +1,375 @@
+"""
+Several real nodes and one real Redis for the cluster's end-to-end tests.
+
+A L{Cluster} is a C{redis-server} (L{tests.redis_server.RedisServer}, on a
+free loopback port, in the test's folder) and the C{twistd -n twistedchat
+--cluster redis://127.0.0.1:PORT} nodes a test starts, each in a folder of
+its own with every front on a port the system picks, all sharing one
+C{DATA_DIR} (as nodes on one machine do). A test kills a node (SIGKILL),
+pauses it (SIGSTOP) and resumes it (SIGCONT), restarts or pauses Redis, and
+connects people to a chosen node: netcat users (L{NetcatUser}) and IRC users
+(L{IRCUser}, raw lines, so that a test sees exactly what the server sent).
+Every wait is bounded and fails with what was seen; the fixtures stop every
+process and close every connection whatever the outcome, and print the
+nodes' logs, which pytest shows for a failed test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest_twisted
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.task import deferLater
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from e2e.programs import ChatServer, NetcatUser, Waits, reactor
+from tests.redis_server import RedisServer
+
+# What a node is told, beyond --cluster and the shared --data-dir: messages
+# leave at once (the tests send bursts), history is flushed within 50 ms.
+NODE_ARGUMENTS = ("--flood-rate", "0", "--history-flush-ms", "50")
+# A node whose heartbeat stopped is dead after 6 s, checked every second;
+# its users have quit everywhere within this bound (the issue's promise).
+GONE_WITHIN = 10.0
+
+
+class Node(ChatServer):
+    """One C{twistd -n twistedchat --cluster ...} node, named for the test."""
+
+    name = ""
+
+    def __repr__(self) -> str:
+        return f"<node {self.name} pid {self.pid}>"
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.transport, "pid", None)
+
+
+class IRCMessage(NamedTuple):
+    """One line from the IRC front, parsed: C{:prefix COMMAND params}."""
+
+    prefix: str
+    command: str
+    params: tuple[str, ...]
+
+    @property
+    def nick(self) -> str:
+        """Who it comes from (the server's name for numerics)."""
+        return self.prefix.partition("!")[0]
+
+    @classmethod
+    def parse(cls, line: str) -> IRCMessage:
+        if line.startswith("@"):  # message tags: not asked for, but harmless
+            line = line.partition(" ")[2]
+        prefix = ""
+        if line.startswith(":"):
+            prefix, _, line = line[1:].partition(" ")
+        head, colon, trailing = line.partition(" :")
+        words = head.split()
+        params = (*words[1:], trailing) if colon else tuple(words[1:])
+        return cls(prefix, words[0].upper() if words else "", params)
+
+
+class IRCUser(LineReceiver):
+    """
+    A person with an IRC client, as raw lines: registers with C{NICK} and
+    C{USER}, answers the server's C{PING}s, and keeps every line it got.
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = 65536
+
+    def __init__(self, nick: str) -> None:
+        self.nick = nick
+        self.lines: list[str] = []
+        self.messages: list[IRCMessage] = []
+        self.closed = False
+        self.waits = Waits(lambda: f"IRC user {self.nick} saw: {self.lines[-40:]}")
+
+    @classmethod
+    async def connect(cls, port: int, nick: str) -> IRCUser:
+        """Connected to the IRC front on 127.0.0.1 C{port}, registered as C{nick}."""
+        user = cls(nick)
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), user)
+        user.send(f"NICK {nick}")
+        user.send(f"USER {nick} 0 * :{nick} of the tests")
+        await user.wait_for("001")
+        return user
+
+    def lineReceived(self, line: bytes) -> None:
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        message = IRCMessage.parse(text)
+        if message.command == "PING":
+            self.send(f"PONG :{message.params[-1] if message.params else ''}")
+        self.lines.append(text)
+        self.messages.append(message)
+        self.waits.changed()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.closed = True
+        self.waits.end()
+
+    def send(self, line: str) -> None:
+        self.transport.write(line.encode("utf-8") + b"\r\n")  # type: ignore[union-attr]
+
+    def wait_for(
+        self,
+        command: str,
+        check: Callable[[IRCMessage], bool] = lambda message: True,
+        timeout: float = 10,
+        after: int = 0,
+    ) -> Deferred[IRCMessage]:
+        """The first message (from index C{after} on) that is a C{command}
+        (a word or a numeric) for which C{check} holds."""
+
+        def found() -> IRCMessage | None:
+            return next(
+                (
+                    message
+                    for message in self.messages[after:]
+                    if message.command == command and check(message)
+                ),
+                None,
+            )
+
+        return self.waits.until(found, timeout, f"a {command} message")
+
+    async def join(self, room: str) -> None:
+        """C{JOIN #room}, and its end of names (366) once joined."""
+        seen = len(self.messages)
+        self.send(f"JOIN #{room}")
+        await self.wait_for(
+            "366", lambda m: m.params[1].lower() == f"#{room}".lower(), after=seen
+        )
+
+    async def names(self, room: str) -> set[str]:
+        """The nicks C{NAMES #room} lists (status prefixes taken off)."""
+        seen = len(self.messages)
+        self.send(f"NAMES #{room}")
+        end = await self.wait_for("366", after=seen)
+        replies = self.messages[seen : self.messages.index(end, seen)]
+        return {
+            nick.lstrip("~&@%+")
+            for reply in replies
+            if reply.command == "353"
+            for nick in reply.params[-1].split()
+        }
+
+    def said(self, room: str) -> list[tuple[str, str]]:
+        """(who, text) of each message to C{#room} received, in order."""
+        return [
+            (message.nick, message.params[1])
+            for message in self.messages
+            if message.command == "PRIVMSG"
+            and message.params[0].lower() == f"#{room}".lower()
+        ]
+
+    def close(self) -> None:
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+
+SAID = re.compile(r"^\[([^\]]+)\] (.*)$")
+
+
+def said_to_netcat(user: NetcatUser) -> list[tuple[str, str]]:
+    """(who, text) of each room message a netcat user read, in order."""
+    found = []
+    for line in user.lines:
+        match = SAID.match(line)
+        if match and match.group(1) not in ("server",) and "(private)" not in line:
+            if not match.group(1).startswith("history "):
+                found.append((match.group(1), match.group(2)))
+    return found
+
+
+async def netcat(node: ChatServer, nick: str) -> NetcatUser:
+    """A netcat user on C{node}, landed in #general and named C{nick}."""
+    user = await NetcatUser.connect(node.ports["line"])
+    await user.wait_for("[server] you are in #general")
+    seen = len(user.lines)
+    user.send(f"NICK {nick}")
+    await user.wait_for(f'[server] you are now known as "{nick}"', after=seen)
+    return user
+
+
+def pause(seconds: float) -> Deferred[None]:
+    """Let C{seconds} of real time pass (a fault's duration, never a wait
+    for something to happen: those are bounded waits on what is seen)."""
+    return deferLater(reactor, seconds, lambda: None)
+
+
+@dataclass
+class Cluster:
+    """
+    A Redis and the nodes a test starts around it, sharing C{data_dir}.
+    L{stop} ends everything; L{closing} closes clients first.
+    """
+
+    folder: Path
+    redis: RedisServer
+    nodes: list[Node] = field(default_factory=list)
+    clients: list[NetcatUser | IRCUser] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def url(self) -> str:
+        return self.redis.url()
+
+    @classmethod
+    async def start(cls, folder: Path, *, persistent: bool = False) -> Cluster:
+        """A Redis in C{folder}/redis (with an append-only file fsync'd at
+        every write if C{persistent}), no node yet."""
+        redis = RedisServer(str(folder / "redis"), persistent=persistent)
+        cluster = cls(folder, redis)
+        await redis.start(reactor)
+        return cluster
+
+    async def start_node(self, name: str, *arguments: str) -> Node:
+        """Node C{name}, in C{folder}/C{name}, listening on every front."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        node = await Node.start(
+            self.folder / name,
+            "--cluster",
+            self.url,
+            "--data-dir",
+            str(self.data_dir),
+            *NODE_ARGUMENTS,
+            *arguments,
+        )
+        node.name = name
+        self.nodes.append(node)
+        return node
+
+    async def start_nodes(self, *names: str) -> list[Node]:
+        """Several nodes, started at once."""
+        results = await DeferredList(
+            [Deferred.fromCoroutine(self.start_node(name)) for name in names],
+            consumeErrors=True,
+        )
+        nodes = []
+        for ok, value in results:
+            if not ok:
+                value.raiseException()
+            nodes.append(value)
+        return nodes
+
+    # People
+
+    async def netcat(self, node: ChatServer, nick: str) -> NetcatUser:
+        """A netcat user on C{node}, in #general, called C{nick}."""
+        user = await netcat(node, nick)
+        self.clients.append(user)
+        return user
+
+    async def irc(self, node: ChatServer, nick: str) -> IRCUser:
+        """An IRC user on C{node}, registered as C{nick}, in no room yet."""
+        user = await IRCUser.connect(node.ports["irc"], nick)
+        self.clients.append(user)
+        return user
+
+    # Faults
+
+    def kill(self, node: Node) -> Deferred[int | None]:
+        """SIGKILL: the node vanishes at once, its heartbeat with it."""
+        node.signal("KILL")
+        return node.exited
+
+    def freeze(self, node: Node) -> None:
+        """SIGSTOP: the node's sockets stay open, it answers nothing."""
+        node.signal("STOP")
+
+    def thaw(self, node: Node) -> None:
+        """SIGCONT after L{freeze}."""
+        node.signal("CONT")
+
+    # The end
+
+    async def close_clients(self) -> None:
+        """Close every connection, and wait (bounded) until each is closed."""
+        waiting = []
+        for client in self.clients:
+            if not client.closed:
+                client.transport.loseConnection()  # type: ignore[union-attr]
+                waiting.append(
+                    client.waits.until(lambda c=client: c.closed, 5, "closed")  # type: ignore[misc]
+                )
+        await DeferredList(waiting, consumeErrors=True)
+
+    async def stop(self) -> None:
+        """Clients closed, every node stopped (resumed first), Redis stopped."""
+        await self.close_clients()
+        for node in self.nodes:
+            if node.running:
+                node.signal("CONT")
+        await DeferredList(
+            [Deferred.fromCoroutine(node.stop(timeout=15)) for node in self.nodes],
+            consumeErrors=True,
+        )
+        await self.redis.stop(reactor)
+
+    def report(self) -> None:
+        """Each node's log, printed (pytest shows it for a failed test)."""
+        for node in self.nodes:
+            print(f"==== node {node.name} (exit {node.status}) ====")
+            print(node.log[-20000:])
+
+    # The history the nodes wrote
+
+    def history(self, room: str) -> list[dict[str, Any]]:
+        """The entries of C{room}'s JSON Lines history in the shared
+        C{DATA_DIR}, oldest first (rotated files included)."""
+        folder = self.data_dir / "history"
+        files = sorted(
+            folder.glob(f"{room}.jsonl*"),
+            key=lambda path: -int(path.suffix[1:]) if path.suffix[1:].isdigit() else 0,
+        )
+        entries = []
+        for path in files:
+            with path.open(encoding="utf-8") as lines:
+                entries.extend(json.loads(line) for line in lines if line.strip())
+        return entries
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(
+    folder: Path, *, persistent: bool = False
+) -> AsyncIterator[Cluster]:
+    """A L{Cluster} for the duration of a C{with} block, stopped after it."""
+    cluster = await Cluster.start(folder, persistent=persistent)
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+        cluster.report()  # captured: pytest shows it if the test failed
+
+
+@pytest_twisted.async_yield_fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """A Redis (no persistence) for the test's nodes, everything stopped after."""
+    async with running_cluster(tmp_path) as started:
+        yield started
+
+
+@pytest_twisted.async_yield_fixture
+async def persistent_cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """A Redis that keeps everything across a restart (append-only, fsync always)."""
+    async with running_cluster(tmp_path, persistent=True) as started:
+        yield started
+
+
+def in_order(seen: Iterable[tuple[str, str]], sender: str) -> list[str]:
+    """The texts C{sender} said, in the order they were seen."""
+    return [text for who, text in seen if who == sender]
