@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from twisted.python import usage
 from twisted.python.filepath import FilePath
 
 from .. import persistence
+from ..cluster.address import RedisAddress, parse_address
 from ..codec import DEFAULT_MAX_FRAME
 from ..configfile import ConfigFileError, read_config_file
 from ..core.names import ROOM_MAX_LENGTH, ROOM_SPECIALS, is_valid_room
@@ -220,6 +221,13 @@ SETTINGS = [
         "room new connections land in (empty: none, clients must JOIN)",
     ),
     Setting(
+        "CLUSTER",
+        "",
+        "Redis shared by the nodes of one chat, redis://[user:password@]host"
+        "[:port][/db] or rediss://... (TLS; ?ca=ca.pem for a private authority); "
+        "empty: a single node, no Redis",
+    ),
+    Setting(
         "OPERATORS",
         "",
         "file of server operators (NAME:HASH lines, made with twistedchat-passwd)",
@@ -256,6 +264,7 @@ class ServerSettings:
     log_messages: bool = False
     limits: Limits = field(default_factory=Limits)
     max_rooms: int = DEFAULT_MAX_ROOMS
+    cluster: RedisAddress | None = None  # None: a single node, no Redis
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
@@ -368,6 +377,18 @@ def _endpoint(value: str) -> str:
     return value
 
 
+def _cluster(value: str) -> RedisAddress | None:
+    if not value:
+        return None
+    address = parse_address(value)
+    if address.ca is not None:
+        ca = os.path.abspath(address.ca)
+        if not os.path.isfile(ca):
+            raise ValueError(f"no such file (?ca=): {address.ca!r}")
+        address = replace(address, ca=ca)
+    return address
+
+
 def _data_dir(value: str) -> str:
     if not value:
         raise ValueError("a folder is needed")
@@ -435,6 +456,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         server_info=check("SERVER_INFO", check_server_info),
         log_messages=check("LOG_MESSAGES", _yes_no),
         max_rooms=check("MAX_ROOMS", _count),
+        cluster=check("CLUSTER", _cluster),
         limits=Limits(
             sendq=check("SENDQ", _count),
             max_connections=check("MAX_CONNECTIONS", _count),
