@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest_twisted
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import deferLater
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from e2e.programs import ChatServer, NetcatUser, Waits, reactor
+from e2e.programs import ChatServer, NetcatUser, Waits, WaitTimedOut, reactor
 from tests.redis_server import RedisServer
 
 # What a node is told, beyond --cluster and the shared --data-dir: messages
@@ -182,13 +182,18 @@ SAID = re.compile(r"^\[([^\]]+)\] (.*)$")
 
 
 def said_to_netcat(user: NetcatUser) -> list[tuple[str, str]]:
-    """(who, text) of each room message a netcat user read, in order."""
+    """(who, text) of each live room message a netcat user read, in order
+    (neither the server's lines, nor private messages, nor history)."""
     found = []
     for line in user.lines:
         match = SAID.match(line)
-        if match and match.group(1) not in ("server",) and "(private)" not in line:
-            if not match.group(1).startswith("history "):
-                found.append((match.group(1), match.group(2)))
+        if (
+            match
+            and match.group(1) != "server"
+            and not match.group(1).startswith("history ")
+            and not match.group(2).startswith("(private) ")
+        ):
+            found.append((match.group(1), match.group(2)))
     return found
 
 
@@ -200,6 +205,65 @@ async def netcat(node: ChatServer, nick: str) -> NetcatUser:
     user.send(f"NICK {nick}")
     await user.wait_for(f'[server] you are now known as "{nick}"', after=seen)
     return user
+
+
+def netcat_answer(
+    user: NetcatUser, pattern: str, after: int = 0, timeout: float = 10
+) -> Deferred[str]:
+    """The first line (from index C{after} on) matching C{pattern}, a regular
+    expression."""
+    regex = re.compile(pattern)
+
+    def found() -> str | None:
+        return next((line for line in user.lines[after:] if regex.search(line)), None)
+
+    return user.waits.until(found, timeout, f"a line matching {pattern!r}")
+
+
+async def netcat_names(user: NetcatUser, room: str = "") -> set[str]:
+    """The nicks C{NAMES} lists to a netcat user (in its room, or C{room})."""
+    seen = len(user.lines)
+    user.send(f"NAMES #{room}" if room else "NAMES")
+    # The answer is the first server line after it without a quoted nick.
+    line = await netcat_answer(user, r'^\[server\] [^"]*$', seen)
+    return {word for word in line.removeprefix("[server] ").split() if word != "(away)"}
+
+
+def said(user: NetcatUser | IRCUser, room: str = "general") -> list[tuple[str, str]]:
+    """(who, text) of each message to C{#room} that C{user} read, in order
+    (a netcat user's own room's)."""
+    if isinstance(user, IRCUser):
+        return user.said(room)
+    return said_to_netcat(user)
+
+
+async def eventually(
+    check: Callable[[], object], what: str, timeout: float = 10
+) -> None:
+    """Once C{check()} is true, looked at every 50 ms; fails past C{timeout}
+    with the last thing seen."""
+    deadline = reactor.seconds() + timeout
+    while not check():
+        if reactor.seconds() > deadline:
+            raise WaitTimedOut(f"{what}: not within {timeout} s")
+        await pause(0.05)
+
+
+async def wait_said(
+    users: Iterable[NetcatUser | IRCUser], count: int, timeout: float = 10
+) -> None:
+    """Once every one of C{users} has read C{count} messages in #general."""
+    users = list(users)
+
+    def counts() -> list[int]:
+        return [len(said(user)) for user in users]
+
+    try:
+        await eventually(lambda: min(counts()) >= count, "", timeout)
+    except WaitTimedOut:
+        raise WaitTimedOut(
+            f"{count} messages each not within {timeout} s: they read {counts()}"
+        ) from None
 
 
 def pause(seconds: float) -> Deferred[None]:
@@ -249,21 +313,15 @@ class Cluster:
             *NODE_ARGUMENTS,
             *arguments,
         )
+        assert isinstance(node, Node)
         node.name = name
         self.nodes.append(node)
         return node
 
     async def start_nodes(self, *names: str) -> list[Node]:
         """Several nodes, started at once."""
-        results = await DeferredList(
-            [Deferred.fromCoroutine(self.start_node(name)) for name in names],
-            consumeErrors=True,
-        )
-        nodes = []
-        for ok, value in results:
-            if not ok:
-                value.raiseException()
-            nodes.append(value)
+        starting = [Deferred.fromCoroutine(self.start_node(name)) for name in names]
+        nodes: list[Node] = await gatherResults(starting, consumeErrors=True)
         return nodes
 
     # People
@@ -330,17 +388,24 @@ class Cluster:
 
     def history(self, room: str) -> list[dict[str, Any]]:
         """The entries of C{room}'s JSON Lines history in the shared
-        C{DATA_DIR}, oldest first (rotated files included)."""
+        C{DATA_DIR}, oldest first (rotated files included; none yet: [])."""
         folder = self.data_dir / "history"
         files = sorted(
             folder.glob(f"{room}.jsonl*"),
             key=lambda path: -int(path.suffix[1:]) if path.suffix[1:].isdigit() else 0,
         )
-        entries = []
+        entries: list[dict[str, Any]] = []
         for path in files:
             with path.open(encoding="utf-8") as lines:
-                entries.extend(json.loads(line) for line in lines if line.strip())
+                # A line being written has no newline yet: not an entry yet.
+                entries.extend(
+                    json.loads(line) for line in lines if line.endswith("\n")
+                )
         return entries
+
+    def history_texts(self, room: str) -> list[str]:
+        """The text of each entry of C{room}'s history, oldest first."""
+        return [entry["text"] for entry in self.history(room)]
 
 
 @contextlib.asynccontextmanager
