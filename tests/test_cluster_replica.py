@@ -19,8 +19,12 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat.cluster.replica import ReplicatedService
 from twistedchat.core import errors
-from twistedchat.core.events import Event, Joined, Message, NickChanged, Quit
+from twistedchat.core.delivery import DeliveryRefused
+from twistedchat.core.directory import change_user_modes
+from twistedchat.core.events import Event, Joined, Message, NickChanged, Quit, Tagged
 from twistedchat.core.session import Session
+from twistedchat.core.status import set_realname
+from twistedchat.core.tagging import tag_room
 
 from .test_core import RecordingClient
 
@@ -55,9 +59,11 @@ class OneLog:
         for index, (apply, start) in enumerate(self.followers):
             if index in self.held:
                 continue
-            for entry_id, data in self.entries[start:]:
+            while start < len(self.entries):  # entries appended meanwhile too
+                entry_id, data = self.entries[start]
+                start += 1
+                self.followers[index] = (apply, start)
                 apply(entry_id, data)
-            self.followers[index] = (apply, len(self.entries))
 
 
 class Client(RecordingClient):
@@ -67,6 +73,13 @@ class Client(RecordingClient):
 
     def refused(self, error: errors.ChatError) -> None:
         self.refusals.append(error)
+
+
+class Refusing(Client):
+    """A connection that cannot take any more (a slow reader dropped)."""
+
+    def deliver(self, event: Event) -> None:
+        raise DeliveryRefused("too slow")
 
 
 class ClusterTestCase(SynchronousTestCase):
@@ -101,7 +114,7 @@ class ClusterTestCase(SynchronousTestCase):
 class OneChatTests(ClusterTestCase):
     def test_members_and_messages_across_nodes(self) -> None:
         toto, toto_client = self.connect(self.a, "toto")
-        tata, tata_client = self.connect(self.b, "tata")
+        _tata, tata_client = self.connect(self.b, "tata")
         self.assertEqual(self.a.names("general"), ["toto", "tata"])
         self.assertEqual(self.b.names("general"), ["toto", "tata"])
         [joined] = toto_client.take()
@@ -109,13 +122,13 @@ class OneChatTests(ClusterTestCase):
         self.a.say(toto, "general", "bonjour")
         self.turn()
         [said] = tata_client.take()
-        self.assertIsInstance(said, Message)
+        assert isinstance(said, Message)
         self.assertEqual((said.user.nick, said.text), ("toto", "bonjour"))
         self.assertEqual(toto_client.take(), [])  # no echo asked
 
     def test_same_message_id_and_time_on_every_node(self) -> None:
         toto, _ = self.connect(self.a, "toto")
-        tata, tata_client = self.connect(self.b, "tata")
+        _tata, tata_client = self.connect(self.b, "tata")
         _, titi_client = self.connect(self.a, "titi")
         self.log.held.add(1)  # b is slow: it applies the entry 3 s later
         self.a.say(toto, "general", "un")
@@ -127,8 +140,8 @@ class OneChatTests(ClusterTestCase):
         self.assertEqual(on_a, on_b)
 
     def test_one_order_on_every_node(self) -> None:
-        toto, toto_client = self.connect(self.a, "toto")
-        tata, tata_client = self.connect(self.b, "tata")
+        toto, _toto_client = self.connect(self.a, "toto")
+        tata, _tata_client = self.connect(self.b, "tata")
         _, titi_client = self.connect(self.a, "titi")
         _, tutu_client = self.connect(self.b, "tutu")
         for n in range(5):  # both nodes' users speak at the same instants
@@ -192,7 +205,7 @@ class OneChatTests(ClusterTestCase):
         self.assertNotIn(Quit, [type(e) for e in toto_client.take()])
 
     def test_dead_node_users_quit(self) -> None:
-        toto, toto_client = self.connect(self.a, "toto")
+        _toto, toto_client = self.connect(self.a, "toto")
         tata, tata_client = self.connect(self.b, "tata")
         self.a.gone("b")
         self.turn()
@@ -219,3 +232,25 @@ class OneChatTests(ClusterTestCase):
         self.turn()
         self.assertEqual(late.names("general"), ["toto"])
         self.assertEqual(late.room("general").topic, "le sujet")
+
+    def test_commands_of_their_own_modules_go_through_the_log(self) -> None:
+        toto, _ = self.connect(self.a, "toto")
+        _, tata_client = self.connect(self.b, "tata")
+        self.result(self.a.act(set_realname, toto, "Toto Le Héros"))
+        self.assertEqual(self.b.user("toto").realname, "Toto Le Héros")
+        self.a.act(tag_room, toto, "general", (("+typing", "active"),))
+        self.turn()
+        tagged = [e for e in tata_client.take() if isinstance(e, Tagged)]
+        self.assertEqual([e.tags for e in tagged], [(("+typing", "active"),)])
+        made = self.result(self.a.act(change_user_modes, toto, ["+i"]))
+        self.assertEqual(made, ("+i",))
+        self.assertIn("i", self.b.user("toto").modes)
+
+    def test_broken_connection_leaves_through_the_log(self) -> None:
+        toto, _ = self.connect(self.a, "toto")
+        tata = self.result(self.b.connect(Refusing(), "tata"))
+        self.result(self.b.join(tata, "general"))
+        self.a.say(toto, "general", "hello")
+        self.turn()  # b fails to deliver it: tata leaves, on both nodes
+        self.assertEqual(self.a.names("general"), ["toto"])
+        self.assertEqual(self.b.names("general"), ["toto"])

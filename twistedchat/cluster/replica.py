@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import count
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet.defer import Deferred, fail
@@ -42,7 +42,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ..core import access, errors
+from ..core import access, directory, errors, notices, status, tagging
 from ..core.delivery import Direct, IDelivery
 from ..core.events import (
     Event,
@@ -62,6 +62,8 @@ from .entries import Entry, decode, encode
 from .position import LogPosition
 
 __all__ = ["RemoteClient", "ReplicatedService"]
+
+R = TypeVar("R")
 
 NODE_GONE = "Connection lost (its server stopped)"  # a dead node's users' quit
 
@@ -156,6 +158,10 @@ class EntryIdentities(Identities):
     def new_id(self) -> str:
         return self.fresh
 
+    def adopt(self, secret: bytes) -> None:
+        """Sign with C{secret} from now on: the one every node shares."""
+        self._secret = secret
+
     def chosen_id(self) -> str:
         """A new user id, chosen by the node that appends a connection."""
         return super().new_id()
@@ -249,7 +255,11 @@ class ReplicatedService(ChatService):
     def disconnect(self, session: Session, message: str = "") -> None:
         if self._applying:
             super().disconnect(session, message)
-            return
+        else:
+            self._leave(session, message)
+
+    def _leave(self, session: Session, message: str) -> None:
+        """Append that C{session} (this node's) is gone, once."""
         if session in self._leaving or not session.connected:
             return
         self._leaving.add(session)
@@ -368,11 +378,21 @@ class ReplicatedService(ChatService):
 
         return self._oper_check.check(session, name, password).addCallback(granted)
 
-    def gone(self, node: str) -> None:
-        """Node C{node} is dead: append that its users are gone."""
+    def act(self, command: Callable[..., R], session: Session, *args: object) -> Any:
+        if self._applying:
+            return command(self, session, *args)
+        name = ACT_NAMES[command]
+        sent = [_as_json(arg) for arg in args]
+        if command in ANSWERED_ACTS:
+            return self._ask(session, "act", name, *sent)
+        self._send(session, "act", name, *sent)
+        return None
+
+    def gone(self, node: str) -> Deferred[None]:
+        """Node C{node} is dead (or, itself, stopping): its users are gone."""
         entry = Entry(self.node, next(self._seq), self.time.reactor.seconds(), "gone")
         entry.args = [node]
-        self._append(entry).addErrback(self._not_sent, "gone")
+        return self._append(entry).addErrback(self._not_sent, "gone")
 
     def nodes(self) -> set[str]:
         """The nodes this node knows sessions of (itself included)."""
@@ -484,7 +504,7 @@ class ReplicatedService(ChatService):
         for session in broken:
             if session.connected and not is_remote(session):
                 session.client.disconnect()
-                self.disconnect(session, "delivery failed")
+                self._leave(session, "delivery failed")
 
     def _apply_connect(self, entry: Entry) -> Session:
         if entry.node == self.node:
@@ -511,6 +531,13 @@ class ReplicatedService(ChatService):
         if entry.command == "kill":
             self._forget_disconnected()
         return result
+
+    def _apply_act(self, entry: Entry) -> Any:
+        session = self._session(entry)
+        if session is None:
+            return None
+        name, *args = entry.args
+        return ACTS[name](self, session, *map(_from_json, args))
 
     def _apply_disconnect(self, entry: Entry) -> None:
         session = self._sessions.get((entry.node, entry.session))
@@ -554,8 +581,35 @@ class ReplicatedService(ChatService):
             self._forget(session)
 
 
+def _as_json(value: object) -> object:
+    """Tags (pairs) as JSON arrays."""
+    if isinstance(value, tuple):
+        return [_as_json(item) for item in value]
+    return value
+
+
+def _from_json(value: object) -> object:
+    """JSON arrays of pairs back as the tags they were (tuples of tuples)."""
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return tuple(tuple(item) for item in value)
+    return value
+
+
+# The commands kept in modules of their own (ChatService.act), by name.
+ACTS: dict[str, Callable[..., Any]] = {
+    "set_realname": status.set_realname,
+    "change_user_modes": directory.change_user_modes,
+    "wallops": notices.wallops,
+    "say_to_operators": notices.say_to_operators,
+    "tag_room": tagging.tag_room,
+    "tag_user": tagging.tag_user,
+}
+ACT_NAMES = {command: name for name, command in ACTS.items()}
+ANSWERED_ACTS = {status.set_realname, directory.change_user_modes}  # a front shows
+
 APPLY: dict[str, Callable[[ReplicatedService, Entry], Any]] = {
     "connect": ReplicatedService._apply_connect,
+    "act": ReplicatedService._apply_act,
     "disconnect": ReplicatedService._apply_disconnect,
     "operator": ReplicatedService._apply_operator,
     "gone": ReplicatedService._apply_gone,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.words.protocols import irc
 
 from ...core import errors
@@ -222,24 +222,24 @@ def send_topic(client: IRCProtocol, room: RoomView) -> None:
     )
 
 
-def irc_MODE(client: IRCProtocol, params: list[str]) -> None:
+def irc_MODE(client: IRCProtocol, params: list[str]) -> Deferred[None] | None:
     service = client.factory.service
     session = client.registered_session()
     target = params[0]
     if not target.startswith("#"):
-        users.irc_user_MODE(client, params)
-        return
+        return Deferred.fromCoroutine(users.irc_user_MODE(client, params))
     room = service.room(room_name(target))
     if len(params) == 1:
         letters, arguments = channel_modes(room, room.has_member(session.user))
         client.reply(irc.RPL_CHANNELMODEIS, channel(room.name), letters, *arguments)
         client.reply(RPL_CREATIONTIME, channel(room.name), str(int(room.created)))
-        return
+        return None
     changes, lists = parse_modes(params[1], params[2:])
     if changes:
         service.change_modes(session, room.name, changes)
     for letter in lists:
         send_list(client, service.room(room.name), letter)
+    return None
 
 
 def channel_modes(room: RoomView, member: bool) -> tuple[str, list[str]]:
