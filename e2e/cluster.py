@@ -37,6 +37,9 @@ from tests.redis_server import RedisServer
 # What a node is told, beyond --cluster and the shared --data-dir: messages
 # leave at once (the tests send bursts), history is flushed within 50 ms.
 NODE_ARGUMENTS = ("--flood-rate", "0", "--history-flush-ms", "50")
+# The lease of the node that writes the history (its value names the node:
+# "hostname-pid-random").
+HISTORY_LEASE = "chat:lease:history"
 # A node whose heartbeat stopped is dead after 6 s, checked every second;
 # its users have quit everywhere within this bound (the issue's promise).
 GONE_WITHIN = 10.0
@@ -249,6 +252,15 @@ async def eventually(
         await pause(0.05)
 
 
+def log_errors(node: ChatServer) -> list[str]:
+    """The lines of C{node}'s log that tell of an error it did not expect."""
+    return [
+        line
+        for line in node.log.splitlines()
+        if "Traceback" in line or "Unhandled" in line
+    ]
+
+
 async def wait_said(
     users: Iterable[NetcatUser | IRCUser], count: int, timeout: float = 10
 ) -> None:
@@ -352,6 +364,32 @@ class Cluster:
     def thaw(self, node: Node) -> None:
         """SIGCONT after L{freeze}."""
         node.signal("CONT")
+
+    # Who holds what
+
+    def holder(self, lease: str = HISTORY_LEASE) -> Node | None:
+        """The running node that holds C{lease} now, if any."""
+        value = self.redis.call("GET", lease)
+        if value is None:
+            return None
+        holder = value.decode("utf-8", "replace")
+        return next(
+            (node for node in self.nodes if node.running and f"-{node.pid}-" in holder),
+            None,
+        )
+
+    async def wait_holder(
+        self, lease: str = HISTORY_LEASE, timeout: float = 10
+    ) -> Node:
+        """The node holding C{lease}, once one does."""
+        await eventually(
+            lambda: self.holder(lease),
+            f"a node holding {lease} (it holds {self.redis.call('GET', lease)!r})",
+            timeout,
+        )
+        node = self.holder(lease)
+        assert node is not None
+        return node
 
     # The end
 

@@ -26,6 +26,7 @@ from e2e.cluster import (
     IRCUser,
     eventually,
     in_order,
+    log_errors,
     netcat_answer,
     netcat_names,
     pause,
@@ -38,6 +39,12 @@ from e2e.programs import NetcatUser, reactor
 
 # A reply to NICK on the line front: taken, or refused.
 NICK_ANSWER = r'^\[server\] (you are now known as "|error: )'
+
+
+def assert_no_errors(cluster: Cluster) -> None:
+    """No node logged an error it did not expect (a traceback)."""
+    for node in cluster.nodes:
+        assert log_errors(node) == [], node.name
 
 
 def without(sequence: Sequence[tuple[str, str]], nick: str) -> list[tuple[str, str]]:
@@ -123,6 +130,7 @@ async def test_two_nodes_one_chat(cluster: Cluster) -> None:
     await bruno.wait_for("KICK", lambda m: m.params[:2] == ("#ops", "anne"))
     assert await bruno.names("ops") == {"bruno"}
     assert await carla.names("ops") == {"bruno"}  # seen from node a too
+    assert_no_errors(cluster)
 
 
 @pytest_twisted.ensureDeferred
@@ -151,6 +159,7 @@ async def test_nick_claimed_on_two_nodes_at_once(cluster: Cluster) -> None:
         assert await netcat_names(one) == expected
         assert await netcat_names(two) == expected
         assert await watcher.names("general") == expected
+    assert_no_errors(cluster)
 
 
 @pytest_twisted.ensureDeferred
@@ -193,16 +202,20 @@ async def test_one_order_on_every_node(cluster: Cluster) -> None:
     )
     await wait_said([everyone[nick] for nick in senders], 120)
     assert_one_order(everyone, expected)
+    assert_no_errors(cluster)
 
 
 @pytest_twisted.ensureDeferred
 async def test_killed_node(cluster: Cluster) -> None:
-    a, b = await cluster.start_nodes("a", "b")
-    anna = await cluster.netcat(a, "anna")
-    dora = await cluster.irc(a, "dora")
+    await cluster.start_nodes("a", "b")
+    # The node killed is the one writing the history: its lease must pass.
+    victim = await cluster.wait_holder()
+    (survivor,) = [node for node in cluster.nodes if node is not victim]
+    anna = await cluster.netcat(victim, "anna")
+    dora = await cluster.irc(victim, "dora")
     await dora.join("general")
-    bruno = await cluster.netcat(b, "bruno")
-    carla = await cluster.irc(b, "carla")
+    bruno = await cluster.netcat(survivor, "bruno")
+    carla = await cluster.irc(survivor, "carla")
     await carla.join("general")
     await bruno.wait_for('[server] "carla" joined #general')
     anna.send("MSG before the crash")
@@ -210,8 +223,8 @@ async def test_killed_node(cluster: Cluster) -> None:
     await carla.wait_for("PRIVMSG", lambda m: m.params[1] == "before the crash")
 
     killed = reactor.seconds()
-    await cluster.kill(a)
-    # The survivors go on talking while node a's presence runs out.
+    await cluster.kill(victim)
+    # The survivors go on talking while the dead node's presence runs out.
     for i in range(10):
         bruno.send(f"MSG bruno after the crash {i}")
         carla.send(f"PRIVMSG #general :carla after the crash {i}")
@@ -228,14 +241,14 @@ async def test_killed_node(cluster: Cluster) -> None:
     # Nothing the survivors accepted is lost, nor doubled, nor reordered.
     bruno_said = [f"bruno after the crash {i}" for i in range(10)]
     carla_said = [f"carla after the crash {i}" for i in range(10)]
-    await wait_said([bruno], 11)
-    await wait_said([carla], 11)
+    await wait_said([bruno, carla], 11)
     assert in_order(said(carla), "bruno") == bruno_said
     assert in_order(said(bruno), "carla") == carla_said
     assert not bruno.closed and not carla.closed
 
-    # The history too: whoever held its lease, one node writes it now,
-    # each message once, in order.
+    # The history's lease passed to the survivor, which wrote everything:
+    # each message once, in order, the dead node's last one included.
+    assert await cluster.wait_holder(timeout=15) is survivor
     accepted = ["before the crash", *bruno_said, *carla_said]
     await eventually(
         lambda: set(cluster.history_texts("general")) >= set(accepted),
@@ -246,6 +259,7 @@ async def test_killed_node(cluster: Cluster) -> None:
     assert texts.count("before the crash") == 1
     assert [text for text in texts if text.startswith("bruno after")] == bruno_said
     assert [text for text in texts if text.startswith("carla after")] == carla_said
+    assert log_errors(survivor) == []
 
 
 async def _talk_through(
@@ -359,6 +373,7 @@ async def test_stopped_node_catches_up(cluster: Cluster) -> None:
     await bruno.wait_for("[anna] I am back")
     assert not any('disconnected "anna"' in line for line in bruno.lines)
     assert await netcat_names(bruno) == {"anna", "bruno", "carla"}
+    assert_no_errors(cluster)
 
 
 @pytest_twisted.ensureDeferred
@@ -414,3 +429,4 @@ async def test_later_node_knows_the_chat(cluster: Cluster) -> None:
     topic = await dora.wait_for("332", after=seen)
     assert topic.params[1:] == ("#later", "the later room")
     assert await dora.names("later") == {"bruno", "carla", "dora"}
+    assert_no_errors(cluster)
