@@ -52,6 +52,7 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.NotAPicture: ErrorCode.MALFORMED,
     errors.PictureTooLarge: ErrorCode.TOO_LARGE,
     errors.PicturesBusy: ErrorCode.LIMIT,
+    errors.LogUnavailable: ErrorCode.LIMIT,
 }
 
 # What a client may send before its Hello is answered (a tuple: the union
