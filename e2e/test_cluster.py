@@ -38,6 +38,11 @@ from e2e.cluster import (
 from e2e.programs import NetcatUser, reactor
 
 # A reply to NICK on the line front: taken, or refused.
+# What a node answers a command it cannot keep while Redis is away.
+REFUSED = (
+    "[server] error: the chat is reconnecting to its shared log and cannot "
+    "take more now: try again in a moment"
+)
 NICK_ANSWER = r'^\[server\] (you are now known as "|error: )'
 
 
@@ -336,6 +341,44 @@ async def test_redis_asleep(cluster: Cluster) -> None:
         cluster.redis.debug_sleep(3)  # returns at once; Redis sleeps 3 s
 
     await _talk_through(cluster, sleep)
+
+
+@pytest_twisted.ensureDeferred
+async def test_full_queue_refuses(tmp_path: Path) -> None:
+    """
+    While Redis is down a node keeps what its users say, up to LOG_QUEUE
+    commands, and sends it once Redis is back; past that it refuses, with a
+    clear error, and never drops what it accepted.
+    """
+    async with running_cluster(tmp_path, persistent=True) as cluster:
+        a = await cluster.start_node("a", "--log-queue", "5")
+        b = await cluster.start_node("b")
+        anna = await cluster.netcat(a, "anna")
+        bruno = await cluster.netcat(b, "bruno")
+        await anna.wait_for('=> "bruno"')
+
+        await cluster.redis.stop(reactor)
+        await pause(0.5)  # both nodes see their connections to Redis close
+        seen = len(anna.lines)
+        for i in range(20):
+            anna.send(f"MSG queued {i}")
+        await anna.wait_for(REFUSED, after=seen)
+        await pause(0.5)  # every line read and answered
+        refused = [line for line in anna.lines[seen:] if "error" in line]
+        assert set(refused) == {REFUSED}, refused
+        accepted = 20 - len(refused)
+        assert 1 <= accepted <= 5, refused  # what the queue holds, no more
+
+        await cluster.redis.start(reactor)
+        await wait_said([bruno], accepted, timeout=15)  # node a sent its queue
+        anna.send("MSG after Redis came back")
+        await bruno.wait_for("[anna] after Redis came back", timeout=15)
+        # What was accepted arrives, once, in order; what was refused never.
+        assert said_to_netcat(bruno) == [
+            *[("anna", f"queued {i}") for i in range(accepted)],
+            ("anna", "after Redis came back"),
+        ]
+        assert not anna.closed and not bruno.closed
 
 
 @pytest_twisted.ensureDeferred
