@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
@@ -32,7 +33,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from e2e.programs import ChatServer, NetcatUser, Waits, WaitTimedOut, reactor
-from tests.redis_server import RedisServer
+from tests.redis_server import MISSING, RedisServer, redis_server_path
 
 # What a node is told, beyond --cluster and the shared --data-dir: messages
 # leave at once (the tests send bursts), history is flushed within 50 ms.
@@ -459,15 +460,28 @@ async def running_cluster(
         cluster.report()  # captured: pytest shows it if the test failed
 
 
+@pytest.fixture
+def redis_installed() -> str:
+    """redis-server's path; the test skipped, saying why, if there is none.
+    (Skipped here, before the asynchronous fixtures: pytest-twisted's
+    fixture that raises SkipTest in its setup breaks the next test's.)"""
+    path = redis_server_path()
+    if path is None:
+        pytest.skip(MISSING)
+    return path
+
+
 @pytest_twisted.async_yield_fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+async def cluster(tmp_path: Path, redis_installed: str) -> AsyncIterator[Cluster]:
     """A Redis (no persistence) for the test's nodes, everything stopped after."""
     async with running_cluster(tmp_path) as started:
         yield started
 
 
 @pytest_twisted.async_yield_fixture
-async def persistent_cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+async def persistent_cluster(
+    tmp_path: Path, redis_installed: str
+) -> AsyncIterator[Cluster]:
     """A Redis that keeps everything across a restart (append-only, fsync always)."""
     async with running_cluster(tmp_path, persistent=True) as started:
         yield started

@@ -26,4 +26,4 @@ async def chat_server(tmp_path: Path) -> AsyncIterator[ChatServer]:
 
 
 # The cluster's fixtures (a real Redis, real nodes): e2e/cluster.py.
-from e2e.cluster import cluster, persistent_cluster  # noqa: E402, F401
+from e2e.cluster import cluster, persistent_cluster, redis_installed  # noqa: E402, F401

@@ -15,7 +15,6 @@ its first user arrives.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 
 import pytest_twisted
 from twisted.internet.defer import Deferred
@@ -30,7 +29,6 @@ from e2e.cluster import (
     netcat_answer,
     netcat_names,
     pause,
-    running_cluster,
     said,
     said_to_netcat,
     wait_said,
@@ -326,13 +324,11 @@ async def _talk_through(
 
 
 @pytest_twisted.ensureDeferred
-async def test_redis_restarted(tmp_path: Path) -> None:
-    async with running_cluster(tmp_path, persistent=True) as cluster:
+async def test_redis_restarted(persistent_cluster: Cluster) -> None:
+    async def restart() -> None:  # down 2 s, then back with all it had
+        await persistent_cluster.redis.restart(reactor, down=2.0)
 
-        async def restart() -> None:
-            await cluster.redis.restart(reactor, down=2.0)
-
-        await _talk_through(cluster, restart)
+    await _talk_through(persistent_cluster, restart)
 
 
 @pytest_twisted.ensureDeferred
@@ -344,41 +340,41 @@ async def test_redis_asleep(cluster: Cluster) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_full_queue_refuses(tmp_path: Path) -> None:
+async def test_full_queue_refuses(persistent_cluster: Cluster) -> None:
     """
     While Redis is down a node keeps what its users say, up to LOG_QUEUE
     commands, and sends it once Redis is back; past that it refuses, with a
     clear error, and never drops what it accepted.
     """
-    async with running_cluster(tmp_path, persistent=True) as cluster:
-        a = await cluster.start_node("a", "--log-queue", "5")
-        b = await cluster.start_node("b")
-        anna = await cluster.netcat(a, "anna")
-        bruno = await cluster.netcat(b, "bruno")
-        await anna.wait_for('=> "bruno"')
+    cluster = persistent_cluster
+    a = await cluster.start_node("a", "--log-queue", "5")
+    b = await cluster.start_node("b")
+    anna = await cluster.netcat(a, "anna")
+    bruno = await cluster.netcat(b, "bruno")
+    await anna.wait_for('=> "bruno"')
 
-        await cluster.redis.stop(reactor)
-        await pause(0.5)  # both nodes see their connections to Redis close
-        seen = len(anna.lines)
-        for i in range(20):
-            anna.send(f"MSG queued {i}")
-        await anna.wait_for(REFUSED, after=seen)
-        await pause(0.5)  # every line read and answered
-        refused = [line for line in anna.lines[seen:] if "error" in line]
-        assert set(refused) == {REFUSED}, refused
-        accepted = 20 - len(refused)
-        assert 1 <= accepted <= 5, refused  # what the queue holds, no more
+    await cluster.redis.stop(reactor)
+    await pause(0.5)  # both nodes see their connections to Redis close
+    seen = len(anna.lines)
+    for i in range(20):
+        anna.send(f"MSG queued {i}")
+    await anna.wait_for(REFUSED, after=seen)
+    await pause(0.5)  # every line read and answered
+    refused = [line for line in anna.lines[seen:] if "error" in line]
+    assert set(refused) == {REFUSED}, refused
+    accepted = 20 - len(refused)
+    assert 1 <= accepted <= 5, refused  # what the queue holds, no more
 
-        await cluster.redis.start(reactor)
-        await wait_said([bruno], accepted, timeout=15)  # node a sent its queue
-        anna.send("MSG after Redis came back")
-        await bruno.wait_for("[anna] after Redis came back", timeout=15)
-        # What was accepted arrives, once, in order; what was refused never.
-        assert said_to_netcat(bruno) == [
-            *[("anna", f"queued {i}") for i in range(accepted)],
-            ("anna", "after Redis came back"),
-        ]
-        assert not anna.closed and not bruno.closed
+    await cluster.redis.start(reactor)
+    await wait_said([bruno], accepted, timeout=15)  # node a sent its queue
+    anna.send("MSG after Redis came back")
+    await bruno.wait_for("[anna] after Redis came back", timeout=15)
+    # What was accepted arrives, once, in order; what was refused never.
+    assert said_to_netcat(bruno) == [
+        *[("anna", f"queued {i}") for i in range(accepted)],
+        ("anna", "after Redis came back"),
+    ]
+    assert not anna.closed and not bruno.closed
 
 
 @pytest_twisted.ensureDeferred
