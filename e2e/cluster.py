@@ -32,7 +32,15 @@ from twisted.internet.task import deferLater
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from e2e.programs import ChatServer, NetcatUser, Waits, WaitTimedOut, reactor
+from e2e.programs import (
+    ChatServer,
+    NetcatUser,
+    TerminalClient,
+    Waits,
+    WaitTimedOut,
+    client_arguments,
+    reactor,
+)
 from tests.redis_server import MISSING, RedisServer, redis_server_path
 
 # What a node is told, beyond --cluster and the shared --data-dir: messages
@@ -296,6 +304,7 @@ class Cluster:
     redis: RedisServer
     nodes: list[Node] = field(default_factory=list)
     clients: list[NetcatUser | IRCUser] = field(default_factory=list)
+    programs: list[TerminalClient] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -350,6 +359,19 @@ class Cluster:
         user = await IRCUser.connect(node.ports["irc"], nick)
         self.clients.append(user)
         return user
+
+    def terminal_client(self, node: ChatServer, nick: str) -> TerminalClient:
+        """The C{twistedchat} client (on pipes, as a script runs it) on
+        C{node}'s framed front, called C{nick}, in #general."""
+        folder = self.folder / f"client-{nick}"
+        folder.mkdir(parents=True, exist_ok=True)
+        client = TerminalClient.start(
+            *client_arguments(node.ports["framed"], folder, nick=nick),
+            cwd=folder,
+            terminal=False,
+        )
+        self.programs.append(client)
+        return client
 
     # Faults
 
@@ -408,6 +430,14 @@ class Cluster:
     async def stop(self) -> None:
         """Clients closed, every node stopped (resumed first), Redis stopped."""
         await self.close_clients()
+        quitting = [program for program in self.programs if program.running]
+        for program in quitting:
+            program.line("/quit")
+        await DeferredList(
+            [program.wait_exit(timeout=5) for program in quitting], consumeErrors=True
+        )
+        for program in quitting:
+            await program.stop(timeout=5)  # if /quit did not end it
         for node in self.nodes:
             if node.running:
                 node.signal("CONT")

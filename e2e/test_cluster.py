@@ -110,6 +110,16 @@ async def test_two_nodes_one_chat(cluster: Cluster) -> None:
     bruno.send("PRIVMSG anne :psst, only you")
     await anna.wait_for("[bruno] (private) psst, only you")
 
+    # The twistedchat client, on node b's framed front, in the same room.
+    tutu = cluster.terminal_client(b, "tutu")
+    await anna.wait_for('[server] "tutu" joined #general')
+    anna.send("MSG and you, tutu?")
+    await tutu.wait_for_output("anne said: and you, tutu?")
+    tutu.line("fine, from node b's framed front")
+    await anna.wait_for("[tutu] fine, from node b's framed front")
+    message = await bruno.wait_for("PRIVMSG", lambda m: m.nick == "tutu")
+    assert message.params == ("#general", "fine, from node b's framed front")
+
     # IRC to IRC across nodes: a private message, then a KICK, which the
     # netcat user in the room sees too.
     carla = await cluster.irc(a, "carla")
