@@ -414,6 +414,20 @@ class Cluster:
         assert node is not None
         return node
 
+    def log_copies(self, stream: str = "chat:log") -> int:
+        """Entries of the shared log that repeat an earlier one (the same
+        node and sequence number: sent again after a lost reply)."""
+        seen: set[tuple[str, int]] = set()
+        copies = 0
+        for _, fields in self.redis.call("XRANGE", stream, "-", "+"):
+            for name, value in zip(fields[::2], fields[1::2], strict=True):
+                if name == b"e":
+                    entry = json.loads(value)
+                    key = (entry["n"], entry["q"])
+                    copies += key in seen
+                    seen.add(key)
+        return copies
+
     # The end
 
     async def close_clients(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
+import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred
 
@@ -34,6 +35,7 @@ from e2e.cluster import (
     wait_said,
 )
 from e2e.programs import NetcatUser, reactor
+from twistedchat.cluster.redis import REPLY_TIMEOUT
 
 # A reply to NICK on the line front: taken, or refused.
 # What a node answers a command it cannot keep while Redis is away.
@@ -341,12 +343,19 @@ async def test_redis_restarted(persistent_cluster: Cluster) -> None:
     await _talk_through(persistent_cluster, restart)
 
 
+# Redis busy for 3 s: the nodes' commands wait for their replies. For 6.5 s:
+# longer than a node waits for a reply (REPLY_TIMEOUT, 5 s), so it reconnects
+# and sends again what Redis had received but not answered: the log holds
+# copies, which applying skips.
+@pytest.mark.parametrize("seconds", [3.0, 6.5])
 @pytest_twisted.ensureDeferred
-async def test_redis_asleep(cluster: Cluster) -> None:
+async def test_redis_asleep(cluster: Cluster, seconds: float) -> None:
     async def sleep() -> None:
-        cluster.redis.debug_sleep(3)  # returns at once; Redis sleeps 3 s
+        cluster.redis.debug_sleep(seconds)  # returns at once; Redis sleeps
 
     await _talk_through(cluster, sleep)
+    if seconds > REPLY_TIMEOUT:  # so the copies were there, and were skipped
+        assert cluster.log_copies() > 0
 
 
 @pytest_twisted.ensureDeferred
