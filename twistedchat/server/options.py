@@ -384,6 +384,18 @@ def _endpoint(value: str) -> str:
     return value
 
 
+def _check_certificate(path: str) -> None:
+    # Only with rediss://...?ca=: a single node never loads OpenSSL for this.
+    from OpenSSL.crypto import Error as OpenSSLError
+    from twisted.internet.ssl import Certificate
+
+    try:
+        with open(path, "rb") as pem:
+            Certificate.loadPEM(pem.read())
+    except (OSError, OpenSSLError, ValueError) as e:
+        raise ValueError(f"not a PEM certificate (?ca=): {path!r} ({e})") from None
+
+
 def _cluster(value: str) -> RedisAddress | None:
     if not value:
         return None
@@ -392,6 +404,7 @@ def _cluster(value: str) -> RedisAddress | None:
         ca = os.path.abspath(address.ca)
         if not os.path.isfile(ca):
             raise ValueError(f"no such file (?ca=): {address.ca!r}")
+        _check_certificate(ca)
         address = replace(address, ca=ca)
     return address
 
