@@ -54,7 +54,7 @@ def ids(entries: Iterable[HistoryEntry | dict[str, Any]]) -> list[str]:
 
 
 class ClusterHistoryTests(TestCase):
-    timeout = 10
+    timeout = 30
 
     @inlineCallbacks
     def setUp(self) -> Any:  # type: ignore[override]
@@ -331,7 +331,7 @@ class ClusterHistoryTests(TestCase):
 
 
 class ClusterMarkersTests(TestCase):
-    timeout = 10
+    timeout = 30
 
     @inlineCallbacks
     def setUp(self) -> Any:  # type: ignore[override]

@@ -16,9 +16,9 @@ needs it, nor the log's order; and a node's start does not replay them.
 L{IReadMarkers.last_shown} must answer at once (a joiner's replay is
 computed as the join is applied), so each node keeps a cache, filled by
 L{ClusterMarkers.fetch} when an identity connects through it: the node asks
-Redis for the identity's markers as it appends the connection, and the
-answer comes back before the connection's entry, let alone its joins',
-which are appended after it. A node's own markers go to its cache at once,
+Redis for the identity's markers as it appends the connection, and answers
+the connection once both are done (L{ReplicatedService.connect}), so before
+any of its joins is appended. A node's own markers go to its cache at once,
 and to Redis as they are set; while Redis is away they wait (bounded by
 C{max_identities}) and are sent again every C{retry_interval}. The cache
 holds the C{max_identities} identities seen most lately.
