@@ -28,6 +28,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IReactorProcess
 from twisted.internet.task import deferLater
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -41,6 +42,7 @@ from e2e.programs import (
     client_arguments,
     reactor,
 )
+from tests.processes import FRONTS, server_command, server_environment
 from tests.redis_server import MISSING, RedisServer, redis_server_path
 
 # What a node is told, beyond --cluster and the shared --data-dir: messages
@@ -253,7 +255,7 @@ async def eventually(
     check: Callable[[], object], what: str, timeout: float = 10
 ) -> None:
     """Once C{check()} is true, looked at every 50 ms; fails past C{timeout}
-    with the last thing seen."""
+    saying C{what} it waited for."""
     deadline = reactor.seconds() + timeout
     while not check():
         if reactor.seconds() > deadline:
@@ -296,8 +298,8 @@ def pause(seconds: float) -> Deferred[None]:
 @dataclass
 class Cluster:
     """
-    A Redis and the nodes a test starts around it, sharing C{data_dir}.
-    L{stop} ends everything; L{closing} closes clients first.
+    A Redis and the nodes a test starts around it, sharing C{data_dir}, and
+    the people connected to them. L{stop} ends everything.
     """
 
     folder: Path
@@ -323,11 +325,16 @@ class Cluster:
         await redis.start(reactor)
         return cluster
 
-    async def start_node(self, name: str, *arguments: str) -> Node:
-        """Node C{name}, in C{folder}/C{name}, listening on every front."""
+    async def start_node(self, name: str, *arguments: str, timeout: float = 30) -> Node:
+        """Node C{name}, in C{folder}/C{name}, once it listens on every front
+        (stopped with the others, even if it never got that far)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        node = await Node.start(
-            self.folder / name,
+        folder = self.folder / name
+        folder.mkdir(parents=True, exist_ok=True)
+        node = Node(folder)
+        node.name = name
+        self.nodes.append(node)
+        command = server_command(
             "--cluster",
             self.url,
             "--data-dir",
@@ -335,9 +342,13 @@ class Cluster:
             *NODE_ARGUMENTS,
             *arguments,
         )
-        assert isinstance(node, Node)
-        node.name = name
-        self.nodes.append(node)
+        process_reactor: IReactorProcess = reactor
+        process_reactor.spawnProcess(
+            node, command[0], command, env=server_environment(), path=str(folder)
+        )
+        await node.waits.until(
+            lambda: set(node.ports) >= set(FRONTS), timeout, f"node {name} listening"
+        )
         return node
 
     async def start_nodes(self, *names: str) -> list[Node]:
