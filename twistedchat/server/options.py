@@ -231,6 +231,12 @@ SETTINGS = [
         "empty: a single node, no Redis",
     ),
     Setting(
+        "LOG_QUEUE",
+        "10000",
+        "with CLUSTER: commands that may wait while Redis is away, in order; "
+        "past that, new ones are refused with an error",
+    ),
+    Setting(
         "WORKERS",
         "1",
         "worker processes sharing the fronts' ports, each a node of the "
@@ -274,6 +280,7 @@ class ServerSettings:
     limits: Limits = field(default_factory=Limits)
     max_rooms: int = DEFAULT_MAX_ROOMS
     cluster: RedisAddress | None = None  # None: a single node, no Redis
+    log_queue: int = 10000  # commands waiting for Redis (cluster.log.LOG_QUEUE)
     workers: int = 1  # processes serving the same ports (cluster/workers.py)
 
 
@@ -484,6 +491,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         log_messages=check("LOG_MESSAGES", _yes_no),
         max_rooms=check("MAX_ROOMS", _count),
         cluster=cluster,
+        log_queue=check("LOG_QUEUE", _positive),
         workers=workers,
         limits=Limits(
             sendq=check("SENDQ", _count),
