@@ -308,6 +308,8 @@ class AdoptedEndpointTests(TestCase):
 
 STARTED = re.compile(r"worker (\d+) started \(pid (\d+)\)")
 SERVING = re.compile(r"\[worker (\d+)\] serving as a worker")
+# The node's own word that it has joined the chat (cluster/node.py).
+READY = re.compile(r"\[worker (\d+)\] node \S+ caught up with the cluster")
 CONNECTED = re.compile(r"\[worker (\d+)\] client connected")
 
 
@@ -325,20 +327,26 @@ class WorkerProcessesTests(TestCase):
             self.folder, "--workers", "2", "--cluster", redis.url()
         ).start()
         self.addCleanup(self.server.stop)
-        self.pids = self.each(STARTED, 2)
-        self.each(SERVING, 2)
+        self.pids = self.each(2, STARTED, SERVING, READY)[0]
 
     def each(
-        self, pattern: re.Pattern[str], count: int, timeout: float = 30
-    ) -> dict[int, int]:
-        """Wait for C{pattern} from each worker 1 to C{count}: its pid, if it says."""
-        found: dict[int, int] = {}
+        self, count: int, *patterns: re.Pattern[str], timeout: float = 30
+    ) -> list[dict[int, int]]:
+        """
+        Wait until each worker 1 to C{count} has logged a line of each of
+        C{patterns} (in any order: lines that match none are passed over);
+        for each pattern, the second group of each worker's line (its pid).
+        """
+        either = re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+        found: list[dict[int, int]] = [{} for _ in patterns]
         deadline = time.monotonic() + timeout
-        while len(found) < count:
-            line = self.server.wait_for(pattern, max(0.1, deadline - time.monotonic()))
-            match = pattern.search(line)
-            assert match is not None
-            found[int(match.group(1))] = int(match.group(2)) if match.lastindex else 0
+        while any(len(seen) < count for seen in found):
+            line = self.server.wait_for(either, max(0.1, deadline - time.monotonic()))
+            for pattern, seen in zip(patterns, found, strict=True):
+                match = pattern.search(line)
+                if match is not None:
+                    groups = match.groups()
+                    seen[int(groups[0])] = int(groups[1]) if len(groups) > 1 else 0
         return found
 
     def connect(self) -> tuple[LineClient, int]:
@@ -365,9 +373,8 @@ class WorkerProcessesTests(TestCase):
             rf"worker 1 \(pid {old}\) ended after [\d.]+ s: killed by SIGKILL; "
             r"starting it again in 1 s"
         )
-        new = self.each(STARTED, 1)[1]
+        new = self.each(1, STARTED, SERVING, READY)[0][1]
         self.assertNotEqual(new, old)
-        self.each(SERVING, 1)
         self.assertTrue(is_running(new))
         self.assertTrue(is_running(self.pids[2]))  # the other was left alone
         # Both serve again: new connections reach the new one too.
