@@ -15,7 +15,9 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
+import threading
 import time
 from typing import Any, cast
 
@@ -41,7 +43,15 @@ from twistedchat.cluster.workers import (
 from twistedchat.server.options import SETTINGS, Options, ServerSettings
 from twistedchat.server.startup import StartupError
 
-from .processes import LineClient, ServerProcess, is_running, run_twistd
+from .processes import (
+    LISTENING,
+    LineClient,
+    ServerProcess,
+    is_running,
+    run_twistd,
+    server_command,
+    server_environment,
+)
 from .redis_server import started_redis
 
 reactor = cast(Any, installed)
@@ -119,21 +129,6 @@ class InheritedSocketsTests(SynchronousTestCase):
         )
         self.assertEqual(
             str(error), "the workers' parent passed unreadable sockets: 'line:3'"
-        )
-
-    def test_from_systemd(self) -> None:
-        environ = {"LISTEN_PID": "42", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "line:irc"}
-        self.assertEqual(inherited_sockets(environ, 42), {"line": 3, "irc": 4})
-        # Meant for another process: not ours.
-        self.assertEqual(inherited_sockets(environ, 43), {})
-
-    def test_systemd_sockets_must_be_named(self) -> None:
-        environ = {"LISTEN_PID": "42", "LISTEN_FDS": "2"}
-        error = self.assertRaises(StartupError, inherited_sockets, environ, 42)
-        self.assertEqual(
-            str(error),
-            "systemd passed 2 sockets named None: name each with "
-            "FileDescriptorName= (line, framed, irc or web)",
         )
 
     def test_a_socket_of_no_front(self) -> None:
@@ -310,6 +305,7 @@ STARTED = re.compile(r"worker (\d+) started \(pid (\d+)\)")
 SERVING = re.compile(r"\[worker (\d+)\] serving as a worker")
 # The node's own word that it has joined the chat (cluster/node.py).
 READY = re.compile(r"\[worker (\d+)\] node \S+ caught up with the cluster")
+READY_NODE = re.compile(r"node \S+ caught up with the cluster")
 CONNECTED = re.compile(r"\[worker (\d+)\] client connected")
 
 
@@ -325,9 +321,18 @@ class WorkerProcessesTests(TestCase):
         os.makedirs(self.folder)
         self.server = ServerProcess(
             self.folder, "--workers", "2", "--cluster", redis.url()
-        ).start()
+        )
+        self.addCleanup(self.leave_no_worker)  # after the parent's stop
         self.addCleanup(self.server.stop)
+        self.server.start()
         self.pids = self.each(2, STARTED, SERVING, READY)[0]
+
+    def leave_no_worker(self) -> None:
+        """Whatever the outcome, no worker outlives the test (nor its parent)."""
+        for match in STARTED.finditer("".join(self.server.output)):
+            pid = int(match.group(2))
+            if is_running(pid):
+                os.kill(pid, signal.SIGKILL)
 
     def each(
         self, count: int, *patterns: re.Pattern[str], timeout: float = 30
@@ -358,13 +363,18 @@ class WorkerProcessesTests(TestCase):
         assert match is not None
         return client, int(match.group(1))
 
-    def test_connections_land_on_every_worker(self) -> None:
-        workers = set()
+    def test_connections_land_on_every_worker_in_one_chat(self) -> None:
+        clients: dict[int, LineClient] = {}
         for _ in range(60):
-            workers.add(self.connect()[1])
-            if workers == {1, 2}:
+            client, worker = self.connect()
+            clients.setdefault(worker, client)
+            if len(clients) == 2:
                 break
-        self.assertEqual(workers, {1, 2})
+        self.assertEqual(set(clients), {1, 2})
+        clients[1].send("NICK ada")
+        clients[1].expect('[server] you are now known as "ada"')
+        clients[1].send("MSG from worker 1")
+        clients[2].expect("[ada] from worker 1")
 
     def test_a_killed_worker_is_started_again(self) -> None:
         old = self.pids[1]
@@ -404,6 +414,106 @@ class WorkerProcessesTests(TestCase):
         while any(is_running(pid) for pid in self.pids.values()):
             self.assertLess(time.monotonic(), deadline, "workers outlived the parent")
             time.sleep(0.05)
+
+
+class SocketUnitInstance(ServerProcess):
+    """
+    One of N C{twistedchat@%i} services of a systemd socket unit: the
+    fronts' sockets at descriptors 3 to 6, named in C{LISTEN_FDNAMES}, with
+    C{LISTEN_PID} its own pid, as systemd starts it; each front on Twisted's
+    C{systemd:} endpoint of its name (docs/systemd/twistedchat@.service).
+    """
+
+    def __init__(self, folder: str, sockets: dict[str, socket.socket], *arguments: str):
+        super().__init__(folder, *arguments)
+        self.sockets = sockets
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        descriptors = [s.fileno() for s in self.sockets.values()]
+
+        def as_systemd_passes_them() -> None:
+            for offset, descriptor in enumerate(descriptors):
+                os.dup2(descriptor, 3 + offset)
+
+        env = server_environment()
+        env["LISTEN_FDS"] = str(len(descriptors))
+        env["LISTEN_FDNAMES"] = ":".join(self.sockets)
+        self.process = subprocess.Popen(
+            [
+                "sh",
+                "-c",
+                'export LISTEN_PID=$$; exec "$@"',
+                "sh",
+                *server_command(*self.arguments),
+            ],
+            cwd=self.folder,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=as_systemd_passes_them,
+            pass_fds=range(3, 3 + len(descriptors)),
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        while len(self.ports) < len(self.sockets):
+            self.wait_for(LISTENING, timeout)
+        return self
+
+
+class SocketUnitTests(TestCase):
+    """N systemd services sharing a socket unit's sockets: one chat, one port."""
+
+    timeout = 120
+
+    @inlineCallbacks
+    def test_two_services_share_the_sockets_and_the_chat(self) -> Any:
+        redis = yield started_redis(self, reactor)
+        sockets = {}
+        for front in ("line", "framed", "irc", "web"):
+            sock = socket.socket()
+            self.addCleanup(sock.close)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(64)  # blocking, as systemd passes them by default
+            sockets[front] = sock
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        services = []
+        for _ in range(2):
+            service = SocketUnitInstance(
+                folder,
+                sockets,
+                *("--cluster", redis.url()),
+                *(f"--{front}=systemd:domain=INET:name={front}" for front in sockets),
+            )
+            self.addCleanup(service.stop)
+            service.start()
+            service.wait_for(READY_NODE)
+            services.append(service)
+        port = sockets["line"].getsockname()[1]
+        self.assertEqual(services[0].ports["line"], port)
+        self.assertEqual(services[1].ports["line"], port)
+        # Connections on the one port land on both services...
+        clients = []
+        where = set()
+        for _ in range(60):
+            client = LineClient(port)
+            self.addCleanup(client.close)
+            client.expect("[server] you are in #general")
+            clients.append(client)
+            for number, service in enumerate(services):
+                if any("client connected" in line for line in service.output):
+                    where.add(number)
+            if where == {0, 1}:
+                break
+        self.assertEqual(where, {0, 1})
+        # ... and they are in one chat.
+        clients[0].send("NICK ada")
+        clients[0].expect('[server] you are now known as "ada"')
+        clients[0].send("MSG hello from wherever")
+        for client in clients[1:]:
+            client.expect("[ada] hello from wherever")
 
 
 class WorkersStartUpTests(SynchronousTestCase):

@@ -13,8 +13,9 @@ and a connection that arrives while a worker restarts waits in the shared
 backlog instead of being refused. We adopt inherited sockets rather than
 binding each worker with C{SO_REUSEPORT} because the port is then opened once
 (port 0 means one port for all, a port in use is one error), and because the
-same adoption serves systemd's socket units (L{inherited_sockets} reads
-C{LISTEN_FDS} too).
+fronts' factories stay as they are. (Several services of one systemd socket
+unit need nothing of this module: Twisted's own C{systemd:} endpoints adopt
+the sockets systemd passes, see docs/SCALING.md.)
 
 The parent runs no chat: it supervises. A child that ends is started again
 after a delay that doubles while children keep failing (L{RestartDelay});
@@ -70,7 +71,7 @@ log = Logger()
 # inherited descriptor is which front's socket ("line=3,framed=4,...").
 WORKER_ENV = "TWISTEDCHAT_WORKER"
 FRONTS_ENV = "TWISTEDCHAT_FRONT_SOCKETS"
-# The first descriptor after standard input, output and error (as systemd).
+# The first descriptor after standard input, output and error.
 FIRST_SOCKET = 3
 
 # A child that ran this long before it ended was fine: the next delay is the
@@ -87,43 +88,23 @@ MAX_LOG_LINE = 256 * 1024
 WORKER_LOGGER = "twistedchat.cluster.workers.worker_log_observer"
 
 
-def inherited_sockets(
-    environ: Mapping[str, str], pid: int | None = None
-) -> dict[str, int]:
+def inherited_sockets(environ: Mapping[str, str]) -> dict[str, int]:
     """
-    The listening sockets this process inherited, by front name: from its
-    workers' parent (L{FRONTS_ENV}), or from systemd's socket activation
-    (C{LISTEN_PID}, C{LISTEN_FDS}, C{LISTEN_FDNAMES}: each socket named with
-    C{FileDescriptorName=line}, C{framed}, C{irc} or C{web}). Empty when
-    there are none; L{StartupError} when they cannot be read.
+    The listening sockets a worker inherited from its parent, by front name
+    (L{FRONTS_ENV}); empty for any other process. L{StartupError} when they
+    cannot be read.
     """
     described = environ.get(FRONTS_ENV)
-    if described:
-        sockets: dict[str, int] = {}
-        for item in described.split(","):
-            name, _, number = item.partition("=")
-            if not name or not number.isdigit():
-                raise StartupError(
-                    f"the workers' parent passed unreadable sockets: {described!r}"
-                )
-            sockets[name] = int(number)
-        return sockets
-    if "LISTEN_FDS" not in environ:
+    if not described:
         return {}
-    if environ.get("LISTEN_PID") != str(os.getpid() if pid is None else pid):
-        return {}  # meant for another process (our parent, say)
-    count = environ["LISTEN_FDS"]
-    if not count.isdigit():
-        raise StartupError(f"LISTEN_FDS is not a number of sockets: {count!r}")
-    names = environ.get("LISTEN_FDNAMES", "").split(":")
-    if len(names) != int(count):
-        raise StartupError(
-            f"systemd passed {count} sockets named {environ.get('LISTEN_FDNAMES')!r}:"
-            " name each with FileDescriptorName= (line, framed, irc or web)"
-        )
-    sockets = {}
-    for offset, name in enumerate(names):
-        sockets[name] = FIRST_SOCKET + offset
+    sockets: dict[str, int] = {}
+    for item in described.split(","):
+        name, _, number = item.partition("=")
+        if not name or not number.isdigit():
+            raise StartupError(
+                f"the workers' parent passed unreadable sockets: {described!r}"
+            )
+        sockets[name] = int(number)
     return sockets
 
 
@@ -167,8 +148,8 @@ class AdoptedEndpoint:
     def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
         try:
             family = self._family()
-            # Twisted accepts in a loop until EAGAIN: a blocking socket (as
-            # systemd passes them) would block the reactor at the last one.
+            # Twisted accepts in a loop until EAGAIN: on a blocking socket
+            # the reactor would block at the last one.
             fdesc.setNonBlocking(self.descriptor)
             if self.tls is not None:
                 factory = TLSMemoryBIOFactory(self.tls, False, factory)
@@ -205,8 +186,8 @@ def adopting_endpoints(
     reactor: Any, sockets: Mapping[str, int]
 ) -> Callable[[str, str], IStreamServerEndpoint]:
     """
-    What the service tree asks for each front's endpoint: the adopted socket
-    of a front that has one, the endpoint of its description otherwise.
+    What a worker's service tree asks for each front's endpoint: the socket
+    its parent passed for that front.
     """
 
     def endpoint(front: str, description: str) -> IStreamServerEndpoint:
@@ -214,9 +195,9 @@ def adopting_endpoints(
             return AdoptedEndpoint(
                 reactor, front, sockets[front], tls_context(reactor, description)
             )
-        if os.environ.get(WORKER_ENV):
-            raise StartupError(f"the workers' parent passed no socket for {front}")
-        return serverFromString(reactor, description)  # type: ignore[no-any-return]
+        raise StartupError(
+            f"the workers' parent passed no socket for the {front} front"
+        )
 
     return endpoint
 
@@ -489,7 +470,7 @@ def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
     env = {
         name: value
         for name, value in environ.items()
-        if name not in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", WORKER_ENV)
+        if name not in (WORKER_ENV, FRONTS_ENV)
     }
     # The children's log lines reach the parent whole and at once.
     env["PYTHONUNBUFFERED"] = "1"
@@ -566,7 +547,8 @@ class Lifeline(Service):
 def ignore_stop_signals() -> None:
     """
     Once a worker is stopping, a second SIGTERM or SIGINT (systemd's to the
-    whole group as its parent's) changes nothing: its parent escalates.
+    whole control group, as well as its parent's) changes nothing: its
+    parent escalates.
     """
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, signal.SIG_IGN)
@@ -574,23 +556,21 @@ def ignore_stop_signals() -> None:
 
 def make_service(reactor: Any, options: Any) -> MultiService:
     """
-    What C{twistd twistedchat} runs with C{--workers N} (N > 1) or with
-    sockets from systemd: the parent of N workers, a worker (its parent set
-    L{WORKER_ENV}), or one node adopting systemd's sockets. L{StartupError}
-    when it cannot start.
+    What C{twistd twistedchat --workers N} runs: the parent of N workers,
+    or one of them (its parent set L{WORKER_ENV}). L{StartupError} when it
+    cannot start.
     """
     settings = options.settings
     fronts = front_endpoints(settings)
     number = os.environ.get(WORKER_ENV)
-    if number or settings.workers == 1:
-        sockets = inherited_sockets(os.environ)
-        check_inherited(sockets, [name for name, _ in fronts])
-        top = build_service(settings, reactor, adopting_endpoints(reactor, sockets))
-        listen_now(top)
-        if number:
-            make_worker(reactor, top, number)
-        return top
-    return make_parent(reactor, options, fronts)
+    if not number:
+        return make_parent(reactor, options, fronts)
+    sockets = inherited_sockets(os.environ)
+    check_inherited(sockets, [name for name, _ in fronts])
+    top = build_service(settings, reactor, adopting_endpoints(reactor, sockets))
+    listen_now(top)
+    make_worker(reactor, top, number)
+    return top
 
 
 def make_parent(

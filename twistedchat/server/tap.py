@@ -239,7 +239,7 @@ def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
     try:
-        if options.settings.workers > 1 or "LISTEN_FDS" in os.environ:
+        if options.settings.workers > 1:
             from ..cluster.workers import make_service
 
             return make_service(reactor, options)
