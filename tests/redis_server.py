@@ -123,8 +123,8 @@ class RedisServer:
 
     @ivar persistent: append-only file, fsync'd at each write, so a restart
         (even after SIGKILL) keeps everything.
-    @ivar tls: serve TLS on L{port} (certificates for C{localhost} and
-        127.0.0.1 signed by L{pki}'s C{ca.pem}); plain TCP on L{plain_port}
+    @ivar tls: serve TLS on L{port} (a certificate for C{localhost} and
+        C{tls_ips} signed by L{pki}'s C{ca.pem}); plain TCP on L{plain_port}
         for the helper's own commands.
     """
 
@@ -135,6 +135,7 @@ class RedisServer:
         persistent: bool = False,
         password: str | None = None,
         tls: bool = False,
+        tls_ips: tuple[str, ...] = ("127.0.0.1",),
         extra: tuple[str, ...] = (),
     ) -> None:
         self.program = require_redis()
@@ -145,6 +146,7 @@ class RedisServer:
         self.persistent = persistent
         self.password = password
         self.tls = tls
+        self.tls_ips = tls_ips
         self.extra = extra
         self.port = 0
         self.plain_port = 0  # the same as port without TLS
@@ -229,9 +231,7 @@ class RedisServer:
         if self.tls and self.pki is None:
             pki_folder = os.path.join(self.folder, "pki")
             os.makedirs(pki_folder, exist_ok=True)
-            self.pki = make_pki(
-                pki_folder, dns_names=("localhost",), ips=("127.0.0.1",)
-            )
+            self.pki = make_pki(pki_folder, dns_names=("localhost",), ips=self.tls_ips)
         if not self.plain_port:
             self.plain_port = free_port()
             self.port = free_port() if self.tls else self.plain_port
@@ -396,3 +396,36 @@ def started_redis(test: Any, clock: IReactorTime, **options: Any) -> Any:
     test.addCleanup(server.cleanup, clock)
     yield server.start(clock)
     return server
+
+
+def within(d: defer.Deferred[Any], seconds: float, clock: IReactorTime) -> Any:
+    """C{d}, failing with C{TimeoutError} if it has not fired in C{seconds}."""
+    return d.addTimeout(seconds, clock)
+
+
+async def eventually(
+    check: Any, clock: IReactorTime, seconds: float = 10.0, what: str = ""
+) -> None:
+    """Wait until C{check()} is true, polling; C{TimeoutError} after C{seconds}."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {seconds} s: {what or check}")
+        await task.deferLater(clock, POLL)
+
+
+@defer.inlineCallbacks
+def started_client(
+    test: Any, reactor: Any, address: RedisAddress, name: str, **options: Any
+) -> Any:
+    """
+    A L{RedisClient} to C{address}, started and connected (within 10 s),
+    which C{test} stops at its end.
+    """
+    from twistedchat.cluster.redis import RedisClient
+
+    client = RedisClient(reactor, address, name, **options)
+    client.start()
+    test.addCleanup(client.stop)
+    yield within(client.when_connected(), 10, reactor)
+    return client

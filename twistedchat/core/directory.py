@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import UnknownUserMode
 from .names import fold_nick, fold_room
 from .session import Session
 from .state import IChatState, UserRecord
 from .views import ServerCounts, UserView, user_view
+
+if TYPE_CHECKING:
+    from .service import ChatService
 
 USER_MODES = "iBo"  # the letters a user's own modes are made of
 SETTABLE = frozenset("iB")  # those a user sets and unsets at will
@@ -131,3 +135,10 @@ class Directory:
 
     def _view(self, record: UserRecord) -> UserView:
         return user_view(record, [self._state.room(key) for key in record.rooms])
+
+
+def change_user_modes(
+    service: ChatService, session: Session, changes: Sequence[str]
+) -> tuple[str, ...]:
+    """L{Directory.change_modes}, as a command of the service (its C{act})."""
+    return service.directory.change_modes(session, changes)

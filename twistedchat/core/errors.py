@@ -350,3 +350,13 @@ class PicturesBusy(ChatError):
 
     def __str__(self) -> str:
         return "cannot show that picture now: the server is busy with others, try again"
+
+
+class LogUnavailable(ChatError):
+    """
+    The cluster's shared log (Redis) is out of reach and as many commands as
+    may wait for it already wait: this one is refused, not dropped later.
+    """
+
+    def __str__(self) -> str:
+        return "the chat is reconnecting to its shared log and cannot take more now: try again in a moment"

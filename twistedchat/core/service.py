@@ -8,18 +8,17 @@ event to everyone it concerns and returns it. Whether the acting user also
 receives their own event is the user's client's declaration
 (L{IChatClient.echo_messages}, L{IChatClient.echo_actions}), applied here,
 never re-delivered by a front. Queries answer with immutable views
-(L{twistedchat.core.views}). The state itself sits behind L{IChatState}, the
-way events reach the local sessions behind L{IDelivery}; the core never sees
-bytes, sockets or wire formats. One user may be connected through several
-sessions at once (L{twistedchat.core.presence}): the state knows the user,
-the delivery its sessions.
+(L{twistedchat.core.views}). The state sits behind L{IChatState}, delivery
+behind L{IDelivery}; no bytes, sockets or wire formats here. A user may have
+several sessions (L{twistedchat.core.presence}). Several nodes run the same
+commands in one order (L{twistedchat.cluster.replica}).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Unpack
+from typing import TypeVar, Unpack
 
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet.defer import Deferred
@@ -58,6 +57,7 @@ from .whowas import Whowas
 __all__ = ["ChatService", "IChatClient", "Session"]
 
 DEFAULT_MAX_ROOMS = 100  # rooms one user may be in at once
+R = TypeVar("R")
 
 
 class ChatService:
@@ -402,6 +402,10 @@ class ChatService:
         """Mark C{session} away with C{message}, or back with None; see status."""
         status.set_away(self, session, message)
 
+    def act(self, command: Callable[..., R], session: Session, *args: object) -> R:
+        """A command kept in a module of its own (L{status}, L{notices}...)."""
+        return command(self, session, *args)
+
     def invite(self, session: Session, nick: str, name: str) -> Invited:
         """Invite C{nick} to a room C{session} is in: it may join once, past +i +l +b."""
         room = self._membership(session, name)
@@ -517,8 +521,7 @@ class ChatService:
         rooms = access.listing(self._state, fold_room(after), count, viewer)
         return [RoomSummary(room.name, len(room.members), room.topic) for room in rooms]
 
-    def nick_taken(self, nick: str) -> bool:
-        """Whether someone holds C{nick} (as the chat compares nicks)."""
+    def nick_taken(self, nick: str) -> bool:  # as the chat compares nicks
         return self._state.holder(fold_nick(nick)) is not None
 
     def user(self, nick: str) -> UserView:
@@ -530,12 +533,11 @@ class ChatService:
         records = (self._state.holder(fold_nick(nick)) for nick in nicks)
         return [self._view(record) for record in records if record is not None]
 
-    def user_of(self, session: Session) -> UserView:
-        """C{session}'s own user."""
+    def user_of(self, session: Session) -> UserView:  # the session's own user
         return self._view(self._record(session))
 
     def counts(self) -> ServerCounts:
-        return self.directory.counts()
+        return self.directory.counts()  # users, rooms, operators
 
     # Internals
 

@@ -373,7 +373,7 @@ class LineProtocol(LineReceiver, FrontProtocol):
         users = service.present(service.room(room, session).names)
         self.reply(" ".join(_named(user) for user in users))
 
-    def line_TOPIC(self, session: Session, argument: str) -> None:
+    async def line_TOPIC(self, session: Session, argument: str) -> None:
         if argument.startswith("#"):
             room, _, topic = argument[1:].partition(" ")
         else:
@@ -389,7 +389,7 @@ class LineProtocol(LineReceiver, FrontProtocol):
             else:
                 self.reply(f"#{view.name} has no topic; TOPIC <topic> sets one")
             return
-        event = service.set_topic(session, room, topic)
+        event = await maybeDeferred(service.set_topic, session, room, topic)
         self.reply(f"you set the topic of #{event.room}: {readable(event.topic)}")
 
     def line_AWAY(self, session: Session, argument: str) -> None:
@@ -450,12 +450,15 @@ class LineProtocol(LineReceiver, FrontProtocol):
         else:
             self.reply(f"that is the start of #{room}'s history")
 
-    def line_KICK(self, session: Session, argument: str) -> None:
+    async def line_KICK(self, session: Session, argument: str) -> None:
         nick, _, reason = argument.partition(" ")
         if not nick:
             raise _Usage("usage: KICK <nick> [reason]")
         room = self._room_or_fail(session)
-        event = self.factory.service.kick(session, room, nick, reason.strip())
+        kicking = maybeDeferred(
+            self.factory.service.kick, session, room, nick, reason.strip()
+        )
+        event = await kicking
         self.reply(
             f'"{event.user.nick}" was kicked from #{event.room}{_reason(event.reason)}'
         )
@@ -470,11 +473,12 @@ class LineProtocol(LineReceiver, FrontProtocol):
     def _opered(self, operator: str) -> None:
         self.reply(f'you are now a server operator ("{operator}")')
 
-    def line_KILL(self, session: Session, argument: str) -> None:
+    async def line_KILL(self, session: Session, argument: str) -> None:
         nick, _, message = argument.partition(" ")
         if not nick:
             raise _Usage("usage: KILL <nick> [message]")
-        event = self.factory.service.kill(
+        event = await maybeDeferred(
+            self.factory.service.kill,
             session,
             nick,
             message.strip() or "you have been disconnected by an operator",

@@ -52,6 +52,7 @@ ERROR_CODES: dict[type[errors.ChatError], ErrorCode] = {
     errors.NotAPicture: ErrorCode.MALFORMED,
     errors.PictureTooLarge: ErrorCode.TOO_LARGE,
     errors.PicturesBusy: ErrorCode.LIMIT,
+    errors.LogUnavailable: ErrorCode.LIMIT,
 }
 
 # What a client may send before its Hello is answered (a tuple: the union
@@ -216,8 +217,9 @@ class FrameRequests(FrontProtocol):
             if user.away:
                 self.send(codec.Away(user.nick, user.away))
 
-    def handle_SetTopic(self, frame: codec.SetTopic) -> None:
-        self.factory.service.set_topic(self._session(), frame.room, frame.topic)
+    async def handle_SetTopic(self, frame: codec.SetTopic) -> None:
+        service = self.factory.service
+        await maybeDeferred(service.set_topic, self._session(), frame.room, frame.topic)
 
     def handle_SetAway(self, frame: codec.SetAway) -> None:
         self.factory.service.set_away(self._session(), frame.message or None)
@@ -231,8 +233,9 @@ class FrameRequests(FrontProtocol):
             self.factory.service.change_nick, self._session(), frame.nick
         )
 
-    def handle_Kick(self, frame: codec.Kick) -> None:
-        self.factory.service.kick(self._session(), frame.room, frame.nick, frame.reason)
+    async def handle_Kick(self, frame: codec.Kick) -> None:
+        service, session = self.factory.service, self._session()
+        await maybeDeferred(service.kick, session, frame.room, frame.nick, frame.reason)
 
     def handle_ListRooms(self, frame: codec.ListRooms) -> None:
         rooms = self.factory.service.list_rooms(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.words.protocols import irc
 
 from ...core import errors
@@ -201,12 +201,12 @@ async def irc_LIST(client: IRCProtocol, params: list[str]) -> None:
     client.reply(irc.RPL_LISTEND, "End of /LIST")
 
 
-def irc_TOPIC(client: IRCProtocol, params: list[str]) -> None:
+async def irc_TOPIC(client: IRCProtocol, params: list[str]) -> None:
     service = client.factory.service
     name = room_name(params[0])
     if len(params) > 1:
         topic = params[1][:TOPICLEN]
-        service.set_topic(client.registered_session(), name, topic)
+        await maybeDeferred(service.set_topic, client.registered_session(), name, topic)
         return
     room = service.room(name)
     if room.topic:
@@ -222,24 +222,24 @@ def send_topic(client: IRCProtocol, room: RoomView) -> None:
     )
 
 
-def irc_MODE(client: IRCProtocol, params: list[str]) -> None:
+def irc_MODE(client: IRCProtocol, params: list[str]) -> Deferred[None] | None:
     service = client.factory.service
     session = client.registered_session()
     target = params[0]
     if not target.startswith("#"):
-        users.irc_user_MODE(client, params)
-        return
+        return Deferred.fromCoroutine(users.irc_user_MODE(client, params))
     room = service.room(room_name(target))
     if len(params) == 1:
         letters, arguments = channel_modes(room, room.has_member(session.user))
         client.reply(irc.RPL_CHANNELMODEIS, channel(room.name), letters, *arguments)
         client.reply(RPL_CREATIONTIME, channel(room.name), str(int(room.created)))
-        return
+        return None
     changes, lists = parse_modes(params[1], params[2:])
     if changes:
         service.change_modes(session, room.name, changes)
     for letter in lists:
         send_list(client, service.room(room.name), letter)
+    return None
 
 
 def channel_modes(room: RoomView, member: bool) -> tuple[str, list[str]]:
@@ -306,7 +306,7 @@ def parse_modes(
     return changes, lists
 
 
-def irc_KICK(client: IRCProtocol, params: list[str]) -> None:
+async def irc_KICK(client: IRCProtocol, params: list[str]) -> None:
     """
     C{KICK #a nick1,nick2}: each nick from one channel; C{KICK #a,#b n1,n2}:
     as many channels as nicks, in pairs (RFC 2812). One KICK line each.
@@ -320,14 +320,18 @@ def irc_KICK(client: IRCProtocol, params: list[str]) -> None:
         return
     for room, nick in client.each(zip(rooms, nicks, strict=True)):
         try:
-            client.factory.service.kick(
-                client.registered_session(), room_name(room), nick, reason
+            await maybeDeferred(
+                client.factory.service.kick,
+                client.registered_session(),
+                room_name(room),
+                nick,
+                reason,
             )
         except errors.ChatError as e:
             client.refused(e)
 
 
-def irc_INVITE(client: IRCProtocol, params: list[str]) -> None:
+async def irc_INVITE(client: IRCProtocol, params: list[str]) -> None:
     if not params:  # the channels one is invited to
         user = client.factory.service.user_of(client.registered_session())
         for name in user.invited:
@@ -337,7 +341,10 @@ def irc_INVITE(client: IRCProtocol, params: list[str]) -> None:
     if len(params) < 2 or not all(params[:2]):
         client.reply(irc.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
         return
-    event = client.factory.service.invite(
-        client.registered_session(), params[0], room_name(params[1])
+    event = await maybeDeferred(
+        client.factory.service.invite,
+        client.registered_session(),
+        params[0],
+        room_name(params[1]),
     )
     client.reply(irc.RPL_INVITING, event.to, channel(event.room))

@@ -80,7 +80,7 @@ def irc_PRIVMSG(client: IRCProtocol, params: list[str], notice: bool = False) ->
                 )
             elif target.startswith("@#"):  # STATUSMSG: the room's operators
                 room = room_name(target[1:])
-                say_to_operators(service, session, room, text, notice)
+                service.act(say_to_operators, session, room, text, notice)
             else:
                 recipient = service.user(target)
                 service.whisper(
@@ -145,8 +145,8 @@ def irc_TAGMSG(client: IRCProtocol, params: list[str]) -> None:
     for target in targets:
         try:
             if target.startswith("#"):
-                tag_room(service, session, room_name(target), tags)
+                service.act(tag_room, session, room_name(target), tags)
             else:
-                tag_user(service, session, target, tags)
+                service.act(tag_user, session, target, tags)
         except errors.ChatError as e:
             client.refused(e)

@@ -6,7 +6,7 @@ what the victim is told is its own front's business.
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc
 
@@ -40,7 +40,8 @@ def irc_OPER(client: IRCProtocol, params: list[str]) -> Deferred[None]:
     return checking.addCallbacks(granted, refused)
 
 
-def irc_KILL(client: IRCProtocol, params: list[str]) -> None:
+async def irc_KILL(client: IRCProtocol, params: list[str]) -> None:
     message = params[1] if len(params) > 1 else "Killed by an operator"
     # The victim's own front says its farewell (IRCProtocol.deliver, here).
-    client.factory.service.kill(client.registered_session(), params[0], message)
+    service = client.factory.service
+    await maybeDeferred(service.kill, client.registered_session(), params[0], message)

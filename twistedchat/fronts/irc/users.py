@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from twisted.internet.defer import maybeDeferred
 from twisted.words.protocols import irc
 
 from ...core import errors
-from ...core.directory import USER_MODES, is_mask, matcher
+from ...core.directory import USER_MODES, change_user_modes, is_mask, matcher
 from ...core.session import Session
 from ...core.status import set_realname
 from ...core.views import UserView
@@ -253,14 +254,15 @@ def irc_AWAY(client: IRCProtocol, params: list[str]) -> None:
         client.reply(irc.RPL_UNAWAY, "You are no longer marked as being away")
 
 
-def irc_SETNAME(client: IRCProtocol, params: list[str]) -> None:
+async def irc_SETNAME(client: IRCProtocol, params: list[str]) -> None:
     """
     A new real name (IRCv3 setname): those sharing a room with you, and
     you, see SETNAME if they asked for it; WHOIS and WHO show it.
     """
     realname = params[0] if params else ""
     try:
-        set_realname(client.factory.service, client.registered_session(), realname)
+        service, session = client.factory.service, client.registered_session()
+        await maybeDeferred(service.act, set_realname, session, realname)
     except errors.InvalidRealname as e:
         client.send(client.server_name, "FAIL", "SETNAME", "INVALID_REALNAME", str(e))
 
@@ -279,7 +281,7 @@ def irc_USERHOST(client: IRCProtocol, params: list[str]) -> None:
     client.reply(irc.RPL_USERHOST, " ".join(found))
 
 
-def irc_user_MODE(client: IRCProtocol, params: list[str]) -> None:
+async def irc_user_MODE(client: IRCProtocol, params: list[str]) -> None:
     """
     C{MODE <nick> [changes]}: your own modes (221), or changes to them,
     echoed as a MODE line when they change something. C{+o} is ignored
@@ -299,7 +301,7 @@ def irc_user_MODE(client: IRCProtocol, params: list[str]) -> None:
         client.reply(irc.RPL_UMODEIS, user_modes(service.user_of(session)))
         return
     changes, unknown = parse_user_modes(params[1])
-    made = service.directory.change_modes(session, changes)
+    made = await maybeDeferred(service.act, change_user_modes, session, changes)
     if made:
         client.send(prefix(session.user), "MODE", session.nick, join_modes(made))
         # What its messages carry from now on (the bot tag): known here, as

@@ -17,4 +17,4 @@ if TYPE_CHECKING:
 
 
 def irc_WALLOPS(client: IRCProtocol, params: list[str]) -> None:
-    wallops(client.factory.service, client.registered_session(), params[0])
+    client.factory.service.act(wallops, client.registered_session(), params[0])
