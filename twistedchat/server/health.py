@@ -2,7 +2,9 @@
 Whether the server does its job, in one line: what C{/health} answers.
 
 The server is healthy while every front listens (each L{FrontListener} of
-the service tree has its port open) and the history is being written (the
+the service tree has its port open), a cluster's node is caught up and
+reaches Redis (L{twistedchat.cluster.node.ClusterNode.problem}), and the
+history is being written (the
 L{HistoryWriter} runs, its last write did not fail, and no write has been
 under way for longer than C{stuck_after}). Otherwise L{Health.problem} says
 the first thing wrong, in the words an operator reads in a probe's log:
@@ -48,6 +50,10 @@ class Health:
         for service in IServiceCollection(self.services):
             if isinstance(service, FrontListener) and not service.listening:
                 return f"front {service.front} is not listening"
+            # A service that can tell what is wrong with it: a cluster's node.
+            problem = getattr(service, "problem", None)
+            if problem is not None and (said := problem()) is not None:
+                return str(said)
         if self.history is not None:
             return history_problem(
                 self.history.status(), self.clock.seconds(), self.stuck_after

@@ -25,6 +25,7 @@ from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
+from ..core.identity import Identities
 from ..core.service import ChatService
 from ..fronts.base import ConnectionCounter, Front
 from ..fronts.fanout import Fanout
@@ -105,17 +106,7 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
     markers = MarkerFile(os.path.join(settings.data_dir, MARKERS_FILE), reactor)
     markers.setName("read-markers")  # type: ignore[no-untyped-call]
     markers.setServiceParent(top)  # type: ignore[no-untyped-call]
-    chat = ChatService(
-        reactor,
-        settings.default_room,
-        checker,
-        identities,
-        writer,
-        delivery=Fanout(),  # the fronts' batched fan-out
-        max_rooms=settings.max_rooms,
-        log_messages=settings.log_messages,
-        markers=markers,
-    )
+    chat = _chat(settings, reactor, top, checker, identities, writer, markers)
     markers.before_stop.append(chat.reading.mark_present)
     # /health and /metrics (on the web port): read the fronts when asked.
     health = Health(reactor, top, writer)
@@ -165,6 +156,42 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         listening.setName(name)  # type: ignore[no-untyped-call]
         listening.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
+
+
+def _chat(
+    settings: ServerSettings,
+    reactor: Any,
+    top: MultiService,
+    checker: OperatorsChecker | None,
+    identities: Identities,
+    history: HistoryWriter,
+    markers: MarkerFile,
+) -> ChatService:
+    """The chat: this process's own, or (with CLUSTER) this node's of a cluster's."""
+    how: dict[str, Any] = {
+        "delivery": Fanout(),  # the fronts' batched fan-out
+        "max_rooms": settings.max_rooms,
+        "log_messages": settings.log_messages,
+        "markers": markers,
+    }
+    if settings.cluster is None:
+        return ChatService(
+            reactor, settings.default_room, checker, identities, history, **how
+        )
+    from ..cluster.node import build_node  # only a cluster's node needs Redis
+
+    chat, node = build_node(
+        reactor,
+        settings.cluster,
+        default_room=settings.default_room,
+        operators=checker,
+        history=history,
+        **how,
+    )
+    # Stopped after the fronts: it tells the others its users are gone.
+    node.setName("cluster")  # type: ignore[no-untyped-call]
+    node.setServiceParent(top)  # type: ignore[no-untyped-call]
+    return chat
 
 
 def listen_now(top: MultiService) -> None:
