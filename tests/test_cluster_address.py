@@ -9,6 +9,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat.cluster.address import RedisAddress, parse_address
+from twistedchat.cluster.log import LOG_QUEUE
 from twistedchat.server.options import Options, ServerSettings
 
 
@@ -126,3 +127,8 @@ class ClusterSettingTests(SynchronousTestCase):
         settings = self.parse("--cluster", f"rediss://localhost?ca={ca.path}")
         assert settings.cluster is not None
         self.assertEqual(settings.cluster.ca, ca.path)
+
+    def test_log_queue(self) -> None:
+        self.assertEqual(self.parse().log_queue, LOG_QUEUE)
+        self.assertEqual(self.parse("--log-queue", "50").log_queue, 50)
+        self.assertIn("--log-queue: not a positive", self.refused("--log-queue", "0"))

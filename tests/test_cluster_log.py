@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -127,6 +127,46 @@ class RedisLogTests(TestCase):
                 seen.append(data)
         self.assertEqual(seen, expected)
         self.assertEqual(log.waiting, 0)
+
+    @defer.inlineCallbacks
+    def test_redis_busy_in_debug_sleep_delays_but_loses_nothing(self) -> Any:
+        server: RedisServer = yield started_redis(self, CLOCK)
+        log: RedisLog = yield self.make_log(server, block_ms=200)
+        applied = Applied()
+        yield within(log.follow(applied), 10, CLOCK)
+        appended = [log.append(b"%d" % i) for i in range(20)]
+        server.debug_sleep(1.5)
+        appended += [log.append(b"%d" % i) for i in range(20, 40)]
+        yield task.deferLater(CLOCK, 0.5)
+        appended += [log.append(b"%d" % i) for i in range(40, 60)]
+        ids = yield within(defer.gatherResults(appended), 15, CLOCK)
+        self.assertEqual(ids, sorted(ids, key=entry_order))
+        expected = [b"%d" % i for i in range(60)]
+        yield eventually(lambda: applied.first_occurrences() == expected, CLOCK)
+        self.assertEqual(applied.data, expected)  # nothing was sent twice
+
+    @defer.inlineCallbacks
+    def test_a_sleep_longer_than_the_reply_timeout_reconnects_and_resends(
+        self,
+    ) -> Any:
+        server: RedisServer = yield started_redis(self, CLOCK)
+        client: RedisClient = yield started_client(
+            self, reactor, server.address(), "node-a", reply_timeout=0.4
+        )
+        log = RedisLog(client, block_ms=100)
+        self.addCleanup(log.stop)
+        applied = Applied()
+        yield within(log.follow(applied), 10, CLOCK)
+        lost: list[bool] = []
+        client.on_lost(lambda: lost.append(True))
+        appended = [log.append(b"%d" % i) for i in range(20)]
+        server.debug_sleep(1.5)
+        appended += [log.append(b"%d" % i) for i in range(20, 60)]
+        ids = yield within(defer.gatherResults(appended), 20, CLOCK)
+        self.assertTrue(lost)  # the connection was given up, then came back
+        self.assertEqual(ids, sorted(ids, key=entry_order))
+        expected = [b"%d" % i for i in range(60)]
+        yield eventually(lambda: applied.first_occurrences() == expected, CLOCK)
 
     @defer.inlineCallbacks
     def test_full_queue_refuses_at_once_then_the_rest_goes_in_order(self) -> Any:

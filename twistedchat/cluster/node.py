@@ -32,7 +32,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from .address import RedisAddress
-from .log import RedisLog
+from .log import LOG_QUEUE, RedisLog
 from .nodes import Heartbeat, new_node_id, shared_secret
 from .redis import RedisClient, RedisUnavailable
 from .replica import EntryIdentities, ReplicatedService
@@ -133,15 +133,16 @@ class ClusterNode(Service):
 
 
 def build_node(
-    reactor: Any, address: RedisAddress, **chat: Any
+    reactor: Any, address: RedisAddress, *, log_queue: int = LOG_QUEUE, **chat: Any
 ) -> tuple[ReplicatedService, ClusterNode]:
     """
     The chat of a node of the cluster at C{address} (C{chat}: the
     L{ReplicatedService}'s other arguments), and the service that joins it.
+    C{log_queue}: commands that may wait while Redis is away.
     """
     node = new_node_id()
     client = RedisClient(reactor, address, node)
-    journal = RedisLog(client)
+    journal = RedisLog(client, queue_limit=log_queue)
     # The secret is Redis's, adopted before any entry is applied.
     service = ReplicatedService(reactor, journal, node, secrets.token_bytes(32), **chat)
     heartbeat = Heartbeat(client, node, on_dead=service.gone)

@@ -228,6 +228,12 @@ SETTINGS = [
         "empty: a single node, no Redis",
     ),
     Setting(
+        "LOG_QUEUE",
+        "10000",
+        "with CLUSTER: commands that may wait while Redis is away, in order; "
+        "past that, new ones are refused with an error",
+    ),
+    Setting(
         "OPERATORS",
         "",
         "file of server operators (NAME:HASH lines, made with twistedchat-passwd)",
@@ -265,6 +271,7 @@ class ServerSettings:
     limits: Limits = field(default_factory=Limits)
     max_rooms: int = DEFAULT_MAX_ROOMS
     cluster: RedisAddress | None = None  # None: a single node, no Redis
+    log_queue: int = 10000  # commands waiting for Redis (cluster.log.LOG_QUEUE)
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
@@ -457,6 +464,7 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         log_messages=check("LOG_MESSAGES", _yes_no),
         max_rooms=check("MAX_ROOMS", _count),
         cluster=check("CLUSTER", _cluster),
+        log_queue=check("LOG_QUEUE", _positive),
         limits=Limits(
             sendq=check("SENDQ", _count),
             max_connections=check("MAX_CONNECTIONS", _count),

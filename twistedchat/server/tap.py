@@ -183,6 +183,7 @@ def _chat(
     chat, node = build_node(
         reactor,
         settings.cluster,
+        log_queue=settings.log_queue,
         default_room=settings.default_room,
         operators=checker,
         history=history,
