@@ -134,11 +134,17 @@ class DataFolder(Service):
     writable, and locked (C{flock} on L{LOCK_FILE}) for the process's life,
     so that a second server on it stops instead of sharing its files. The
     lock file holds the pid of the server that holds it.
+
+    The nodes of a cluster on one machine share the folder (the history's
+    lease decides which of them writes the history): C{shared} claims it
+    with a shared lock, which the other nodes share and which a single
+    server's exclusive lock excludes, both ways.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, shared: bool = False) -> None:
         self.path = path
         self.lock_path = os.path.join(path, LOCK_FILE)
+        self.shared = shared
         self._lock: int | None = None
 
     def claim(self) -> None:
@@ -158,7 +164,9 @@ class DataFolder(Service):
                 f"cannot write in the data folder {self.path}: {reason(e)}"
             ) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(
+                fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+            )
         except OSError as e:
             holder = _read_pid(fd)
             os.close(fd)
@@ -193,11 +201,16 @@ class DataFolder(Service):
             )
 
     def write_pid(self) -> None:
-        """Put this process's pid in the lock file (again after a fork)."""
+        """
+        Put this process's pid in the lock file (again after a fork); a node
+        sharing the folder leaves it empty (no pid names all the nodes).
+        """
         if self._lock is None:
             return
         try:
             os.ftruncate(self._lock, 0)
+            if self.shared:
+                return
             os.pwrite(self._lock, f"{os.getpid()}\n".encode("ascii"), 0)
         except OSError as e:
             log.warn(

@@ -76,7 +76,7 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
     if settings.operators is not None:
         checker = OperatorsChecker(reactor, FilePath(settings.operators))
     top = MultiService()
-    data = DataFolder(settings.data_dir)
+    data = DataFolder(settings.data_dir, shared=settings.cluster is not None)
     data.claim()  # first: a second server on the folder stops here
     data.setName("data")  # type: ignore[no-untyped-call]
     data.setServiceParent(top)  # type: ignore[no-untyped-call]
