@@ -57,7 +57,7 @@ import time
 import unittest
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -71,6 +71,7 @@ from fanout import (
     Share,
     history_count,
     phases,
+    profiling,
 )
 from fanout_clients import ROOM, expected_nicks
 from figures import Figures, Stopped
@@ -435,11 +436,16 @@ def _rss(servers: Servers) -> tuple[float, float]:
 
 
 def measure(
-    generators: Generators, servers: Servers, phase: Phases
+    generators: Generators,
+    servers: Servers,
+    phase: Phases,
+    during_send: AbstractContextManager[list[str]],
 ) -> ClusterMeasurement:
     """
     The phases of L{generators.measure}, with every node and Redis sampled:
     memory is the nodes' sum, CPU time every process's, apart and summed.
+    C{during_send} is entered around the send phase (a profiler) and yields
+    notes for the report.
     """
     pids = servers.pids()
     measured = Measurement()
@@ -452,9 +458,11 @@ def measure(
     generators.command("arm", phase.timeout)
     redis = servers.redis
     before_calls = command_calls(redis) if redis is not None else {}
-    cpu = _cpu(pids)
-    measured.send = generators.command("send", phase.send)
-    spent = {name: seconds - cpu[name] for name, seconds in _cpu(pids).items()}
+    with during_send as notes:
+        cpu = _cpu(pids)
+        measured.send = generators.command("send", phase.send)
+        spent = {name: seconds - cpu[name] for name, seconds in _cpu(pids).items()}
+    measured.notes = notes
     calls = calls_between(before_calls, command_calls(redis)) if redis else {}
     measured.server_cpu_seconds = sum(spent.values())
     measured.server_rss_mib, measured.server_peak_rss_mib = _rss(servers)
@@ -708,21 +716,32 @@ def run_setup(
     server_args: Sequence[str],
     *,
     keep_logs: bool = False,
+    profile: Path | None = None,
 ) -> ClusterResult:
     """Start Redis and the nodes, run the fan-out over them, stop them; the figures."""
     began = time.monotonic()
+    load = os.getloadavg()[0]
     prefix = f"cluster-{setup.label.replace(' ', '-')}-"
     with run_directory(prefix, keep_logs) as directory:
         with running_servers(setup, directory, server_args, plan.timeout) as servers:
             ports = [node.ports[front] for node in servers]
             work = cluster_shares(plan, front, ports)
             with generator_processes(workloads(work), "cluster") as generators:
-                measured = measure(generators, servers, phases(plan))
+                during_send = profiling(
+                    servers.nodes[0].process.pid, profile, "speedscope"
+                )
+                measured = measure(generators, servers, phases(plan), during_send)
             version = servers.version
         codes = [node.process.returncode for node in servers]
         stopped = stopped_nodes(directory, setup.nodes, codes, plan)
     result = summarise(
         setup, front, plan, measured, stopped, version, time.monotonic() - began
+    )
+    result.notes.append(
+        f"load average {load:.2f} on {os.cpu_count()} cores before the servers "
+        "started: other processes took their share of the machine too"
+        if load >= 0.5
+        else f"load average {load:.2f} before the servers started"
     )
     figures.check_progress(setup.label, result.figures)
     return result
@@ -735,13 +754,20 @@ def run(
     server_args: Sequence[str] = (),
     *,
     keep_logs: bool = False,
+    profile: Path | None = None,
     progress: bool = False,
 ) -> list[ClusterResult]:
     plan.check()
     raise_file_limit(plan.clients + SPARE_FILES)
     results = []
     for setup in chosen:
-        result = run_setup(setup, plan, front, server_args, keep_logs=keep_logs)
+        profiled = None
+        if profile is not None:
+            label = setup.label.replace(" ", "-")
+            profiled = profile.with_name(f"{profile.stem}-{label}{profile.suffix}")
+        result = run_setup(
+            setup, plan, front, server_args, keep_logs=keep_logs, profile=profiled
+        )
         if progress:
             print(report(result) + "\n", flush=True)
         results.append(result)
@@ -856,6 +882,11 @@ def _problems(result: ClusterResult) -> list[str]:
         )
     if result.out_of_order:
         loud.append(f"OUT OF ORDER {result.out_of_order:,} deliveries")
+    if result.figures.history_duplicates:
+        loud.append(
+            f"HISTORY TWICE {result.figures.history_duplicates:,} messages (one "
+            "history for the cluster: each message must be on disk once)"
+        )
     return [*loud, *figures.problems(result.figures)]
 
 
@@ -1003,6 +1034,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_server_options(parser)
     parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record node 0 with py-spy during each send phase, into "
+        "NAME-<setup>.EXT (speedscope)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="end with one JSON line: an object per setup, by its label",
@@ -1040,6 +1077,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             chosen,
             shlex.split(options.server_args),
             keep_logs=options.keep_logs,
+            profile=options.profile,
             progress=True,
         ),
     )
