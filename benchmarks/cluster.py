@@ -253,6 +253,7 @@ class ClusterWorkload(FanoutWorkload):
             **reply,
             "cross_latencies": cross.tobytes(),
             "reordered": sum(part.reordered for part in parts),
+            "reads": sum(part.reads for part in parts),
             "orders": {
                 client.index: part.order.tobytes()
                 for client, part in zip(self.clients, parts, strict=True)
@@ -572,6 +573,7 @@ class ClusterResult:
     cross_node_p99_ms: float | None
     cross_node_max_ms: float | None
     reordered: int  # messages after a later one of their own sender
+    reads: int  # the receivers' reads that brought messages
     order: OrderCheck
     redis_calls: dict[str, int]
     redis_commands_per_message: float | None  # None: no Redis
@@ -671,6 +673,7 @@ def summarise(
         cross_node_p99_ms=figures.percentile_ms(cross, 0.99),
         cross_node_max_ms=figures.percentile_ms(cross, 1.0),
         reordered=sum(reply["reordered"] for reply in settled),
+        reads=sum(reply["reads"] for reply in settled),
         order=order,
         redis_calls=dict(sorted(calls.items(), key=lambda item: -item[1])),
         redis_commands_per_message=(
@@ -807,6 +810,16 @@ def _order_line(result: ClusterResult) -> str:
     )
 
 
+def _batching_line(result: ClusterResult) -> str:
+    f = result.figures
+    per_read = f.deliveries / result.reads if result.reads else 0.0
+    return (
+        f"{per_read:.1f} messages per read a receiver made ({result.reads:,} "
+        "reads): about how many messages the servers wrote to a connection at "
+        "once (each write is a system call)"
+    )
+
+
 def _redis_line(result: ClusterResult) -> str:
     per = result.redis_commands_per_message
     if per is None:
@@ -852,6 +865,7 @@ def _lines(result: ClusterResult) -> list[tuple[str, str]]:
         ("lost", rows["lost"]),
         ("duplicated", rows["duplicated"]),
         ("out of order", _order_line(result)),
+        ("batching", _batching_line(result)),
         ("redis commands", _redis_line(result)),
     ]
     lines += [

@@ -257,6 +257,9 @@ class Settled:
     # order it arrived, as L{order_key}s.
     order: array[int] = field(default_factory=lambda: array("q"))
     reordered: int = 0  # messages received after a later one of their sender
+    # Reads that brought messages (a run counted at once, or a message
+    # counted alone): how many the server wrote in one piece, about.
+    reads: int = 0
 
 
 def order_key(sender: int, seq: int) -> int:
@@ -570,6 +573,7 @@ class ChatClient(Protocol):
 
         for now, nick, key, stamp in self.arrivals():
             one(now, nick, key, stamp)
+        settled.reads = len(self.regions) + len(self.singles)
         self.regions, self.singles = [], []
         return settled
 
@@ -1249,4 +1253,5 @@ def add_up(settled: Sequence[Settled]) -> Settled:
         out.latencies.extend(part.latencies)
         out.cross_latencies.extend(part.cross_latencies)
         out.reordered += part.reordered
+        out.reads += part.reads
     return out
