@@ -424,6 +424,24 @@ class ClusterMeasurement:
     measured: Measurement
     cpu_seconds: dict[str, float]  # each node's and Redis's, over the send phase
     redis_calls: dict[str, int]  # commands Redis ran during the send phase
+    machine_busy: float  # cores the whole machine kept busy over the send phase
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The machine's busy and total CPU time so far, in ticks (C{/proc/stat})."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle, iowait
+    total = sum(fields[:8])  # guest time is counted in user time already
+    return total - idle, total
+
+
+def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How many cores were busy between two L{machine_ticks}, on average."""
+    total = after[1] - before[1]
+    if total <= 0:
+        return 0.0
+    return (after[0] - before[0]) / total * (os.cpu_count() or 1)
 
 
 def _cpu(pids: dict[str, int]) -> dict[str, float]:
@@ -461,7 +479,9 @@ def measure(
     before_calls = command_calls(redis) if redis is not None else {}
     with during_send as notes:
         cpu = _cpu(pids)
+        ticks = machine_ticks()
         measured.send = generators.command("send", phase.send)
+        machine = busy_cores(ticks, machine_ticks())
         spent = {name: seconds - cpu[name] for name, seconds in _cpu(pids).items()}
     measured.notes = notes
     calls = calls_between(before_calls, command_calls(redis)) if redis else {}
@@ -469,7 +489,7 @@ def measure(
     measured.server_rss_mib, measured.server_peak_rss_mib = _rss(servers)
     measured.settled = generators.command("settle", phase.timeout)
     measured.closed = generators.command("close", phase.timeout)
-    return ClusterMeasurement(measured, spent, calls)
+    return ClusterMeasurement(measured, spent, calls, machine)
 
 
 # The room's order, compared between receivers
@@ -574,6 +594,7 @@ class ClusterResult:
     cross_node_max_ms: float | None
     reordered: int  # messages after a later one of their own sender
     reads: int  # the receivers' reads that brought messages
+    machine_busy_cores: float  # every process's, over the send phase
     order: OrderCheck
     redis_calls: dict[str, int]
     redis_commands_per_message: float | None  # None: no Redis
@@ -594,9 +615,15 @@ class ClusterResult:
 
 
 def bottleneck(
-    wall: float, cpu_seconds: dict[str, float], generator_shares: Sequence[float]
+    wall: float,
+    cpu_seconds: dict[str, float],
+    generator_shares: Sequence[float],
+    machine_busy: float,
 ) -> str:
-    """Which process limited the send phase: a short verdict, a colon, why."""
+    """
+    Which process limited the send phase: a short verdict, a colon, why.
+    C{machine_busy}: the cores every process of the machine kept busy.
+    """
     cores = os.cpu_count() or 1
     shares = (
         {name: seconds / wall for name, seconds in cpu_seconds.items()} if wall else {}
@@ -610,6 +637,14 @@ def bottleneck(
         return (
             f"GENERATOR-BOUND: a load-generator process used {busiest:.0%} of a "
             f"core ({said}); the server figures are lower bounds"
+        )
+    others = machine_busy - servers - generators
+    if machine_busy >= SATURATED * cores and others >= 0.25:
+        return (
+            f"MACHINE FULL: {machine_busy:.0%} of a core busy on {cores} cores, "
+            f"{others:.0%} of it other processes' ({said}): the wall-clock "
+            "figures depend on them; deliveries per server CPU-second tells the "
+            "servers' own cost"
         )
     if servers + generators >= SATURATED * cores:
         return (
@@ -646,7 +681,10 @@ def summarise(
     whole = replace(measured.measured, settled=everyone)
     figured = figures.summarise(whole, stopped, lambda *_: "")
     figured.bottleneck = bottleneck(
-        figured.wall_seconds, measured.cpu_seconds, figured.generator_cpu_shares
+        figured.wall_seconds,
+        measured.cpu_seconds,
+        figured.generator_cpu_shares,
+        measured.machine_busy,
     )
     calls = measured.redis_calls
     sent = figured.sent
@@ -674,6 +712,7 @@ def summarise(
         cross_node_max_ms=figures.percentile_ms(cross, 1.0),
         reordered=sum(reply["reordered"] for reply in settled),
         reads=sum(reply["reads"] for reply in settled),
+        machine_busy_cores=measured.machine_busy,
         order=order,
         redis_calls=dict(sorted(calls.items(), key=lambda item: -item[1])),
         redis_commands_per_message=(
