@@ -126,6 +126,12 @@ class LocalDelivery:
         local = [session for session in sessions if not is_remote(session)]
         return self.inner.to_sessions(local, event) if local else ()
 
+    def regroup(self, session: Session) -> None:
+        """The fan-out's: an IRC client's rendering changed (its caps)."""
+        regroup = getattr(self.inner, "regroup", None)
+        if regroup is not None:
+            regroup(session)
+
 
 @implementer(IReactorTime)
 class LogClock:
@@ -507,9 +513,11 @@ class ReplicatedService(ChatService):
                 self._leave(session, "delivery failed")
 
     def _apply_connect(self, entry: Entry) -> Session:
-        if entry.node == self.node:
-            client = self._arriving.pop(entry.session)
-        else:
+        client = None
+        if entry.node == self.node:  # None: its connection is gone meanwhile
+            client = self._arriving.pop(entry.session, None)
+        gone = client is None and entry.node == self.node
+        if client is None:
             client = RemoteClient(*entry.echo)
         identities = self.identities
         assert isinstance(identities, EntryIdentities)
@@ -518,6 +526,10 @@ class ReplicatedService(ChatService):
         ref = (entry.node, entry.session)
         self._sessions[ref] = session
         self._refs[session] = ref
+        if gone:  # as on every node, then out, with nobody to tell
+            self._leaving.add(session)
+            leaving = self._append(self._entry(session, "disconnect", [""], {}))
+            leaving.addErrback(self._not_sent, "disconnect")
         return session
 
     def _apply_command(self, entry: Entry) -> Any:

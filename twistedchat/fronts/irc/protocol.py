@@ -25,7 +25,7 @@ from ...core.events import Event, Killed, PrivateMessage, Tagged
 from ...core.names import fold_nick
 from ...core.session import Session
 from ..base import FrontProtocol
-from ..fanout import Broadcaster, Fanout
+from ..fanout import Broadcaster
 from .batches import Batches, Labeled
 from .capabilities import RENDERING
 from .numerics import ERR_INPUTTOOLONG, ERR_UNKNOWNERROR, NUMERICS, error_target
@@ -295,9 +295,10 @@ class IRCProtocol(FrontProtocol):
         self._broadcaster = broadcaster
         session = self.session
         if session is not None:
-            delivery = self.factory.service.delivery
-            if isinstance(delivery, Fanout):
-                delivery.regroup(session)
+            # The fan-out's (a cluster's node wraps it: LocalDelivery).
+            regroup = getattr(self.factory.service.delivery, "regroup", None)
+            if regroup is not None:
+                regroup(session)
 
     def deliver(self, event: Event) -> None:
         super().deliver(event)
