@@ -45,7 +45,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
@@ -59,11 +59,17 @@ from ..persistence.files import (
     FsyncPolicy,
     HistoryWriteError,
     RoomFiles,
+    largest_entry,
     read_backward,
 )
 from ..persistence.writer import HistoryWriter
+from ..server.options import ServerSettings
+from .markers import ClusterMarkers
+from .nodes import LEASE_TTL, Lease, new_node_id
 from .position import LogPosition
+from .redis import RedisClient, Script
 
+LEASE = "history"  # the lease's name: chat:lease:history
 LOCK_FILE = "writer.lock"  # in the history folder: its writer excludes readers
 CONFIRM_INTERVAL = 1.0  # seconds between two looks at how far the holder wrote
 # Entries kept in memory that the holder has not confirmed on disk, at most.
@@ -88,17 +94,10 @@ def line_order(line: bytes) -> Order | None:
     return None if end < 0 else stream_order(line[7:end].decode("ascii", "replace"))
 
 
-class RedisCommands(Protocol):
-    """What the history asks of Redis (L{twistedchat.cluster.redis.RedisClient})."""
-
-    def command(
-        self, *args: bytes | str | int | float, timeout: float | None = None
-    ) -> Deferred[Any]: ...
-
-
 # KEYS: the lease, the cursor; ARGV: this node, the last entry id on disk.
 # Moves the cursor forwards only, and only for the lease's holder.
-_CONFIRM = """
+_CONFIRM = Script(
+    """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local old = redis.call('GET', KEYS[2])
 if old then
@@ -112,6 +111,7 @@ end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
+)
 
 
 class SharedRoomFiles(RoomFiles):
@@ -162,6 +162,8 @@ class SharedRoomFiles(RoomFiles):
     def write(self, batch: dict[str, list[bytes]]) -> int:
         for name, lines in batch.items():
             self.backlog.setdefault(name, []).extend(lines)
+        if not any(self.backlog.values()):
+            return 0  # not the writer (a page read flushes first): no lock
         try:
             fd = self._lock(fcntl.LOCK_EX)
         except OSError as e:
@@ -253,21 +255,25 @@ class ClusterHistory(HistoryWriter):
         self,
         folder: str,
         reactor: Any,
-        redis: RedisCommands,
+        redis: RedisClient,
         node: str,
         *,
         prefix: str = "chat:",
         position: LogPosition | None = None,
+        lease_ttl: float | None = LEASE_TTL,
+        owns_client: bool = False,
         confirm_interval: float = CONFIRM_INTERVAL,
         max_unconfirmed: int = MAX_UNCONFIRMED,
         **options: Any,
     ) -> None:
         """
-        C{redis}: the node's Redis client; C{node}: this node's id (the value
-        its lease holds); C{prefix}: the cluster's Redis keys' prefix;
-        C{position}: the applier's position in the log (the id of the entry
-        being applied, for an event without a message id). The C{options}
-        are L{HistoryWriter}'s.
+        C{redis}: a Redis client, started and stopped with this service if
+        it C{owns_client}; C{node}: this node's id (the value its lease
+        holds); C{prefix}: the cluster's Redis keys' prefix; C{position}: the
+        applier's position in the log (the id of the entry being applied,
+        for an event without a message id); C{lease_ttl}: the lease's (None:
+        no lease, L{gained} and L{lost} are called by the caller). The
+        C{options} are L{HistoryWriter}'s.
         """
         super().__init__(folder, reactor, **options)
         self.files = SharedRoomFiles(
@@ -279,8 +285,20 @@ class ClusterHistory(HistoryWriter):
             warn=self._skipped,
         )
         self.redis = redis
+        self.owns_client = owns_client
         self.node = node
-        self.lease_key = f"{prefix}lease:history"
+        self.lease: Lease | None = None
+        if lease_ttl is not None:
+            self.lease = Lease(
+                redis,
+                LEASE,
+                node,
+                ttl=lease_ttl,
+                on_gained=self.gained,
+                on_lost=self.lost,
+                prefix=f"{prefix}lease:",
+            )
+        self.lease_key = f"{prefix}lease:{LEASE}"
         self.written_key = f"{prefix}history:written"
         self.position = position or LogPosition()
         self.confirm_interval = confirm_interval
@@ -293,6 +311,7 @@ class ClusterHistory(HistoryWriter):
         # By room key, the order of its last entry on disk when the files were
         # read, until the log's entries pass it.
         self._on_disk: dict[str, Order] = {}
+        self._disk_end: Order = (0, 0)  # the latest of those
         self._queued = ""  # the last entry id handed to the files (holder)
         self._watch = LoopingCall(self.look_at_cursor)
         self._watch.clock = reactor
@@ -301,30 +320,44 @@ class ClusterHistory(HistoryWriter):
     # Service
 
     def startService(self) -> None:
+        """Read the files' tails (before any entry is applied), then try for the lease."""
         super().startService()
         self._watch.start(self.confirm_interval, now=False)
+        if self.owns_client:
+            self.redis.start()
+        if self.lease is not None:
+            self.lease.startService()
 
     def stopService(self) -> Deferred[None]:
         """
-        Write what is recorded (while still the holder) and record how far;
-        the node's lease is released after this (the service that owns it
-        stops later).
+        Write what is recorded (while still the holder), record how far,
+        then give the lease up: another node writes from there at once.
         """
         if self._watch.running:
             self._watch.stop()
-        last = self._queued if self.writing else ""
 
         def confirm(_: object) -> Deferred[None] | None:
+            last = self._queued if self.writing else ""
             if last and self._trouble is None:
                 return self._confirm(last)
             return None
 
-        return super().stopService().addCallback(confirm)
+        def release(_: object) -> Deferred[None] | None:
+            if self.lease is not None and self.lease.running:
+                return self.lease.stopService()
+            return None
+
+        def disconnect(_: object) -> Deferred[None] | None:
+            return self.redis.stop() if self.owns_client else None
+
+        stopping = super().stopService()
+        return stopping.addCallback(confirm).addCallback(release).addBoth(disconnect)
 
     def load(self) -> None:
         """The rooms' tails, and for each room the last entry on disk."""
         super().load()
         self._on_disk.clear()
+        self._disk_end = (0, 0)
         for paths in self._files_by_room():
             room_file = os.path.basename(paths[0])
             for path in paths:
@@ -339,6 +372,7 @@ class ClusterHistory(HistoryWriter):
                     order = stream_order(entry.id)
                     if order is not None:
                         self._on_disk[fold_room(entry.room)] = order
+                        self._disk_end = max(self._disk_end, order)
                     break
 
     # IHistory
@@ -347,12 +381,15 @@ class ClusterHistory(HistoryWriter):
         entry_id = event.msgid or self.position.current
         order = stream_order(entry_id)  # None: not a log entry's (a test's)
         if self._on_disk and order is not None:
-            key = fold_room(event.room)
-            disk = self._on_disk.get(key)
-            if disk is not None:
-                if order <= disk:
-                    return  # counted and written already (read from the files)
-                del self._on_disk[key]
+            if order > self._disk_end:
+                self._on_disk.clear()  # past every file's end: checks are over
+            else:
+                key = fold_room(event.room)
+                disk = self._on_disk.get(key)
+                if disk is not None:
+                    if order <= disk:
+                        return  # counted and written already (read from the files)
+                    del self._on_disk[key]
         room = self._rooms.get(event.room) or self._room(event.room)
         room.seq = seq = room.seq + 1
         picture = ""
@@ -479,8 +516,8 @@ class ClusterHistory(HistoryWriter):
 
     def _confirm(self, last: str) -> Deferred[None]:
         """Record in Redis that the files hold everything up to C{last}."""
-        d = self.redis.command(
-            "EVAL", _CONFIRM, 2, self.lease_key, self.written_key, self.node, last
+        d = _CONFIRM.run(
+            self.redis, [self.lease_key, self.written_key], [self.node, last]
         )
 
         def recorded(mine: int) -> None:
@@ -579,3 +616,40 @@ class ClusterHistory(HistoryWriter):
             self._trouble = None
             self._failing_since = None
             self.tally.handed = 0
+
+
+def cluster_history(
+    settings: ServerSettings, reactor: Any, node: str | None = None
+) -> tuple[ClusterHistory, ClusterMarkers]:
+    """
+    A node's history and read markers for C{server/tap.py}, from the
+    settings (C{CLUSTER} set): the history files in C{DATA_DIR/history},
+    shared with the other nodes, and a Redis connection of their own, which
+    the history starts and closes. Add the history to the service tree
+    before the node starts following the log (it reads the files' tails
+    first) and the markers after it (they stop first, while the connection
+    is still open); fetch an identity's markers (L{ClusterMarkers.fetch})
+    when it connects through this node. C{node}: this node's id (a new
+    one if not given), held in the history's lease.
+    """
+    address = settings.cluster
+    if address is None:
+        raise ValueError("cluster_history needs the CLUSTER setting")
+    node = node or new_node_id()
+    client = RedisClient(reactor, address, f"{node}-history")
+    history = ClusterHistory(
+        os.path.join(settings.data_dir, "history"),
+        reactor,
+        client,
+        node,
+        owns_client=True,
+        flush_interval=settings.history_flush_ms / 1000,
+        batch=settings.history_batch,
+        fsync=settings.history_fsync,
+        replay=settings.history_replay,
+        max_bytes=settings.history_max_bytes,
+        keep=settings.history_keep,
+        stop_retry=settings.history_stop_retry,
+        max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
+    )
+    return history, ClusterMarkers(client, reactor)

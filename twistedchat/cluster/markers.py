@@ -16,9 +16,9 @@ needs it, nor the log's order; and a node's start does not replay them.
 L{IReadMarkers.last_shown} must answer at once (a joiner's replay is
 computed as the join is applied), so each node keeps a cache, filled by
 L{ClusterMarkers.fetch} when an identity connects through it: the node asks
-Redis for the identity's markers as it appends the connection, and the
-answer comes back before the connection's entry, let alone its joins',
-which are appended after it. A node's own markers go to its cache at once,
+Redis for the identity's markers as it appends the connection, and answers
+the connection once both are done (L{ReplicatedService.connect}), so before
+any of its joins is appended. A node's own markers go to its cache at once,
 and to Redis as they are set; while Redis is away they wait (bounded by
 C{max_identities}) and are sent again every C{retry_interval}. The cache
 holds the C{max_identities} identities seen most lately.
@@ -43,14 +43,15 @@ from ..persistence.markers import (
     DEFAULT_MAX_IDENTITIES,
     DEFAULT_MAX_ROOMS,
 )
-from .history import RedisCommands
+from .redis import RedisClient, Script
 
 RETRY_INTERVAL = 1.0  # seconds between two attempts to send markers to Redis
 
 # KEYS: the identity's hash; ARGV: room key, position, now (ms), max age (s),
 # max rooms. A marker only moves forwards; past max rooms, the least lately
 # left goes.
-_SHOWN = """
+_SHOWN = Script(
+    """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old and tonumber(string.match(old, '^(%d+)')) >= tonumber(ARGV[2]) then
   redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -69,6 +70,7 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
+)
 
 
 @implementer(IReadMarkers)
@@ -79,7 +81,7 @@ class ClusterMarkers(Service):
 
     def __init__(
         self,
-        redis: RedisCommands,
+        redis: RedisClient,
         clock: IReactorTime,
         *,
         prefix: str = "chat:",
@@ -181,16 +183,10 @@ class ClusterMarkers(Service):
         if seq is None:
             return
         now = round(self.clock.seconds() * 1000)
-        sending = self.redis.command(
-            "EVAL",
-            _SHOWN,
-            1,
-            self.key(user_id),
-            room_key,
-            seq,
-            now,
-            round(self.max_age),
-            self.max_rooms,
+        sending = _SHOWN.run(
+            self.redis,
+            [self.key(user_id)],
+            [room_key, seq, now, round(self.max_age), self.max_rooms],
         )
         sending.addCallbacks(
             lambda _: self._sent(user_id, room_key, seq), self._not_sent

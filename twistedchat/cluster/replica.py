@@ -59,6 +59,7 @@ from ..core.names import fold_room
 from ..core.service import ChatService
 from ..core.session import IChatClient, Session
 from .entries import Entry, decode, encode
+from .markers import ClusterMarkers
 from .position import LogPosition
 
 __all__ = ["RemoteClient", "ReplicatedService"]
@@ -256,7 +257,16 @@ class ReplicatedService(ChatService):
             self._arriving.pop(number, None)
             return failure
 
-        return self._append(entry).addErrback(gone)
+        connected = self._append(entry).addErrback(gone)
+        markers = self.reading.markers
+        user_id = identities.resume(how.get("token") or "")
+        if user_id is not None and isinstance(markers, ClusterMarkers):
+            # What it was shown, from Redis, before its joins are applied here.
+            fetched = markers.fetch(user_id)  # never fails
+            connected.addCallback(
+                lambda session: fetched.addCallback(lambda _: session)
+            )
+        return connected
 
     def disconnect(self, session: Session, message: str = "") -> None:
         if self._applying:

@@ -11,7 +11,7 @@ one line on standard error (see L{twistedchat.server.startup}).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import IService, IServiceCollection, MultiService
 from twisted.internet.defer import Deferred
@@ -42,6 +42,9 @@ from .metrics import ChatCollector, metrics_registry
 from .operators import OperatorsChecker
 from .options import Options, ServerSettings
 from .startup import DataFolder, FrontListener, StartupError, refuse
+
+if TYPE_CHECKING:  # imported only by a cluster's node
+    from ..cluster.markers import ClusterMarkers
 
 __all__ = ["Options", "build_service", "makeService"]
 
@@ -87,23 +90,29 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         raise
     # First in, so stopped last: the fronts stop listening, then the history
     # writes what is still queued.
-    writer = HistoryWriter(
-        os.path.join(settings.data_dir, "history"),
-        reactor,
-        flush_interval=settings.history_flush_ms / 1000,
-        batch=settings.history_batch,
-        fsync=settings.history_fsync,
-        replay=settings.history_replay,
-        max_bytes=settings.history_max_bytes,
-        keep=settings.history_keep,
-        stop_retry=settings.history_stop_retry,
-        max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
-    )
+    markers: MarkerFile | ClusterMarkers
+    if settings.cluster is None:
+        writer = HistoryWriter(
+            os.path.join(settings.data_dir, "history"),
+            reactor,
+            flush_interval=settings.history_flush_ms / 1000,
+            batch=settings.history_batch,
+            fsync=settings.history_fsync,
+            replay=settings.history_replay,
+            max_bytes=settings.history_max_bytes,
+            keep=settings.history_keep,
+            stop_retry=settings.history_stop_retry,
+            max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
+        )
+        markers = MarkerFile(os.path.join(settings.data_dir, MARKERS_FILE), reactor)
+    else:  # the nodes' shared files, one writer at a time; markers in Redis
+        from ..cluster.history import cluster_history
+
+        writer, markers = cluster_history(settings, reactor)
     writer.setName("history")  # type: ignore[no-untyped-call]
     writer.setServiceParent(top)  # type: ignore[no-untyped-call]
     # Stopped after the fronts, before the history: it first marks what those
     # still in a room saw (they are disconnected after the services stop).
-    markers = MarkerFile(os.path.join(settings.data_dir, MARKERS_FILE), reactor)
     markers.setName("read-markers")  # type: ignore[no-untyped-call]
     markers.setServiceParent(top)  # type: ignore[no-untyped-call]
     chat = _chat(settings, reactor, top, checker, identities, writer, markers)
@@ -165,7 +174,7 @@ def _chat(
     checker: OperatorsChecker | None,
     identities: Identities,
     history: HistoryWriter,
-    markers: MarkerFile,
+    markers: MarkerFile | ClusterMarkers,
 ) -> ChatService:
     """The chat: this process's own, or (with CLUSTER) this node's of a cluster's."""
     how: dict[str, Any] = {
