@@ -87,6 +87,7 @@ from generators import (
 )
 from harness import (
     HOST,
+    LOG_PROBLEM,
     SATURATED,
     BenchmarkFailed,
     LogReport,
@@ -600,6 +601,10 @@ class ClusterResult:
     redis_commands_per_message: float | None  # None: no Redis
     run_seconds: float
     notes: list[str] = field(default_factory=list)
+    # Warning and error lines the nodes logged while they stopped (SIGTERM,
+    # once the clients had left): apart from the run's (server_log_problems).
+    stopping_log_problems: int = 0
+    stopping_log_samples: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -723,11 +728,59 @@ def summarise(
     )
 
 
+def log_size(folder: Path) -> int:
+    """How long a node's current log is now (where its stop will begin)."""
+    try:
+        return (folder / "server.log").stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def log_problems(data: bytes) -> list[str]:
+    """The lines of a log worth a look (see L{harness.LOG_PROBLEM})."""
+    return [
+        line.decode("utf-8", "replace")[:300]
+        for line in data.splitlines()
+        if LOG_PROBLEM.search(line)
+    ]
+
+
+def split_log(folder: Path, mark: int) -> tuple[LogReport, list[str]]:
+    """
+    A node's log (rotated parts and its output included) up to C{mark}, the
+    moment its stop began, reported as L{scan_log} does; and the lines worth
+    a look it wrote after, while it stopped.
+    """
+    whole = scan_log(folder)
+    current = folder / "server.log"
+    data = current.read_bytes() if current.exists() else b""
+    earlier = [*sorted(folder.glob("server.log.*")), folder / "server.out"]
+    running = [
+        line
+        for path in earlier
+        if path.exists()
+        for line in log_problems(path.read_bytes())
+    ] + log_problems(data[:mark])
+    report = LogReport(whole.bytes, len(running), running[:5], whole.shut_down)
+    return report, log_problems(data[mark:])
+
+
 def stopped_nodes(
-    directory: Path, nodes: int, exit_codes: Sequence[int | None], plan: Plan
-) -> Stopped:
-    """What the stopped nodes left: the worst exit, every log, the one history."""
-    logs = [scan_log(directory / f"node-{number}") for number in range(nodes)]
+    directory: Path,
+    exit_codes: Sequence[int | None],
+    marks: Sequence[int],
+    plan: Plan,
+) -> tuple[Stopped, list[str]]:
+    """
+    What the stopped nodes left: the worst exit, their logs while they ran
+    (up to C{marks}, each node's log size when the stops began), the one
+    history; and the lines worth a look that they wrote while stopping.
+    """
+    logs, stopping = [], []
+    for number, mark in enumerate(marks):
+        log, late = split_log(directory / f"node-{number}", mark)
+        logs.append(log)
+        stopping += [f"node {number}: {line}" for line in late]
     log = LogReport(
         sum(each.bytes for each in logs),
         sum(each.problems for each in logs),
@@ -740,12 +793,13 @@ def stopped_nodes(
     )
     bad = [code for code in exit_codes if code not in (0, -signal.SIGTERM)]
     texts = history_texts(directory / DATA, ROOM)
-    return Stopped(
+    stopped = Stopped(
         bad[0] if bad else exit_codes[0],
         log.shut_down,
         history_count(texts, plan),
         log,
     )
+    return stopped, stopping
 
 
 # Running
@@ -774,11 +828,16 @@ def run_setup(
                 )
                 measured = measure(generators, servers, phases(plan), during_send)
             version = servers.version
+            marks = [
+                log_size(directory / f"node-{number}") for number in range(setup.nodes)
+            ]
         codes = [node.process.returncode for node in servers]
-        stopped = stopped_nodes(directory, setup.nodes, codes, plan)
+        stopped, stopping = stopped_nodes(directory, codes, marks, plan)
     result = summarise(
         setup, front, plan, measured, stopped, version, time.monotonic() - began
     )
+    result.stopping_log_problems = len(stopping)
+    result.stopping_log_samples = stopping[:5]
     result.notes.append(
         f"load average {load:.2f} on {os.cpu_count()} cores before the servers "
         "started: other processes took their share of the machine too"
@@ -918,6 +977,15 @@ def _lines(result: ClusterResult) -> list[tuple[str, str]]:
             "server log",
         )
     ]
+    if result.stopping_log_problems:
+        lines.append(
+            (
+                "stopping log",
+                f"{result.stopping_log_problems} warning/error lines while the nodes "
+                "stopped (SIGTERM, the clients gone), not counted above: "
+                + " | ".join(result.stopping_log_samples[:3]),
+            )
+        )
     lines.append(("run", f"{result.run_seconds:.1f} s (servers' start to stop)"))
     return lines
 

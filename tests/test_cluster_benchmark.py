@@ -34,6 +34,7 @@ from cluster import (  # noqa: E402
     calls_between,
     check_order,
     node_of,
+    split_log,
 )
 from fanout_clients import LineChatClient, Tally, order_key  # noqa: E402
 
@@ -225,3 +226,26 @@ class CountingTests(SynchronousTestCase):
         before = {"xadd": 10, "info": 3, "ping": 4}
         after = {"xadd": 30, "info": 4, "ping": 4, "xread": 7}
         self.assertEqual(calls_between(before, after), {"xadd": 20, "xread": 7})
+
+
+class NodeLogTests(SynchronousTestCase):
+    """A node's log is read in two parts: while it ran, and while it stopped."""
+
+    def test_problems_while_running_apart_from_stopping(self) -> None:
+        """
+        Warning and error lines written before the mark (the stop's start),
+        in a rotated part too, are the run's; those after it, the stop's.
+        """
+        folder = Path(self.mktemp())
+        folder.mkdir()
+        (folder / "server.log.1").write_bytes(b"t [x#error] rotated trouble\n")
+        running = b"t [x#info] fine\nt [x#warn] while running\n"
+        stopping = b"t [x#warn] while stopping\nt [-] Server Shut Down.\n"
+        (folder / "server.log").write_bytes(running + stopping)
+        report, late = split_log(folder, len(running))
+        self.assertEqual(report.problems, 2)
+        self.assertEqual(
+            report.samples, ["t [x#error] rotated trouble", "t [x#warn] while running"]
+        )
+        self.assertTrue(report.shut_down)
+        self.assertEqual(late, ["t [x#warn] while stopping"])
