@@ -108,6 +108,8 @@ class ClusterBenchmarkTests(SynchronousTestCase):
         self.assertEqual(sorted(pair["cpu_seconds"]), ["node 0", "node 1", "redis"])
         self.assertTrue(all(cpu > 0 for cpu in pair["cpu_seconds"].values()))
         self.assertGreater(pair["redis_commands_per_message"], 0)
+        busiest = max(pair["cpu_seconds"]["node 0"], pair["cpu_seconds"]["node 1"])
+        self.assertAlmostEqual(pair["busiest_node_rate"], 2 * 20 * 5 / busiest)
         self.assertEqual(pair["order"]["compared"], 6)
         self.assertNotIn("!!!", done.stdout)
         self.assertIn("cluster, 2 nodes sharing one Redis, Redis ", done.stdout)
