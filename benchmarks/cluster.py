@@ -109,7 +109,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.python.failure import Failure
 
-from tests.redis_server import RedisServer
+from tests.redis_server import MISSING, RedisServer, redis_server_path
 
 FRONTS = ("line", "framed", "irc", "web")
 DEFAULT_FRONT = "irc"
@@ -872,6 +872,8 @@ def run(
     progress: bool = False,
 ) -> list[ClusterResult]:
     plan.check()
+    if any(setup.redis for setup in chosen) and redis_server_path() is None:
+        raise BenchmarkFailed(MISSING)  # before any setup runs
     raise_file_limit(plan.clients + SPARE_FILES)
     results = []
     for setup in chosen:

@@ -13,6 +13,7 @@ and on the orders the receivers report.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from array import array
@@ -127,6 +128,36 @@ class ClusterBenchmarkTests(SynchronousTestCase):
             self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
             self.assertIn(why, done.stderr)
             self.assertEqual(done.stdout, "")
+
+    def test_without_redis_server(self) -> None:
+        """
+        Without redis-server on the PATH, a run that needs one stops before
+        starting anything, and says what to install; today's single node
+        alone still runs.
+        """
+        path = str(Path(sys.executable).parent)  # twistd, but no redis-server
+        tiny = ("--clients", "2", "--senders", "1", "--messages", "1")
+        done = subprocess.run(
+            [sys.executable, str(BENCHMARK), *tiny],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            env={**os.environ, "PATH": path},
+        )
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("redis-server is not installed", done.stderr)
+        self.assertEqual(done.stdout, "")
+        alone = subprocess.run(
+            [sys.executable, str(BENCHMARK), "--nodes=", *tiny],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            env={**os.environ, "PATH": path},
+        )
+        self.assertEqual(alone.returncode, 0, alone.stdout + alone.stderr)
+        self.assertIn("cluster, a single node, no Redis", alone.stdout)
 
 
 # What the line front sends for a message of sender s, seq q.
