@@ -29,9 +29,9 @@ clients) and the cross-node p99 over the same-node p99 (target: <= 2x).
 
 Out of order, two ways: each receiver checks that each sender's messages came
 in the sender's order (in process, at settle); then the coordinator compares
-every receiver's order of arrival with one reference receiver's (a non-sender
-on the first node, which gets every message): one chat means one order in the
-room for everyone, on every node. A delivery that comes after a message the
+every receiver's order of arrival with one reference receiver's (the first
+client that does not send, which gets every message; the report names it and
+its node): one chat means one order in the room for everyone, on every node. A delivery that comes after a message the
 reference put later is out of order, counted once.
 
 How: as L{fanout} does (its workload, clients, counting and phases, in
@@ -509,7 +509,7 @@ class OrderCheck:
 def reference_receiver(orders: dict[int, array[int]], senders: int) -> int | None:
     """
     The receiver the others are compared with: one that got the most
-    messages, a non-sender (it gets every message) on the first node if any.
+    messages, the first that does not send if any (it gets every message).
     """
     if not orders:
         return None
