@@ -46,10 +46,12 @@ from twistedchat.cluster.workers import (
     WorkerPool,
     check_inherited,
     inherited_sockets,
+    make_parent,
     worker_command,
 )
 from twistedchat.server.options import SETTINGS, Options, ServerSettings
 from twistedchat.server.startup import StartupError
+from twistedchat.server.tap import front_endpoints
 
 from .processes import (
     LISTENING,
@@ -544,6 +546,43 @@ class WorkerPoolTests(TestCase):
         yield pool.stopService()
         lines = yield stopped
         self.assertIn("still running 0.5 s after SIGTERM: SIGKILL", "".join(lines))
+
+
+class ParentSocketsTests(TestCase):
+    @inlineCallbacks
+    def test_the_parent_never_shuts_the_shared_sockets_down(self) -> Any:
+        # Stopping a Twisted port shuts its socket down for every process
+        # sharing it: workers still serving would fail to accept.
+        options = Options()
+        options.parseOptions(
+            [
+                *("--host", "127.0.0.1", "--port", "0", "--framed-port", "0"),
+                *CLUSTER,
+                "--irc-port",
+                "0",
+                "--web-port",
+                "0",
+                "--workers",
+                "2",
+            ]
+        )
+        top = make_parent(reactor, options, front_endpoints(options.settings))
+        pool = top.getServiceNamed("workers")
+        assert isinstance(pool, WorkerPool)
+        for port in pool.ports:
+            self.addCleanup(port.stopListening)
+        self.assertEqual(sorted(pool.sockets), ["framed", "irc", "line", "web"])
+        # What a worker holds: its own descriptors of the same sockets.
+        held = {front: os.dup(fd) for front, fd in pool.sockets.items()}
+        yield top.stopService()  # no worker was started: the parent's end
+        for front, descriptor in held.items():
+            with socket.socket(fileno=descriptor) as shared:
+                self.assertTrue(
+                    shared.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN),
+                    f"the {front} front's socket no longer listens",
+                )
+                # A connection waits in the backlog for a worker.
+                socket.create_connection(shared.getsockname(), timeout=5).close()
 
 
 class SocketUnitInstance(ServerProcess):
