@@ -57,10 +57,13 @@ from .processes import (
     LISTENING,
     LineClient,
     ServerProcess,
+    daemon_pid,
     is_running,
     run_twistd,
+    run_twistd_daemon,
     server_command,
     server_environment,
+    stop_daemon,
 )
 from .redis_server import started_redis
 from .tls_certificates import make_pki
@@ -344,10 +347,8 @@ class WorkersTestCase(TestCase):
 
     def leave_no_worker(self) -> None:
         """Whatever the outcome, no worker outlives the test (nor its parent)."""
-        for match in STARTED.finditer("".join(self.server.output)):
-            pid = int(match.group(2))
-            if is_running(pid):
-                os.kill(pid, signal.SIGKILL)
+        output = "".join(self.server.output)
+        kill_left([int(m.group(2)) for m in STARTED.finditer(output)])
 
     def each(
         self, count: int, *patterns: re.Pattern[str], timeout: float = 30
@@ -583,6 +584,59 @@ class ParentSocketsTests(TestCase):
                 )
                 # A connection waits in the backlog for a worker.
                 socket.create_connection(shared.getsockname(), timeout=5).close()
+
+
+def kill_left(pids: list[int]) -> None:
+    """SIGKILL to those of C{pids} still running (a failed test's workers)."""
+    for pid in pids:
+        if is_running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+class WorkersDaemonTests(TestCase):
+    timeout = 120
+
+    def log_until(self, path: str, pattern: re.Pattern[str], count: int) -> str:
+        """The daemon's log once C{count} lines match C{pattern} (bounded)."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with open(path) as file:
+                    text = file.read()
+            except FileNotFoundError:
+                text = ""
+            if len(pattern.findall(text)) >= count:
+                return text
+            self.assertLess(time.monotonic(), deadline, f"log so far:\n{text}")
+            time.sleep(0.05)
+
+    @inlineCallbacks
+    def test_a_daemon_runs_and_stops_its_workers(self) -> Any:
+        redis = yield started_redis(self, reactor)
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        started = run_twistd_daemon(
+            folder,
+            *("--host", "127.0.0.1", "--port", "0", "--framed-port", "0"),
+            *("--irc-port", "0", "--web-port", "0"),
+            *("--workers", "2", "--cluster", redis.url()),
+        )
+        self.assertEqual(started.returncode, 0, started.stderr)
+        pid = daemon_pid(folder)
+        assert pid is not None
+        self.addCleanup(stop_daemon, pid)
+        log = self.log_until(os.path.join(folder, "twistd.log"), READY, 2)
+        pids = [int(m.group(2)) for m in STARTED.finditer(log)]
+        self.assertEqual(len(pids), 2)
+        self.addCleanup(kill_left, pids)
+        ports = {m.group(1): int(m.group(3)) for m in LISTENING.finditer(log)}
+        client = LineClient(ports["line"])
+        self.addCleanup(client.close)
+        client.expect("[server] you are in #general")
+        stop_daemon(pid)
+        client.expect_closed()
+        for worker in pids:
+            self.assertFalse(is_running(worker))
 
 
 class SocketUnitInstance(ServerProcess):
