@@ -11,11 +11,12 @@ whose fronts adopt those sockets (C{adoptStreamPort}) instead of listening:
 the kernel hands each new connection to whichever worker accepts it first,
 and a connection that arrives while a worker restarts waits in the shared
 backlog instead of being refused. We adopt inherited sockets rather than
-binding each worker with C{SO_REUSEPORT} because the port is then opened once
-(port 0 means one port for all, a port in use is one error), and because the
-fronts' factories stay as they are. (Several services of one systemd socket
-unit need nothing of this module: Twisted's own C{systemd:} endpoints adopt
-the sockets systemd passes, see docs/SCALING.md.)
+binding each worker with C{SO_REUSEPORT} because the port is then opened once:
+port 0 means one port for all, a port in use is one error before anything
+starts, and no worker binds a port another program took in between; the
+fronts' factories are unchanged either way. (Several services of one
+systemd socket unit need nothing of this module: Twisted's own C{systemd:}
+endpoints adopt the sockets systemd passes, see docs/SCALING.md.)
 
 The parent runs no chat: it supervises. A child that ends is started again
 after a delay that doubles while children keep failing (L{RestartDelay});
