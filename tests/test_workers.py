@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -23,9 +24,16 @@ from typing import Any, cast
 
 from twisted.internet import reactor as installed
 from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import quoteStringArgument
 from twisted.internet.error import ProcessTerminated
 from twisted.internet.protocol import Factory, Protocol
-from twisted.logger import ILogObserver, Logger, LogLevel, globalLogPublisher
+from twisted.logger import (
+    ILogObserver,
+    Logger,
+    LogLevel,
+    formatEvent,
+    globalLogPublisher,
+)
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -38,21 +46,27 @@ from twistedchat.cluster.workers import (
     WorkerPool,
     check_inherited,
     inherited_sockets,
+    make_parent,
     worker_command,
 )
 from twistedchat.server.options import SETTINGS, Options, ServerSettings
 from twistedchat.server.startup import StartupError
+from twistedchat.server.tap import front_endpoints
 
 from .processes import (
     LISTENING,
     LineClient,
     ServerProcess,
+    daemon_pid,
     is_running,
     run_twistd,
+    run_twistd_daemon,
     server_command,
     server_environment,
+    stop_daemon,
 )
 from .redis_server import started_redis
+from .tls_certificates import make_pki
 
 reactor = cast(Any, installed)
 CLUSTER = ("--cluster", "redis://127.0.0.1:6379")
@@ -309,10 +323,14 @@ READY_NODE = re.compile(r"node \S+ caught up with the cluster")
 CONNECTED = re.compile(r"\[worker (\d+)\] client connected")
 
 
-class WorkerProcessesTests(TestCase):
+class WorkersTestCase(TestCase):
     """C{twistd -n twistedchat --workers 2} on loopback, with a real Redis."""
 
     timeout = 120
+
+    def arguments(self) -> tuple[str, ...]:
+        """More settings for the server."""
+        return ()
 
     @inlineCallbacks
     def setUp(self) -> Any:  # type: ignore[override]
@@ -320,7 +338,7 @@ class WorkerProcessesTests(TestCase):
         self.folder = os.path.abspath(self.mktemp())
         os.makedirs(self.folder)
         self.server = ServerProcess(
-            self.folder, "--workers", "2", "--cluster", redis.url()
+            self.folder, "--workers", "2", "--cluster", redis.url(), *self.arguments()
         )
         self.addCleanup(self.leave_no_worker)  # after the parent's stop
         self.addCleanup(self.server.stop)
@@ -329,10 +347,8 @@ class WorkerProcessesTests(TestCase):
 
     def leave_no_worker(self) -> None:
         """Whatever the outcome, no worker outlives the test (nor its parent)."""
-        for match in STARTED.finditer("".join(self.server.output)):
-            pid = int(match.group(2))
-            if is_running(pid):
-                os.kill(pid, signal.SIGKILL)
+        output = "".join(self.server.output)
+        kill_left([int(m.group(2)) for m in STARTED.finditer(output)])
 
     def each(
         self, count: int, *patterns: re.Pattern[str], timeout: float = 30
@@ -363,6 +379,8 @@ class WorkerProcessesTests(TestCase):
         assert match is not None
         return client, int(match.group(1))
 
+
+class WorkerProcessesTests(WorkersTestCase):
     def test_connections_land_on_every_worker_in_one_chat(self) -> None:
         clients: dict[int, LineClient] = {}
         for _ in range(60):
@@ -414,6 +432,211 @@ class WorkerProcessesTests(TestCase):
         while any(is_running(pid) for pid in self.pids.values()):
             self.assertLess(time.monotonic(), deadline, "workers outlived the parent")
             time.sleep(0.05)
+
+    def test_sigterm_to_every_process_at_once(self) -> None:
+        # As systemd's default KillMode=control-group stops a service.
+        client, _ = self.connect()
+        for pid in self.pids.values():
+            os.kill(pid, signal.SIGTERM)
+        self.assertEqual(self.server.stop(), -signal.SIGTERM)
+        client.expect_closed()
+        for number, pid in self.pids.items():
+            self.assertFalse(is_running(pid), f"worker {number} still runs")
+        self.assertNotIn("Traceback", "".join(self.server.output))
+
+
+class TLSWorkersTests(WorkersTestCase):
+    """A front on an C{ssl:} endpoint: its workers speak TLS on it too."""
+
+    def arguments(self) -> tuple[str, ...]:
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        self.pki = make_pki(folder)
+        key = quoteStringArgument(self.pki.server_key)
+        cert = quoteStringArgument(self.pki.server_cert)
+        return (
+            "--line",
+            f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}",
+        )
+
+    def test_every_worker_speaks_tls(self) -> None:
+        context = ssl.create_default_context(cafile=self.pki.ca_cert)
+        workers = set()
+        for _ in range(60):
+            plain = socket.create_connection(
+                ("127.0.0.1", self.server.ports["line"]), timeout=10
+            )
+            secure = context.wrap_socket(plain, server_hostname="localhost")
+            self.addCleanup(secure.close)
+            received = b""
+            while b"[server] you are in #general" not in received:
+                chunk = secure.recv(4096)
+                self.assertTrue(chunk, f"closed after {received!r}")
+                received += chunk
+            match = CONNECTED.search(self.server.wait_for(CONNECTED))
+            assert match is not None
+            workers.add(int(match.group(1)))
+            if workers == {1, 2}:
+                break
+        self.assertEqual(workers, {1, 2})
+
+
+class WorkerPoolTests(TestCase):
+    """The pool with small real processes in place of twistd."""
+
+    timeout = 60
+
+    def pool(self, code: str, **options: Any) -> WorkerPool:
+        pool = WorkerPool(
+            reactor, 1, [sys.executable, "-c", code], dict(os.environ), {}, **options
+        )
+        return pool
+
+    def until_logged(self, text: str, count: int = 1) -> Deferred[list[str]]:
+        """Fires with the texts of the log events so far once C{count} contain C{text}."""
+        seen: list[str] = []
+        done: Deferred[list[str]] = Deferred()
+
+        def observe(event: dict[str, Any]) -> None:
+            seen.append(formatEvent(event))
+            if not done.called and sum(text in line for line in seen) >= count:
+                globalLogPublisher.removeObserver(observer)
+                reactor.callLater(0, done.callback, seen)
+
+        observer = cast(ILogObserver, observe)
+        globalLogPublisher.addObserver(observer)
+
+        def forget() -> None:
+            if not done.called:
+                globalLogPublisher.removeObserver(observer)
+
+        self.addCleanup(forget)
+        return done
+
+    @inlineCallbacks
+    def test_a_failing_worker_comes_back_later_and_later(self) -> Any:
+        pool = self.pool(
+            "import sys; sys.exit(3)",
+            delay=RestartDelay(first=0.05, last=0.2, stable_after=10),
+        )
+        ended = self.until_logged("starting it again", 4)
+        pool.startService()
+        lines = yield ended
+        yield pool.stopService()
+        again = [line for line in lines if "starting it again" in line]
+        self.assertEqual(
+            [line.split(": ", 1)[1] for line in again],
+            [
+                f"exited with status 3; starting it again in {delay} s"
+                for delay in ("0.05", "0.1", "0.2", "0.2")
+            ],
+        )
+        self.assertTrue(all(line.startswith("worker 1 (pid ") for line in again))
+
+    @inlineCallbacks
+    def test_a_worker_deaf_to_sigterm_is_killed(self) -> Any:
+        pool = self.pool(
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('deaf', flush=True); time.sleep(60)",
+            stop_timeout=0.5,
+        )
+        deaf = self.until_logged("[worker 1] deaf")
+        pool.startService()
+        yield deaf
+        stopped = self.until_logged("stopped (killed by SIGKILL)")
+        yield pool.stopService()
+        lines = yield stopped
+        self.assertIn("still running 0.5 s after SIGTERM: SIGKILL", "".join(lines))
+
+
+class ParentSocketsTests(TestCase):
+    @inlineCallbacks
+    def test_the_parent_never_shuts_the_shared_sockets_down(self) -> Any:
+        # Stopping a Twisted port shuts its socket down for every process
+        # sharing it: workers still serving would fail to accept.
+        options = Options()
+        options.parseOptions(
+            [
+                *("--host", "127.0.0.1", "--port", "0", "--framed-port", "0"),
+                *CLUSTER,
+                "--irc-port",
+                "0",
+                "--web-port",
+                "0",
+                "--workers",
+                "2",
+            ]
+        )
+        top = make_parent(reactor, options, front_endpoints(options.settings))
+        pool = top.getServiceNamed("workers")
+        assert isinstance(pool, WorkerPool)
+        for port in pool.ports:
+            self.addCleanup(port.stopListening)
+        self.assertEqual(sorted(pool.sockets), ["framed", "irc", "line", "web"])
+        # What a worker holds: its own descriptors of the same sockets.
+        held = {front: os.dup(fd) for front, fd in pool.sockets.items()}
+        yield top.stopService()  # no worker was started: the parent's end
+        for front, descriptor in held.items():
+            with socket.socket(fileno=descriptor) as shared:
+                self.assertTrue(
+                    shared.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN),
+                    f"the {front} front's socket no longer listens",
+                )
+                # A connection waits in the backlog for a worker.
+                socket.create_connection(shared.getsockname(), timeout=5).close()
+
+
+def kill_left(pids: list[int]) -> None:
+    """SIGKILL to those of C{pids} still running (a failed test's workers)."""
+    for pid in pids:
+        if is_running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+class WorkersDaemonTests(TestCase):
+    timeout = 120
+
+    def log_until(self, path: str, pattern: re.Pattern[str], count: int) -> str:
+        """The daemon's log once C{count} lines match C{pattern} (bounded)."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with open(path) as file:
+                    text = file.read()
+            except FileNotFoundError:
+                text = ""
+            if len(pattern.findall(text)) >= count:
+                return text
+            self.assertLess(time.monotonic(), deadline, f"log so far:\n{text}")
+            time.sleep(0.05)
+
+    @inlineCallbacks
+    def test_a_daemon_runs_and_stops_its_workers(self) -> Any:
+        redis = yield started_redis(self, reactor)
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        started = run_twistd_daemon(
+            folder,
+            *("--host", "127.0.0.1", "--port", "0", "--framed-port", "0"),
+            *("--irc-port", "0", "--web-port", "0"),
+            *("--workers", "2", "--cluster", redis.url()),
+        )
+        self.assertEqual(started.returncode, 0, started.stderr)
+        pid = daemon_pid(folder)
+        assert pid is not None
+        self.addCleanup(stop_daemon, pid)
+        log = self.log_until(os.path.join(folder, "twistd.log"), READY, 2)
+        pids = [int(m.group(2)) for m in STARTED.finditer(log)]
+        self.assertEqual(len(pids), 2)
+        self.addCleanup(kill_left, pids)
+        ports = {m.group(1): int(m.group(3)) for m in LISTENING.finditer(log)}
+        client = LineClient(ports["line"])
+        self.addCleanup(client.close)
+        client.expect("[server] you are in #general")
+        stop_daemon(pid)
+        client.expect_closed()
+        for worker in pids:
+            self.assertFalse(is_running(worker))
 
 
 class SocketUnitInstance(ServerProcess):

@@ -11,11 +11,12 @@ whose fronts adopt those sockets (C{adoptStreamPort}) instead of listening:
 the kernel hands each new connection to whichever worker accepts it first,
 and a connection that arrives while a worker restarts waits in the shared
 backlog instead of being refused. We adopt inherited sockets rather than
-binding each worker with C{SO_REUSEPORT} because the port is then opened once
-(port 0 means one port for all, a port in use is one error), and because the
-fronts' factories stay as they are. (Several services of one systemd socket
-unit need nothing of this module: Twisted's own C{systemd:} endpoints adopt
-the sockets systemd passes, see docs/SCALING.md.)
+binding each worker with C{SO_REUSEPORT} because the port is then opened once:
+port 0 means one port for all, a port in use is one error before anything
+starts, and no worker binds a port another program took in between; the
+fronts' factories are unchanged either way. (Several services of one
+systemd socket unit need nothing of this module: Twisted's own C{systemd:}
+endpoints adopt the sockets systemd passes, see docs/SCALING.md.)
 
 The parent runs no chat: it supervises. A child that ends is started again
 after a delay that doubles while children keep failing (L{RestartDelay});
@@ -313,6 +314,9 @@ class WorkerPool(Service):
         self.stop_timeout = stop_timeout
         self.workers: dict[int, WorkerOutput] = {}
         self._restarts: dict[int, IDelayedCall] = {}
+        # The parent's own ports of those sockets, kept for the pool's life
+        # (were they collected, their sockets would close).
+        self.ports: list[IListeningPort] = []
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -581,21 +585,27 @@ def make_parent(
     use stops the start with the usual line), never accepted on, and the
     pool of workers that accept on it.
     """
-    top = MultiService()
+    # The parent's ports are never started nor stopped as services: stopping
+    # a Twisted port shuts its socket down (shutdown(2)), which would stop
+    # the accept of every worker sharing it, some still serving. They stay
+    # open, not reading, for the parent's life, and close with it.
+    opened = MultiService()
     listeners = []
     for name, description in fronts:
         endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
         listening = FrontListener(name, description, endpoint, UnusedFactory(), reactor)
-        listening.setName(name)  # type: ignore[no-untyped-call]
-        listening.setServiceParent(top)  # type: ignore[no-untyped-call]
+        listening.setServiceParent(opened)  # type: ignore[no-untyped-call]
         listeners.append(listening)
-    listen_now(top)
+    listen_now(opened)
     sockets = {}
+    ports = []
     for listening in listeners:
         port = listening.port
         assert port is not None  # listen_now raised otherwise
         port.stopReading()  # type: ignore[attr-defined]
         sockets[listening.front] = port.fileno()  # type: ignore[attr-defined]
+        ports.append(port)
+    top = MultiService()
     pool = WorkerPool(
         reactor,
         options.settings.workers,
@@ -603,6 +613,7 @@ def make_parent(
         worker_environment(os.environ),
         sockets,
     )
+    pool.ports = ports
     pool.setName("workers")  # type: ignore[no-untyped-call]
     pool.setServiceParent(top)  # type: ignore[no-untyped-call]
     return top
