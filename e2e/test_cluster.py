@@ -20,6 +20,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred
 
+from e2e.browser import Browser, missing
 from e2e.cluster import (
     GONE_WITHIN,
     Cluster,
@@ -489,4 +490,35 @@ async def test_later_node_knows_the_chat(cluster: Cluster) -> None:
     topic = await dora.wait_for("332", after=seen)
     assert topic.params[1:] == ("#later", "the later room")
     assert await dora.names("later") == {"bruno", "carla", "dora"}
+    assert_no_errors(cluster)
+
+
+@pytest_twisted.ensureDeferred
+async def test_browser_on_another_node(cluster: Cluster) -> None:
+    why = missing()
+    if why is not None:
+        pytest.skip(why)
+    a, b = await cluster.start_nodes("a", "b")
+    anna = await cluster.netcat(a, "anna")
+    browser = await Browser.start()
+    try:
+        await browser.open(f"http://127.0.0.1:{b.ports['web']}/")
+        await browser.wait_for_state("connected")
+        await browser.choose_nick("wendy")
+        await browser.wait_for("You are in #general")
+        await netcat_answer(anna, r'"wendy"')
+        # The page's member list holds the people of the other node too.
+        members = await browser.script(
+            "return Array.from(document.querySelectorAll('#members .nick'))"
+            ".map(e => e.textContent)"
+        )
+        assert sorted(members) == ["anna", "wendy"]
+        anna.send("MSG hello wendy, from node a")
+        await browser.wait_for("anna said: hello wendy, from node a")
+        await browser.type("hello anna, from node b's page")
+        await anna.wait_for("[wendy] hello anna, from node b's page")
+        anna.send("NICK annie")
+        await browser.wait_for("anna is now known as annie")
+    finally:
+        await browser.quit()
     assert_no_errors(cluster)
