@@ -116,6 +116,7 @@ from fanout_clients import (
     ROOM,
     IdleClient,
     SenderWindow,
+    Settled,
     Tally,
     add_up,
     expected_nicks,
@@ -363,7 +364,11 @@ class FanoutWorkload:
             self.reactor.callLater(WATCH_SECONDS, self._watch)
 
     async def command_settle(self) -> Reply:
-        settled = add_up([client.settle() for client in self.clients])
+        return self.settled_reply([client.settle() for client in self.clients])
+
+    def settled_reply(self, parts: Sequence[Settled]) -> Reply:
+        """The settle phase's reply: what the clients kept, checked (C{parts})."""
+        settled = add_up(parts)
         gc.enable()
         tally = self.tally
         return {

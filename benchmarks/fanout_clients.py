@@ -43,7 +43,7 @@ import json
 import struct
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,6 +218,11 @@ class Tally:
         self.server_errors: list[str] = []
         self.dropped = 0  # connections lost before the end
         self.finished: Deferred[str] = Deferred()
+        # Several nodes (benchmarks/cluster.py): client k is on node k mod
+        # nodes; a latency between two nodes is kept apart. Keeping the order
+        # of arrivals lets the coordinator compare receivers.
+        self.nodes = 1
+        self.keep_order = False
 
     def learn(self, shape: Shape) -> None:
         if self.shape is None:
@@ -246,6 +251,20 @@ class Settled:
     unexpected: int = 0
     echoes: int = 0
     latencies: array[int] = field(default_factory=lambda: array("q"))
+    # From a sender on another node (Tally.nodes > 1); not in latencies.
+    cross_latencies: array[int] = field(default_factory=lambda: array("q"))
+    # With Tally.keep_order: every message once, echoes included, in the
+    # order it arrived, as L{order_key}s.
+    order: array[int] = field(default_factory=lambda: array("q"))
+    reordered: int = 0  # messages received after a later one of their sender
+    # Reads that brought messages (a run counted at once, or a message
+    # counted alone): how many the server wrote in one piece, about.
+    reads: int = 0
+
+
+def order_key(sender: int, seq: int) -> int:
+    """A message as one number: its sender and seq."""
+    return sender << 32 | seq
 
 
 # IRC, as every server speaks it
@@ -296,7 +315,8 @@ class ChatClient(Protocol):
         self.expected = 0
         self.complete = False
         self.regions: list[tuple[int, bytes]] = []  # (arrival, whole records)
-        self.singles: list[tuple[int, bytes, bytes]] = []  # (arrival, nick, text)
+        # (arrival, nick, text, how many regions came before it)
+        self.singles: list[tuple[int, bytes, bytes, int]] = []
         self.progress: list[int] = []  # messages received from each watched sender
         self.watched: list[tuple[bytes, SenderWindow]] = []  # (marker, window)
         self._own_marker = b""
@@ -485,7 +505,7 @@ class ChatClient(Protocol):
             if shape is not None:
                 tally.learn(shape)
         nick, text = message
-        self.singles.append((now, nick, text))
+        self.singles.append((now, nick, text, len(self.regions)))
         sender = text[:4]
         if sender == self.hex:
             return  # an echo (or unexpected; settle tells)
@@ -498,22 +518,23 @@ class ChatClient(Protocol):
         tally.delivered(self, 1, now)
 
     def settle(self) -> Settled:
-        """Check every message kept while counting; count duplicates, latencies."""
+        """
+        Check every message kept while counting, in the order it arrived;
+        count duplicates, latencies, messages out of their sender's order.
+        """
         tally = self.tally
         settled = Settled()
         seen: set[bytes] = set()
         senders = {b"%04x" % index for index in range(tally.senders)}
         messages = tally.messages
-        latencies = settled.latencies
+        nodes = tally.nodes
+        mine = self.index % nodes
+        latencies, cross = settled.latencies, settled.cross_latencies
+        order = settled.order if tally.keep_order else None
+        last_seq: dict[bytes, int] = {}
 
         def one(now: int, nick: bytes, key: bytes, stamp: bytes) -> None:
             sender = key[:4]
-            if sender == self.hex:
-                if self.echoes_own:
-                    settled.echoes += 1
-                else:
-                    settled.unexpected += 1
-                return
             try:
                 seq = int(key[SEQ_AT:], 16)
                 sent = int(stamp, 16)
@@ -527,23 +548,61 @@ class ChatClient(Protocol):
                 or not 0 <= seq < messages
             ):
                 settled.unexpected += 1
-            elif key in seen:
+                return
+            if sender == self.hex and not self.echoes_own:
+                settled.unexpected += 1
+                return
+            if key in seen:
                 settled.duplicated += 1
+                return
+            seen.add(key)
+            if seq < last_seq.get(sender, -1):
+                settled.reordered += 1
             else:
-                seen.add(key)
-                settled.unique += 1
+                last_seq[sender] = seq
+            if order is not None:
+                order.append(order_key(int(sender, 16), seq))
+            if sender == self.hex:
+                settled.echoes += 1
+                return
+            settled.unique += 1
+            if nodes > 1 and int(sender, 16) % nodes != mine:
+                cross.append(now - sent)
+            else:
                 latencies.append(now - sent)
 
-        for now, region in self.regions:
-            for nick, key, stamp in self.region_records(region):
-                one(now, nick, key, stamp)
-        for now, nick, text in self.singles:
-            if parse_text(text) is None:
-                settled.unexpected += 1
-            else:
-                one(now, nick, text[:13], text[STAMP_AT:])
+        for now, nick, key, stamp in self.arrivals():
+            one(now, nick, key, stamp)
+        settled.reads = len(self.regions) + len(self.singles)
         self.regions, self.singles = [], []
         return settled
+
+    def arrivals(self) -> Iterator[tuple[int, bytes, bytes, bytes]]:
+        """
+        Every message kept while counting, in the order it arrived: its
+        arrival time, the sender's nick digits, C{<sender>:<seq>} and the
+        send time (a garbled one: empty or unparsable fields).
+        """
+        singles = iter(self.singles)
+        single = next(singles, None)
+        for number, (now, region) in enumerate(self.regions):
+            while single is not None and single[3] <= number:
+                yield self._single(single)
+                single = next(singles, None)
+            for nick, key, stamp in self.region_records(region):
+                yield now, nick, key, stamp
+        while single is not None:
+            yield self._single(single)
+            single = next(singles, None)
+
+    @staticmethod
+    def _single(
+        single: tuple[int, bytes, bytes, int],
+    ) -> tuple[int, bytes, bytes, bytes]:
+        now, nick, text, _ = single
+        if parse_text(text) is None:
+            return now, nick, b"", b""
+        return now, nick, text[:13], text[STAMP_AT:]
 
     def region_records(self, region: bytes) -> Iterable[tuple[bytes, bytes, bytes]]:
         """
@@ -1192,4 +1251,7 @@ def add_up(settled: Sequence[Settled]) -> Settled:
         out.unexpected += part.unexpected
         out.echoes += part.echoes
         out.latencies.extend(part.latencies)
+        out.cross_latencies.extend(part.cross_latencies)
+        out.reordered += part.reordered
+        out.reads += part.reads
     return out

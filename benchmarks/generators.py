@@ -89,18 +89,25 @@ async def register_all(
     timeout: float,
     what: str,
     concurrency: int | None = None,
+    route: Callable[[Client], IStreamClientEndpoint] | None = None,
 ) -> Reply:
     """
-    Register C{clients}, at most C{concurrency} at once (None: all at once);
-    when they started and ended, and the CPU time this process spent.
+    Register C{clients}, at most C{concurrency} at once (None: all at once),
+    each at C{endpoint} or, with C{route}, at the endpoint it gives for that
+    client (one of several servers); when they started and ended, and the CPU
+    time this process spent.
     """
     cpu = time.process_time()
     start = time.perf_counter_ns()
+
+    def to(client: Client) -> IStreamClientEndpoint:
+        return endpoint if route is None else route(client)
+
     if concurrency is None:
-        registering = [register(endpoint, client) for client in clients]
+        registering = [register(to(client), client) for client in clients]
     else:
         gate = DeferredSemaphore(concurrency)
-        registering = [gate.run(register, endpoint, client) for client in clients]
+        registering = [gate.run(register, to(client), client) for client in clients]
     try:
         await within(
             reactor, timeout, what, gatherResults(registering, consumeErrors=True)
