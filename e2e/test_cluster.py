@@ -39,6 +39,9 @@ from e2e.programs import NetcatUser, reactor
 from twistedchat.cluster.redis import REPLY_TIMEOUT
 
 # A reply to NICK on the line front: taken, or refused.
+# How long a node stays stopped (SIGSTOP): a few seconds, less than its
+# presence lasts without a heartbeat (6 s).
+STOPPED = 3.0
 # What a node answers a command it cannot keep while Redis is away.
 REFUSED = (
     "[server] error: the chat is reconnecting to its shared log and cannot "
@@ -407,21 +410,21 @@ async def test_stopped_node_catches_up(cluster: Cluster) -> None:
     await carla.join("general")
     await anna.wait_for('[server] "carla" joined #general')
 
+    # Stopped for 3 s: less than a node's presence lasts (6 s), so node a
+    # is late, not gone.
     cluster.freeze(a)
     stopped = reactor.seconds()
-    # Node b goes on: its people hear each other at once.
+    # Node b goes on: its people hear each other while node a is stopped.
     for i in range(10):
         bruno.send(f"MSG while a is stopped {i}")
     carla.send("PRIVMSG #general :carla while a is stopped")
     await carla.wait_for(
-        "PRIVMSG", lambda m: m.params[1] == "while a is stopped 9", timeout=2
+        "PRIVMSG", lambda m: m.params[1] == "while a is stopped 9", timeout=STOPPED
     )
-    await bruno.wait_for("[carla] carla while a is stopped", timeout=2)
-    await wait_said([lena], 11, timeout=2)
+    await bruno.wait_for("[carla] carla while a is stopped", timeout=STOPPED)
+    await wait_said([lena], 11, timeout=STOPPED)
     assert said_to_netcat(anna) == []  # node a is stopped
-    # Stopped for 3 s: less than a node's presence lasts (6 s), so node a
-    # is late, not gone.
-    await pause(3 - (reactor.seconds() - stopped))
+    await pause(max(0.0, STOPPED - (reactor.seconds() - stopped)))
     cluster.thaw(a)
 
     # Once resumed, node a catches up: anna reads all of it, in order.
