@@ -1,15 +1,17 @@
 """
 Several nodes, one chat, with real processes: a real C{redis-server} and
-real C{twistd -n twistedchat --cluster redis://...} nodes on loopback, netcat
-and IRC users spread over them (see L{e2e.cluster}).
+real C{twistd -n twistedchat --cluster redis://...} nodes on loopback, netcat,
+IRC, terminal client and browser users spread over them (see L{e2e.cluster}).
 
 What a person would notice: the people on the other node are in the room,
 hear them and are heard, in the same order everywhere; a nick is one
 person's cluster-wide, even claimed on two nodes at once; when a node dies
-its people leave the room within 10 s and the others lose nothing; Redis
-restarting or stalling, or a node stalling, costs a delay and nothing else;
-a node started later knows the rooms, their members and their topics before
-its first user arrives.
+its people leave the room within 10 s and the others lose nothing, in the
+history files neither; Redis restarting or stalling, or a node stalling,
+costs a delay and nothing else (past what a node may queue while Redis is
+away, it says so and keeps nothing it would drop); a node started later
+knows the rooms, their members and their topics before its first user
+arrives.
 """
 
 from __future__ import annotations
@@ -37,16 +39,14 @@ from e2e.cluster import (
 )
 from e2e.programs import NetcatUser, reactor
 from twistedchat.cluster.redis import REPLY_TIMEOUT
+from twistedchat.core.errors import LogUnavailable, NickInUse
 
-# A reply to NICK on the line front: taken, or refused.
 # How long a node stays stopped (SIGSTOP): a few seconds, less than its
 # presence lasts without a heartbeat (6 s).
 STOPPED = 3.0
 # What a node answers a command it cannot keep while Redis is away.
-REFUSED = (
-    "[server] error: the chat is reconnecting to its shared log and cannot "
-    "take more now: try again in a moment"
-)
+REFUSED = f"[server] error: {LogUnavailable()}"
+# A reply to NICK on the line front: taken, or refused.
 NICK_ANSWER = r'^\[server\] (you are now known as "|error: )'
 
 
@@ -171,7 +171,7 @@ async def test_nick_claimed_on_two_nodes_at_once(cluster: Cluster) -> None:
         winners = [user for user, line in answers.items() if "known as" in line]
         assert len(winners) == 1, answers
         (loser,) = set(nicks) - set(winners)
-        assert answers[loser] == f'[server] error: nick "{wanted}" is already in use'
+        assert answers[loser] == f"[server] error: {NickInUse(wanted)}"
         nicks[winners[0]] = wanted
         # Everyone, on both nodes, agrees on who is who.
         expected = {*nicks.values(), "watcher"}
@@ -455,7 +455,8 @@ async def test_later_node_knows_the_chat(cluster: Cluster) -> None:
         anna.send(f"MSG filling the log {i}")
     await bruno.wait_for("PRIVMSG", lambda m: m.params[1] == "filling the log 299")
 
-    b = await cluster.start_node("b")
+    # Listening, maybe still reading the log: carla comes at once.
+    b = await cluster.start_node("b", ready=False)
     carla = await NetcatUser.connect(b.ports["line"])
     cluster.clients.append(carla)
     arrived = await carla.wait_for("[server] you are in #general")
