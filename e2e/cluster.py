@@ -48,6 +48,8 @@ from tests.redis_server import MISSING, RedisServer, redis_server_path
 # What a node is told, beyond --cluster and the shared --data-dir: messages
 # leave at once (the tests send bursts), history is flushed within 50 ms.
 NODE_ARGUMENTS = ("--flood-rate", "0", "--history-flush-ms", "50")
+# What a node's log says once it has caught up with the cluster's log.
+READY = r"node \S+ caught up with the cluster"
 # The lease of the node that writes the history (its value names the node:
 # "hostname-pid-random").
 HISTORY_LEASE = "chat:lease:history"
@@ -325,9 +327,15 @@ class Cluster:
         await redis.start(reactor)
         return cluster
 
-    async def start_node(self, name: str, *arguments: str, timeout: float = 30) -> Node:
-        """Node C{name}, in C{folder}/C{name}, once it listens on every front
-        (stopped with the others, even if it never got that far)."""
+    async def start_node(
+        self, name: str, *arguments: str, ready: bool = True, timeout: float = 30
+    ) -> Node:
+        """
+        Node C{name}, in C{folder}/C{name}, once it listens on every front
+        and, if C{ready}, has caught up with the cluster (as a load balancer
+        waits for its /health to say so before sending it users). Stopped
+        with the others, even if it never got that far.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         folder = self.folder / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -349,6 +357,8 @@ class Cluster:
         await node.waits.until(
             lambda: set(node.ports) >= set(FRONTS), timeout, f"node {name} listening"
         )
+        if ready:
+            await node.wait_for_log(READY, timeout)
         return node
 
     async def start_nodes(self, *names: str) -> list[Node]:

@@ -1,15 +1,17 @@
 """
 Several nodes, one chat, with real processes: a real C{redis-server} and
-real C{twistd -n twistedchat --cluster redis://...} nodes on loopback, netcat
-and IRC users spread over them (see L{e2e.cluster}).
+real C{twistd -n twistedchat --cluster redis://...} nodes on loopback, netcat,
+IRC, terminal client and browser users spread over them (see L{e2e.cluster}).
 
 What a person would notice: the people on the other node are in the room,
 hear them and are heard, in the same order everywhere; a nick is one
 person's cluster-wide, even claimed on two nodes at once; when a node dies
-its people leave the room within 10 s and the others lose nothing; Redis
-restarting or stalling, or a node stalling, costs a delay and nothing else;
-a node started later knows the rooms, their members and their topics before
-its first user arrives.
+its people leave the room within 10 s and the others lose nothing, in the
+history files neither; Redis restarting or stalling, or a node stalling,
+costs a delay and nothing else (past what a node may queue while Redis is
+away, it says so and keeps nothing it would drop); a node started later
+knows the rooms, their members and their topics before its first user
+arrives.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred
 
+from e2e.browser import Browser, missing
 from e2e.cluster import (
     GONE_WITHIN,
     Cluster,
@@ -36,13 +39,14 @@ from e2e.cluster import (
 )
 from e2e.programs import NetcatUser, reactor
 from twistedchat.cluster.redis import REPLY_TIMEOUT
+from twistedchat.core.errors import LogUnavailable, NickInUse
 
-# A reply to NICK on the line front: taken, or refused.
+# How long a node stays stopped (SIGSTOP): a few seconds, less than its
+# presence lasts without a heartbeat (6 s).
+STOPPED = 3.0
 # What a node answers a command it cannot keep while Redis is away.
-REFUSED = (
-    "[server] error: the chat is reconnecting to its shared log and cannot "
-    "take more now: try again in a moment"
-)
+REFUSED = f"[server] error: {LogUnavailable()}"
+# A reply to NICK on the line front: taken, or refused.
 NICK_ANSWER = r'^\[server\] (you are now known as "|error: )'
 
 
@@ -167,7 +171,7 @@ async def test_nick_claimed_on_two_nodes_at_once(cluster: Cluster) -> None:
         winners = [user for user, line in answers.items() if "known as" in line]
         assert len(winners) == 1, answers
         (loser,) = set(nicks) - set(winners)
-        assert answers[loser] == f'[server] error: nick "{wanted}" is already in use'
+        assert answers[loser] == f"[server] error: {NickInUse(wanted)}"
         nicks[winners[0]] = wanted
         # Everyone, on both nodes, agrees on who is who.
         expected = {*nicks.values(), "watcher"}
@@ -406,21 +410,21 @@ async def test_stopped_node_catches_up(cluster: Cluster) -> None:
     await carla.join("general")
     await anna.wait_for('[server] "carla" joined #general')
 
+    # Stopped for 3 s: less than a node's presence lasts (6 s), so node a
+    # is late, not gone.
     cluster.freeze(a)
     stopped = reactor.seconds()
-    # Node b goes on: its people hear each other at once.
+    # Node b goes on: its people hear each other while node a is stopped.
     for i in range(10):
         bruno.send(f"MSG while a is stopped {i}")
     carla.send("PRIVMSG #general :carla while a is stopped")
     await carla.wait_for(
-        "PRIVMSG", lambda m: m.params[1] == "while a is stopped 9", timeout=2
+        "PRIVMSG", lambda m: m.params[1] == "while a is stopped 9", timeout=STOPPED
     )
-    await bruno.wait_for("[carla] carla while a is stopped", timeout=2)
-    await wait_said([lena], 11, timeout=2)
+    await bruno.wait_for("[carla] carla while a is stopped", timeout=STOPPED)
+    await wait_said([lena], 11, timeout=STOPPED)
     assert said_to_netcat(anna) == []  # node a is stopped
-    # Stopped for 3 s: less than a node's presence lasts (6 s), so node a
-    # is late, not gone.
-    await pause(3 - (reactor.seconds() - stopped))
+    await pause(max(0.0, STOPPED - (reactor.seconds() - stopped)))
     cluster.thaw(a)
 
     # Once resumed, node a catches up: anna reads all of it, in order.
@@ -451,7 +455,8 @@ async def test_later_node_knows_the_chat(cluster: Cluster) -> None:
         anna.send(f"MSG filling the log {i}")
     await bruno.wait_for("PRIVMSG", lambda m: m.params[1] == "filling the log 299")
 
-    b = await cluster.start_node("b")
+    # Listening, maybe still reading the log: carla comes at once.
+    b = await cluster.start_node("b", ready=False)
     carla = await NetcatUser.connect(b.ports["line"])
     cluster.clients.append(carla)
     arrived = await carla.wait_for("[server] you are in #general")
@@ -489,4 +494,35 @@ async def test_later_node_knows_the_chat(cluster: Cluster) -> None:
     topic = await dora.wait_for("332", after=seen)
     assert topic.params[1:] == ("#later", "the later room")
     assert await dora.names("later") == {"bruno", "carla", "dora"}
+    assert_no_errors(cluster)
+
+
+@pytest_twisted.ensureDeferred
+async def test_browser_on_another_node(cluster: Cluster) -> None:
+    why = missing()
+    if why is not None:
+        pytest.skip(why)
+    a, b = await cluster.start_nodes("a", "b")
+    anna = await cluster.netcat(a, "anna")
+    browser = await Browser.start()
+    try:
+        await browser.open(f"http://127.0.0.1:{b.ports['web']}/")
+        await browser.wait_for_state("connected")
+        await browser.choose_nick("wendy")
+        await browser.wait_for("You are in #general")
+        await netcat_answer(anna, r'"wendy"')
+        # The page's member list holds the people of the other node too.
+        members = await browser.script(
+            "return Array.from(document.querySelectorAll('#members .nick'))"
+            ".map(e => e.textContent)"
+        )
+        assert sorted(members) == ["anna", "wendy"]
+        anna.send("MSG hello wendy, from node a")
+        await browser.wait_for("anna said: hello wendy, from node a")
+        await browser.type("hello anna, from node b's page")
+        await anna.wait_for("[wendy] hello anna, from node b's page")
+        anna.send("NICK annie")
+        await browser.wait_for("anna is now known as annie")
+    finally:
+        await browser.quit()
     assert_no_errors(cluster)
