@@ -110,6 +110,7 @@ class RedisLog:
         # may be in flight (sent), the rest wait for a connection.
         self._pending: deque[_Append] = deque()
         self._stopped = False
+        self._held = False  # appends kept unsent until release() (see hold())
         self._reader: RedisClient | None = None
         self._following: defer.Deferred[None] | None = None
         self._caught_up: defer.Deferred[None] | None = None
@@ -123,6 +124,25 @@ class RedisLog:
         """Appends not yet acknowledged by Redis."""
         return len(self._pending)
 
+    def hold(self) -> None:
+        """
+        Keep appends unsent (queued in order, within C{queue_limit}) until
+        L{release}: a starting node sends nothing before its first heartbeat,
+        or a node catching up meanwhile would find its entries in the log
+        and no heartbeat, and take it for dead.
+        """
+        self._held = True
+
+    @property
+    def held(self) -> bool:
+        """Appends are kept unsent (L{hold})."""
+        return self._held
+
+    def release(self) -> None:
+        """Send what L{hold} kept, in order, and each append from now on."""
+        self._held = False
+        self._send_waiting()
+
     def append(self, entry: bytes) -> defer.Deferred[str]:
         if self._stopped:
             return defer.fail(LogUnavailable())
@@ -135,8 +155,10 @@ class RedisLog:
         item = _Append(entry)
         self._pending.append(item)
         # Only when nothing waits unsent: an entry never overtakes another.
-        if self.client.connected and (
-            len(self._pending) == 1 or self._pending[-2].sent
+        if (
+            self.client.connected
+            and not self._held
+            and (len(self._pending) == 1 or self._pending[-2].sent)
         ):
             self._send(item)
         return item.done
@@ -178,6 +200,8 @@ class RedisLog:
             )
 
     def _send_waiting(self) -> None:
+        if self._held:
+            return
         for item in list(self._pending):
             if not self.client.connected:
                 return

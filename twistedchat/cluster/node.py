@@ -93,6 +93,15 @@ class ClusterNode(Service):
         assert isinstance(identities, EntryIdentities)
         identities.adopt(secret)
         self.heartbeat.startService()
+        # Alive in Redis before anything of ours is in the log: a node
+        # catching up meanwhile takes a node with entries and no heartbeat
+        # for dead (and its users for gone).
+        while True:
+            await self.client.when_connected()
+            await self.heartbeat.beat()
+            if self.client.connected:  # it went (a refusal would be logged)
+                break
+        self.journal.release()
         await self.journal.follow(self.chat.apply)
         alive = await self.heartbeat.alive()
         for node in sorted(self.chat.nodes() - alive - {self.chat.node}):
@@ -121,7 +130,7 @@ class ClusterNode(Service):
         return defer.ensureDeferred(self._leave())
 
     async def _leave(self) -> None:
-        if self.client.connected:
+        if self.client.connected and not self.journal.held:  # we are in the log
             farewell = self.chat.gone(self.chat.node)
             farewell.addTimeout(FAREWELL_TIMEOUT, self.reactor)
             try:
@@ -148,6 +157,7 @@ def build_node(
     node = new_node_id()
     client = RedisClient(reactor, address, node)
     journal = RedisLog(client, queue_limit=log_queue)
+    journal.hold()  # until the node's first heartbeat (ClusterNode._join)
     # The secret is Redis's, adopted before any entry is applied.
     service = ReplicatedService(reactor, journal, node, secrets.token_bytes(32), **chat)
     heartbeat = Heartbeat(client, node, on_dead=service.gone)
