@@ -23,3 +23,7 @@ async def chat_server(tmp_path: Path) -> AsyncIterator[ChatServer]:
         yield server
     finally:
         await server.stop()
+
+
+# The cluster's fixtures (a real Redis, real nodes): e2e/cluster.py.
+from e2e.cluster import cluster, persistent_cluster, redis_installed  # noqa: E402, F401

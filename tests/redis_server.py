@@ -10,6 +10,17 @@ SIGSTOP/SIGCONT or with C{DEBUG SLEEP}. Waits are bounded and poll from the
 reactor (L{RedisServer.start} and L{RedisServer.stop} return Deferreds), so
 trial TestCases and pytest-twisted tests (e2e/) use it alike. Without
 redis-server installed, L{require_redis} skips the test and says why.
+
+In a trial TestCase: C{server = yield started_redis(self, reactor)} (stopped
+and removed at the test's end). In e2e/::
+
+    server = RedisServer(str(tmp_path / "redis"), persistent=True)
+    await server.start(reactor)
+    try:
+        ... server.url() is the --cluster of the nodes ...
+        await server.restart(reactor, down=2.0)  # or server.debug_sleep(3)
+    finally:
+        await server.cleanup(reactor)
 """
 
 from __future__ import annotations

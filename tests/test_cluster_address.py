@@ -12,6 +12,8 @@ from twistedchat.cluster.address import RedisAddress, parse_address
 from twistedchat.cluster.log import LOG_QUEUE
 from twistedchat.server.options import Options, ServerSettings
 
+from .tls_certificates import make_pki
+
 
 class ParseAddressTests(SynchronousTestCase):
     def test_plain(self) -> None:
@@ -123,10 +125,13 @@ class ClusterSettingTests(SynchronousTestCase):
         ca = folder.child("ca.pem")
         line = self.refused("--cluster", f"rediss://localhost?ca={ca.path}")
         self.assertIn("--cluster: no such file", line)
-        ca.setContent(b"not checked here")
-        settings = self.parse("--cluster", f"rediss://localhost?ca={ca.path}")
+        ca.setContent(b"not a certificate")
+        line = self.refused("--cluster", f"rediss://localhost?ca={ca.path}")
+        self.assertIn("--cluster: not a PEM certificate (?ca=)", line)
+        pki = make_pki(folder.path)
+        settings = self.parse("--cluster", f"rediss://localhost?ca={pki.ca_cert}")
         assert settings.cluster is not None
-        self.assertEqual(settings.cluster.ca, ca.path)
+        self.assertEqual(settings.cluster.ca, pki.ca_cert)
 
     def test_log_queue(self) -> None:
         self.assertEqual(self.parse().log_queue, LOG_QUEUE)

@@ -14,12 +14,13 @@ from twisted.internet import defer, reactor
 from twisted.internet.interfaces import IReactorTime
 from twisted.trial.unittest import TestCase
 
+from twistedchat.cluster.address import RedisAddress
 from twistedchat.cluster.node import ClusterNode, build_node
 from twistedchat.cluster.replica import ReplicatedService
 from twistedchat.core.events import Message, Quit
 from twistedchat.core.session import Session
 
-from .redis_server import RedisServer, eventually, started_redis, within
+from .redis_server import RedisServer, eventually, free_port, started_redis, within
 from .test_cluster_replica import Client
 
 CLOCK: IReactorTime = reactor
@@ -102,3 +103,13 @@ class NodeTests(TestCase):
         b, _ = yield self.node(server)
         yield eventually(lambda: b.counts().users == 0, CLOCK, what="toto gone")
         self.assertEqual(b.counts().rooms, 0)
+
+    @defer.inlineCallbacks
+    def test_stopped_before_joining(self) -> Any:
+        # No Redis answers: the node is still waiting for it when it stops
+        # (SIGTERM at start-up). Nothing to report but that it stopped.
+        nowhere = RedisAddress("127.0.0.1", free_port())
+        _, node = build_node(reactor, nowhere, default_room="general")
+        node.startService()
+        yield node.stopService()
+        self.assertFalse(node.ready)

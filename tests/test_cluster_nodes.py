@@ -61,8 +61,9 @@ class HeartbeatTests(TestCase):
         vanished = time.monotonic()
         yield eventually(lambda: dead_a == ["node-b"], CLOCK, seconds=12, what="dead")
         took = time.monotonic() - vanished
-        # dead after 6 s without a beat (beats every 2 s), looked for every 1 s.
-        self.assertLess(took, 6 + 1 + 1)
+        # dead after 6 s without a beat (beats every 2 s), looked for every
+        # 1 s: within 7 s, and the 10 s leave room for a loaded machine.
+        self.assertLess(took, 9.5)
         self.assertGreater(took, 6 - 2 - 0.5)
         self.assertEqual((yield a.alive()), {"node-a"})
         # Reported once, not at every check.
@@ -73,7 +74,8 @@ class HeartbeatTests(TestCase):
     def test_a_stopped_node_is_gone_at_the_next_check_of_every_node(self) -> Any:
         server: RedisServer = yield started_redis(self, CLOCK)
         dead: dict[str, list[str]] = {"a": [], "b": [], "c": []}
-        fast = {"beat": 0.2, "dead_after": 0.6, "check": 0.1}
+        # Dead only 5 s after the last beat: seen sooner, it is the leaving.
+        fast = {"beat": 0.2, "dead_after": 5.0, "check": 0.1}
         nodes = {}
         for name in "abc":
             nodes[name] = yield self.node(server, f"node-{name}", dead[name], **fast)
@@ -85,7 +87,7 @@ class HeartbeatTests(TestCase):
             CLOCK,
             seconds=5,
         )
-        self.assertLess(time.monotonic() - left, 0.6)
+        self.assertLess(time.monotonic() - left, 2.5)
         self.assertEqual(dead["c"], [])
 
     @defer.inlineCallbacks
@@ -136,19 +138,19 @@ class LeaseTests(TestCase):
     def test_passes_to_a_second_holder_when_the_first_stops_renewing(self) -> Any:
         server: RedisServer = yield started_redis(self, CLOCK)
         events: list[tuple[str, str, float]] = []
-        a: Lease = yield self.lease(server, "node-a", events, ttl=1.5)
+        a: Lease = yield self.lease(server, "node-a", events, ttl=3.0)
         yield eventually(lambda: a.held, CLOCK)
-        b: Lease = yield self.lease(server, "node-b", events, ttl=1.5)
+        b: Lease = yield self.lease(server, "node-b", events, ttl=3.0)
         self.assertEqual(server.call("GET", "chat:lease:history"), b"node-a")
         self.assertEqual((yield b.holder()), "node-a")
-        yield task.deferLater(CLOCK, 2.0)  # renewed meanwhile, more than a ttl
+        yield task.deferLater(CLOCK, 3.5)  # renewed meanwhile, more than a ttl
         self.assertTrue(a.held)
         self.assertFalse(b.held)
         # node-a stops renewing (its connection gone): it gives the lease up
         # by itself before Redis lets it expire, then node-b takes it.
         stopped = time.monotonic()
         yield a.client.stop()
-        yield eventually(lambda: b.held, CLOCK, seconds=5, what="b holds")
+        yield eventually(lambda: b.held, CLOCK, seconds=8, what="b holds")
         self.assertFalse(a.held)
         self.assertEqual(
             [(n, e) for n, e, _ in events],
@@ -160,8 +162,10 @@ class LeaseTests(TestCase):
         )
         a_lost, b_gained = events[1][2], events[2][2]
         self.assertLess(a_lost, b_gained)
-        self.assertLess(a_lost - stopped, 1.5)
-        self.assertLess(b_gained - stopped, 1.5 + 0.5 + 0.5)
+        # At most 0.8 ttl after its last renewal; the key expires at 1 ttl,
+        # taken at the next try of node-b (every ttl/3); with room for load.
+        self.assertLess(a_lost - stopped, 3.5)
+        self.assertLess(b_gained - stopped, 5.5)
         self.assertEqual(server.call("GET", "chat:lease:history"), b"node-b")
 
     @defer.inlineCallbacks
@@ -180,6 +184,24 @@ class LeaseTests(TestCase):
         self.assertFalse(b.held)
         self.assertEqual(events[-1][:2], ("node-b", "lost"))
         self.assertEqual(server.call("GET", "chat:lease:history"), b"intruder")
+
+    @defer.inlineCallbacks
+    def test_the_holder_keeps_it_over_a_redis_restart_without_data(self) -> Any:
+        server: RedisServer = yield started_redis(self, CLOCK)
+        events: list[tuple[str, str, float]] = []
+        a: Lease = yield self.lease(server, "node-a", events, ttl=3.0)
+        yield eventually(lambda: a.held, CLOCK)
+        b: Lease = yield self.lease(server, "node-b", events, ttl=3.0)
+        yield server.restart(CLOCK)  # without persistence: the key is gone
+        self.assertIsNone(server.call("GET", "chat:lease:history"))
+        yield eventually(
+            lambda: server.call("GET", "chat:lease:history") is not None, CLOCK
+        )
+        yield task.deferLater(CLOCK, 2.5)
+        self.assertEqual(server.call("GET", "chat:lease:history"), b"node-a")
+        self.assertEqual([(n, e) for n, e, _ in events], [("node-a", "gained")])
+        self.assertTrue(a.held)
+        self.assertFalse(b.held)
 
 
 class SharedSecretTests(TestCase):

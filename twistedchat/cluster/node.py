@@ -30,6 +30,7 @@ from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from .address import RedisAddress
 from .log import LOG_QUEUE, RedisLog
@@ -78,9 +79,13 @@ class ClusterNode(Service):
         super().startService()  # type: ignore[no-untyped-call]
         self.client.start()
         self._joining = defer.ensureDeferred(self._join())
-        self._joining.addErrback(
-            lambda failure: self.log.failure("joining the cluster failed", failure)
-        )
+        self._joining.addErrback(self._not_joined)
+
+    def _not_joined(self, failure: Failure) -> None:
+        if not self.running:  # stopped before it had joined: nothing to tell
+            self.log.info("node stopped before it joined the cluster")
+            return
+        self.log.failure("joining the cluster failed", failure)
 
     async def _join(self) -> None:
         secret = await self._shared_secret()

@@ -14,7 +14,9 @@ L{Lease} is held by one node at a time (C{SET NX PX}, then renewed and
 released only by its holder, compared in Lua). The holder takes it as lost
 as soon as a renewal finds another holder, or when no renewal has succeeded
 for long enough that Redis may have let it expire: it stops acting as holder
-before anyone else can become one.
+before anyone else can become one. When Redis comes back (perhaps without
+its data), the holder takes the lease back at once and the others wait a
+ttl before trying, so it does not change hands for nothing.
 
 L{shared_secret} gives every node the same signing secret (resume tokens).
 """
@@ -215,11 +217,18 @@ class Heartbeat(Service):
         self.log.failure("heartbeat: {doing} failed", failure, doing=doing)
 
 
-# Renews the lease ARGV[2] ms ahead if ARGV[1] holds it.
+# Renews the lease ARGV[2] ms ahead if ARGV[1] holds it. A holder finding
+# it gone (Redis restarted without its data: no one can have taken it since)
+# takes it again before another node's SET NX can.
 _RENEW = Script(
     """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 """
@@ -273,6 +282,8 @@ class Lease(Service):
         self._trying: task.LoopingCall | None = None
         self._expiry: IDelayedCall | None = None
         self._busy = False
+        self._was_lost = False
+        self._patient_until = 0.0
 
     def startService(self) -> None:
         super().startService()  # type: ignore[no-untyped-call]
@@ -280,10 +291,20 @@ class Lease(Service):
         self._trying.clock = self.clock
         self._trying.start(self.ttl / 3, now=True)
         self.client.on_connected(self._reconnected)
+        self.client.on_lost(self._disconnected)
+
+    def _disconnected(self) -> None:
+        self._was_lost = True
 
     def _reconnected(self) -> None:
-        if self.running:
-            self.renew()
+        if not self.running:
+            return
+        if self._was_lost and not self.held:
+            # Redis may have come back without its data: the holder, which
+            # tries again at once, gets the first chance to take it back.
+            self._patient_until = self.clock.seconds() + self.ttl
+        self._was_lost = False
+        self.renew()
 
     def stopService(self) -> defer.Deferred[None]:
         super().stopService()  # type: ignore[no-untyped-call]
@@ -295,6 +316,8 @@ class Lease(Service):
     def renew(self) -> defer.Deferred[None]:
         """Take the lease if free, or renew it if held; fires when answered."""
         if self._busy or not self.running or not self.client.connected:
+            return defer.succeed(None)
+        if not self.held and self.clock.seconds() < self._patient_until:
             return defer.succeed(None)
         self._busy = True
         sent = self.clock.seconds()

@@ -331,7 +331,10 @@ class LineProtocol(LineReceiver, FrontProtocol):
             self.write(render_history(entry))
 
     def current_room(self, session: Session) -> str | None:
-        return session.rooms[0] if session.rooms else None
+        # The room joined last: in a cluster, the part from the previous room
+        # is applied later than the join (from the log), and until then the
+        # user is in both.
+        return session.rooms[-1] if session.rooms else None
 
     def _room_or_fail(self, session: Session) -> str:
         room = self.current_room(session)

@@ -40,6 +40,9 @@ from ..fronts.web.media import MAX_PICTURE
 from .operators import OperatorsFileError, read_operators
 from .startup import refuse
 
+# More workers than this on one machine is a typo, not a plan.
+MAX_WORKERS = 256
+
 # Twisted listens with a queue of 50 pending connections by default: when a
 # crowd connects at once, the rest wait for SYN retries (1 s, 2 s, 4 s...).
 LISTEN_BACKLOG = 1024
@@ -234,6 +237,12 @@ SETTINGS = [
         "past that, new ones are refused with an error",
     ),
     Setting(
+        "WORKERS",
+        "1",
+        "worker processes sharing the fronts' ports, each a node of the "
+        f"CLUSTER (1 to {MAX_WORKERS}; more than 1 needs CLUSTER)",
+    ),
+    Setting(
         "OPERATORS",
         "",
         "file of server operators (NAME:HASH lines, made with twistedchat-passwd)",
@@ -272,6 +281,7 @@ class ServerSettings:
     max_rooms: int = DEFAULT_MAX_ROOMS
     cluster: RedisAddress | None = None  # None: a single node, no Redis
     log_queue: int = 10000  # commands waiting for Redis (cluster.log.LOG_QUEUE)
+    workers: int = 1  # processes serving the same ports (cluster/workers.py)
 
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
@@ -384,6 +394,18 @@ def _endpoint(value: str) -> str:
     return value
 
 
+def _check_certificate(path: str) -> None:
+    # Only with rediss://...?ca=: a single node never loads OpenSSL for this.
+    from OpenSSL.crypto import Error as OpenSSLError
+    from twisted.internet.ssl import Certificate
+
+    try:
+        with open(path, "rb") as pem:
+            Certificate.loadPEM(pem.read())
+    except (OSError, OpenSSLError, ValueError) as e:
+        raise ValueError(f"not a PEM certificate (?ca=): {path!r} ({e})") from None
+
+
 def _cluster(value: str) -> RedisAddress | None:
     if not value:
         return None
@@ -392,8 +414,19 @@ def _cluster(value: str) -> RedisAddress | None:
         ca = os.path.abspath(address.ca)
         if not os.path.isfile(ca):
             raise ValueError(f"no such file (?ca=): {address.ca!r}")
+        _check_certificate(ca)
         address = replace(address, ca=ca)
     return address
+
+
+def _workers(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_WORKERS:
+        raise ValueError(f"not a number of workers (1 to {MAX_WORKERS}): {value!r}")
+    return number
 
 
 def _data_dir(value: str) -> str:
@@ -440,6 +473,13 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
             read_operators(FilePath(operators))
         except OperatorsFileError as e:
             raise ConfigError(f"{operators_origin}: {e}") from None
+    cluster = check("CLUSTER", _cluster)
+    workers = check("WORKERS", _workers)
+    if workers > 1 and cluster is None:
+        raise ConfigError(
+            f"{raw['WORKERS'][1]}: {workers} workers need CLUSTER, the Redis "
+            "through which they serve one chat (--cluster redis://host:port)"
+        )
     return ServerSettings(
         line_endpoint=line or _tcp_endpoint(host, port),
         max_line=check("MAX_LINE", _positive),
@@ -463,8 +503,9 @@ def settle(values: dict[str, tuple[str, str]]) -> ServerSettings:
         server_info=check("SERVER_INFO", check_server_info),
         log_messages=check("LOG_MESSAGES", _yes_no),
         max_rooms=check("MAX_ROOMS", _count),
-        cluster=check("CLUSTER", _cluster),
+        cluster=cluster,
         log_queue=check("LOG_QUEUE", _positive),
+        workers=workers,
         limits=Limits(
             sendq=check("SENDQ", _count),
             max_connections=check("MAX_CONNECTIONS", _count),

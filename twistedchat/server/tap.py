@@ -11,6 +11,7 @@ one line on standard error (see L{twistedchat.server.startup}).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import IService, IServiceCollection, MultiService
@@ -73,8 +74,16 @@ class AnnouncedEndpoint:
         return port
 
 
-def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
-    """The whole server: one listening service per front around one ChatService."""
+def build_service(
+    settings: ServerSettings,
+    reactor: Any,
+    endpoints: Callable[[str, str], IStreamServerEndpoint] | None = None,
+) -> MultiService:
+    """
+    The whole server: one listening service per front around one ChatService.
+    C{endpoints} gives a front's endpoint from its name and description (a
+    worker's: the socket its parent passed, see cluster/workers.py).
+    """
     checker = None
     if settings.operators is not None:
         checker = OperatorsChecker(reactor, FilePath(settings.operators))
@@ -160,7 +169,12 @@ def build_service(settings: ServerSettings, reactor: Any) -> MultiService:
         front = getattr(factory, "front", factory)  # the web site's: its WebSocket
         if isinstance(front, Front):
             counted[name] = front
-        endpoint = AnnouncedEndpoint(name, serverFromString(reactor, description))
+        opened = (
+            serverFromString(reactor, description)
+            if endpoints is None
+            else endpoints(name, description)
+        )
+        endpoint = AnnouncedEndpoint(name, opened)
         listening = FrontListener(name, description, endpoint, factory, reactor)
         listening.setName(name)  # type: ignore[no-untyped-call]
         listening.setServiceParent(top)  # type: ignore[no-untyped-call]
@@ -204,6 +218,16 @@ def _chat(
     return chat
 
 
+def front_endpoints(settings: ServerSettings) -> list[tuple[str, str]]:
+    """Each front's name and endpoint description, as build_service opens them."""
+    fronts = [("line", settings.line_endpoint), ("framed", settings.framed_endpoint)]
+    if settings.irc_endpoint is not None:
+        fronts.append(("irc", settings.irc_endpoint))
+    if settings.web_endpoint is not None:
+        fronts.append(("web", settings.web_endpoint))
+    return fronts
+
+
 def listen_now(top: MultiService) -> None:
     """Open every front's port now, or raise L{StartupError} for the first that fails."""
     for service in IServiceCollection(top):
@@ -215,6 +239,10 @@ def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
     try:
+        if options.settings.workers > 1:
+            from ..cluster.workers import make_service
+
+            return make_service(reactor, options)
         top = build_service(options.settings, reactor)
         listen_now(top)
     except StartupError as e:
