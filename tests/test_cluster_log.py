@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from typing import Any
 
 from twisted.internet import defer, reactor, task
@@ -101,7 +102,7 @@ class RedisLogTests(TestCase):
         self.addCleanup(ticking.stop)
         yield within(log.follow(slowly), 20, CLOCK)
         self.assertEqual(len(applied.entries), 200)
-        gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:])]
+        gaps = [later - earlier for earlier, later in pairwise(ticks)]
         self.assertLess(max(gaps), 0.3, "the reactor waited for the whole burst")
 
     @defer.inlineCallbacks
