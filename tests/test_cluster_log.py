@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from itertools import pairwise
 from typing import Any
 
 from twisted.internet import defer, reactor, task
@@ -76,6 +78,32 @@ class RedisLogTests(TestCase):
         self.assertEqual(applied.data[300:], [b"new %d" % i for i in range(50)])
         self.assertEqual([i for i, _ in applied.entries[300:]], after)
         self.assertEqual(server.call("XLEN", "chat:log"), 350)
+
+    @defer.inlineCallbacks
+    def test_a_burst_of_entries_leaves_the_reactor_turns(self) -> Any:
+        # 200 entries that take 5 ms each to apply (users arriving, each
+        # told to a whole room) arrive in one read: a second of work. The
+        # heartbeat's timer must still run every few tenths of a second.
+        server: RedisServer = yield started_redis(self, CLOCK)
+        log: RedisLog = yield self.make_log(server, block_ms=200)
+        yield defer.gatherResults([log.append(b"%d" % i) for i in range(200)])
+        applied = Applied()
+
+        def slowly(entry_id: str, data: bytes) -> None:
+            deadline = time.monotonic() + 0.005
+            while time.monotonic() < deadline:
+                pass
+            applied(entry_id, data)
+
+        ticks: list[float] = []
+        ticking = task.LoopingCall(lambda: ticks.append(time.monotonic()))
+        ticking.clock = CLOCK
+        ticking.start(0.05)
+        self.addCleanup(ticking.stop)
+        yield within(log.follow(slowly), 20, CLOCK)
+        self.assertEqual(len(applied.entries), 200)
+        gaps = [later - earlier for earlier, later in pairwise(ticks)]
+        self.assertLess(max(gaps), 0.3, "the reactor waited for the whole burst")
 
     @defer.inlineCallbacks
     def test_following_from_a_point_and_an_empty_log(self) -> Any:

@@ -44,6 +44,11 @@ LOG_STREAM = "chat:log"
 LOG_QUEUE = 10000  # appends that may wait while Redis is away
 BLOCK_MS = 2000  # how long one XREAD waits for new entries
 READ_COUNT = 500  # entries one XREAD brings at most
+# Seconds of applying entries after which the reactor gets a turn: a burst
+# (hundreds of users arriving at once, each told to a whole room) must not
+# hold up the heartbeat nor Redis's replies, whose lateness would look like a
+# dead node or a dead connection.
+TURN = 0.05
 FIELD = b"e"  # the field of a stream entry that holds the command
 RETRY_DELAY = 1.0  # after an error reply to a read
 
@@ -285,12 +290,16 @@ class RedisLog:
                 continue
             if not reply:
                 continue
+            turn = self.clock.seconds()
             for raw_id, fields in reply[0][1]:
                 if self._stopped:
                     return
                 entry_id = raw_id.decode("ascii")
                 position = entry_id
                 self._apply(apply, entry_id, fields)
+                if self.clock.seconds() - turn > TURN:
+                    await task.deferLater(self.clock, 0)
+                    turn = self.clock.seconds()
                 if self._caught_up is not None and entry_order(entry_id) >= entry_order(
                     end
                 ):
