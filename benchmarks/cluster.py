@@ -83,7 +83,6 @@ from generators import (
     Reply,
     check_names,
     generator_processes,
-    register_all,
 )
 from harness import (
     HOST,
@@ -193,23 +192,6 @@ class ClusterWorkload(FanoutWorkload):
     def route(self, client: Client) -> IStreamClientEndpoint:
         index = int(client.nick[1:], 16)
         return self.endpoints[node_of(index, len(self.endpoints))]
-
-    async def _register(
-        self,
-        clients: Sequence[Client],
-        timeout: float,
-        what: str,
-        concurrency: int | None,
-    ) -> Reply:
-        return await register_all(
-            self.reactor,
-            self.endpoint,
-            clients,
-            timeout=timeout,
-            what=what,
-            concurrency=concurrency,
-            route=self.route,
-        )
 
     async def command_names(self) -> Reply:
         """

@@ -152,6 +152,7 @@ from harness import (
 )
 from reference_irc import REFERENCES, running_reference
 from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.interfaces import IStreamClientEndpoint
 
 FRONTS = ("line", "framed", "irc", "web")
 # On a 2-core machine one generator process gave the server its best figures
@@ -291,6 +292,10 @@ class FanoutWorkload:
             self.clients, self.plan.timeout, "connecting", concurrency
         )
 
+    def route(self, client: Client) -> IStreamClientEndpoint:
+        """The endpoint C{client} connects to: the server's (a cluster's: its node's)."""
+        return self.endpoint
+
     async def _register(
         self,
         clients: Sequence[Client],
@@ -305,6 +310,7 @@ class FanoutWorkload:
             timeout=timeout,
             what=what,
             concurrency=concurrency,
+            route=self.route,
         )
 
     async def command_names(self) -> Reply:

@@ -59,7 +59,6 @@ from ..persistence.files import (
     FsyncPolicy,
     HistoryWriteError,
     RoomFiles,
-    largest_entry,
     read_backward,
 )
 from ..persistence.writer import HistoryWriter
@@ -392,25 +391,7 @@ class ClusterHistory(HistoryWriter):
                     del self._on_disk[key]
         room = self._rooms.get(event.room) or self._room(event.room)
         room.seq = seq = room.seq + 1
-        picture = ""
-        if isinstance(event, Message):
-            kind, text = "message", event.text
-            if event.action:
-                kind = self._counted("action")
-        else:
-            kind, text, picture = self._counted("image"), event.art, event.picture
-        user = event.user
-        entry = HistoryEntry(
-            entry_id,
-            event.time,
-            event.room,
-            user.id,
-            user.nick,
-            kind,
-            text,
-            seq,
-            picture,
-        )
+        entry = self.entry(event, entry_id, seq)
         room.ring.append(entry)
         if order is not None:
             unconfirmed = self._unconfirmed
@@ -643,13 +624,6 @@ def cluster_history(
         client,
         node,
         owns_client=True,
-        flush_interval=settings.history_flush_ms / 1000,
-        batch=settings.history_batch,
-        fsync=settings.history_fsync,
-        replay=settings.history_replay,
-        max_bytes=settings.history_max_bytes,
-        keep=settings.history_keep,
-        stop_retry=settings.history_stop_retry,
-        max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
+        **settings.history_options(),
     )
     return history, ClusterMarkers(client, reactor)

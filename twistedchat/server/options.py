@@ -283,6 +283,19 @@ class ServerSettings:
     log_queue: int = 10000  # commands waiting for Redis (cluster.log.LOG_QUEUE)
     workers: int = 1  # processes serving the same ports (cluster/workers.py)
 
+    def history_options(self) -> dict[str, Any]:
+        """How the history is written: the writer's keyword arguments."""
+        return {
+            "flush_interval": self.history_flush_ms / 1000,
+            "batch": self.history_batch,
+            "fsync": self.history_fsync,
+            "replay": self.history_replay,
+            "max_bytes": self.history_max_bytes,
+            "keep": self.history_keep,
+            "stop_retry": self.history_stop_retry,
+            "max_entry": persistence.largest_entry(max(self.max_frame, self.max_line)),
+        }
+
 
 def read_config(path: str) -> dict[str, tuple[str, str]]:
     """Each setting in the config file at C{path}, with where it was found."""

@@ -35,7 +35,7 @@ from ..fronts.irc import IRCFront
 from ..fronts.line import LineFront
 from ..fronts.web import WebFront, build_site
 from ..fronts.web.media import PictureLimits, PictureStore
-from ..persistence import HistoryWriter, MarkerFile, largest_entry
+from ..persistence import HistoryWriter, MarkerFile
 from ..persistence.markers import FILE_NAME as MARKERS_FILE
 from .health import Health
 from .keys import load_identities
@@ -104,14 +104,7 @@ def build_service(
         writer = HistoryWriter(
             os.path.join(settings.data_dir, "history"),
             reactor,
-            flush_interval=settings.history_flush_ms / 1000,
-            batch=settings.history_batch,
-            fsync=settings.history_fsync,
-            replay=settings.history_replay,
-            max_bytes=settings.history_max_bytes,
-            keep=settings.history_keep,
-            stop_retry=settings.history_stop_retry,
-            max_entry=largest_entry(max(settings.max_frame, settings.max_line)),
+            **settings.history_options(),
         )
         markers = MarkerFile(os.path.join(settings.data_dir, MARKERS_FILE), reactor)
     else:  # the nodes' shared files, one writer at a time; markers in Redis
