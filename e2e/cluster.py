@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import Deferred, DeferredList, gatherResults
+from twisted.internet.defer import Deferred, DeferredList, FirstError, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorProcess
 from twisted.internet.task import deferLater
@@ -364,7 +364,12 @@ class Cluster:
     async def start_nodes(self, *names: str) -> list[Node]:
         """Several nodes, started at once."""
         starting = [Deferred.fromCoroutine(self.start_node(name)) for name in names]
-        nodes: list[Node] = await gatherResults(starting, consumeErrors=True)
+        try:
+            nodes: list[Node] = await gatherResults(starting, consumeErrors=True)
+        except FirstError as e:  # the node's own failure says what it saw
+            reason = e.subFailure.value
+            assert isinstance(reason, BaseException)
+            raise reason from None
         return nodes
 
     # People
