@@ -391,7 +391,25 @@ class ClusterHistory(HistoryWriter):
                     del self._on_disk[key]
         room = self._rooms.get(event.room) or self._room(event.room)
         room.seq = seq = room.seq + 1
-        entry = self.entry(event, entry_id, seq)
+        picture = ""
+        if isinstance(event, Message):
+            kind, text = "message", event.text
+            if event.action:
+                kind = self._counted("action")
+        else:
+            kind, text, picture = self._counted("image"), event.art, event.picture
+        user = event.user
+        entry = HistoryEntry(
+            entry_id,
+            event.time,
+            event.room,
+            user.id,
+            user.nick,
+            kind,
+            text,
+            seq,
+            picture,
+        )
         room.ring.append(entry)
         if order is not None:
             unconfirmed = self._unconfirmed

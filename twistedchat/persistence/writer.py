@@ -255,8 +255,13 @@ class HistoryWriter(Service):
         self.clock.callLater(self.flush_interval, attempt)
         return finished
 
-    def entry(self, event: Message | Image, entry_id: str, seq: int) -> HistoryEntry:
-        """The history's entry of C{event}, counted by kind (see status)."""
+    # IHistory
+
+    def record(self, event: Message | Image) -> None:
+        room = self._rooms.get(event.room) or self._room(event.room)
+        entry_id = event.msgid or next(self._ids)
+        room.seq = seq = room.seq + 1
+        user = event.user
         picture = ""
         # Plain messages are counted at no cost (see status): the others here.
         if isinstance(event, Message):
@@ -265,8 +270,7 @@ class HistoryWriter(Service):
                 kind = self._counted("action")
         else:
             kind, text, picture = self._counted("image"), event.art, event.picture
-        user = event.user
-        return HistoryEntry(
+        entry = HistoryEntry(
             entry_id,
             event.time,
             event.room,
@@ -277,27 +281,19 @@ class HistoryWriter(Service):
             seq,
             picture,
         )
-
-    # IHistory
-
-    def record(self, event: Message | Image) -> None:
-        room = self._rooms.get(event.room) or self._room(event.room)
-        room.seq = seq = room.seq + 1
-        entry = self.entry(event, event.msgid or next(self._ids), seq)
         room.ring.append(entry)
-        user = event.user
         line = json_line(
-            entry.id,
+            entry_id,
             seq,
             round(event.time * 1000),
             room.quoted_name,
             user.id,
             user.nick,
-            entry.kind,
-            entry.text,
+            kind,
+            text,
         )
-        if entry.picture:
-            line = with_picture(line, entry.picture)
+        if picture:
+            line = with_picture(line, picture)
         room.pending.append(line.encode("utf-8", "replace") + b"\n")
         self._pending_count += 1
         if self._pending_count >= self._flush_at:
