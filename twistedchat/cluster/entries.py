@@ -81,7 +81,7 @@ def encode(entry: Entry) -> bytes:
 
 def decode(data: bytes) -> Entry:
     """The entry C{data} encodes (a malformed one raises ValueError or KeyError)."""
-    fields = json.loads(data)
+    fields = json.loads(data.decode("utf-8"))  # str: json need not guess
     return Entry(
         fields["n"],
         fields["q"],
