@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from twisted.internet import defer, task
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -53,6 +54,7 @@ FIELD = b"e"  # the field of a stream entry that holds the command
 RETRY_DELAY = 1.0  # after an error reply to a read
 
 Apply = Callable[[str, bytes], object]
+STOPPED = object()  # what the reading connection answers once stopped
 
 
 class ILog(Interface):
@@ -234,24 +236,36 @@ class RedisLog:
         )
         return caught_up
 
-    async def _end(self, reader: RedisClient) -> str | None:
-        """The id of the last entry in the log now ("0-0" if none; None: stopped)."""
+    async def _asked(
+        self, reader: RedisClient, *command: str | int, timeout: float | None = None
+    ) -> Any:
+        """
+        The reply to C{command} on the reading connection, asked again
+        through reconnections and error replies until one comes; L{STOPPED}
+        once the log (or its connection) is stopped.
+        """
         while not self._stopped:
             try:
                 await reader.when_connected()
-                last = await reader.command(
-                    "XREVRANGE", self.stream, "+", "-", "COUNT", 1
-                )
             except RedisUnavailable:
-                continue
+                return STOPPED  # the reading connection is stopped
+            try:
+                return await reader.command(*command, timeout=timeout)
+            except RedisUnavailable:
+                continue  # lost meanwhile: wait for it again
             except RedisError:
                 self.log.failure(
                     "log: Redis refused to read {stream}", stream=self.stream
                 )
                 await task.deferLater(self.clock, RETRY_DELAY)
-                continue
-            return last[0][0].decode("ascii") if last else "0-0"
-        return None
+        return STOPPED
+
+    async def _end(self, reader: RedisClient) -> str | None:
+        """The id of the last entry in the log now ("0-0" if none; None: stopped)."""
+        last = await self._asked(reader, "XREVRANGE", self.stream, "+", "-", "COUNT", 1)
+        if last is STOPPED:
+            return None
+        return last[0][0].decode("ascii") if last else "0-0"
 
     async def _read(self, reader: RedisClient, apply: Apply, after: str) -> None:
         end = await self._end(reader)
@@ -262,32 +276,20 @@ class RedisLog:
             self._fire_caught_up()
         timeout = self.block_ms / 1000 + reader.reply_timeout
         while not self._stopped:
-            try:
-                reply = await reader.command(
-                    "XREAD",
-                    "COUNT",
-                    self.read_count,
-                    "BLOCK",
-                    self.block_ms,
-                    "STREAMS",
-                    self.stream,
-                    position,
-                    timeout=timeout,
-                )
-            except RedisUnavailable:
-                if self._stopped:
-                    return
-                try:
-                    await reader.when_connected()
-                except RedisUnavailable:
-                    return
-                continue
-            except RedisError:
-                self.log.failure(
-                    "log: Redis refused to read {stream}", stream=self.stream
-                )
-                await task.deferLater(self.clock, RETRY_DELAY)
-                continue
+            reply = await self._asked(
+                reader,
+                "XREAD",
+                "COUNT",
+                self.read_count,
+                "BLOCK",
+                self.block_ms,
+                "STREAMS",
+                self.stream,
+                position,
+                timeout=timeout,
+            )
+            if reply is STOPPED:
+                return
             if not reply:
                 continue
             turn = self.clock.seconds()
