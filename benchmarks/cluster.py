@@ -72,6 +72,7 @@ from fanout import (
     history_count,
     phases,
     profiling,
+    send_phase_problems,
 )
 from fanout_clients import ROOM, expected_nicks
 from figures import Figures, Stopped
@@ -988,16 +989,7 @@ def _lines(result: ClusterResult) -> list[tuple[str, str]]:
 
 
 def _problems(result: ClusterResult) -> list[str]:
-    loud = []
-    if result.figures.outcome != "completed":
-        loud.append(
-            f"send phase {result.figures.outcome}: "
-            + (
-                f"{result.unsent:,} messages never sent"
-                if result.unsent
-                else "some messages never reached every receiver"
-            )
-        )
+    loud = send_phase_problems(result.figures.outcome, result.unsent)
     if result.out_of_order:
         loud.append(f"OUT OF ORDER {result.out_of_order:,} deliveries")
     if result.figures.history_duplicates:

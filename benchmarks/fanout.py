@@ -800,17 +800,17 @@ def _lines(result: FanoutResult) -> list[tuple[str, str]]:
     return lines
 
 
+def send_phase_problems(outcome: str, unsent: int) -> list[str]:
+    """What a send phase that did not complete left undone (fanout, cluster)."""
+    if outcome == "completed":
+        return []
+    if unsent:
+        return [f"send phase {outcome}: {unsent:,} messages never sent"]
+    return [f"send phase {outcome}: some messages never reached every receiver"]
+
+
 def _problems(result: FanoutResult) -> list[str]:
-    loud = []
-    if result.figures.outcome != "completed":
-        loud.append(
-            f"send phase {result.figures.outcome}: "
-            + (
-                f"{result.unsent:,} messages never sent"
-                if result.unsent
-                else "some messages never reached every receiver"
-            )
-        )
+    loud = send_phase_problems(result.figures.outcome, result.unsent)
     if result.idle_dropped:
         loud.append(f"{result.idle_dropped} idle connections dropped during the run")
     return [*loud, *figures.problems(result.figures)]
