@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import sys
-
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from twistedchat.cluster.address import RedisAddress, parse_address
 from twistedchat.cluster.log import LOG_QUEUE
-from twistedchat.server.options import Options, ServerSettings
 
+from .test_server_config import ParsesSettings
 from .tls_certificates import make_pki
 
 
@@ -76,19 +73,7 @@ class ParseAddressTests(SynchronousTestCase):
                 self.assertIn(repr(url.strip()), str(e))
 
 
-class ClusterSettingTests(SynchronousTestCase):
-    def parse(self, *argv: str) -> ServerSettings:
-        options = Options()
-        options.parseOptions(list(argv))
-        return options.settings
-
-    def refused(self, *argv: str) -> str:
-        error = io.StringIO()
-        self.patch(sys, "stderr", error)
-        exit = self.assertRaises(SystemExit, self.parse, *argv)
-        self.assertEqual(exit.code, 1)
-        return error.getvalue()
-
+class ClusterSettingTests(ParsesSettings):
     def test_single_node_by_default(self) -> None:
         self.assertIsNone(self.parse().cluster)
         self.assertIsNone(self.parse("--cluster", "").cluster)

@@ -34,15 +34,8 @@ from twistedchat.server.startup import DataFolder, StartupError
 from twistedchat.server.tap import build_service
 
 
-class OptionsTests(SynchronousTestCase):
-    def setUp(self) -> None:
-        self.folder = FilePath(self.mktemp())
-        self.folder.makedirs()
-
-    def write(self, name: str, text: str) -> str:
-        path = self.folder.child(name)
-        path.setContent(text.encode("utf-8"))
-        return path.path
+class ParsesSettings(SynchronousTestCase):
+    """Settings parsed as twistd's command line would give them."""
 
     def parse(self, *argv: str) -> ServerSettings:
         options = Options()
@@ -58,6 +51,17 @@ class OptionsTests(SynchronousTestCase):
         line = error.getvalue()
         self.assertTrue(line.startswith("twistedchat: ") and line.count("\n") == 1)
         return line.removeprefix("twistedchat: ").removesuffix("\n")
+
+
+class OptionsTests(ParsesSettings):
+    def setUp(self) -> None:
+        self.folder = FilePath(self.mktemp())
+        self.folder.makedirs()
+
+    def write(self, name: str, text: str) -> str:
+        path = self.folder.child(name)
+        path.setContent(text.encode("utf-8"))
+        return path.path
 
     def test_defaults(self) -> None:
         self.assertEqual(

@@ -49,7 +49,7 @@ from twistedchat.cluster.workers import (
     make_parent,
     worker_command,
 )
-from twistedchat.server.options import SETTINGS, Options, ServerSettings
+from twistedchat.server.options import SETTINGS, Options
 from twistedchat.server.startup import StartupError
 from twistedchat.server.tap import front_endpoints
 
@@ -66,25 +66,14 @@ from .processes import (
     stop_daemon,
 )
 from .redis_server import started_redis
+from .test_server_config import ParsesSettings
 from .tls_certificates import make_pki
 
 reactor = cast(Any, installed)
 CLUSTER = ("--cluster", "redis://127.0.0.1:6379")
 
 
-class WorkersSettingTests(SynchronousTestCase):
-    def parse(self, *argv: str) -> ServerSettings:
-        options = Options()
-        options.parseOptions(list(argv))
-        return options.settings
-
-    def refused(self, *argv: str) -> str:
-        error = io.StringIO()
-        self.patch(sys, "stderr", error)
-        exit = self.assertRaises(SystemExit, self.parse, *argv)
-        self.assertEqual(exit.code, 1)
-        return error.getvalue()
-
+class WorkersSettingTests(ParsesSettings):
     def test_one_by_default(self) -> None:
         self.assertEqual(self.parse().workers, 1)
         self.assertEqual(self.parse("--workers", "4", *CLUSTER).workers, 4)
@@ -92,8 +81,8 @@ class WorkersSettingTests(SynchronousTestCase):
     def test_more_than_one_needs_a_cluster(self) -> None:
         self.assertEqual(
             self.refused("--workers", "2"),
-            "twistedchat: --workers: 2 workers need CLUSTER, the Redis through "
-            "which they serve one chat (--cluster redis://host:port)\n",
+            "--workers: 2 workers need CLUSTER, the Redis through "
+            "which they serve one chat (--cluster redis://host:port)",
         )
         # One worker is today's single node: nothing more needed.
         self.assertIsNone(self.parse("--workers", "1").cluster)
@@ -110,8 +99,7 @@ class WorkersSettingTests(SynchronousTestCase):
         for value in ("0", "-1", "two", "257", ""):
             self.assertEqual(
                 self.refused("--workers", value, *CLUSTER),
-                f"twistedchat: --workers: not a number of workers (1 to 256): "
-                f"{value!r}\n",
+                f"--workers: not a number of workers (1 to 256): {value!r}",
             )
 
 
