@@ -92,11 +92,13 @@ def build_service(
     data.claim()  # first: a second server on the folder stops here
     data.setName("data")  # type: ignore[no-untyped-call]
     data.setServiceParent(top)  # type: ignore[no-untyped-call]
-    try:
-        identities = load_identities(settings.data_dir)
-    except StartupError:
-        data.release()
-        raise
+    identities = None  # a cluster's nodes share Redis's secret (cluster/node.py)
+    if settings.cluster is None:
+        try:
+            identities = load_identities(settings.data_dir)
+        except StartupError:
+            data.release()
+            raise
     # First in, so stopped last: the fronts stop listening, then the history
     # writes what is still queued.
     markers: MarkerFile | ClusterMarkers
@@ -179,7 +181,7 @@ def _chat(
     reactor: Any,
     top: MultiService,
     checker: OperatorsChecker | None,
-    identities: Identities,
+    identities: Identities | None,
     history: HistoryWriter,
     markers: MarkerFile | ClusterMarkers,
 ) -> ChatService:
